@@ -1,0 +1,151 @@
+"""Every error Headwater raises on purpose, under one root.
+
+Each message says what failed, where, and what to do next; context is kept as attributes so
+callers (the CLI, the web UI, tests) never parse text. Retryable failures derive from
+``TransientError``, the rest are terminal.
+
+    HeadwaterError
+    ├── ProjectError                 the project folder or headwater.yaml is wrong
+    │   ├── ProjectNotFound
+    │   ├── ProjectFileError         YAML syntax or schema; carries file, line, key path
+    │   └── VariableError            unknown / unset variable, bad --var
+    ├── ConnectionError_             (exported as SourceConnectionError)
+    │   ├── SourceUnreachable        TransientError too: the server may come back
+    │   └── MissingDependency        an optional package / extension is not installed
+    ├── SourceError                  a source table/query is missing or unreadable
+    ├── ModelError                   a model's SQL: parse/bind/runtime error, unknown table, cycle
+    ├── DagError                     a pipeline's task graph is invalid
+    ├── LakeError                    catalog / table / storage problems
+    │   └── TableNotFound
+    ├── QueryError                   an interactive query failed
+    ├── StateError                   metadata store problems
+    │   └── MigrationRequired
+    └── RunFailed                    a pipeline run finished with failed tasks
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class HeadwaterError(Exception):
+    """Root of every error Headwater raises on purpose."""
+
+    #: a retry may succeed (the network, a server, a lock)
+    retryable: bool = False
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message} — {hint}" if hint else message)
+
+
+class TransientError(HeadwaterError):
+    """A failure that may go away on retry."""
+
+    retryable = True
+
+
+class ProjectError(HeadwaterError):
+    """The project folder or its files are wrong."""
+
+
+class ProjectNotFound(ProjectError):
+    """No headwater.yaml where one was expected."""
+
+
+class ProjectFileError(ProjectError):
+    """A project file is malformed or does not validate; points at file, line and key."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int | None = None,
+        key: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.key = key
+        where = f"{file}:{line}" if line else file
+        if key:
+            where += f": {key}"
+        super().__init__(f"{where}: {message}", hint=hint)
+
+
+class VariableError(ProjectError):
+    """A variable is unknown, unset, or given in a bad form."""
+
+
+class ConnectionError_(HeadwaterError):  # noqa: N801 - avoids shadowing the builtin
+    """A system could not be reached or used."""
+
+
+class SourceUnreachable(ConnectionError_, TransientError):
+    """The server did not answer; nothing was read or published."""
+
+    def __init__(self, message: str, *, dialect: str, address: str, hint: str | None = None):
+        self.dialect = dialect
+        self.address = address
+        super().__init__(message, hint=hint)
+
+
+class MissingDependency(ConnectionError_):
+    """An optional package is needed for this feature."""
+
+
+class SourceError(HeadwaterError):
+    """A source table or query is missing or cannot be read."""
+
+
+class ModelError(HeadwaterError):
+    """A model's SQL cannot be parsed, bound or run, or the model graph is invalid."""
+
+    def __init__(
+        self, message: str, *, file: str | None = None, line: int | None = None, hint: str | None = None
+    ) -> None:
+        self.file = file
+        self.line = line
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        super().__init__(f"{where}{message}", hint=hint)
+
+
+class DagError(HeadwaterError):
+    """A pipeline's task graph is invalid (unknown dependency, cycle, duplicate task)."""
+
+
+class LakeError(HeadwaterError):
+    """The catalog, a table or the storage failed."""
+
+
+class TableNotFound(LakeError):
+    """A table name that is not in the catalog."""
+
+
+class QueryError(HeadwaterError):
+    """An interactive query failed."""
+
+
+class StateError(HeadwaterError):
+    """The metadata store failed."""
+
+
+class MigrationRequired(StateError):
+    """The metadata store's schema is older or newer than this Headwater."""
+
+
+class RunFailed(HeadwaterError):
+    """A pipeline run ended with failed tasks; ``run`` holds the details."""
+
+    def __init__(self, message: str, *, run: object, hint: str | None = None) -> None:
+        self.run = run
+        super().__init__(message, hint=hint)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ' (did you mean `x`?)' for the closest choice, or ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""

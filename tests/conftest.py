@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import services
+
+REPO = Path(__file__).resolve().parent.parent
+CLASSICMODELS_DUMP = REPO.parent / "shared" / "data" / "classicmodels" / "mysqlsampledatabase.sql"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No HEADWATER_VAR_* from the caller's shell leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith("HEADWATER_VAR_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """URL of a fresh MariaDB/MySQL database, dropped after the test."""
+    yield from services.mysql_database()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database, dropped after the test."""
+    yield from services.postgres_database()
+
+
+@pytest.fixture
+def classicmodels_dump() -> Path:
+    """The real MySQL sample dump, read from shared data (never copied into the repo)."""
+    if not CLASSICMODELS_DUMP.exists():
+        if os.environ.get("HEADWATER_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"the classicmodels dump is missing at {CLASSICMODELS_DUMP}", pytrace=False)
+        pytest.skip(f"the classicmodels dump is not at {CLASSICMODELS_DUMP}")
+    return CLASSICMODELS_DUMP

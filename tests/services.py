@@ -1,0 +1,68 @@
+"""Real database servers for tests: a fresh database per test, dropped afterwards.
+
+A test that needs a server skips with the reason when it is unreachable, unless
+HEADWATER_REQUIRE_SERVICES=1 (set by CI), where it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+MYSQL_ADMIN_URL = os.environ.get("HEADWATER_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "HEADWATER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (or fail under HEADWATER_REQUIRE_SERVICES=1) when host:port does not answer."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError as exc:
+        reason = f"{name} is not reachable at {host}:{port} ({exc})"
+    if os.environ.get("HEADWATER_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason}; HEADWATER_REQUIRE_SERVICES=1 requires it", pytrace=False)
+    pytest.skip(reason)
+
+
+def _fresh_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def mysql_database(prefix: str = "hw_test") -> Iterator[str]:
+    """Create a MariaDB/MySQL database; yield its SQLAlchemy URL; drop it afterwards."""
+    admin = sa.make_url(MYSQL_ADMIN_URL)
+    require_service("MariaDB/MySQL", admin.host or "127.0.0.1", admin.port or 3306)
+    name = _fresh_name(prefix)
+    engine = sa.create_engine(admin)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        engine.dispose()
+
+
+def postgres_database(prefix: str = "hw_test") -> Iterator[str]:
+    """Create a PostgreSQL database; yield its SQLAlchemy URL; drop it afterwards."""
+    admin = sa.make_url(POSTGRES_ADMIN_URL)
+    require_service("PostgreSQL", admin.host or "127.0.0.1", admin.port or 5432)
+    name = _fresh_name(prefix)
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine.dispose()
