@@ -1,0 +1,170 @@
+"""The lake: Iceberg tables in a SQL catalog (SQLite in .headwater/ by default) and a warehouse.
+
+Table names are ``namespace.name``. Every write is one atomic Iceberg commit: readers see the
+old data or the new, never a mix, and a failed write publishes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+from pyiceberg.table import Table
+
+from headwater.errors import LakeError, TableNotFound, did_you_mean
+from headwater.project.config import IDENTIFIER
+
+_COMMIT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    rows: int
+    files: int
+    bytes: int
+    snapshot_id: int | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    snapshot_id: int
+    parent_id: int | None
+    committed_at: datetime
+    operation: str
+    rows: int
+    summary: dict[str, str]
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``"gold.fact_orders"`` → ``("gold", "fact_orders")``; anything else is an error."""
+    parts = name.split(".")
+    if len(parts) != 2 or not all(IDENTIFIER.match(p) for p in parts):
+        raise LakeError(
+            f"`{name}` is not a table name",
+            hint="table names are NAMESPACE.NAME, e.g. raw.customers or gold.fact_orders",
+        )
+    return parts[0], parts[1]
+
+
+def _ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class Lake:
+    """Iceberg catalog and warehouse of one project."""
+
+    def __init__(self, catalog_url: str, warehouse: str, target_file_bytes: int = 128 << 20) -> None:
+        self.catalog_url = catalog_url
+        self.warehouse = warehouse
+        self.target_file_bytes = target_file_bytes
+        self._catalog: SqlCatalog | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def local(cls, root: Path, warehouse: str | None = None, **kwargs: Any) -> Lake:
+        """A lake whose catalog is a SQLite file under ``root`` (created if missing)."""
+        root.mkdir(parents=True, exist_ok=True)
+        wh = Path(warehouse) if warehouse else root / "warehouse"
+        wh.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{root / 'catalog.db'}", wh.resolve().as_uri(), **kwargs)
+
+    @property
+    def catalog(self) -> SqlCatalog:
+        with self._lock:
+            if self._catalog is None:
+                if self.catalog_url.startswith("sqlite:///"):
+                    Path(self.catalog_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                self._catalog = SqlCatalog(
+                    "headwater", uri=self.catalog_url, warehouse=self.warehouse, init_catalog_tables="true"
+                )
+            return self._catalog
+
+    # -- reading the catalog ------------------------------------------------------------
+
+    def tables(self, namespace: str | None = None) -> list[str]:
+        names: list[str] = []
+        namespaces = [(namespace,)] if namespace else self.catalog.list_namespaces()
+        for ns in namespaces:
+            try:
+                names.extend(".".join(ident) for ident in self.catalog.list_tables(ns))
+            except NoSuchNamespaceError:
+                continue
+        return sorted(names)
+
+    def exists(self, name: str) -> bool:
+        return self.catalog.table_exists(split_name(name))
+
+    def table(self, name: str) -> Table:
+        try:
+            return self.catalog.load_table(split_name(name))
+        except (NoSuchTableError, NoSuchNamespaceError):
+            known = self.tables()
+            raise TableNotFound(
+                f"table `{name}` is not in the catalog{did_you_mean(name, known)}",
+                hint="list tables with `headwater tables`; a pipeline run creates them",
+            ) from None
+
+    def info(self, name: str) -> TableInfo:
+        table = self.table(name)
+        snapshot = table.current_snapshot()
+        summary = snapshot.summary if snapshot and snapshot.summary else None
+        return TableInfo(
+            name=name,
+            rows=int(summary["total-records"]) if summary and "total-records" in summary else 0,
+            files=int(summary["total-data-files"]) if summary and "total-data-files" in summary else 0,
+            bytes=int(summary["total-files-size"]) if summary and "total-files-size" in summary else 0,
+            snapshot_id=snapshot.snapshot_id if snapshot else None,
+            updated_at=_ms(table.metadata.last_updated_ms),
+        )
+
+    def snapshots(self, name: str) -> list[SnapshotInfo]:
+        table = self.table(name)
+        out = []
+        for s in table.snapshots():
+            summary = dict(s.summary.additional_properties) if s.summary else {}
+            out.append(
+                SnapshotInfo(
+                    snapshot_id=s.snapshot_id,
+                    parent_id=s.parent_snapshot_id,
+                    committed_at=_ms(s.timestamp_ms),
+                    operation=str(s.summary.operation.value) if s.summary else "",
+                    rows=int(summary.get("total-records", 0)),
+                    summary=summary,
+                )
+            )
+        return out
+
+    def arrow_schema(self, name: str) -> pa.Schema:
+        return self.table(name).schema().as_arrow()
+
+    def data_files(self, name: str, snapshot_id: int | None = None) -> list[str]:
+        """Paths of the data files of the current (or given) snapshot, for direct scans."""
+        table = self.table(name)
+        tasks = table.scan(snapshot_id=snapshot_id).plan_files()
+        if any(task.delete_files for task in tasks):
+            raise LakeError(
+                f"table `{name}` has delete files, which direct scans do not apply",
+                hint="rewrite the table with a full load",
+            )
+        return [task.file.file_path for task in tasks]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def commit(self, commit: Any) -> None:
+        """Run a catalog commit; serialised in-process because SQLite allows one writer."""
+        with _COMMIT_LOCK:
+            commit()
+
+    def drop(self, name: str) -> None:
+        self.catalog.drop_table(split_name(name))
+
+    def ensure_namespace(self, namespace: str) -> None:
+        self.catalog.create_namespace_if_not_exists(namespace)

@@ -1,0 +1,155 @@
+"""Load a project folder: read headwater.yaml, resolve variables, interpolate, validate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from headwater.errors import ProjectFileError, ProjectNotFound, did_you_mean
+from headwater.project import config as cfg
+from headwater.project.interpolate import interpolate
+from headwater.project.positions import Document, parse_yaml
+from headwater.project.variables import resolve
+
+PROJECT_FILE = "headwater.yaml"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A validated project: its folder, its config and the variable values it was loaded with."""
+
+    root: Path
+    config: cfg.ProjectConfig
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def file(self) -> Path:
+        return self.root / PROJECT_FILE
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def state_dir(self) -> Path:
+        """The project's private folder (catalog, state, embedded databases)."""
+        return self.root / ".headwater"
+
+    def path(self, relative: str) -> Path:
+        """A path from the project file, resolved against the project folder."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+
+def load_project(
+    root: str | Path = ".",
+    variables: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Project:
+    """Load and validate the project in ``root`` (a folder, or the headwater.yaml itself)."""
+    root = Path(root).expanduser().resolve()
+    file = root if root.is_file() else root / PROJECT_FILE
+    if not file.exists():
+        raise ProjectNotFound(
+            f"no {PROJECT_FILE} in {file.parent}",
+            hint="run from a project folder, pass --project DIR, or create one with `headwater init DIR`",
+        )
+    text = file.read_text(encoding="utf-8")
+    shown = str(file)
+    doc = parse_yaml(text, shown)
+    if not isinstance(doc.data, dict):
+        raise ProjectFileError(
+            "the project file must be a mapping with at least `name:`",
+            file=shown,
+            line=1,
+            hint="see docs/project-file.md",
+        )
+    declared = _declared_variables(doc, shown)
+    values = resolve(declared, dict(variables or {}), environ)
+    data = interpolate(doc, shown, values, environ)
+    try:
+        config = cfg.ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _file_error(exc, doc, data, shown) from None
+    return Project(root=file.parent, config=config, variables=values)
+
+
+def _declared_variables(doc: Document, file: str) -> dict[str, Any]:
+    raw = doc.data.get("variables") or {}
+    if not isinstance(raw, dict):
+        raise ProjectFileError(
+            "`variables` must be a mapping of name to default",
+            file=file,
+            line=doc.line_of(("variables",)),
+        )
+    return {
+        str(name): (spec.get("default") if isinstance(spec, dict) else spec)
+        for name, spec in raw.items()
+    }
+
+
+def _file_error(exc: ValidationError, doc: Document, data: Any, file: str) -> ProjectFileError:
+    """One error naming the first problem's line, listing every problem found."""
+    problems: list[tuple[int | None, str]] = []
+    for error in exc.errors():
+        path = _data_path(data, error["loc"])
+        key = ".".join(str(p) for p in path) or "(top level)"
+        problems.append((doc.line_of(path), f"{key}: {_describe(error, data, path)}"))
+    problems.sort(key=lambda p: p[0] or 0)
+    first_line = problems[0][0]
+    message = problems[0][1]
+    if len(problems) > 1:
+        message += "".join(f"\n  {file}:{line}: {text}" for line, text in problems[1:])
+    return ProjectFileError(message, file=file, line=first_line, hint="see docs/project-file.md")
+
+
+def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[str | int, ...]:
+    """Map pydantic's location to the path in the file, skipping union tags it inserts."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            path.append(part)
+    return tuple(path)
+
+
+def _describe(error: Any, data: Any, path: tuple[str | int, ...]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(error["loc"][-1])
+        parent = _at(data, path[:-1]) if path and path[-1] == key else _at(data, path)
+        allowed = _allowed_keys(parent if isinstance(parent, dict) else {})
+        return f"unknown key `{key}`{did_you_mean(key, allowed)}; expected one of: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"required key `{error['loc'][-1]}` is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind.startswith(("value_error", "assertion_error")):
+        return message
+    return f"{message[0].lower()}{message[1:]}; found {error['input']!r}"
+
+
+def _at(data: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _allowed_keys(present: dict[str, Any]) -> list[str]:
+    """Keys of the config model that best matches the mapping the unknown key sits in."""
+    candidates: list[type[BaseModel]] = [
+        m for m in vars(cfg).values() if isinstance(m, type) and issubclass(m, cfg.Strict) and m is not cfg.Strict
+    ]
+
+    def keys(model: type[BaseModel]) -> list[str]:
+        return [f.alias or name for name, f in model.model_fields.items()]
+
+    best = max(candidates, key=lambda m: (len(set(keys(m)) & set(present)), m is cfg.ProjectConfig))
+    return keys(best)

@@ -1,0 +1,67 @@
+"""What the metadata store hands out: plain immutable records and the status vocabulary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    UPSTREAM_FAILED = "upstream_failed"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (TaskStatus.PENDING, TaskStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class TaskRunRecord:
+    run_id: str
+    task_id: str
+    kind: str
+    status: TaskStatus
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    target: str | None = None
+    rows: int | None = None
+    bytes: int | None = None
+    snapshot_id: int | None = None
+    error: str | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at and self.ended_at:
+            return (self.ended_at - self.started_at).total_seconds()
+        return None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    pipeline: str
+    status: RunStatus
+    started_at: datetime
+    ended_at: datetime | None = None
+    error: str | None = None
+    variables: dict[str, Any] | None = None
+    tasks: tuple[TaskRunRecord, ...] = ()
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.ended_at - self.started_at).total_seconds() if self.ended_at else None
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows or 0 for t in self.tasks)

@@ -1,0 +1,35 @@
+"""Tables of the metadata store (SQLAlchemy Core). Change them only with a new migration."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("pipeline", sa.String(200), nullable=False, index=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("error", sa.Text),
+    sa.Column("variables", sa.JSON),
+)
+
+task_runs = sa.Table(
+    "task_runs",
+    metadata,
+    sa.Column("run_id", sa.String(36), sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("task_id", sa.String(300), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("target", sa.String(300)),
+    sa.Column("rows", sa.BigInteger),
+    sa.Column("bytes", sa.BigInteger),
+    sa.Column("snapshot_id", sa.BigInteger),
+    sa.Column("error", sa.Text),
+)

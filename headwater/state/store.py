@@ -1,0 +1,221 @@
+"""The metadata store: runs and task runs in SQLite (default) or PostgreSQL, via SQLAlchemy Core.
+
+The schema is versioned with Alembic. A new, empty store is created at the latest revision; an
+existing store at another revision is refused with the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from headwater.errors import MigrationRequired, StateError
+from headwater.state import schema
+from headwater.state.records import RunRecord, RunStatus, TaskRunRecord, TaskStatus
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite drops the zone; every stored time is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for the store; SQLite gets WAL and a busy timeout for concurrent task threads."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+class Store:
+    """Reads and writes runs and task runs. Thread-safe for one process."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._write = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, *, check: bool = True) -> Store:
+        """Open the store at ``url``; create it if empty; refuse a store at another revision."""
+        store = cls(create_engine(url))
+        try:
+            current = store.revision()
+            if current is None and not sa.inspect(store.engine).get_table_names():
+                store.migrate()
+            elif check:
+                store.check_revision(current)
+        except sa.exc.OperationalError as exc:
+            raise StateError(
+                f"cannot open the metadata store at {sa.make_url(url).render_as_string()}: {exc.orig}",
+                hint="check the `state.url` setting of the project and that the database is reachable",
+            ) from exc
+        return store
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def check_revision(self, current: str | None) -> None:
+        head = head_revision()
+        if current == head:
+            return
+        known = {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+        where = self.engine.url.render_as_string()
+        if current in known or current is None:
+            raise MigrationRequired(
+                f"the metadata store at {where} is at revision {current or 'none'}, "
+                f"this Headwater needs {head}",
+                hint="run `headwater migrate` to upgrade it (back it up first if it is shared)",
+            )
+        raise MigrationRequired(
+            f"the metadata store at {where} is at revision {current}, written by a newer Headwater",
+            hint="upgrade Headwater, or point `state.url` at another store",
+        )
+
+    def migrate(self) -> tuple[str | None, str]:
+        """Upgrade the schema to the latest revision; returns (from, to)."""
+        before = self.revision()
+        config = _alembic_config()
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        return before, head_revision()
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def start_run(self, pipeline: str, variables: Mapping[str, Any] | None = None) -> str:
+        run_id = str(uuid.uuid4())
+        with self._write, self.engine.begin() as conn:
+            conn.execute(
+                schema.runs.insert().values(
+                    run_id=run_id,
+                    pipeline=pipeline,
+                    status=RunStatus.RUNNING,
+                    started_at=now(),
+                    variables=dict(variables or {}),
+                )
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
+        with self._write, self.engine.begin() as conn:
+            conn.execute(
+                schema.runs.update()
+                .where(schema.runs.c.run_id == run_id)
+                .values(status=status, ended_at=now(), error=error)
+            )
+
+    def add_tasks(self, run_id: str, tasks: Mapping[str, tuple[str, str | None]]) -> None:
+        """Register every task of a run as pending: task id → (kind, target table)."""
+        rows = [
+            {"run_id": run_id, "task_id": t, "kind": k, "target": target, "status": TaskStatus.PENDING}
+            for t, (k, target) in tasks.items()
+        ]
+        if rows:
+            with self._write, self.engine.begin() as conn:
+                conn.execute(schema.task_runs.insert(), rows)
+
+    def update_task(self, run_id: str, task_id: str, **values: Any) -> None:
+        with self._write, self.engine.begin() as conn:
+            conn.execute(
+                schema.task_runs.update()
+                .where(schema.task_runs.c.run_id == run_id, schema.task_runs.c.task_id == task_id)
+                .values(**values)
+            )
+
+    def run(self, run_id: str) -> RunRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(schema.runs.select().where(schema.runs.c.run_id == run_id)).first()
+            if row is None:
+                raise StateError(f"no run {run_id}", hint="list runs with `headwater runs`")
+            tasks = conn.execute(
+                schema.task_runs.select()
+                .where(schema.task_runs.c.run_id == run_id)
+                .order_by(schema.task_runs.c.started_at, schema.task_runs.c.task_id)
+            ).all()
+        return _run_record(row, tasks)
+
+    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
+        query = schema.runs.select().order_by(schema.runs.c.started_at.desc()).limit(limit)
+        if pipeline:
+            query = query.where(schema.runs.c.pipeline == pipeline)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            ids = [r.run_id for r in rows]
+            tasks = conn.execute(schema.task_runs.select().where(schema.task_runs.c.run_id.in_(ids))).all()
+        by_run: dict[str, list[Any]] = {}
+        for t in tasks:
+            by_run.setdefault(t.run_id, []).append(t)
+        return [_run_record(r, by_run.get(r.run_id, [])) for r in rows]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _run_record(row: Any, tasks: list[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=row.run_id,
+        pipeline=row.pipeline,
+        status=RunStatus(row.status),
+        started_at=_utc(row.started_at) or now(),
+        ended_at=_utc(row.ended_at),
+        error=row.error,
+        variables=row.variables,
+        tasks=tuple(
+            TaskRunRecord(
+                run_id=t.run_id,
+                task_id=t.task_id,
+                kind=t.kind,
+                status=TaskStatus(t.status),
+                started_at=_utc(t.started_at),
+                ended_at=_utc(t.ended_at),
+                target=t.target,
+                rows=t.rows,
+                bytes=t.bytes,
+                snapshot_id=t.snapshot_id,
+                error=t.error,
+            )
+            for t in tasks
+        ),
+    )
