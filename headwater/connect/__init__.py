@@ -1,0 +1,1 @@
+"""Adapters to external systems, one small module each, behind tiny protocols."""

@@ -1,0 +1,80 @@
+"""Load DuckDB's mysql/postgres scanner extensions from their PyPI packages, offline.
+
+The packages ship ``mysql.duckdb_extension``; DuckDB derives the entry point from the file
+name and expects ``mysql_scanner``, so we link the file under its canonical name in a cache
+folder and point DuckDB's extension directory there. ``INSTALL`` never hits the network.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from pathlib import Path
+
+import duckdb
+
+from headwater.errors import MissingDependency
+
+# extension name → (PyPI package, module, file stem inside it)
+PACKAGES = {
+    "mysql_scanner": ("duckdb-extension-mysql", "duckdb_extension_mysql", "mysql"),
+    "postgres_scanner": ("duckdb-extension-postgres", "duckdb_extension_postgres", "postgres"),
+}
+
+_lock = threading.Lock()
+_directory: Path | None = None
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "headwater" / "duckdb-extensions"
+
+
+def extension_directory() -> Path:
+    """A folder laid out as DuckDB expects, holding links to every packaged scanner."""
+    global _directory
+    with _lock:
+        if _directory is not None:
+            return _directory
+        version = "v" + duckdb.__version__
+        platform = duckdb.execute("PRAGMA platform").fetchone()
+        assert platform is not None
+        target = _cache_root() / version / str(platform[0])
+        target.mkdir(parents=True, exist_ok=True)
+        for name, (_package, module_name, stem) in PACKAGES.items():
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            assert module.__file__ is not None
+            shipped = Path(module.__file__).parent / "extensions" / version / f"{stem}.duckdb_extension"
+            link = target / f"{name}.duckdb_extension"
+            if shipped.exists() and not (link.exists() and link.resolve() == shipped.resolve()):
+                temporary = link.with_suffix(f".tmp{os.getpid()}")
+                temporary.unlink(missing_ok=True)
+                temporary.symlink_to(shipped)
+                os.replace(temporary, link)
+        _directory = _cache_root()
+        return _directory
+
+
+def connect(*extensions: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the given scanner extensions loaded."""
+    con = duckdb.connect(
+        config={
+            "extension_directory": str(extension_directory()),
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
+    for name in extensions:
+        try:
+            con.execute(f"LOAD {name}")
+        except duckdb.Error as exc:
+            package = PACKAGES.get(name, (name,))[0]
+            raise MissingDependency(
+                f"DuckDB extension `{name}` is not available: {exc}",
+                hint=f"install the `{package}=={duckdb.__version__}` package, or use reader: sqlalchemy",
+            ) from exc
+    return con

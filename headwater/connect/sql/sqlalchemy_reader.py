@@ -1,0 +1,80 @@
+"""The fallback reader: any SQLAlchemy dialect, through a server-side cursor.
+
+Rows arrive as Python tuples (the DB-API gives nothing else), so this is the one place with
+per-row work; it is transposed to columns once per batch and converted to Arrow per column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from headwater.connect.sql.database import SqlDatabase
+from headwater.connect.sql.reader import ReadRequest
+from headwater.connect.sql.types import Convert, arrow_type
+from headwater.errors import SourceError
+
+
+def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
+    if request.query:
+        statement: Any = sa.text(request.query)
+        columns: list[tuple[pa.Field, Convert]] | None = None
+    else:
+        assert request.table is not None
+        table = db.reflect(request.table, request.schema)
+        statement = sa.select(table)
+        columns = [
+            (pa.field(c.name, arrow_type(c.type, db.dialect)[0]), arrow_type(c.type, db.dialect)[1])
+            for c in table.columns
+        ]
+    conn = db.engine.connect().execution_options(stream_results=True, yield_per=request.batch_rows)
+    try:
+        result = conn.execute(statement)
+        partitions = result.partitions(request.batch_rows)
+        first = next(partitions, [])
+        if columns is None:
+            columns = _infer(list(result.keys()), first)
+    except sa.exc.DBAPIError as exc:
+        conn.close()
+        raise SourceError(
+            f"connection `{db.name}`: reading {request.describe()} failed: {exc.orig}",
+            hint="check the query runs in the source database",
+        ) from exc
+    except BaseException:
+        conn.close()
+        raise
+    schema = pa.schema([field for field, _ in columns])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            if first:
+                yield _to_batch(first, columns, schema)
+            for rows in partitions:
+                yield _to_batch(rows, columns, schema)
+        finally:
+            conn.close()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _to_batch(
+    rows: Sequence[Sequence[Any]], columns: list[tuple[pa.Field, Convert]], schema: pa.Schema
+) -> pa.RecordBatch:
+    arrays = []
+    for values, (field, convert) in zip(zip(*rows, strict=True), columns, strict=True):
+        data = list(values) if convert is None else [convert(v) for v in values]
+        arrays.append(pa.array(data, type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _infer(names: list[str], rows: Sequence[Sequence[Any]]) -> list[tuple[pa.Field, Convert]]:
+    """Types of a query's columns, from the first batch's values (a query has no declared types)."""
+    out: list[tuple[pa.Field, Convert]] = []
+    for i, name in enumerate(names):
+        sample = pa.array([row[i] for row in rows]) if rows else pa.array([], pa.null())
+        t = sample.type if not pa.types.is_null(sample.type) else pa.string()
+        out.append((pa.field(name, t), None))
+    return out

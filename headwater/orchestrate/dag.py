@@ -1,0 +1,52 @@
+"""A validated, immutable graph of tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+
+from headwater.errors import DagError, did_you_mean
+from headwater.orchestrate.task import Task
+
+
+@dataclass(frozen=True)
+class Dag:
+    name: str
+    tasks: Mapping[str, Task]
+
+    @classmethod
+    def of(cls, name: str, tasks: Iterable[Task]) -> Dag:
+        by_id: dict[str, Task] = {}
+        for task in tasks:
+            if task.id in by_id:
+                raise DagError(f"pipeline `{name}` has two tasks named `{task.id}`")
+            by_id[task.id] = task
+        for task in by_id.values():
+            for dep in task.depends_on:
+                if dep not in by_id:
+                    raise DagError(
+                        f"task `{task.id}` of pipeline `{name}` depends on unknown task `{dep}`"
+                        f"{did_you_mean(dep, by_id)}"
+                    )
+        dag = cls(name=name, tasks=by_id)
+        dag.order()
+        return dag
+
+    def order(self) -> list[str]:
+        try:
+            return list(TopologicalSorter({t.id: t.depends_on for t in self.tasks.values()}).static_order())
+        except CycleError as exc:
+            raise DagError(f"pipeline `{self.name}` has a dependency cycle: {' → '.join(exc.args[1])}") from None
+
+    def downstream(self, task_id: str) -> set[str]:
+        """Every task that depends on ``task_id``, directly or not."""
+        out: set[str] = set()
+        frontier = [task_id]
+        while frontier:
+            current = frontier.pop()
+            for t in self.tasks.values():
+                if current in t.depends_on and t.id not in out:
+                    out.add(t.id)
+                    frontier.append(t.id)
+        return out

@@ -1,0 +1,120 @@
+"""Open the target database of a sample build, creating the database itself when it is missing.
+
+MariaDB/MySQL databases are created through a server-level connection, PostgreSQL databases
+through the ``postgres`` maintenance database in AUTOCOMMIT (``CREATE DATABASE`` cannot run
+in a transaction), and SQLite files get their parent folders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from headwater.errors import HeadwaterError, MissingDependency, SourceUnreachable
+
+
+def parse_url(url: str) -> sa.URL:
+    """The SQLAlchemy URL of ``url``, or a clear error naming the expected forms."""
+    try:
+        return sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise HeadwaterError(
+            f"cannot read the database URL {url!r}",
+            hint="use a SQLAlchemy URL such as sqlite:///path/to/classicmodels.db, "
+            "mysql+pymysql://root@127.0.0.1:3306/classicmodels or "
+            "postgresql+psycopg://postgres@127.0.0.1:5432/classicmodels",
+        ) from exc
+
+
+def open_database(url: sa.URL) -> sa.Engine:
+    """An engine on ``url`` after making sure its database exists."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        _create_sqlite_folder(url)
+    elif backend in ("mysql", "mariadb"):
+        _create_mysql_database(url)
+    elif backend == "postgresql":
+        _create_postgres_database(url)
+    return _engine(url)
+
+
+def unreachable(url: sa.URL, exc: sa.exc.DBAPIError) -> SourceUnreachable:
+    """The error for a server that refused or failed a connection."""
+    address = f"{url.host or 'localhost'}:{url.port or _default_port(url)}"
+    return SourceUnreachable(
+        f"cannot connect to {url.get_backend_name()} at {address} ({_first_line(exc)})",
+        dialect=url.get_backend_name(),
+        address=address,
+        hint="is the server running and does the URL name the right host, port and user?",
+    )
+
+
+def _engine(url: sa.URL, **kwargs: object) -> sa.Engine:
+    try:
+        return sa.create_engine(url, **kwargs)
+    except (ModuleNotFoundError, sa.exc.NoSuchModuleError) as exc:
+        raise MissingDependency(
+            f"no database driver for {url.drivername!r}: {exc}",
+            hint="use mysql+pymysql://, postgresql+psycopg:// or sqlite:/// "
+            "(their drivers ship with headwater), or install the driver the URL names",
+        ) from exc
+
+
+def _create_sqlite_folder(url: sa.URL) -> None:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _create_mysql_database(url: sa.URL) -> None:
+    name = url.database
+    if not name:
+        raise HeadwaterError(
+            f"the URL {url.render_as_string()} names no database",
+            hint="append the database name, e.g. mysql+pymysql://root@127.0.0.1:3306/classicmodels",
+        )
+    server = sa.URL.create(
+        url.drivername,
+        username=url.username,
+        password=url.password,
+        host=url.host,
+        port=url.port,
+        query=url.query,
+    )
+    engine = _engine(server)
+    quoted = engine.dialect.identifier_preparer.quote_identifier(name)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS {quoted} CHARACTER SET utf8mb4")
+    except sa.exc.OperationalError as exc:
+        raise unreachable(url, exc) from exc
+    finally:
+        engine.dispose()
+
+
+def _create_postgres_database(url: sa.URL) -> None:
+    name = url.database
+    if not name or name == "postgres":
+        return
+    engine = _engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    quoted = engine.dialect.identifier_preparer.quote_identifier(name)
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if exists is None:
+                conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
+    except sa.exc.OperationalError as exc:
+        raise unreachable(url, exc) from exc
+    finally:
+        engine.dispose()
+
+
+def _default_port(url: sa.URL) -> int | str:
+    return {"mysql": 3306, "mariadb": 3306, "postgresql": 5432}.get(url.get_backend_name(), "?")
+
+
+def _first_line(exc: sa.exc.DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__

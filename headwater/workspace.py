@@ -1,0 +1,185 @@
+"""The Workspace: one object over a project that the CLI, the web UI and tests all call."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from headwater.connect.sql import SqlDatabase
+from headwater.errors import HeadwaterError, ModelError, ProjectError, RunFailed, did_you_mean
+from headwater.ingest import ingest_table
+from headwater.lake import Lake, SnapshotInfo, TableInfo, replace_table
+from headwater.orchestrate import Dag, LocalExecutor, RunListener, Task, TaskOutcome, run_dag
+from headwater.orchestrate.plan import plan_pipeline
+from headwater.orchestrate.task import IngestSpec, ModelSpec
+from headwater.project import Project, load_project
+from headwater.sql import ModelGraph, Session, discover_models
+from headwater.sql.session import model_error
+from headwater.state import RunRecord, RunStatus, Store
+
+
+@dataclass(frozen=True)
+class TableDetails:
+    info: TableInfo
+    schema: pa.Schema
+    snapshots: list[SnapshotInfo]
+
+
+class Workspace:
+    """A loaded project with its lake, metadata store and connections."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._databases: dict[str, SqlDatabase] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, project: str | Path = ".", variables: Mapping[str, Any] | None = None) -> Workspace:
+        """Load the project in ``project`` with variable overrides (like ``--var``)."""
+        return cls(load_project(project, variables))
+
+    # -- the parts ------------------------------------------------------------------------
+
+    @cached_property
+    def lake(self) -> Lake:
+        cfg = self.project.config.lake
+        target = cfg.target_file_mb << 20
+        if cfg.catalog_url:
+            warehouse = self.project.path(cfg.warehouse)
+            warehouse.mkdir(parents=True, exist_ok=True)
+            return Lake(cfg.catalog_url, warehouse.resolve().as_uri(), target)
+        return Lake.local(self.project.state_dir, str(self.project.path(cfg.warehouse)), target_file_bytes=target)
+
+    @cached_property
+    def store(self) -> Store:
+        url = self.project.config.state.url or f"sqlite:///{self.project.state_dir / 'state.db'}"
+        return Store.open(url)
+
+    def database(self, connection: str) -> SqlDatabase:
+        with self._lock:
+            if connection not in self._databases:
+                spec = self.project.config.connections[connection]
+                self._databases[connection] = SqlDatabase(spec.url, name=connection, root=self.project.root)
+            return self._databases[connection]
+
+    def models(self) -> ModelGraph:
+        """Every model of the project, checked against the tables the project can produce."""
+        cfg = self.project.config
+        folder = self.project.path(cfg.models.path)
+        produced = {f"{s.namespace}.{t.name}" for s in cfg.sources.values() for t in s.tables}
+        known = produced | set(self.lake.tables())
+        return ModelGraph.build(discover_models(folder, self.project.root), known, self.project.root)
+
+    # -- pipelines ------------------------------------------------------------------------
+
+    def plan(self, pipeline: str) -> Dag:
+        pipelines = self.project.config.pipelines
+        if pipeline not in pipelines:
+            raise ProjectError(
+                f"no pipeline `{pipeline}` in {self.project.file}{did_you_mean(pipeline, pipelines)}",
+                hint=f"pipelines: {', '.join(pipelines) or 'none'}",
+            )
+        return plan_pipeline(pipeline, pipelines[pipeline], self.project.config.sources, self.models())
+
+    def run(self, pipeline: str, listener: RunListener | None = None) -> RunRecord:
+        """Run a pipeline to the end; raises RunFailed (with the run record) if a task failed."""
+        dag = self.plan(pipeline)
+        config = self.project.config.pipelines[pipeline]
+        run_id = self.store.start_run(pipeline, _public(self.project))
+        executor = LocalExecutor(config.parallelism)
+        try:
+            status = run_dag(dag, self._execute, executor, self.store, run_id, listener)
+        except BaseException as exc:
+            self.store.finish_run(run_id, RunStatus.FAILED, f"run interrupted: {exc!r}")
+            raise
+        finally:
+            executor.shutdown()
+        record = self.store.run(run_id)
+        failed = [t for t in record.tasks if t.status == "failed"]
+        error = "; ".join(f"{t.task_id}: {t.error}" for t in failed) or None
+        self.store.finish_run(run_id, status, error)
+        record = self.store.run(run_id)
+        if status is RunStatus.FAILED:
+            raise RunFailed(
+                f"pipeline `{pipeline}` failed: {len(failed)} task(s) failed — {failed[0].task_id}: {failed[0].error}",
+                run=record,
+                hint="tables published by earlier runs are unchanged; fix the cause and run again",
+            )
+        return record
+
+    def _execute(self, task: Task, run_id: str) -> TaskOutcome:
+        props = {"headwater.run-id": run_id, "headwater.task": task.id}
+        if isinstance(task.spec, IngestSpec):
+            source = self.project.config.sources[task.spec.source]
+            entry = next(t for t in source.tables if t.name == task.spec.table)
+            result = ingest_table(self.lake, self.database(source.connection), source, entry, props)
+        else:
+            assert isinstance(task.spec, ModelSpec)
+            result = self._build_model(task.spec.model, props)
+        return TaskOutcome(rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id)
+
+    def _build_model(self, name: str, props: Mapping[str, str]) -> Any:
+        graph = self.models()
+        model = graph.models[name]
+        shown = model.display_path(self.project.root)
+        with Session(self.lake) as session:
+            stream = session.run_model(model.sql, [r.name for r in model.references], shown)
+            try:
+                return replace_table(self.lake, name, stream, props)
+            except HeadwaterError:
+                raise
+            except Exception as exc:
+                import duckdb
+
+                if isinstance(exc, duckdb.Error):
+                    raise model_error(exc, shown) from exc
+                raise ModelError(f"writing the result failed: {exc}", file=shown) from exc
+
+    # -- reading --------------------------------------------------------------------------
+
+    def query(self, sql: str) -> pa.Table:
+        """Run a SELECT over catalog tables and return the whole result."""
+        with Session(self.lake) as session:
+            return session.query(sql).read_all()
+
+    def tables(self) -> list[TableInfo]:
+        return [self.lake.info(name) for name in self.lake.tables()]
+
+    def table(self, name: str) -> TableDetails:
+        return TableDetails(
+            info=self.lake.info(name), schema=self.lake.arrow_schema(name), snapshots=self.lake.snapshots(name)
+        )
+
+    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
+        return self.store.runs(pipeline, limit)
+
+    def close(self) -> None:
+        for db in self._databases.values():
+            db.dispose()
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def _public(project: Project) -> dict[str, Any]:
+    """Variable values safe to record: sensitive ones and URL passwords are masked."""
+    import sqlalchemy as sa
+
+    out: dict[str, Any] = {}
+    for name, value in project.variables.items():
+        spec = project.config.variables.get(name)
+        if spec is not None and spec.sensitive:
+            out[name] = "***"
+        elif isinstance(value, str) and "://" in value:
+            try:
+                out[name] = sa.make_url(value).render_as_string(hide_password=True)
+            except sa.exc.ArgumentError:
+                out[name] = value
+        else:
+            out[name] = value
+    return out
