@@ -1,0 +1,290 @@
+"""Typer commands. Each one opens a Workspace, calls one method and renders the result."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from headwater.cli.output import Format, write_result
+from headwater.cli.progress import RunProgress
+from headwater.errors import HeadwaterError, RunFailed
+from headwater.project import parse_assignments
+from headwater.project.init import init_project
+from headwater.state import RunRecord
+from headwater.workspace import Workspace
+
+app = typer.Typer(
+    name="headwater",
+    help="Ingest, store, model and query data from one project folder (headwater.yaml).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+ProjectOpt = Annotated[
+    Path, typer.Option("--project", "-p", help="Project folder (holding headwater.yaml).", show_default="current folder")
+]
+VarOpt = Annotated[
+    list[str] | None,
+    typer.Option("--var", help="Set a variable: --var NAME=VALUE (repeatable); beats HEADWATER_VAR_<NAME>."),
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles_errors(fn: F) -> F:
+    """Print a HeadwaterError as one actionable line (traceback with --debug) and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HeadwaterError as exc:
+            if kwargs.get("debug"):
+                err.print_exception(show_locals=False)
+            if isinstance(exc, RunFailed) and isinstance(exc.run, RunRecord):
+                _print_run(exc.run)
+            err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
+            if exc.hint:
+                err.print(f"[yellow]hint:[/yellow] {exc.hint}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _open(project: Path, var: list[str] | None) -> Workspace:
+    return Workspace.open(project, parse_assignments(var))
+
+
+@app.command()
+@handles_errors
+def run(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline name from headwater.yaml.")],
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a pipeline: its tasks in dependency order, independent ones in parallel.
+
+    Example: headwater run classicmodels --var source_url=mysql+pymysql://root@127.0.0.1/classicmodels
+    """
+    ws = _open(project, var)
+    dag = ws.plan(pipeline)
+    with RunProgress(dag, err) as progress:
+        record = ws.run(pipeline, listener=progress)
+    _print_run(record)
+
+
+@app.command()
+@handles_errors
+def query(
+    sql: Annotated[str | None, typer.Argument(help="A SELECT over catalog tables, e.g. gold.fact_orders.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the SQL from this file.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    max_rows: Annotated[int, typer.Option(help="Rows shown by --format table.")] = 100,
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Query catalog tables with SQL (DuckDB dialect).
+
+    Example: headwater query "SELECT country, count(*) FROM gold.dim_locations GROUP BY 1" --format json
+    """
+    if (sql is None) == (file is None):
+        raise HeadwaterError("give the SQL as an argument or with --file, not both or neither")
+    text = file.read_text(encoding="utf-8") if file else sql
+    assert text is not None
+    ws = _open(project, var)
+    write_result(ws.query(text), fmt, output, out if output is None else err, max_rows)
+
+
+@app.command()
+@handles_errors
+def tables(project: ProjectOpt = Path("."), var: VarOpt = None, debug: DebugOpt = False) -> None:
+    """List the catalog's tables with rows, current snapshot and last update."""
+    infos = _open(project, var).tables()
+    view = Table(header_style="bold")
+    for name in ("table", "rows", "files", "size", "snapshot", "updated (UTC)"):
+        view.add_column(name, justify="right" if name in ("rows", "files", "size") else "left")
+    for i in infos:
+        updated = i.updated_at.strftime("%Y-%m-%d %H:%M:%S") if i.updated_at else ""
+        view.add_row(i.name, f"{i.rows:,}", str(i.files), _size(i.bytes), str(i.snapshot_id or ""), updated)
+    out.print(view if infos else "[dim]no tables yet — run a pipeline first[/dim]")
+
+
+@app.command()
+@handles_errors
+def show(
+    table: Annotated[str, typer.Argument(help="Table name, NAMESPACE.NAME.")],
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Show a table's schema and snapshots (its history, for time travel)."""
+    details = _open(project, var).table(table)
+    info = details.info
+    out.print(f"[bold]{info.name}[/bold]  {info.rows:,} rows in {info.files} files ({_size(info.bytes)})")
+    schema = Table("column", "type", header_style="bold", title="schema", title_justify="left")
+    for field in details.schema:
+        schema.add_row(field.name, str(field.type))
+    out.print(schema)
+    snaps = Table("snapshot", "committed (UTC)", "operation", "rows", "run", header_style="bold", title="snapshots", title_justify="left")
+    for s in reversed(details.snapshots):
+        snaps.add_row(
+            str(s.snapshot_id),
+            s.committed_at.strftime("%Y-%m-%d %H:%M:%S"),
+            s.operation,
+            f"{s.rows:,}",
+            s.summary.get("headwater.run-id", "")[:8],
+        )
+    out.print(snaps)
+
+
+@app.command()
+@handles_errors
+def runs(
+    pipeline: Annotated[str | None, typer.Option(help="Only this pipeline's runs.")] = None,
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """List recent runs with status, duration, rows written and errors."""
+    records = _open(project, var).runs(pipeline, limit)
+    view = Table("run", "pipeline", "status", "started (UTC)", "seconds", "tasks", "rows", "error", header_style="bold")
+    for r in records:
+        view.add_row(
+            r.run_id[:8],
+            r.pipeline,
+            _status(r.status.value),
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{r.seconds:.2f}" if r.seconds is not None else "",
+            str(len(r.tasks)),
+            f"{r.rows:,}",
+            (r.error or "")[:80],
+        )
+    out.print(view if records else "[dim]no runs yet[/dim]")
+
+
+@app.command()
+@handles_errors
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder for the new project (created if missing).")],
+    debug: DebugOpt = False,
+) -> None:
+    """Create a starter project: headwater.yaml and one model."""
+    for path in init_project(folder):
+        out.print(f"created {path}", highlight=False)
+    out.print(f"next: cd {folder} && headwater sample classicmodels --url sqlite:///.headwater/sample.db && headwater run main")
+
+
+@app.command()
+@handles_errors
+def migrate(project: ProjectOpt = Path("."), var: VarOpt = None, debug: DebugOpt = False) -> None:
+    """Upgrade the project's metadata store to this Headwater's schema."""
+    from headwater.state import Store
+
+    ws = _open(project, var)
+    url = ws.project.config.state.url or f"sqlite:///{ws.project.state_dir / 'state.db'}"
+    before, after = Store.open(url, check=False).migrate()
+    out.print(f"metadata store: revision {before or 'none'} → {after}")
+
+
+@app.command()
+@handles_errors
+def sample(
+    name: Annotated[str, typer.Argument(help="Sample database to build: classicmodels.")],
+    url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the target database.")] = None,
+    connection: Annotated[
+        str | None, typer.Option(help="Write to this connection of the project instead of --url.")
+    ] = None,
+    scale: Annotated[float, typer.Option(help="Size factor; 1 ≈ the original sample's size.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
+    dump: Annotated[Path | None, typer.Option(help="Load this MySQL dump (mysqlsampledatabase.sql) instead of generating.")] = None,
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Build a sample source database: generated (deterministic, scalable) or from the real dump.
+
+    Example: headwater sample classicmodels --connection classicmodels --scale 10
+    """
+    from headwater.connect.sql.database import resolve_url
+    from headwater.samples import build_classicmodels
+
+    if name != "classicmodels":
+        raise HeadwaterError(f"no sample named `{name}`", hint="available: classicmodels")
+    if url and connection:
+        raise HeadwaterError("give --url or --connection, not both")
+    if url:
+        target = resolve_url(url, Path.cwd())
+    else:
+        ws = _open(project, var)
+        conn = connection or name
+        if conn not in ws.project.config.connections:
+            raise HeadwaterError(
+                f"the project has no connection `{conn}`",
+                hint="pass --url URL or --connection NAME",
+            )
+        target = ws.database(conn).url
+    shown = target.render_as_string(hide_password=True)
+    with err.status(f"building {name} at {shown}") as status:
+        counts = build_classicmodels(
+            target.render_as_string(hide_password=False),
+            scale=scale,
+            seed=seed,
+            dump=dump,
+            progress=lambda table, rows: status.update(f"building {name}: {table} {rows:,} rows"),
+        )
+    err.print(
+        f"built {name} at {shown}: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()),
+        highlight=False,
+    )
+
+
+def _print_run(record: RunRecord) -> None:
+    view = Table(header_style="bold", title=f"run {record.run_id[:8]} of {record.pipeline}", title_justify="left")
+    for name in ("task", "kind", "status", "rows", "size", "seconds"):
+        view.add_column(name, justify="right" if name in ("rows", "size", "seconds") else "left")
+    for t in sorted(record.tasks, key=lambda t: (t.started_at is None, t.started_at, t.task_id)):
+        view.add_row(
+            t.task_id,
+            t.kind,
+            _status(t.status.value),
+            f"{t.rows:,}" if t.rows is not None else "",
+            _size(t.bytes) if t.bytes else "",
+            f"{t.seconds:.2f}" if t.seconds is not None else "",
+        )
+    err.print(view)
+    seconds = f" in {record.seconds:.2f}s" if record.seconds is not None else ""
+    err.print(f"{_status(record.status.value)}: {len(record.tasks)} tasks, {record.rows:,} rows{seconds}")
+
+
+def _status(value: str) -> str:
+    color = {"success": "green", "failed": "red", "upstream_failed": "yellow", "running": "cyan"}.get(value, "dim")
+    return f"[{color}]{value}[/{color}]"
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.exit(app())
