@@ -3,17 +3,26 @@
 The stream is written to data files as it arrives (memory bounded by the target file size);
 the files become visible only when the single OVERWRITE snapshot is committed. If anything
 fails before that, the files written so far are deleted and the table is unchanged.
+
+pyiceberg's own streaming path hands every file to ``Executor.map``, which consumes the whole
+stream before the first file is done; we drive its ``write_file`` one file at a time instead,
+with one file writing while the next fills, so memory stays at about two target files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections import deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
-from pyiceberg.table import Transaction
+from pyiceberg.io.pyarrow import bin_pack_record_batches, pyarrow_to_schema, write_file
+from pyiceberg.manifest import DataFile
+from pyiceberg.table import Transaction, WriteTask
 
 from headwater.errors import LakeError
 from headwater.lake.arrow_types import conform, storable_schema
@@ -55,28 +64,21 @@ def replace_table(
         existing = []
 
     written = []
+    commit_uuid = None
     try:
         stream = prefetch(reader, lambda b: conform(b, schema), schema)
         snapshot_props = {k: str(v) for k, v in (properties or {}).items()}
         with txn.update_snapshot(snapshot_properties=snapshot_props).overwrite() as producer:
+            commit_uuid = producer.commit_uuid
             for data_file in existing:
                 producer.delete_data_file(data_file)
-            for data_file in _dataframe_to_data_files(
-                table_metadata=txn.table_metadata,
-                df=stream,
-                io=txn._table.io,
-                write_uuid=producer.commit_uuid,
-            ):
+            for data_file in _write_files(txn, stream, producer.commit_uuid, lake.target_file_bytes):
                 written.append(data_file)
                 producer.append_data_file(data_file)
         lake.commit(txn.commit_transaction)
     except BaseException as exc:
-        io = txn._table.io
-        for data_file in written:
-            try:
-                io.delete(data_file.file_path)
-            except FileNotFoundError:
-                pass
+        if commit_uuid is not None:
+            _remove_files_of(txn.table_metadata.location, str(commit_uuid))
         if isinstance(exc, CommitFailedException):
             raise LakeError(
                 f"table `{name}` changed while it was being written: {exc}",
@@ -91,6 +93,40 @@ def replace_table(
         bytes=sum(f.file_size_in_bytes for f in written),
         files=len(written),
     )
+
+
+def _write_files(txn: Transaction, stream: pa.RecordBatchReader, commit_uuid: Any, target: int) -> Iterator[DataFile]:
+    """Write ``stream`` as data files of about ``target`` in-memory bytes, one in flight."""
+    metadata = txn.table_metadata
+    task_schema = pyarrow_to_schema(
+        stream.schema, name_mapping=metadata.schema().name_mapping, format_version=metadata.format_version
+    )
+    pending: deque[Iterator[DataFile]] = deque()
+    try:
+        for task_id, batches in enumerate(bin_pack_record_batches(stream, target)):
+            task = WriteTask(write_uuid=commit_uuid, task_id=task_id, record_batches=batches, schema=task_schema)
+            pending.append(write_file(txn._table.io, metadata, iter([task])))
+            while len(pending) > 1:
+                yield from pending.popleft()
+        while pending:
+            yield from pending.popleft()
+    finally:
+        # a failure must not leave a write running behind the clean-up of its files
+        for running in pending:
+            with contextlib.suppress(Exception):
+                list(running)
+
+
+def _remove_files_of(table_location: str, commit_uuid: str) -> None:
+    """Delete the data files one failed write produced; their names carry its commit UUID.
+
+    Files are written on a thread pool, so some may exist that were never handed back to us.
+    """
+    filesystem, root = pafs.FileSystem.from_uri(table_location.rstrip("/") + "/data")
+    selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
+    for info in filesystem.get_file_info(selector):
+        if info.type == pafs.FileType.File and commit_uuid in info.base_name:
+            filesystem.delete_file(info.path)
 
 
 def _evolve_schema(txn: Transaction, name: str, schema: pa.Schema) -> None:

@@ -94,16 +94,17 @@ def _declared_variables(doc: Document, file: str) -> dict[str, Any]:
 
 def _file_error(exc: ValidationError, doc: Document, data: Any, file: str) -> ProjectFileError:
     """One error naming the first problem's line, listing every problem found."""
-    problems: list[tuple[int | None, str]] = []
+    problems: list[tuple[bool, int | None, str]] = []
     for error in exc.errors():
         path = _data_path(data, error["loc"])
         key = ".".join(str(p) for p in path) or "(top level)"
-        problems.append((doc.line_of(path), f"{key}: {_describe(error, data, path)}"))
-    problems.sort(key=lambda p: p[0] or 0)
-    first_line = problems[0][0]
-    message = problems[0][1]
+        # an unknown key usually explains a "missing" one beside it (a typo): report it first
+        problems.append((error["type"] != "extra_forbidden", doc.line_of(path), f"{key}: {_describe(error, data, path)}"))
+    problems.sort(key=lambda p: (p[0], p[1] or 0))
+    first_line = problems[0][1]
+    message = problems[0][2]
     if len(problems) > 1:
-        message += "".join(f"\n  {file}:{line}: {text}" for line, text in problems[1:])
+        message += "".join(f"\n  {file}:{line}: {text}" for _, line, text in problems[1:])
     return ProjectFileError(message, file=file, line=first_line, hint="see docs/project-file.md")
 
 

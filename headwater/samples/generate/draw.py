@@ -3,7 +3,7 @@
 Python guarantees that ``random()`` yields the same sequence for the same seed across
 versions, but not ``randrange``, ``choice`` or ``sample``; building every draw on ``random()``
 keeps a generated dataset identical for a seed and scale on any Python. Cross-table facts
-(a customer's number, a product's code and price) come from :func:`keyed_unit`, a stateless
+(a customer's number, a product's code and price) come from :func:`keyed_units`, a stateless
 hash of (seed, kind, index), so one table can refer to another's rows without holding them.
 """
 
@@ -28,11 +28,11 @@ def stream(seed: int, name: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def keyed_unit(seed: int, kind: str, index: int, part: int = 0) -> float:
-    """A uniform [0, 1) value that depends only on its arguments (``part`` picks one of four)."""
+def keyed_units(seed: int, kind: str, index: int) -> tuple[float, float, float, float]:
+    """Four independent uniform [0, 1) values that depend only on the arguments."""
     digest = hashlib.blake2b(f"{seed}:{kind}:{index}".encode(), digest_size=32).digest()
-    start = 8 * part
-    return int.from_bytes(digest[start : start + 8], "big") / _UNIT
+    a, b, c, d = (int.from_bytes(digest[i : i + 8], "big") / _UNIT for i in range(0, 32, 8))
+    return a, b, c, d
 
 
 def integer(rng: random.Random, low: int, high: int) -> int:

@@ -75,7 +75,15 @@ COUNTRIES: tuple[Country, ...] = (
             ("New Haven", "CT"),
             ("Glendale", "CA"),
         ),
-        ("Market St.", "Oak Ave.", "Hillside Dr.", "Strong St.", "Pompton St.", "Maple Rd.", "Harbor Blvd."),
+        (
+            "Market St.",
+            "Oak Ave.",
+            "Hillside Dr.",
+            "Strong St.",
+            "Pompton St.",
+            "Maple Rd.",
+            "Harbor Blvd.",
+        ),
         "{n} {street}",
         "###555####",
         "#####",
@@ -117,7 +125,13 @@ COUNTRIES: tuple[Country, ...] = (
             ("Besançon", None),
             ("Nîmes", None),
         ),
-        ("rue Royale", "avenue de l'Europe", "place Kléber", "boulevard Saint-Michel", "rue des Écoles"),
+        (
+            "rue Royale",
+            "avenue de l'Europe",
+            "place Kléber",
+            "boulevard Saint-Michel",
+            "rue des Écoles",
+        ),
         "{n}, {street}",
         "##.##.#555",
         "#####",
@@ -128,7 +142,13 @@ COUNTRIES: tuple[Country, ...] = (
         "Spain",
         7,
         "EMEA",
-        (("Madrid", None), ("Barcelona", None), ("Sevilla", None), ("Málaga", None), ("A Coruña", None)),
+        (
+            ("Madrid", None),
+            ("Barcelona", None),
+            ("Sevilla", None),
+            ("Málaga", None),
+            ("A Coruña", None),
+        ),
         ("Gran Vía", "Calle de Alcalá", "Rambla de Cataluña", "Avenida de la Constitución"),
         "{street}, {n}",
         "(91) ### 5555",
@@ -140,7 +160,12 @@ COUNTRIES: tuple[Country, ...] = (
         "Australia",
         5,
         "APAC",
-        (("Melbourne", "Victoria"), ("North Sydney", "NSW"), ("Chatswood", "NSW"), ("Brisbane", "Queensland")),
+        (
+            ("Melbourne", "Victoria"),
+            ("North Sydney", "NSW"),
+            ("Chatswood", "NSW"),
+            ("Brisbane", "Queensland"),
+        ),
         ("St Kilda Road", "Miller Street", "Pacific Hwy", "George Street"),
         "{n} {street}",
         "0# 9### 5555",
@@ -342,7 +367,15 @@ COUNTRIES: tuple[Country, ...] = (
     ),
 )
 
-WEIGHTED_COUNTRIES: Weighted[Country] = Weighted([(country, country.weight) for country in COUNTRIES])
+WEIGHTED_COUNTRIES: Weighted[Country] = Weighted(
+    [(country, country.weight) for country in COUNTRIES]
+)
 
 #: optional second address lines and how they are numbered
-SECOND_LINES: tuple[str, ...] = ("Suite {n}", "Level {n}", "Floor No. {n}", "Apt. {n}", "PB {n} Sentrum")
+SECOND_LINES: tuple[str, ...] = (
+    "Suite {n}",
+    "Level {n}",
+    "Floor No. {n}",
+    "Apt. {n}",
+    "PB {n} Sentrum",
+)

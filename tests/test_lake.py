@@ -1,0 +1,121 @@
+"""Iceberg tables: atomic replace, snapshots kept, failures publish nothing, types made storable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from headwater.errors import LakeError, TableNotFound
+from headwater.lake import Lake, replace_table
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake.local(tmp_path / ".headwater")
+
+
+def rows(lake: Lake, name: str, snapshot_id: int | None = None) -> list[dict[str, object]]:
+    return lake.table(name).scan(snapshot_id=snapshot_id).to_arrow().sort_by("id").to_pylist()
+
+
+def test_replace_creates_then_replaces_keeping_history(lake: Lake) -> None:
+    first = pa.table({"id": [1, 2, 3], "v": ["a", "b", "c"]})
+    second = pa.table({"id": [1, 2], "v": ["x", "y"]})
+    r1 = replace_table(lake, "raw.t", first.to_reader(), {"headwater.run-id": "r1"})
+    r2 = replace_table(lake, "raw.t", second.to_reader(), {"headwater.run-id": "r2"})
+    assert (r1.rows, r2.rows) == (3, 2)
+    assert rows(lake, "raw.t") == second.to_pylist()  # replaced, not appended
+    assert rows(lake, "raw.t", r1.snapshot_id) == first.to_pylist()  # time travel
+    snaps = lake.snapshots("raw.t")
+    assert [s.snapshot_id for s in snaps] == [r1.snapshot_id, r2.snapshot_id]
+    assert [s.summary["headwater.run-id"] for s in snaps] == ["r1", "r2"]
+    assert lake.info("raw.t").rows == 2
+
+
+def test_failed_stream_publishes_nothing_and_leaves_no_files(lake: Lake, tmp_path: Path) -> None:
+    replace_table(lake, "raw.t", pa.table({"id": [1], "v": ["keep"]}).to_reader())
+    before = lake.info("raw.t").snapshot_id
+    files_before = sorted((tmp_path / ".headwater").rglob("*.parquet"))
+    schema = pa.schema([("id", pa.int64()), ("v", pa.string())])
+
+    def broken() -> Iterator[pa.RecordBatch]:
+        for i in range(5):
+            yield pa.record_batch([pa.array([i] * 1000), pa.array(["x" * 100] * 1000)], schema=schema)
+        raise RuntimeError("source went away")
+
+    lake.target_file_bytes = 100_000  # several files get written before the failure
+    with pytest.raises(RuntimeError, match="source went away"):
+        replace_table(lake, "raw.t", pa.RecordBatchReader.from_batches(schema, broken()))
+    assert lake.info("raw.t").snapshot_id == before
+    assert rows(lake, "raw.t") == [{"id": 1, "v": "keep"}]
+    assert sorted((tmp_path / ".headwater").rglob("*.parquet")) == files_before
+
+
+def test_failed_first_load_creates_no_table(lake: Lake) -> None:
+    schema = pa.schema([("id", pa.int64())])
+
+    def broken() -> Iterator[pa.RecordBatch]:
+        yield pa.record_batch([pa.array([1])], schema=schema)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        replace_table(lake, "raw.new", pa.RecordBatchReader.from_batches(schema, broken()))
+    assert not lake.exists("raw.new")
+
+
+def test_stream_is_split_into_bounded_files(lake: Lake) -> None:
+    lake.target_file_bytes = 200_000
+    table = pa.table({"id": pa.array(range(100_000), pa.int64()), "v": pa.array([1.5] * 100_000)})
+    result = replace_table(lake, "raw.big", table.to_reader(max_chunksize=5_000))
+    assert result.rows == 100_000
+    assert result.files >= 4  # 1.6 MB in memory / 200 kB target
+    assert lake.table("raw.big").scan().to_arrow().num_rows == 100_000
+
+
+def test_types_are_made_storable(lake: Lake) -> None:
+    table = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int16()),
+            "u": pa.array([2**64 - 1, None], pa.uint64()),
+            "d": pa.array([decimal.Decimal("12.34"), None], pa.decimal128(10, 2)),
+            "ts": pa.array([dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC), None], pa.timestamp("ns", "Europe/Paris")),
+            "day": pa.array([dt.date(2024, 2, 29), None], pa.date32()),
+            "blob": pa.array([b"\x00\xff", None], pa.large_binary()),
+        }
+    )
+    replace_table(lake, "raw.types", table.to_reader())
+    schema = lake.arrow_schema("raw.types")
+    assert schema.field("id").type == pa.int32()
+    assert schema.field("u").type == pa.decimal128(20, 0)
+    assert schema.field("d").type == pa.decimal128(10, 2)
+    assert schema.field("ts").type == pa.timestamp("us", "UTC")
+    got = rows(lake, "raw.types")
+    assert got[0]["u"] == decimal.Decimal(2**64 - 1)
+    assert got[0]["d"] == decimal.Decimal("12.34")
+    assert got[0]["ts"] == dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC)
+    assert got[0]["day"] == dt.date(2024, 2, 29)
+    assert got[0]["blob"] == b"\x00\xff"
+    assert got[1] == {"id": 2, "u": None, "d": None, "ts": None, "day": None, "blob": None}
+
+
+def test_new_columns_are_added_and_bad_changes_refused(lake: Lake) -> None:
+    replace_table(lake, "raw.t", pa.table({"id": pa.array([1], pa.int32())}).to_reader())
+    replace_table(lake, "raw.t", pa.table({"id": pa.array([2], pa.int64()), "extra": ["x"]}).to_reader())
+    assert lake.arrow_schema("raw.t").names == ["id", "extra"]
+    assert lake.arrow_schema("raw.t").field("id").type == pa.int64()
+    with pytest.raises(LakeError, match=r"id: int64 → string"):
+        replace_table(lake, "raw.t", pa.table({"id": ["text"], "extra": ["y"]}).to_reader())
+    assert rows(lake, "raw.t") == [{"id": 2, "extra": "x"}]
+
+
+def test_unknown_table_and_bad_names(lake: Lake) -> None:
+    replace_table(lake, "gold.orders", pa.table({"id": [1]}).to_reader())
+    with pytest.raises(TableNotFound, match="did you mean `gold.orders`"):
+        lake.table("gold.order")
+    with pytest.raises(LakeError, match="NAMESPACE.NAME"):
+        lake.table("orders")

@@ -1,0 +1,72 @@
+"""SQL models: discovery, dependencies from sqlglot, and errors naming file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from headwater.errors import ModelError
+from headwater.sql import ModelGraph, discover_models
+
+
+def model(root: Path, name: str, sql: str) -> None:
+    namespace, table = name.split(".")
+    path = root / "models" / namespace / f"{table}.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sql)
+
+
+def graph(root: Path, known: set[str] | None = None) -> ModelGraph:
+    return ModelGraph.build(discover_models(root / "models", root), known or {"raw.a", "raw.b"}, root)
+
+
+def test_dependencies_come_from_referenced_tables(tmp_path: Path) -> None:
+    model(tmp_path, "gold.x", "select * from raw.a")
+    model(tmp_path, "gold.y", "with c as (select * from gold.x) select * from c join raw.b using (id)")
+    model(tmp_path, "mart.z", "select * from gold.y union all select * from gold.x")
+    g = graph(tmp_path)
+    assert g.upstream == {"gold.x": frozenset(), "gold.y": {"gold.x"}, "mart.z": {"gold.x", "gold.y"}}
+    order = g.order()
+    assert order.index("gold.x") < order.index("gold.y") < order.index("mart.z")
+    assert g.select(["gold"]) == ["gold.x", "gold.y"]
+    assert g.select(["mart.*"]) == ["mart.z"]
+
+
+def test_cycle_names_the_files(tmp_path: Path) -> None:
+    model(tmp_path, "gold.x", "select * from gold.y")
+    model(tmp_path, "gold.y", "select * from gold.x")
+    with pytest.raises(ModelError, match=r"cycle.*(x\.sql|y\.sql)"):
+        graph(tmp_path)
+
+
+def test_unknown_table_has_file_line_and_suggestion(tmp_path: Path) -> None:
+    model(tmp_path, "gold.x", "select *\nfrom raw.a\njoin raw.bb using (id)")
+    with pytest.raises(ModelError) as info:
+        graph(tmp_path)
+    assert info.value.file == "models/gold/x.sql"
+    assert info.value.line == 3
+    assert "unknown table `raw.bb`" in str(info.value)
+    assert "did you mean `raw.b`" in str(info.value)
+
+
+def test_unqualified_table_must_name_namespace(tmp_path: Path) -> None:
+    model(tmp_path, "gold.x", "select * from customers")
+    with pytest.raises(ModelError, match="must be qualified"):
+        graph(tmp_path)
+
+
+def test_syntax_error_and_non_select(tmp_path: Path) -> None:
+    model(tmp_path, "gold.x", "-- comment\nselect *\nfrom where")
+    with pytest.raises(ModelError) as info:
+        graph(tmp_path)
+    assert info.value.line == 3
+    (tmp_path / "models" / "gold" / "x.sql").write_text("insert into raw.a values (1)")
+    with pytest.raises(ModelError, match="exactly one SELECT"):
+        graph(tmp_path)
+
+
+def test_unmatched_selector(tmp_path: Path) -> None:
+    model(tmp_path, "gold.x", "select * from raw.a")
+    with pytest.raises(ModelError, match="no model matches `gld`"):
+        graph(tmp_path).select(["gld"])
