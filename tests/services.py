@@ -48,6 +48,14 @@ def mysql_database(prefix: str = "hw_test") -> Iterator[str]:
         yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
         with engine.begin() as conn:
+            # a session a failed test left open would hold a metadata lock and block the drop
+            sessions = conn.exec_driver_sql(
+                "SELECT id FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()",
+                (name,),
+            ).scalars()
+            for session in list(sessions):
+                conn.exec_driver_sql(f"KILL {int(session)}")
+            conn.exec_driver_sql("SET SESSION lock_wait_timeout = 30")
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
         engine.dispose()
 

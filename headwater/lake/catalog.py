@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceError, NoSuchTableError
 from pyiceberg.table import Table
 
 from headwater.errors import LakeError, TableNotFound, did_you_mean
@@ -66,7 +66,7 @@ class Lake:
         self.warehouse = warehouse
         self.target_file_bytes = target_file_bytes
         self._catalog: SqlCatalog | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @classmethod
     def local(cls, root: Path, warehouse: str | None = None, **kwargs: Any) -> Lake:
@@ -167,4 +167,11 @@ class Lake:
         self.catalog.drop_table(split_name(name))
 
     def ensure_namespace(self, namespace: str) -> None:
-        self.catalog.create_namespace_if_not_exists(namespace)
+        """Create ``namespace`` once, even when parallel tasks ask at the same moment."""
+        with self._lock:
+            if (namespace,) in self.catalog.list_namespaces():
+                return
+            try:
+                self.catalog.create_namespace(namespace)
+            except NamespaceAlreadyExistsError:
+                pass  # created by another process since we looked

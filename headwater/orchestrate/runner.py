@@ -56,6 +56,7 @@ def run_dag(
     listen = listener or _Silent()
     store.add_tasks(run_id, {t.id: (t.kind, t.target) for t in dag.tasks.values()})
     done: set[str] = set()
+    failed_ids: set[str] = set()
     blocked: set[str] = set()
     running: dict[Future[TaskOutcome], Task] = {}
     failed = False
@@ -65,7 +66,7 @@ def run_dag(
         return [
             t
             for tid, t in dag.tasks.items()
-            if tid not in done and tid not in blocked and tid not in busy and t.depends_on <= done
+            if tid not in done | failed_ids | blocked | busy and t.depends_on <= done
         ]
 
     while True:
@@ -96,6 +97,7 @@ def run_dag(
                 listen.task_finished(task, TaskStatus.SUCCESS, outcome, None)
                 continue
             failed = True
+            failed_ids.add(task.id)
             message = describe_error(exc)
             store.update_task(run_id, task.id, status=TaskStatus.FAILED, ended_at=now(), error=message)
             listen.task_finished(task, TaskStatus.FAILED, None, message)

@@ -8,10 +8,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from headwater.errors import SourceError
-from headwater.samples.database import open_database, parse_url, unreachable
+from headwater.samples.database import open_database, parse_url, recreate_tables, unreachable
 from headwater.samples.dump import dump_rows
 from headwater.samples.generate import Plan, generated_rows
-from headwater.samples.schema import METADATA, TABLES
+from headwater.samples.schema import TABLES
 from headwater.samples.writer import Progress, Row, write_rows
 
 
@@ -44,7 +44,7 @@ def build_classicmodels(
     try:
         return _write(engine, streams, progress)
     except sa.exc.OperationalError as exc:
-        if exc.connection_invalidated or _is_connect_error(exc):
+        if _server_gone(target, exc):
             raise unreachable(target, exc) from exc
         raise _write_error(target, exc) from exc
     except sa.exc.DBAPIError as exc:
@@ -59,21 +59,27 @@ def _write(
     # one transaction: on SQLite and PostgreSQL (transactional DDL) a failed build leaves the
     # previous tables untouched; MySQL commits the DDL implicitly
     with engine.begin() as conn:
-        METADATA.drop_all(conn, checkfirst=True)
-        METADATA.create_all(conn)
+        recreate_tables(conn)
         return {
             table.name: write_rows(conn, table, streams[table.name], progress=progress)
             for table in TABLES
         }
 
 
-def _is_connect_error(exc: sa.exc.OperationalError) -> bool:
-    return exc.statement is None
+def _server_gone(target: sa.URL, exc: sa.exc.OperationalError) -> bool:
+    """The connection failed or dropped (not a statement the server refused)."""
+    if target.get_backend_name() == "sqlite":
+        return False
+    return exc.connection_invalidated or exc.statement is None
 
 
 def _write_error(target: sa.URL, exc: sa.exc.DBAPIError) -> SourceError:
     detail = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
+    if target.get_backend_name() == "sqlite":
+        hint = f"check that {target.database} is a SQLite file in a folder you may write to"
+    else:
+        hint = "check that the user may create and drop tables in this database"
     return SourceError(
         f"building classicmodels in {target.render_as_string(hide_password=True)} failed: {detail}",
-        hint="check that the user may create and drop tables in this database",
+        hint=hint,
     )

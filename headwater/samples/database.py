@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from headwater.errors import HeadwaterError, MissingDependency, SourceUnreachable
+from headwater.samples.schema import METADATA, TABLES
 
 
 def parse_url(url: str) -> sa.URL:
@@ -37,6 +38,29 @@ def open_database(url: sa.URL) -> sa.Engine:
     elif backend == "postgresql":
         _create_postgres_database(url)
     return _engine(url)
+
+
+def recreate_tables(conn: sa.Connection) -> None:
+    """Drop the eight tables if present, even with foreign keys among them, and create them.
+
+    A classicmodels loaded from the real dump has foreign keys between its tables, which make
+    a table-by-table drop fail: MySQL drops with ``FOREIGN_KEY_CHECKS`` off, as the dump itself
+    does, and PostgreSQL drops all eight in one statement (no ``CASCADE``: constraints of other
+    tables on these are not ours to remove silently).
+    """
+    backend = conn.dialect.name
+    if backend == "postgresql":
+        names = ", ".join(conn.dialect.identifier_preparer.quote(t.name) for t in TABLES)
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {names}")
+    elif backend in ("mysql", "mariadb"):
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+        try:
+            METADATA.drop_all(conn, checkfirst=True)
+        finally:
+            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+    else:
+        METADATA.drop_all(conn, checkfirst=True)
+    METADATA.create_all(conn)
 
 
 def unreachable(url: sa.URL, exc: sa.exc.DBAPIError) -> SourceUnreachable:

@@ -21,13 +21,14 @@ def write_rows(
     rows: Iterable[Row],
     *,
     progress: Progress | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> int:
     """Insert ``rows`` into ``table`` with one executemany per chunk; return how many."""
     statement = table.insert()
     iterator = iter(rows)
+    size = chunk_rows or CHUNK_ROWS
     written = 0
-    while chunk := list(islice(iterator, chunk_rows)):
+    while chunk := list(islice(iterator, size)):
         conn.execute(statement, chunk)
         written += len(chunk)
         if progress is not None:

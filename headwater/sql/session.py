@@ -99,7 +99,7 @@ class Session:
                         hint="list tables with `headwater tables`",
                     ) from None
         try:
-            return self.con.execute(sql).fetch_record_batch(batch_rows)
+            return self.con.execute(sql).to_arrow_reader(batch_rows)
         except duckdb.Error as exc:
             detail = str(exc).strip()
             raise QueryError(detail, hint="fix the SQL and run again") from (parse_error or exc)
@@ -108,7 +108,7 @@ class Session:
         """Stream a model's SELECT; errors become ModelError with the model file and line."""
         self.map_tables(references)
         try:
-            return self.con.execute(sql).fetch_record_batch(batch_rows)
+            return self.con.execute(sql).to_arrow_reader(batch_rows)
         except duckdb.Error as exc:
             raise model_error(exc, file) from exc
 

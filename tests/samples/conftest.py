@@ -45,7 +45,7 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def _load_natively(dump: Path, url: sa.URL) -> None:
+def load_natively(dump: Path, url: sa.URL) -> None:
     client = shutil.which("mariadb") or shutil.which("mysql")
     if client is None:
         _unavailable("the mariadb/mysql command-line client is not installed")
@@ -100,7 +100,7 @@ def reference() -> Iterator[Reference]:
     if not CLASSICMODELS_DUMP.exists():
         _unavailable(f"the classicmodels dump is not at {CLASSICMODELS_DUMP}")
     for url in services.mysql_database("hw_ref"):
-        _load_natively(CLASSICMODELS_DUMP, sa.make_url(url))
+        load_natively(CLASSICMODELS_DUMP, sa.make_url(url))
         yield _read_reference(url)
 
 

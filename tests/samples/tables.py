@@ -7,8 +7,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from headwater.samples.schema import TABLES, customers, employees, offices, orderdetails, orders
-from headwater.samples.schema import payments, productlines, products
+from headwater.samples.schema import (
+    TABLES,
+    customers,
+    employees,
+    offices,
+    orderdetails,
+    orders,
+    payments,
+    productlines,
+    products,
+)
 
 Contents = dict[str, list[tuple[Any, ...]]]
 
@@ -94,7 +103,9 @@ def integrity_violations(url: str) -> dict[str, int]:
             lineless = (
                 sa.select(sa.func.count())
                 .select_from(
-                    orders.outerjoin(orderdetails, orderdetails.c.orderNumber == orders.c.orderNumber)
+                    orders.outerjoin(
+                        orderdetails, orderdetails.c.orderNumber == orders.c.orderNumber
+                    )
                 )
                 .where(orderdetails.c.orderNumber.is_(None))
             )

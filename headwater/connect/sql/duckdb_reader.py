@@ -56,7 +56,7 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
             assert request.table is not None
             schema = request.schema or ("public" if kind == "postgres" else db.url.database)
             sql = f"SELECT * FROM src.{_ident(schema or '')}.{_ident(request.table)}"
-        result = con.execute(sql).fetch_record_batch(request.batch_rows)
+        result = con.execute(sql).to_arrow_reader(request.batch_rows)
     except duckdb.Error as exc:
         con.close()
         raise SourceError(

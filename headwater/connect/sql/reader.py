@@ -4,7 +4,9 @@ Readers, chosen per dialect by measurement (docs/benchmarks.md):
 
 - ``duckdb``: DuckDB's postgres/mysql scanner extensions (binary protocol, parallel scans
   for PostgreSQL, exact DECIMAL/DATE/TIMESTAMP types, streamed in bounded batches);
-- ``connectorx``: ConnectorX's streaming Arrow mode (PostgreSQL, MySQL);
+  the fastest bounded reader for PostgreSQL;
+- ``connectorx``: ConnectorX's streaming Arrow mode (PostgreSQL, MySQL); for MySQL/MariaDB
+  about 2.4× the DuckDB scanner's throughput at the same flat memory;
 - ``sqlalchemy``: any SQLAlchemy dialect, through a server-side cursor; the correct fallback.
 """
 
@@ -71,8 +73,8 @@ SUPPORTED: dict[ReaderName, frozenset[str]] = {
 # The measured winner per dialect; everything else takes the SQLAlchemy fallback.
 AUTO: dict[str, ReaderName] = {
     "postgresql": "duckdb",
-    "mysql": "duckdb",
-    "mariadb": "duckdb",
+    "mysql": "connectorx",
+    "mariadb": "connectorx",
 }
 
 

@@ -25,7 +25,7 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
     else:
         assert request.table is not None
         table = db.reflect(request.table, request.schema)
-        statement = sa.select(table)
+        statement = sa.select(*(_exact(c) for c in table.columns))
         columns = [
             (pa.field(c.name, arrow_type(c.type, db.dialect)[0]), arrow_type(c.type, db.dialect)[1])
             for c in table.columns
@@ -58,6 +58,13 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
             conn.close()
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _exact(column: sa.Column[Any]) -> Any:
+    """Floats as floats: MySQL's DOUBLE reflects as a Decimal type rounded to 10 places."""
+    if isinstance(column.type, sa.Float) and column.type.asdecimal:
+        return sa.type_coerce(column, sa.Double(asdecimal=False)).label(column.name)
+    return column
 
 
 def _to_batch(

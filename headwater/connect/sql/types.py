@@ -34,7 +34,7 @@ def arrow_type(column_type: sa.types.TypeEngine[Any], dialect: str = "") -> tupl
             return pa.int32(), None
         return (pa.int64() if unsigned else pa.int32()), None
     if isinstance(t, sa.Float):
-        return pa.float64(), None
+        return pa.float64(), _float if t.asdecimal else None
     if isinstance(t, sa.Numeric):
         if t.precision and t.precision <= 38:
             return pa.decimal128(t.precision, t.scale or 0), None
@@ -59,6 +59,10 @@ def arrow_type(column_type: sa.types.TypeEngine[Any], dialect: str = "") -> tupl
     if isinstance(t, sa.String | sa.Enum):
         return pa.string(), None
     return pa.string(), _text
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _json(value: Any) -> str | None:

@@ -1,4 +1,4 @@
-"""When orders are placed: 2003-01-06 to 2005-05-31, busier each year and every October and November.
+"""When orders are placed: 2003-01-06 to 2005-05-31, busier each year and each autumn.
 
 Orders are numbered in date order, so an order's date is the calendar's quantile at the
 order's position: dates never go backwards and the seasonal shape is the same at every scale.

@@ -36,7 +36,7 @@ def customer_number(seed: int, index: int) -> int:
 
 
 def customer_active(seed: int, index: int) -> bool:
-    """Whether customer ``index`` has a sales rep, credit, orders and payments (the first always)."""
+    """Whether customer ``index`` has a sales rep, credit, orders and payments (index 0 has)."""
     return index == 0 or keyed_units(seed, "customer", index)[1] >= INACTIVE_SHARE
 
 

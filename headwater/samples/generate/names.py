@@ -14,7 +14,8 @@ def _names(text: str) -> tuple[str, ...]:
 
 FIRST: dict[str, tuple[str, ...]] = {
     "en": _names(
-        "Susan; Jean; Peter; Julie; Michael; Leslie; William; Anna; Thomas; Sarah; Steve; Valarie; Wing; Kwai; Dean; Ann; Brydey; Sean"
+        "Susan; Jean; Peter; Julie; Michael; Leslie; William; Anna; Thomas; Sarah; Steve; "
+        "Valarie; Wing; Kwai; Dean; Ann; Brydey; Sean"
     ),
     "de": _names("Roland; Rita; Horst; Karin; Sven; Henriette; Jürgen; Günter; Jörg; Ute"),
     "fr": _names(
@@ -30,7 +31,8 @@ FIRST: dict[str, tuple[str, ...]] = {
 
 LAST: dict[str, tuple[str, ...]] = {
     "en": _names(
-        "Nelson; King; Young; Frick; Taylor; Brown; Murphy; Smith; Hernandez; O'Hara; Harrison; Connery; Thompson; Franco; Huxley; Lewis; Hirano"
+        "Nelson; King; Young; Frick; Taylor; Brown; Murphy; Smith; Hernandez; O'Hara; "
+        "Harrison; Connery; Thompson; Franco; Huxley; Lewis; Hirano"
     ),
     "de": _names("Müller; Keitel; Kloss; Pfalzheim; Ottlieb; Feuer; Weiß; Schröder; Groß"),
     "fr": _names("Schmitt; Labrune; Citeaux; Rancé; Roulet; Tonini; Fresnière; Perrier; Bertrand"),
@@ -46,10 +48,13 @@ LAST: dict[str, tuple[str, ...]] = {
 
 #: customer company names: "<lead> <core> <suffix>"
 LEADS: tuple[str, ...] = _names(
-    "Atelier; Signal; Harbor; Alpine; Nordic; Golden Gate; Vintage; Classic; Heritage; Mini; Scale; Corner; Royal; Blue Ridge; Double Decker; Precious; Handji; Suominen; Natürlich; Québec; Señor; Lyon; Mit Vergnügen; Øresund; Rivière; Kelly's; Dragon"
+    "Atelier; Signal; Harbor; Alpine; Nordic; Golden Gate; Vintage; Classic; Heritage; Mini; "
+    "Scale; Corner; Royal; Blue Ridge; Double Decker; Precious; Handji; Suominen; Natürlich; "
+    "Québec; Señor; Lyon; Mit Vergnügen; Øresund; Rivière; Kelly's; Dragon"
 )
 CORES: tuple[str, ...] = _names(
-    "Gifts; Collectables; Model Replicas; Auto Imports; Diecast Classics; Miniatures; Toys; Souvenirs; Hobby Shop; Car Models; Traders; Mini Autos; Gift Stores"
+    "Gifts; Collectables; Model Replicas; Auto Imports; Diecast Classics; Miniatures; Toys; "
+    "Souvenirs; Hobby Shop; Car Models; Traders; Mini Autos; Gift Stores"
 )
 
 

@@ -1,4 +1,4 @@
-"""The seven sales offices: fixed at every scale, with the original's codes, cities and territories."""
+"""The seven sales offices, fixed at every scale: the original's codes, cities and territories."""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from headwater.errors import HeadwaterError
+
 #: the original sample database at scale 1
 CUSTOMERS_PER_SCALE = 122
 PRODUCTS_PER_SCALE = 110
@@ -28,7 +30,10 @@ class Plan:
     def of(cls, scale: float, seed: int) -> Plan:
         """The plan for ``scale`` (1 ≈ the original's size) and ``seed``."""
         if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):
-            raise ValueError(f"scale must be a positive number, got {scale!r}")
+            raise HeadwaterError(
+                f"scale must be a positive number, got {scale!r}",
+                hint="1 is the original's size, 0.1 a tenth of it, 100 about 300,000 order lines",
+            )
         return cls(
             seed=seed,
             scale=float(scale),

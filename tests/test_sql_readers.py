@@ -1,0 +1,123 @@
+"""Reading real SQLite, MariaDB and PostgreSQL tables as bounded Arrow batches with exact types."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+
+from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_reader
+from headwater.errors import SourceError, SourceUnreachable
+
+ROWS = 2_500
+
+COLUMNS = {
+    "mysql": "id INT PRIMARY KEY, amount DECIMAL(10,2), day DATE, at DATETIME(6), note TEXT, raw BLOB, ratio DOUBLE",
+    "postgresql": 'id INT PRIMARY KEY, amount NUMERIC(10,2), day DATE, at TIMESTAMP, note TEXT, raw BYTEA, ratio DOUBLE PRECISION, "camelCase" INT',
+    "sqlite": "id INTEGER PRIMARY KEY, amount DECIMAL(10,2), day DATE, at DATETIME, note TEXT, raw BLOB, ratio FLOAT",
+}
+
+EXPECTED_TYPES = {
+    "amount": pa.decimal128(10, 2),
+    "day": pa.date32(),
+    "at": pa.timestamp("us"),
+    "note": pa.string(),
+    "raw": pa.binary(),
+    "ratio": pa.float64(),
+}
+
+
+def expected_row(i: int) -> dict[str, object]:
+    if i % 10 == 0:  # every tenth row is all NULLs but the key
+        return {"id": i, "amount": None, "day": None, "at": None, "note": None, "raw": None, "ratio": None}
+    return {
+        "id": i,
+        "amount": decimal.Decimal(i * 7 % 100000) / 100,
+        "day": dt.date(2003, 1, 1) + dt.timedelta(days=i % 900),
+        "at": dt.datetime(2004, 5, 6, 7, 8, 9, 123456) + dt.timedelta(minutes=i),
+        "note": f"note {i} — naïve ünïcode 'quoted'",
+        "raw": bytes([i % 256, 0, 255]),
+        "ratio": i / 3,
+    }
+
+
+def fill(url: str, dialect: str) -> SqlDatabase:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE items ({COLUMNS[dialect]})")
+    table = sa.Table("items", sa.MetaData(), autoload_with=engine)  # typed binds (Decimal on SQLite)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [expected_row(i) for i in range(1, ROWS + 1)])
+    engine.dispose()
+    return SqlDatabase(url, name="src")
+
+
+@pytest.fixture(params=["sqlite", "mysql", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlDatabase]:
+    dialect = request.param
+    if dialect == "sqlite":
+        url = f"sqlite:///{tmp_path / 'src.db'}"
+    else:
+        url = request.getfixturevalue("mysql_url" if dialect == "mysql" else "postgres_url")
+    db = fill(url, dialect)
+    yield db
+    db.dispose()
+
+
+def readers_for(db: SqlDatabase) -> list[str]:
+    return ["sqlalchemy"] if db.dialect == "sqlite" else ["duckdb", "connectorx", "sqlalchemy"]
+
+
+def test_every_reader_streams_exact_types_and_values(database: SqlDatabase) -> None:
+    for name in readers_for(database):
+        reader = READERS[name](database, ReadRequest(table="items", batch_rows=1_000))  # type: ignore[index]
+        batches = list(reader)
+        assert [b.num_rows for b in batches] == [1_000, 1_000, 500], name  # bounded batches
+        table = pa.Table.from_batches(batches, schema=reader.schema).sort_by("id")
+        for column, expected in EXPECTED_TYPES.items():
+            assert table.schema.field(column).type == expected, (name, column)
+        got = table.select(list(EXPECTED_TYPES)).to_pylist()
+        want = [{k: v for k, v in expected_row(i).items() if k != "id"} for i in range(1, ROWS + 1)]
+        assert got == want, name
+
+
+def test_query_source(database: SqlDatabase) -> None:
+    sql = "SELECT id, note FROM items WHERE id <= 20 ORDER BY id"
+    for name in readers_for(database):
+        table = READERS[name](database, ReadRequest(query=sql, batch_rows=7)).read_all()  # type: ignore[index]
+        assert table.column("id").to_pylist() == list(range(1, 21)), name
+        assert table.column("note").to_pylist()[0] == expected_row(1)["note"]
+
+
+def test_missing_table_suggests_close_names(database: SqlDatabase) -> None:
+    with pytest.raises(SourceError, match=r"table `itemz` does not exist.*did you mean `items`"):
+        database.reflect("itemz")
+
+
+def test_unreachable_server_names_dialect_host_and_port() -> None:
+    db = SqlDatabase("mysql+pymysql://root@127.0.0.1:1/nowhere", name="shop")
+    with pytest.raises(SourceUnreachable) as info:
+        db.check()
+    assert "connection `shop`: cannot connect to mysql at 127.0.0.1:1/nowhere" in str(info.value)
+    assert "is the server running" in str(info.value)
+    assert info.value.retryable
+
+
+def test_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
+    db = SqlDatabase("sqlite:///nothing.db", name="src", root=tmp_path)
+    with pytest.raises(SourceError, match="does not exist"):
+        db.check()
+    assert not (tmp_path / "nothing.db").exists()
+
+
+def test_reader_choice() -> None:
+    assert choose_reader("postgresql") == "duckdb"
+    assert choose_reader("sqlite") == "sqlalchemy"
+    assert choose_reader("oracle") == "sqlalchemy"
+    with pytest.raises(SourceError, match="does not support sqlite"):
+        choose_reader("sqlite", "duckdb")
