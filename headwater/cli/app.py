@@ -30,6 +30,19 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+
+def _console(stderr: bool) -> Console:
+    """A console for this invocation: wide when piped, so lines and tables are never folded."""
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=200, soft_wrap=False)
+
+
+@app.callback()
+def _setup() -> None:
+    """Ingest, store, model and query data from one project folder (headwater.yaml)."""
+    global out, err
+    out, err = _console(stderr=False), _console(stderr=True)
+
 ProjectOpt = Annotated[
     Path, typer.Option("--project", "-p", help="Project folder (holding headwater.yaml).", show_default="current folder")
 ]
@@ -54,9 +67,9 @@ def handles_errors(fn: F) -> F:
                 err.print_exception(show_locals=False)
             if isinstance(exc, RunFailed) and isinstance(exc.run, RunRecord):
                 _print_run(exc.run)
-            err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
+            err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False, soft_wrap=True)
             if exc.hint:
-                err.print(f"[yellow]hint:[/yellow] {exc.hint}", highlight=False)
+                err.print(f"[yellow]hint:[/yellow] {exc.hint}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

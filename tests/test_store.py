@@ -1,0 +1,67 @@
+"""The metadata store: SQLite by default, PostgreSQL by URL, schema version checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from headwater import Workspace
+from headwater.errors import MigrationRequired
+from headwater.samples import build_classicmodels
+from headwater.state import RunStatus, Store, head_revision
+from tests.classicmodels_support import copy_example
+
+
+def test_new_store_is_created_at_head(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    assert store.revision() == head_revision()
+    run_id = store.start_run("p", {"x": 1})
+    store.finish_run(run_id, RunStatus.FAILED, "it broke")
+    record = store.runs()[0]
+    assert (record.pipeline, record.status, record.error, record.variables) == ("p", "failed", "it broke", {"x": 1})
+
+
+def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    Store.open(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    with pytest.raises(MigrationRequired, match="newer Headwater"):
+        Store.open(url)
+
+
+def test_older_store_asks_for_migrate(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE something (x int)")  # a store never migrated
+    engine.dispose()
+    with pytest.raises(MigrationRequired, match="headwater migrate"):
+        Store.open(url)
+    store = Store.open(url, check=False)
+    assert store.migrate() == (None, head_revision())
+    assert Store.open(url).revision() == head_revision()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_runs_recorded_in_postgres(tmp_path: Path, postgres_url: str) -> None:
+    project = copy_example(tmp_path / "classicmodels")
+    text = (project / "headwater.yaml").read_text()
+    text += "state:\n  url: ${var.state_url}\n"
+    text = text.replace("variables:\n", f"variables:\n  state_url: {postgres_url}\n", 1)
+    (project / "headwater.yaml").write_text(text)
+    build_classicmodels(f"sqlite:///{project / '.headwater' / 'classicmodels.db'}")
+    ws = Workspace.open(project)
+    record = ws.run("classicmodels")
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT task_id, status, rows FROM task_runs WHERE run_id = :r"), {"r": record.run_id}).all()
+    engine.dispose()
+    assert {r.task_id: (r.status, r.rows) for r in rows} == {t.task_id: ("success", t.rows) for t in record.tasks}
+    assert not (project / ".headwater" / "state.db").exists()
+    ws.close()
