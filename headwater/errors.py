@@ -80,7 +80,7 @@ class VariableError(ProjectError):
     """A variable is unknown, unset, or given in a bad form."""
 
 
-class ConnectionError_(HeadwaterError):  # noqa: N801 - avoids shadowing the builtin
+class ConnectionError_(HeadwaterError):
     """A system could not be reached or used."""
 
 
@@ -105,7 +105,12 @@ class ModelError(HeadwaterError):
     """A model's SQL cannot be parsed, bound or run, or the model graph is invalid."""
 
     def __init__(
-        self, message: str, *, file: str | None = None, line: int | None = None, hint: str | None = None
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
     ) -> None:
         self.file = file
         self.line = line

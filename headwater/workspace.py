@@ -40,7 +40,9 @@ class Workspace:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, project: str | Path = ".", variables: Mapping[str, Any] | None = None) -> Workspace:
+    def open(
+        cls, project: str | Path = ".", variables: Mapping[str, Any] | None = None
+    ) -> Workspace:
         """Load the project in ``project`` with variable overrides (like ``--var``)."""
         return cls(load_project(project, variables))
 
@@ -54,7 +56,9 @@ class Workspace:
             warehouse = self.project.path(cfg.warehouse)
             warehouse.mkdir(parents=True, exist_ok=True)
             return Lake(cfg.catalog_url, warehouse.resolve().as_uri(), target)
-        return Lake.local(self.project.state_dir, str(self.project.path(cfg.warehouse)), target_file_bytes=target)
+        return Lake.local(
+            self.project.state_dir, str(self.project.path(cfg.warehouse)), target_file_bytes=target
+        )
 
     @cached_property
     def store(self) -> Store:
@@ -65,7 +69,9 @@ class Workspace:
         with self._lock:
             if connection not in self._databases:
                 spec = self.project.config.connections[connection]
-                self._databases[connection] = SqlDatabase(spec.url, name=connection, root=self.project.root)
+                self._databases[connection] = SqlDatabase(
+                    spec.url, name=connection, root=self.project.root
+                )
             return self._databases[connection]
 
     def models(self) -> ModelGraph:
@@ -74,7 +80,9 @@ class Workspace:
         folder = self.project.path(cfg.models.path)
         produced = {f"{s.namespace}.{t.name}" for s in cfg.sources.values() for t in s.tables}
         known = produced | set(self.lake.tables())
-        return ModelGraph.build(discover_models(folder, self.project.root), known, self.project.root)
+        return ModelGraph.build(
+            discover_models(folder, self.project.root), known, self.project.root
+        )
 
     # -- pipelines ------------------------------------------------------------------------
 
@@ -85,7 +93,9 @@ class Workspace:
                 f"no pipeline `{pipeline}` in {self.project.file}{did_you_mean(pipeline, pipelines)}",
                 hint=f"pipelines: {', '.join(pipelines) or 'none'}",
             )
-        return plan_pipeline(pipeline, pipelines[pipeline], self.project.config.sources, self.models())
+        return plan_pipeline(
+            pipeline, pipelines[pipeline], self.project.config.sources, self.models()
+        )
 
     def run(self, pipeline: str, listener: RunListener | None = None) -> RunRecord:
         """Run a pipeline to the end; raises RunFailed (with the run record) if a task failed."""
@@ -153,7 +163,9 @@ class Workspace:
 
     def table(self, name: str) -> TableDetails:
         return TableDetails(
-            info=self.lake.info(name), schema=self.lake.arrow_schema(name), snapshots=self.lake.snapshots(name)
+            info=self.lake.info(name),
+            schema=self.lake.arrow_schema(name),
+            snapshots=self.lake.snapshots(name),
         )
 
     def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:

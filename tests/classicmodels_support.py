@@ -17,7 +17,16 @@ from headwater import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "classicmodels"
-TABLES = ["customers", "employees", "offices", "orderdetails", "orders", "payments", "productlines", "products"]
+TABLES = [
+    "customers",
+    "employees",
+    "offices",
+    "orderdetails",
+    "orders",
+    "payments",
+    "productlines",
+    "products",
+]
 MODELS = ["dim_customers", "dim_products", "dim_locations", "fact_orders"]
 
 
@@ -63,8 +72,12 @@ def in_source_dialect(model_sql: str, dialect: str, inline: dict[str, str]) -> s
         if isinstance(node, exp.Table) and node.db == "raw":
             return exp.table_(node.name, alias=node.alias or None)
         if isinstance(node, exp.Table) and node.db == "gold":
-            sub = sqlglot.parse_one(in_source_dialect(inline[node.name], dialect, inline), read=_write(dialect))
-            return exp.Subquery(this=sub, alias=exp.TableAlias(this=exp.to_identifier(node.alias or node.name)))
+            sub = sqlglot.parse_one(
+                in_source_dialect(inline[node.name], dialect, inline), read=_write(dialect)
+            )
+            return exp.Subquery(
+                this=sub, alias=exp.TableAlias(this=exp.to_identifier(node.alias or node.name))
+            )
         return node
 
     return tree.transform(rewrite).sql(dialect=_write(dialect), identify=True)
@@ -95,7 +108,9 @@ def assert_lake_matches_source(ws: Workspace, url: str) -> None:
         engine = sa.create_engine(url)
         with engine.begin() as conn:
             for table in TABLES:
-                conn.exec_driver_sql(f"ALTER TABLE `{table}` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin")
+                conn.exec_driver_sql(
+                    f"ALTER TABLE `{table}` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
+                )
         engine.dispose()
     sqls = model_sql()
     for model in MODELS:

@@ -9,7 +9,13 @@ import pytest
 
 from headwater import Workspace
 from headwater.samples import build_classicmodels
-from tests.classicmodels_support import MODELS, TABLES, assert_lake_matches_source, copy_example, sorted_rows
+from tests.classicmodels_support import (
+    MODELS,
+    TABLES,
+    assert_lake_matches_source,
+    copy_example,
+    sorted_rows,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +33,9 @@ def test_generated_source_end_to_end_and_rerun(project: Path) -> None:
     counts = build_classicmodels(sqlite_url(project))
     ws = Workspace.open(project)
     first = ws.run("classicmodels")
-    assert {t.task_id for t in first.tasks} == {f"raw.{t}" for t in TABLES} | {f"gold.{m}" for m in MODELS}
+    assert {t.task_id for t in first.tasks} == {f"raw.{t}" for t in TABLES} | {
+        f"gold.{m}" for m in MODELS
+    }
     assert {t.task_id: t.rows for t in first.tasks if t.kind == "ingest"} == {
         f"raw.{t}": n for t, n in counts.items()
     }
@@ -51,7 +59,9 @@ def test_generated_source_end_to_end_and_rerun(project: Path) -> None:
 
 @pytest.mark.mysql
 @pytest.mark.postgres
-def test_same_results_on_sqlite_mariadb_and_postgres(tmp_path: Path, mysql_url: str, postgres_url: str) -> None:
+def test_same_results_on_sqlite_mariadb_and_postgres(
+    tmp_path: Path, mysql_url: str, postgres_url: str
+) -> None:
     results = {}
     for engine, url in (("sqlite", None), ("mysql", mysql_url), ("postgresql", postgres_url)):
         project = copy_example(tmp_path / engine)
@@ -61,7 +71,11 @@ def test_same_results_on_sqlite_mariadb_and_postgres(tmp_path: Path, mysql_url: 
         ws.run("classicmodels")
         results[engine] = {
             m: sorted_rows(ws.query(f"SELECT * FROM gold.{m}").to_pylist()) for m in MODELS
-        } | {"report": ws.query((project / "reports" / "sales_by_product_line.sql").read_text()).to_pylist()}
+        } | {
+            "report": ws.query(
+                (project / "reports" / "sales_by_product_line.sql").read_text()
+            ).to_pylist()
+        }
         ws.close()
     assert results["mysql"] == results["sqlite"]
     assert results["postgresql"] == results["sqlite"]

@@ -50,7 +50,9 @@ def test_query_formats(project: Path, tmp_path: Path) -> None:
     assert len(lines) == len(expected) + 1
 
     out = tmp_path / "result.parquet"
-    as_parquet = runner.invoke(app, ["query", SQL, "-p", str(project), "--format", "parquet", "-o", str(out)])
+    as_parquet = runner.invoke(
+        app, ["query", SQL, "-p", str(project), "--format", "parquet", "-o", str(out)]
+    )
     assert as_parquet.exit_code == 0
     assert pq.read_table(out).to_pylist() == expected
 
@@ -66,7 +68,10 @@ def test_query_formats(project: Path, tmp_path: Path) -> None:
 def test_query_errors_are_one_actionable_line(project: Path) -> None:
     result = runner.invoke(app, ["query", "SELECT * FROM gold.dim_location", "-p", str(project)])
     assert result.exit_code == 1
-    assert "error: table `gold.dim_location` is not in the catalog (did you mean `gold.dim_locations`?)" in result.stderr
+    assert (
+        "error: table `gold.dim_location` is not in the catalog (did you mean `gold.dim_locations`?)"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
     write = runner.invoke(app, ["query", "DELETE FROM gold.dim_locations", "-p", str(project)])
     assert write.exit_code == 1 and "only SELECT statements" in write.stderr
@@ -92,7 +97,8 @@ def test_var_and_bad_var(project: Path) -> None:
     bad = runner.invoke(app, ["run", "classicmodels", "-p", str(project), "--var", "source=x"])
     assert bad.exit_code == 1 and "unknown variable `source`" in bad.stderr
     missing = runner.invoke(
-        app, ["run", "classicmodels", "-p", str(project), "--var", "source_url=sqlite:///nowhere.db"]
+        app,
+        ["run", "classicmodels", "-p", str(project), "--var", "source_url=sqlite:///nowhere.db"],
     )
     assert missing.exit_code == 1
     assert "nowhere.db does not exist" in missing.stderr
@@ -102,10 +108,19 @@ def test_var_and_bad_var(project: Path) -> None:
 def test_init_makes_a_project_that_runs(tmp_path: Path) -> None:
     folder = tmp_path / "starter"
     assert runner.invoke(app, ["init", str(folder)]).exit_code == 0
-    assert runner.invoke(app, ["sample", "classicmodels", "--url", f"sqlite:///{folder}/.headwater/sample.db"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["sample", "classicmodels", "--url", f"sqlite:///{folder}/.headwater/sample.db"]
+        ).exit_code
+        == 0
+    )
     result = runner.invoke(app, ["run", "main", "-p", str(folder)])
     assert result.exit_code == 0, result.stderr
-    rows = Workspace.open(folder).query("SELECT sum(orders) AS n FROM gold.orders_per_customer").to_pylist()
+    rows = (
+        Workspace.open(folder)
+        .query("SELECT sum(orders) AS n FROM gold.orders_per_customer")
+        .to_pylist()
+    )
     assert rows[0]["n"] > 0
     again = runner.invoke(app, ["init", str(folder)])
     assert again.exit_code == 1 and "already exists" in again.stderr
@@ -113,8 +128,15 @@ def test_init_makes_a_project_that_runs(tmp_path: Path) -> None:
 
 def test_console_script_exit_codes(project: Path) -> None:
     exe = Path(sys.executable).parent / "headwater"
-    ok = subprocess.run([exe, "tables", "-p", str(project)], capture_output=True, text=True, check=False)
+    ok = subprocess.run(
+        [exe, "tables", "-p", str(project)], capture_output=True, text=True, check=False
+    )
     assert ok.returncode == 0
-    bad = subprocess.run([exe, "show", "raw.nothing", "-p", str(project)], capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [exe, "show", "raw.nothing", "-p", str(project)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: table `raw.nothing` is not in the catalog")

@@ -94,13 +94,17 @@ def test_model_failing_half_way_leaves_previous_version(project: Path) -> None:
 
 def test_unknown_table_in_model_is_found_before_running(project: Path) -> None:
     (project / "models" / "gold" / "bad.sql").write_text("SELECT *\nFROM raw.custmers\n")
-    with pytest.raises(ModelError, match=r"models/gold/bad.sql:2: unknown table `raw.custmers`.*raw.customers"):
+    with pytest.raises(
+        ModelError, match=r"models/gold/bad.sql:2: unknown table `raw.custmers`.*raw.customers"
+    ):
         Workspace.open(project).run("classicmodels")
     assert Workspace.open(project).runs() == []
 
 
 def test_unknown_pipeline_and_variable(project: Path) -> None:
-    with pytest.raises(ProjectError, match="no pipeline `classicmodel`.*did you mean `classicmodels`"):
+    with pytest.raises(
+        ProjectError, match="no pipeline `classicmodel`.*did you mean `classicmodels`"
+    ):
         Workspace.open(project).run("classicmodel")
     with pytest.raises(ProjectError, match="unknown variable `source`"):
         Workspace.open(project, {"source": "x"})

@@ -45,7 +45,9 @@ def test_failed_stream_publishes_nothing_and_leaves_no_files(lake: Lake, tmp_pat
 
     def broken() -> Iterator[pa.RecordBatch]:
         for i in range(5):
-            yield pa.record_batch([pa.array([i] * 1000), pa.array(["x" * 100] * 1000)], schema=schema)
+            yield pa.record_batch(
+                [pa.array([i] * 1000), pa.array(["x" * 100] * 1000)], schema=schema
+            )
         raise RuntimeError("source went away")
 
     lake.target_file_bytes = 100_000  # several files get written before the failure
@@ -83,7 +85,10 @@ def test_types_are_made_storable(lake: Lake) -> None:
             "id": pa.array([1, 2], pa.int16()),
             "u": pa.array([2**64 - 1, None], pa.uint64()),
             "d": pa.array([decimal.Decimal("12.34"), None], pa.decimal128(10, 2)),
-            "ts": pa.array([dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC), None], pa.timestamp("ns", "Europe/Paris")),
+            "ts": pa.array(
+                [dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC), None],
+                pa.timestamp("ns", "Europe/Paris"),
+            ),
             "day": pa.array([dt.date(2024, 2, 29), None], pa.date32()),
             "blob": pa.array([b"\x00\xff", None], pa.large_binary()),
         }
@@ -105,7 +110,9 @@ def test_types_are_made_storable(lake: Lake) -> None:
 
 def test_new_columns_are_added_and_bad_changes_refused(lake: Lake) -> None:
     replace_table(lake, "raw.t", pa.table({"id": pa.array([1], pa.int32())}).to_reader())
-    replace_table(lake, "raw.t", pa.table({"id": pa.array([2], pa.int64()), "extra": ["x"]}).to_reader())
+    replace_table(
+        lake, "raw.t", pa.table({"id": pa.array([2], pa.int64()), "extra": ["x"]}).to_reader()
+    )
     assert lake.arrow_schema("raw.t").names == ["id", "extra"]
     assert lake.arrow_schema("raw.t").field("id").type == pa.int64()
     with pytest.raises(LakeError, match=r"id: int64 → string"):

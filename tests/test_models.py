@@ -18,15 +18,23 @@ def model(root: Path, name: str, sql: str) -> None:
 
 
 def graph(root: Path, known: set[str] | None = None) -> ModelGraph:
-    return ModelGraph.build(discover_models(root / "models", root), known or {"raw.a", "raw.b"}, root)
+    return ModelGraph.build(
+        discover_models(root / "models", root), known or {"raw.a", "raw.b"}, root
+    )
 
 
 def test_dependencies_come_from_referenced_tables(tmp_path: Path) -> None:
     model(tmp_path, "gold.x", "select * from raw.a")
-    model(tmp_path, "gold.y", "with c as (select * from gold.x) select * from c join raw.b using (id)")
+    model(
+        tmp_path, "gold.y", "with c as (select * from gold.x) select * from c join raw.b using (id)"
+    )
     model(tmp_path, "mart.z", "select * from gold.y union all select * from gold.x")
     g = graph(tmp_path)
-    assert g.upstream == {"gold.x": frozenset(), "gold.y": {"gold.x"}, "mart.z": {"gold.x", "gold.y"}}
+    assert g.upstream == {
+        "gold.x": frozenset(),
+        "gold.y": {"gold.x"},
+        "mart.z": {"gold.x", "gold.y"},
+    }
     order = g.order()
     assert order.index("gold.x") < order.index("gold.y") < order.index("mart.z")
     assert g.select(["gold"]) == ["gold.x", "gold.y"]

@@ -56,7 +56,9 @@ def test_var_beats_env_beats_default(tmp_path: Path) -> None:
 
 
 def test_unknown_override_is_an_error_with_suggestion(tmp_path: Path) -> None:
-    with pytest.raises(VariableError, match="unknown variable `sorce_url`.*did you mean `source_url`"):
+    with pytest.raises(
+        VariableError, match="unknown variable `sorce_url`.*did you mean `source_url`"
+    ):
         load_project(write(tmp_path, VALID), {"sorce_url": "x"}, environ={})
 
 
@@ -126,5 +128,7 @@ def test_undefined_connection_and_missing_file(tmp_path: Path) -> None:
 
 def test_step_needs_a_kind(tmp_path: Path) -> None:
     text = VALID.replace("      - models: gold\n", "      - model: gold\n")
-    with pytest.raises(ProjectFileError, match="a task needs `ingest: SOURCE` or `models: SELECTOR`"):
+    with pytest.raises(
+        ProjectFileError, match="a task needs `ingest: SOURCE` or `models: SELECTOR`"
+    ):
         load_project(write(tmp_path, text), environ={})

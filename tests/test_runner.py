@@ -53,7 +53,9 @@ def test_order_parallelism_and_recorded_outcomes(store: Store) -> None:
 
 
 def test_failure_blocks_downstream_only_and_runs_once(store: Store) -> None:
-    dag = Dag.of("p", [task("bad"), task("good"), task("after_bad", "bad"), task("after_good", "good")])
+    dag = Dag.of(
+        "p", [task("bad"), task("good"), task("after_bad", "bad"), task("after_good", "good")]
+    )
     calls: list[str] = []
 
     def handler(t: Task, run_id: str) -> TaskOutcome:

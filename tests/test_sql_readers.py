@@ -34,7 +34,15 @@ EXPECTED_TYPES = {
 
 def expected_row(i: int) -> dict[str, object]:
     if i % 10 == 0:  # every tenth row is all NULLs but the key
-        return {"id": i, "amount": None, "day": None, "at": None, "note": None, "raw": None, "ratio": None}
+        return {
+            "id": i,
+            "amount": None,
+            "day": None,
+            "at": None,
+            "note": None,
+            "raw": None,
+            "ratio": None,
+        }
     return {
         "id": i,
         "amount": decimal.Decimal(i * 7 % 100000) / 100,
@@ -50,7 +58,9 @@ def fill(url: str, dialect: str) -> SqlDatabase:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE TABLE items ({COLUMNS[dialect]})")
-    table = sa.Table("items", sa.MetaData(), autoload_with=engine)  # typed binds (Decimal on SQLite)
+    table = sa.Table(
+        "items", sa.MetaData(), autoload_with=engine
+    )  # typed binds (Decimal on SQLite)
     with engine.begin() as conn:
         conn.execute(table.insert(), [expected_row(i) for i in range(1, ROWS + 1)])
     engine.dispose()

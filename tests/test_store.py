@@ -20,7 +20,12 @@ def test_new_store_is_created_at_head(tmp_path: Path) -> None:
     run_id = store.start_run("p", {"x": 1})
     store.finish_run(run_id, RunStatus.FAILED, "it broke")
     record = store.runs()[0]
-    assert (record.pipeline, record.status, record.error, record.variables) == ("p", "failed", "it broke", {"x": 1})
+    assert (record.pipeline, record.status, record.error, record.variables) == (
+        "p",
+        "failed",
+        "it broke",
+        {"x": 1},
+    )
 
 
 def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
@@ -60,8 +65,13 @@ def test_runs_recorded_in_postgres(tmp_path: Path, postgres_url: str) -> None:
     record = ws.run("classicmodels")
     engine = sa.create_engine(postgres_url)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT task_id, status, rows FROM task_runs WHERE run_id = :r"), {"r": record.run_id}).all()
+        rows = conn.execute(
+            sa.text("SELECT task_id, status, rows FROM task_runs WHERE run_id = :r"),
+            {"r": record.run_id},
+        ).all()
     engine.dispose()
-    assert {r.task_id: (r.status, r.rows) for r in rows} == {t.task_id: ("success", t.rows) for t in record.tasks}
+    assert {r.task_id: (r.status, r.rows) for r in rows} == {
+        t.task_id: ("success", t.rows) for t in record.tasks
+    }
     assert not (project / ".headwater" / "state.db").exists()
     ws.close()

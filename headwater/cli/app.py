@@ -43,12 +43,21 @@ def _setup() -> None:
     global out, err
     out, err = _console(stderr=False), _console(stderr=True)
 
+
 ProjectOpt = Annotated[
-    Path, typer.Option("--project", "-p", help="Project folder (holding headwater.yaml).", show_default="current folder")
+    Path,
+    typer.Option(
+        "--project",
+        "-p",
+        help="Project folder (holding headwater.yaml).",
+        show_default="current folder",
+    ),
 ]
 VarOpt = Annotated[
     list[str] | None,
-    typer.Option("--var", help="Set a variable: --var NAME=VALUE (repeatable); beats HEADWATER_VAR_<NAME>."),
+    typer.Option(
+        "--var", help="Set a variable: --var NAME=VALUE (repeatable); beats HEADWATER_VAR_<NAME>."
+    ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
 
@@ -101,10 +110,16 @@ def run(
 @app.command()
 @handles_errors
 def query(
-    sql: Annotated[str | None, typer.Argument(help="A SELECT over catalog tables, e.g. gold.fact_orders.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the SQL from this file.")] = None,
+    sql: Annotated[
+        str | None, typer.Argument(help="A SELECT over catalog tables, e.g. gold.fact_orders.")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the SQL from this file.")
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = "table",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.")
+    ] = None,
     max_rows: Annotated[int, typer.Option(help="Rows shown by --format table.")] = 100,
     project: ProjectOpt = Path("."),
     var: VarOpt = None,
@@ -132,7 +147,9 @@ def tables(project: ProjectOpt = Path("."), var: VarOpt = None, debug: DebugOpt 
         view.add_column(name, justify="right" if name in ("rows", "files", "size") else "left")
     for i in infos:
         updated = i.updated_at.strftime("%Y-%m-%d %H:%M:%S") if i.updated_at else ""
-        view.add_row(i.name, f"{i.rows:,}", str(i.files), _size(i.bytes), str(i.snapshot_id or ""), updated)
+        view.add_row(
+            i.name, f"{i.rows:,}", str(i.files), _size(i.bytes), str(i.snapshot_id or ""), updated
+        )
     out.print(view if infos else "[dim]no tables yet — run a pipeline first[/dim]")
 
 
@@ -147,12 +164,23 @@ def show(
     """Show a table's schema and snapshots (its history, for time travel)."""
     details = _open(project, var).table(table)
     info = details.info
-    out.print(f"[bold]{info.name}[/bold]  {info.rows:,} rows in {info.files} files ({_size(info.bytes)})")
+    out.print(
+        f"[bold]{info.name}[/bold]  {info.rows:,} rows in {info.files} files ({_size(info.bytes)})"
+    )
     schema = Table("column", "type", header_style="bold", title="schema", title_justify="left")
     for field in details.schema:
         schema.add_row(field.name, str(field.type))
     out.print(schema)
-    snaps = Table("snapshot", "committed (UTC)", "operation", "rows", "run", header_style="bold", title="snapshots", title_justify="left")
+    snaps = Table(
+        "snapshot",
+        "committed (UTC)",
+        "operation",
+        "rows",
+        "run",
+        header_style="bold",
+        title="snapshots",
+        title_justify="left",
+    )
     for s in reversed(details.snapshots):
         snaps.add_row(
             str(s.snapshot_id),
@@ -175,7 +203,17 @@ def runs(
 ) -> None:
     """List recent runs with status, duration, rows written and errors."""
     records = _open(project, var).runs(pipeline, limit)
-    view = Table("run", "pipeline", "status", "started (UTC)", "seconds", "tasks", "rows", "error", header_style="bold")
+    view = Table(
+        "run",
+        "pipeline",
+        "status",
+        "started (UTC)",
+        "seconds",
+        "tasks",
+        "rows",
+        "error",
+        header_style="bold",
+    )
     for r in records:
         view.add_row(
             r.run_id[:8],
@@ -193,13 +231,17 @@ def runs(
 @app.command()
 @handles_errors
 def init(
-    folder: Annotated[Path, typer.Argument(help="Folder for the new project (created if missing).")],
+    folder: Annotated[
+        Path, typer.Argument(help="Folder for the new project (created if missing).")
+    ],
     debug: DebugOpt = False,
 ) -> None:
     """Create a starter project: headwater.yaml and one model."""
     for path in init_project(folder):
         out.print(f"created {path}", highlight=False)
-    out.print(f"next: cd {folder} && headwater sample classicmodels --url sqlite:///.headwater/sample.db && headwater run main")
+    out.print(
+        f"next: cd {folder} && headwater sample classicmodels --url sqlite:///.headwater/sample.db && headwater run main"
+    )
 
 
 @app.command()
@@ -222,9 +264,14 @@ def sample(
     connection: Annotated[
         str | None, typer.Option(help="Write to this connection of the project instead of --url.")
     ] = None,
-    scale: Annotated[float, typer.Option(help="Size factor; 1 ≈ the original sample's size.")] = 1.0,
+    scale: Annotated[
+        float, typer.Option(help="Size factor; 1 ≈ the original sample's size.")
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
-    dump: Annotated[Path | None, typer.Option(help="Load this MySQL dump (mysqlsampledatabase.sql) instead of generating.")] = None,
+    dump: Annotated[
+        Path | None,
+        typer.Option(help="Load this MySQL dump (mysqlsampledatabase.sql) instead of generating."),
+    ] = None,
     project: ProjectOpt = Path("."),
     var: VarOpt = None,
     debug: DebugOpt = False,
@@ -267,7 +314,11 @@ def sample(
 
 
 def _print_run(record: RunRecord) -> None:
-    view = Table(header_style="bold", title=f"run {record.run_id[:8]} of {record.pipeline}", title_justify="left")
+    view = Table(
+        header_style="bold",
+        title=f"run {record.run_id[:8]} of {record.pipeline}",
+        title_justify="left",
+    )
     for name in ("task", "kind", "status", "rows", "size", "seconds"):
         view.add_column(name, justify="right" if name in ("rows", "size", "seconds") else "left")
     for t in sorted(record.tasks, key=lambda t: (t.started_at is None, t.started_at, t.task_id)):
@@ -281,11 +332,18 @@ def _print_run(record: RunRecord) -> None:
         )
     err.print(view)
     seconds = f" in {record.seconds:.2f}s" if record.seconds is not None else ""
-    err.print(f"{_status(record.status.value)}: {len(record.tasks)} tasks, {record.rows:,} rows{seconds}")
+    err.print(
+        f"{_status(record.status.value)}: {len(record.tasks)} tasks, {record.rows:,} rows{seconds}"
+    )
 
 
 def _status(value: str) -> str:
-    color = {"success": "green", "failed": "red", "upstream_failed": "yellow", "running": "cyan"}.get(value, "dim")
+    color = {
+        "success": "green",
+        "failed": "red",
+        "upstream_failed": "yellow",
+        "running": "cyan",
+    }.get(value, "dim")
     return f"[{color}]{value}[/{color}]"
 
 

@@ -24,7 +24,8 @@ Format = Literal["table", "csv", "json", "parquet"]
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, bytes):
@@ -47,7 +48,11 @@ def to_csv(table: pa.Table) -> bytes:
 def render_table(table: pa.Table, console: Console, max_rows: int) -> None:
     view = Table(show_lines=False, header_style="bold")
     for field in table.schema:
-        numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_decimal(field.type)
+        numeric = (
+            pa.types.is_integer(field.type)
+            or pa.types.is_floating(field.type)
+            or pa.types.is_decimal(field.type)
+        )
         view.add_column(field.name, justify="right" if numeric else "left")
     for row in table.slice(0, max_rows).to_pylist():
         view.add_row(*("" if v is None else _cell(v) for v in row.values()))
@@ -69,11 +74,15 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_result(table: pa.Table, fmt: Format, output: Path | None, console: Console, max_rows: int) -> None:
+def write_result(
+    table: pa.Table, fmt: Format, output: Path | None, console: Console, max_rows: int
+) -> None:
     """Write ``table`` in ``fmt`` to ``output`` (a file) or to the terminal."""
     if fmt == "parquet":
         if output is None:
-            raise HeadwaterError("--format parquet needs --output FILE", hint="e.g. --output result.parquet")
+            raise HeadwaterError(
+                "--format parquet needs --output FILE", hint="e.g. --output result.parquet"
+            )
         pq.write_table(table, output)
     elif fmt == "csv":
         data = to_csv(table)

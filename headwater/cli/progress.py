@@ -37,7 +37,9 @@ class RunProgress:
 
     def __enter__(self) -> RunProgress:
         if self.console.is_terminal:
-            self._live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+            self._live = Live(
+                self._render(), console=self.console, refresh_per_second=8, transient=True
+            )
             self._live.__enter__()
         return self
 
@@ -51,7 +53,9 @@ class RunProgress:
             self.state[task.id] = (TaskStatus.RUNNING, None, None)
         self._refresh()
 
-    def task_finished(self, task: Task, status: TaskStatus, outcome: TaskOutcome | None, error: str | None) -> None:
+    def task_finished(
+        self, task: Task, status: TaskStatus, outcome: TaskOutcome | None, error: str | None
+    ) -> None:
         with self._lock:
             began = self.started.get(task.id)
             seconds = time.perf_counter() - began if began else None
@@ -59,7 +63,10 @@ class RunProgress:
         if self._live is None:
             rows = f"{outcome.rows:,} rows" if outcome else ""
             took = f"{seconds:.2f}s" if seconds is not None else ""
-            self.console.print(f"{status.value:>15}  {task.kind:<6} {task.id:<40} {rows:>14} {took:>8}", highlight=False)
+            self.console.print(
+                f"{status.value:>15}  {task.kind:<6} {task.id:<40} {rows:>14} {took:>8}",
+                highlight=False,
+            )
         self._refresh()
 
     def _refresh(self) -> None:

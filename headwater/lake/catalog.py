@@ -6,6 +6,7 @@ old data or the new, never a mix, and a failed write publishes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,9 +82,14 @@ class Lake:
         with self._lock:
             if self._catalog is None:
                 if self.catalog_url.startswith("sqlite:///"):
-                    Path(self.catalog_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                    Path(self.catalog_url.removeprefix("sqlite:///")).parent.mkdir(
+                        parents=True, exist_ok=True
+                    )
                 self._catalog = SqlCatalog(
-                    "headwater", uri=self.catalog_url, warehouse=self.warehouse, init_catalog_tables="true"
+                    "headwater",
+                    uri=self.catalog_url,
+                    warehouse=self.warehouse,
+                    init_catalog_tables="true",
                 )
             return self._catalog
 
@@ -115,12 +121,14 @@ class Lake:
     def info(self, name: str) -> TableInfo:
         table = self.table(name)
         snapshot = table.current_snapshot()
-        summary = snapshot.summary if snapshot and snapshot.summary else None
+        summary = (
+            dict(snapshot.summary.additional_properties) if snapshot and snapshot.summary else {}
+        )
         return TableInfo(
             name=name,
-            rows=int(summary["total-records"]) if summary and "total-records" in summary else 0,
-            files=int(summary["total-data-files"]) if summary and "total-data-files" in summary else 0,
-            bytes=int(summary["total-files-size"]) if summary and "total-files-size" in summary else 0,
+            rows=int(summary.get("total-records", 0)),
+            files=int(summary.get("total-data-files", 0)),
+            bytes=int(summary.get("total-files-size", 0)),
             snapshot_id=snapshot.snapshot_id if snapshot else None,
             updated_at=_ms(table.metadata.last_updated_ms),
         )
@@ -171,7 +179,6 @@ class Lake:
         with self._lock:
             if (namespace,) in self.catalog.list_namespaces():
                 return
-            try:
+            # another process may create it between our look and our create
+            with contextlib.suppress(NamespaceAlreadyExistsError):
                 self.catalog.create_namespace(namespace)
-            except NamespaceAlreadyExistsError:
-                pass  # created by another process since we looked

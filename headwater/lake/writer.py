@@ -60,7 +60,9 @@ def replace_table(
         txn.set_properties(table_props)
         existing = [task.file for task in table.scan().plan_files()]
     else:
-        txn = lake.catalog.create_table_transaction(split_name(name), schema=schema, properties=table_props)
+        txn = lake.catalog.create_table_transaction(
+            split_name(name), schema=schema, properties=table_props
+        )
         existing = []
 
     written = []
@@ -72,7 +74,9 @@ def replace_table(
             commit_uuid = producer.commit_uuid
             for data_file in existing:
                 producer.delete_data_file(data_file)
-            for data_file in _write_files(txn, stream, producer.commit_uuid, lake.target_file_bytes):
+            for data_file in _write_files(
+                txn, stream, producer.commit_uuid, lake.target_file_bytes
+            ):
                 written.append(data_file)
                 producer.append_data_file(data_file)
         lake.commit(txn.commit_transaction)
@@ -95,16 +99,22 @@ def replace_table(
     )
 
 
-def _write_files(txn: Transaction, stream: pa.RecordBatchReader, commit_uuid: Any, target: int) -> Iterator[DataFile]:
+def _write_files(
+    txn: Transaction, stream: pa.RecordBatchReader, commit_uuid: Any, target: int
+) -> Iterator[DataFile]:
     """Write ``stream`` as data files of about ``target`` in-memory bytes, one in flight."""
     metadata = txn.table_metadata
     task_schema = pyarrow_to_schema(
-        stream.schema, name_mapping=metadata.schema().name_mapping, format_version=metadata.format_version
+        stream.schema,
+        name_mapping=metadata.schema().name_mapping,
+        format_version=metadata.format_version,
     )
     pending: deque[Iterator[DataFile]] = deque()
     try:
         for task_id, batches in enumerate(bin_pack_record_batches(stream, target)):
-            task = WriteTask(write_uuid=commit_uuid, task_id=task_id, record_batches=batches, schema=task_schema)
+            task = WriteTask(
+                write_uuid=commit_uuid, task_id=task_id, record_batches=batches, schema=task_schema
+            )
             pending.append(write_file(txn._table.io, metadata, iter([task])))
             while len(pending) > 1:
                 yield from pending.popleft()

@@ -35,9 +35,13 @@ class Dag:
 
     def order(self) -> list[str]:
         try:
-            return list(TopologicalSorter({t.id: t.depends_on for t in self.tasks.values()}).static_order())
+            return list(
+                TopologicalSorter({t.id: t.depends_on for t in self.tasks.values()}).static_order()
+            )
         except CycleError as exc:
-            raise DagError(f"pipeline `{self.name}` has a dependency cycle: {' → '.join(exc.args[1])}") from None
+            raise DagError(
+                f"pipeline `{self.name}` has a dependency cycle: {' → '.join(exc.args[1])}"
+            ) from None
 
     def downstream(self, task_id: str) -> set[str]:
         """Every task that depends on ``task_id``, directly or not."""

@@ -24,7 +24,9 @@ class LocalExecutor:
 
     def __init__(self, max_workers: int = 4) -> None:
         self.max_workers = max_workers
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="headwater-task")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="headwater-task"
+        )
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
         return self._pool.submit(fn, *args)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from headwater.errors import DagError, did_you_mean
 from headwater.orchestrate.dag import Dag
-from headwater.orchestrate.task import IngestSpec, ModelSpec, Task
+from headwater.orchestrate.task import IngestSpec, ModelSpec, Task, TaskKind
 from headwater.project.config import IngestStep, Pipeline, Source
 from headwater.sql.graph import ModelGraph
 
@@ -23,7 +23,7 @@ def plan_pipeline(
 ) -> Dag:
     """One task per source table and per selected model; ids are the tables they write."""
     groups: dict[str, list[str]] = {}
-    drafts: list[tuple[str, str, str, IngestSpec | ModelSpec, tuple[str, ...]]] = []
+    drafts: list[tuple[str, TaskKind, str, IngestSpec | ModelSpec, tuple[str, ...]]] = []
     for step in pipeline.tasks:
         group = step_name(step)
         members = groups.setdefault(group, [])
@@ -37,7 +37,9 @@ def plan_pipeline(
                         f"{did_you_mean(table, entries)}"
                     )
                 target = f"{source.namespace}.{table}"
-                drafts.append((target, "ingest", target, IngestSpec(step.ingest, table), step.depends_on))
+                drafts.append(
+                    (target, "ingest", target, IngestSpec(step.ingest, table), step.depends_on)
+                )
                 members.append(target)
         else:
             for model in models.select(step.models):
@@ -57,8 +59,12 @@ def plan_pipeline(
         if isinstance(spec, ModelSpec):
             deps.update(writers[r] for r in models.upstream[spec.model] if r in writers)
             deps.update(
-                writers[ref.name] for ref in models.models[spec.model].references if ref.name in writers
+                writers[ref.name]
+                for ref in models.models[spec.model].references
+                if ref.name in writers
             )
         deps.discard(task_id)
-        tasks.append(Task(id=task_id, kind=kind, target=target, spec=spec, depends_on=frozenset(deps)))  # type: ignore[arg-type]
+        tasks.append(
+            Task(id=task_id, kind=kind, target=target, spec=spec, depends_on=frozenset(deps))
+        )
     return Dag.of(name, tasks)

@@ -26,14 +26,18 @@ class RunListener(Protocol):
 
     def task_started(self, task: Task) -> None: ...
 
-    def task_finished(self, task: Task, status: TaskStatus, outcome: TaskOutcome | None, error: str | None) -> None: ...
+    def task_finished(
+        self, task: Task, status: TaskStatus, outcome: TaskOutcome | None, error: str | None
+    ) -> None: ...
 
 
 class _Silent:
     def task_started(self, task: Task) -> None:
         pass
 
-    def task_finished(self, task: Task, status: TaskStatus, outcome: TaskOutcome | None, error: str | None) -> None:
+    def task_finished(
+        self, task: Task, status: TaskStatus, outcome: TaskOutcome | None, error: str | None
+    ) -> None:
         pass
 
 
@@ -99,7 +103,9 @@ def run_dag(
             failed = True
             failed_ids.add(task.id)
             message = describe_error(exc)
-            store.update_task(run_id, task.id, status=TaskStatus.FAILED, ended_at=now(), error=message)
+            store.update_task(
+                run_id, task.id, status=TaskStatus.FAILED, ended_at=now(), error=message
+            )
             listen.task_finished(task, TaskStatus.FAILED, None, message)
             for tid in sorted(dag.downstream(task.id) - blocked):
                 blocked.add(tid)

@@ -9,7 +9,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -22,7 +30,9 @@ class Strict(BaseModel):
 
 def _identifier(value: str, what: str) -> str:
     if not IDENTIFIER.match(value):
-        raise ValueError(f"{what} `{value}` must be letters, digits and underscores, not starting with a digit")
+        raise ValueError(
+            f"{what} `{value}` must be letters, digits and underscores, not starting with a digit"
+        )
     return value
 
 
@@ -38,11 +48,15 @@ class SqlConnection(Strict):
     """A relational database reached through a SQLAlchemy URL."""
 
     type: Literal["sql"] = "sql"
-    url: str = Field(description="SQLAlchemy URL; a relative sqlite path is relative to the project folder")
+    url: str = Field(
+        description="SQLAlchemy URL; a relative sqlite path is relative to the project folder"
+    )
 
 
 def _connection_type(value: Any) -> str:
-    return str(value.get("type", "sql") if isinstance(value, dict) else getattr(value, "type", "sql"))
+    return str(
+        value.get("type", "sql") if isinstance(value, dict) else getattr(value, "type", "sql")
+    )
 
 
 # Later connection kinds (http, object store, stream broker) join this union by `type`.
@@ -59,7 +73,9 @@ class SourceTable(Strict):
 
     name: str = Field(description="table name in the target namespace")
     table: str | None = Field(default=None, description="source table, default: `name`")
-    query: str | None = Field(default=None, description="a SELECT to run instead of reading a table")
+    query: str | None = Field(
+        default=None, description="a SELECT to run instead of reading a table"
+    )
     schema_: str | None = Field(default=None, alias="schema", description="source schema/database")
 
     @field_validator("name")
@@ -115,7 +131,9 @@ class Lake(Strict):
         default=None, description="SQLAlchemy URL of the catalog; default .headwater/catalog.db"
     )
     warehouse: str = Field(default=".headwater/warehouse", description="folder or file:// URL")
-    target_file_mb: int = Field(default=32, gt=0, description="in-memory (uncompressed) size of one data file")
+    target_file_mb: int = Field(
+        default=32, gt=0, description="in-memory (uncompressed) size of one data file"
+    )
 
 
 class State(Strict):
@@ -167,7 +185,6 @@ class Pipeline(Strict):
     description: str | None = None
     tasks: tuple[Step, ...] = Field(min_length=1)
     parallelism: int = Field(default=4, gt=0, description="tasks running at once")
-
 
 
 class ProjectConfig(Strict):

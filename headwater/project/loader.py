@@ -99,7 +99,13 @@ def _file_error(exc: ValidationError, doc: Document, data: Any, file: str) -> Pr
         path = _data_path(data, error["loc"])
         key = ".".join(str(p) for p in path) or "(top level)"
         # an unknown key usually explains a "missing" one beside it (a typo): report it first
-        problems.append((error["type"] != "extra_forbidden", doc.line_of(path), f"{key}: {_describe(error, data, path)}"))
+        problems.append(
+            (
+                error["type"] != "extra_forbidden",
+                doc.line_of(path),
+                f"{key}: {_describe(error, data, path)}",
+            )
+        )
     problems.sort(key=lambda p: (p[0], p[1] or 0))
     first_line = problems[0][1]
     message = problems[0][2]
@@ -113,12 +119,13 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
-            path.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        elif isinstance(node, dict) and part in node:
             node = node[part]
-            path.append(part)
+        else:
+            continue  # a union tag pydantic inserted, not a key of the file
+        path.append(part)
     return tuple(path)
 
 
@@ -146,7 +153,9 @@ def _at(data: Any, path: tuple[str | int, ...]) -> Any:
 def _allowed_keys(present: dict[str, Any]) -> list[str]:
     """Keys of the config model that best matches the mapping the unknown key sits in."""
     candidates: list[type[BaseModel]] = [
-        m for m in vars(cfg).values() if isinstance(m, type) and issubclass(m, cfg.Strict) and m is not cfg.Strict
+        m
+        for m in vars(cfg).values()
+        if isinstance(m, type) and issubclass(m, cfg.Strict) and m is not cfg.Strict
     ]
 
     def keys(model: type[BaseModel]) -> list[str]:

@@ -19,7 +19,9 @@ class ModelGraph:
     upstream: Mapping[str, frozenset[str]]
 
     @classmethod
-    def build(cls, models: Iterable[Model], known_tables: Iterable[str], root: Path | None = None) -> ModelGraph:
+    def build(
+        cls, models: Iterable[Model], known_tables: Iterable[str], root: Path | None = None
+    ) -> ModelGraph:
         """Check every reference (a model, or a known table) and that there is no cycle.
 
         ``known_tables`` are tables that exist or that the project's sources will write.

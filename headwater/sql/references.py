@@ -21,7 +21,8 @@ class TableRef:
 
 def parse_select(sql: str) -> exp.Expression:
     """Parse one statement; raises sqlglot.errors.ParseError with line information."""
-    return sqlglot.parse_one(sql, read=DIALECT)
+    tree: exp.Expression = sqlglot.parse_one(sql, read=DIALECT)  # type: ignore[assignment]
+    return tree
 
 
 def is_query(tree: exp.Expression) -> bool:

@@ -59,7 +59,9 @@ class Session:
             listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             evolved = len(self.lake.table(name).schemas()) > 1
             options = ", union_by_name = true" if evolved else ""
-            self.con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM read_parquet([{listing}]{options})")
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM read_parquet([{listing}]{options})"
+            )
         else:
             empty = self.lake.arrow_schema(name).empty_table()
             self.con.register("__headwater_empty", empty)
@@ -104,7 +106,9 @@ class Session:
             detail = str(exc).strip()
             raise QueryError(detail, hint="fix the SQL and run again") from (parse_error or exc)
 
-    def run_model(self, sql: str, references: Iterable[str], file: str, batch_rows: int = 100_000) -> pa.RecordBatchReader:
+    def run_model(
+        self, sql: str, references: Iterable[str], file: str, batch_rows: int = 100_000
+    ) -> pa.RecordBatchReader:
         """Stream a model's SELECT; errors become ModelError with the model file and line."""
         self.map_tables(references)
         try:

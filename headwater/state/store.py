@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,9 @@ class Store:
         head = head_revision()
         if current == head:
             return
-        known = {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+        known = {
+            s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
+        }
         where = self.engine.url.render_as_string()
         if current in known or current is None:
             raise MigrationRequired(
@@ -149,7 +151,13 @@ class Store:
     def add_tasks(self, run_id: str, tasks: Mapping[str, tuple[str, str | None]]) -> None:
         """Register every task of a run as pending: task id → (kind, target table)."""
         rows = [
-            {"run_id": run_id, "task_id": t, "kind": k, "target": target, "status": TaskStatus.PENDING}
+            {
+                "run_id": run_id,
+                "task_id": t,
+                "kind": k,
+                "target": target,
+                "status": TaskStatus.PENDING,
+            }
             for t, (k, target) in tasks.items()
         ]
         if rows:
@@ -183,7 +191,9 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
             ids = [r.run_id for r in rows]
-            tasks = conn.execute(schema.task_runs.select().where(schema.task_runs.c.run_id.in_(ids))).all()
+            tasks = conn.execute(
+                schema.task_runs.select().where(schema.task_runs.c.run_id.in_(ids))
+            ).all()
         by_run: dict[str, list[Any]] = {}
         for t in tasks:
             by_run.setdefault(t.run_id, []).append(t)
@@ -193,7 +203,7 @@ class Store:
         self.engine.dispose()
 
 
-def _run_record(row: Any, tasks: list[Any]) -> RunRecord:
+def _run_record(row: Any, tasks: Sequence[Any]) -> RunRecord:
     return RunRecord(
         run_id=row.run_id,
         pipeline=row.pipeline,

@@ -31,7 +31,9 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
     else:
         assert request.table is not None
         table = db.reflect(request.table, request.schema)
-        declared = pa.schema([pa.field(c.name, arrow_type(c.type, db.dialect)[0]) for c in table.columns])
+        declared = pa.schema(
+            [pa.field(c.name, arrow_type(c.type, db.dialect)[0]) for c in table.columns]
+        )
         quote = '"' if scheme == "postgresql" else "`"
         qualified = f"{quote}{request.table}{quote}"
         if request.schema:

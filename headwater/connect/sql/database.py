@@ -40,7 +40,9 @@ def resolve_url(url: str, root: Path | None) -> sa.URL:
 class SqlDatabase:
     """One database; engines and reflection are created lazily and shared across threads."""
 
-    def __init__(self, url: str | sa.URL, *, name: str = "source", root: Path | None = None) -> None:
+    def __init__(
+        self, url: str | sa.URL, *, name: str = "source", root: Path | None = None
+    ) -> None:
         self.url = url if isinstance(url, sa.URL) else resolve_url(url, root)
         self.name = name
         self._lock = threading.Lock()
@@ -54,7 +56,9 @@ class SqlDatabase:
         """Where the database is, for messages: host:port/db, or the SQLite file."""
         if self.dialect == "sqlite":
             return self.url.database or ":memory:"
-        port = self.url.port or {"mysql": 3306, "mariadb": 3306, "postgresql": 5432}.get(self.dialect)
+        port = self.url.port or {"mysql": 3306, "mariadb": 3306, "postgresql": 5432}.get(
+            self.dialect
+        )
         return f"{self.url.host or 'localhost'}:{port}/{self.url.database or ''}"
 
     @cached_property
@@ -66,8 +70,8 @@ class SqlDatabase:
 
     def check(self) -> None:
         """Connect once; raise SourceUnreachable or SourceError with what to check."""
-        if self.dialect == "sqlite" and self.url.database not in (None, "", ":memory:"):
-            if not Path(self.url.database).exists():
+        if self.dialect == "sqlite" and self.url.database not in (None, "", ":memory:"):  # noqa: SIM102
+            if not Path(str(self.url.database)).exists():
                 raise SourceError(
                     f"connection `{self.name}`: SQLite database {self.url.database} does not exist",
                     hint="create it (for the example: `headwater sample classicmodels`) "

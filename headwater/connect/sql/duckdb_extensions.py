@@ -48,7 +48,9 @@ def extension_directory() -> Path:
             except ImportError:
                 continue
             assert module.__file__ is not None
-            shipped = Path(module.__file__).parent / "extensions" / version / f"{stem}.duckdb_extension"
+            shipped = (
+                Path(module.__file__).parent / "extensions" / version / f"{stem}.duckdb_extension"
+            )
             link = target / f"{name}.duckdb_extension"
             if shipped.exists() and not (link.exists() and link.resolve() == shipped.resolve()):
                 temporary = link.with_suffix(f".tmp{os.getpid()}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import pyarrow as pa
 
@@ -83,8 +83,10 @@ def choose_reader(dialect: str, wanted: str = "auto") -> ReaderName:
     if wanted == "auto":
         return AUTO.get(dialect, "sqlalchemy")
     if wanted not in READERS:
-        raise SourceError(f"unknown reader `{wanted}`", hint=f"use one of: auto, {', '.join(READERS)}")
-    name: ReaderName = wanted  # type: ignore[assignment]
+        raise SourceError(
+            f"unknown reader `{wanted}`", hint=f"use one of: auto, {', '.join(READERS)}"
+        )
+    name = cast(ReaderName, wanted)
     if SUPPORTED[name] and dialect not in SUPPORTED[name]:
         raise SourceError(
             f"reader `{wanted}` does not support {dialect}",

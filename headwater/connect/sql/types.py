@@ -16,7 +16,9 @@ Convert = Callable[[Any], Any] | None
 DEFAULT_DECIMAL = pa.decimal128(38, 10)
 
 
-def arrow_type(column_type: sa.types.TypeEngine[Any], dialect: str = "") -> tuple[pa.DataType, Convert]:
+def arrow_type(
+    column_type: sa.types.TypeEngine[Any], dialect: str = ""
+) -> tuple[pa.DataType, Convert]:
     """The Arrow type for a column, and a value converter when the driver's value needs one.
 
     SQLite's INTEGER holds 64 bits whatever its declared name, so it always maps to int64.
@@ -55,7 +57,9 @@ def arrow_type(column_type: sa.types.TypeEngine[Any], dialect: str = "") -> tupl
         return pa.string(), _text
     if isinstance(t, sa.ARRAY):
         item, convert = arrow_type(t.item_type, dialect)
-        return pa.list_(item), None if convert is None else (lambda v: None if v is None else [convert(x) for x in v])
+        return pa.list_(item), None if convert is None else (
+            lambda v: None if v is None else [convert(x) for x in v]
+        )
     if isinstance(t, sa.String | sa.Enum):
         return pa.string(), None
     return pa.string(), _text
