@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -52,12 +53,20 @@ class Workspace:
     def lake(self) -> Lake:
         cfg = self.project.config.lake
         target = cfg.target_file_mb << 20
+        location = cfg.warehouse
+        if location.startswith("file://"):
+            location = urllib.parse.urlparse(location).path
+        elif "://" in location:
+            raise ProjectError(
+                f"warehouse `{cfg.warehouse}`: only local folders are supported",
+                hint="set lake.warehouse to a folder (relative to the project, or absolute)",
+            )
         if cfg.catalog_url:
-            warehouse = self.project.path(cfg.warehouse)
+            warehouse = self.project.path(location)
             warehouse.mkdir(parents=True, exist_ok=True)
             return Lake(cfg.catalog_url, warehouse.resolve().as_uri(), target)
         return Lake.local(
-            self.project.state_dir, str(self.project.path(cfg.warehouse)), target_file_bytes=target
+            self.project.state_dir, str(self.project.path(location)), target_file_bytes=target
         )
 
     @cached_property

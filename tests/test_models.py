@@ -76,5 +76,14 @@ def test_syntax_error_and_non_select(tmp_path: Path) -> None:
 
 def test_unmatched_selector(tmp_path: Path) -> None:
     model(tmp_path, "gold.x", "select * from raw.a")
-    with pytest.raises(ModelError, match="no model matches `gld`"):
+    with pytest.raises(ModelError, match="no model matches `gld`.*did you mean `gold`"):
         graph(tmp_path).select(["gld"])
+
+
+def test_model_outside_a_namespace_folder(tmp_path: Path) -> None:
+    model(tmp_path, "gold.x", "select * from raw.a")
+    (tmp_path / "models" / "loose.sql").write_text("select 1")
+    with pytest.raises(
+        ModelError, match=r"models/loose.sql: a model file must sit in a namespace folder"
+    ):
+        graph(tmp_path)

@@ -119,9 +119,16 @@ def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
 
 
 def test_undefined_connection_and_missing_file(tmp_path: Path) -> None:
-    text = VALID.replace("    connection: src\n", "    connection: nowhere\n")
-    with pytest.raises(ProjectFileError, match="connection `nowhere`, which is not defined"):
+    text = VALID.replace("    connection: src\n", "    connection: scr\n")
+    with pytest.raises(
+        ProjectFileError, match="connection `scr` is not defined.*did you mean `src`"
+    ) as info:
         load_project(write(tmp_path, text), environ={})
+    assert info.value.line == text.splitlines().index("    connection: scr") + 1
+    text = VALID.replace("      - ingest: src\n", "      - ingest: source\n")
+    with pytest.raises(ProjectFileError, match="source `source` is not defined") as info:
+        load_project(write(tmp_path, text), environ={})
+    assert info.value.key == "pipelines.main.tasks.0.ingest"
     with pytest.raises(ProjectNotFound, match="headwater init"):
         load_project(tmp_path / "empty")
 
@@ -132,3 +139,14 @@ def test_step_needs_a_kind(tmp_path: Path) -> None:
         ProjectFileError, match="a task needs `ingest: SOURCE` or `models: SELECTOR`"
     ):
         load_project(write(tmp_path, text), environ={})
+
+
+def test_unknown_connection_type_lists_the_known_ones(tmp_path: Path) -> None:
+    text = VALID.replace("    type: sql\n", "    type: sqll\n")
+    with pytest.raises(ProjectFileError, match="unknown type `sqll`; expected one of: 'sql'"):
+        load_project(write(tmp_path, text), environ={})
+
+
+def test_number_given_where_text_is_expected(tmp_path: Path) -> None:
+    text = VALID.replace("name: demo\n", "name: demo\ndescription: ${var.batch}\n")
+    assert load_project(write(tmp_path, text), environ={}).config.description == "500"

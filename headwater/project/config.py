@@ -25,7 +25,8 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class Strict(BaseModel):
     """Base for every config object: frozen, and unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # numbers given where text is expected (a variable's default in a description) are text
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 def _identifier(value: str, what: str) -> str:
@@ -208,19 +209,16 @@ class ProjectConfig(Strict):
             return {k: v if isinstance(v, dict) else {"default": v} for k, v in value.items()}
         return value
 
-    @model_validator(mode="after")
-    def _references(self) -> ProjectConfig:
+    def broken_references(self) -> list[tuple[tuple[str | int, ...], str, str, list[str]]]:
+        """Names that point at nothing: (path in the file, what, name, the names that exist)."""
+        broken: list[tuple[tuple[str | int, ...], str, str, list[str]]] = []
         for name, source in self.sources.items():
             if source.connection not in self.connections:
-                raise ValueError(
-                    f"source `{name}` uses connection `{source.connection}`, which is not defined "
-                    f"(connections: {', '.join(self.connections) or 'none'})"
-                )
+                path: tuple[str | int, ...] = ("sources", name, "connection")
+                broken.append((path, "connection", source.connection, list(self.connections)))
         for pname, pipeline in self.pipelines.items():
-            for step in pipeline.tasks:
+            for index, step in enumerate(pipeline.tasks):
                 if isinstance(step, IngestStep) and step.ingest not in self.sources:
-                    raise ValueError(
-                        f"pipeline `{pname}` ingests source `{step.ingest}`, which is not defined "
-                        f"(sources: {', '.join(self.sources) or 'none'})"
-                    )
-        return self
+                    path = ("pipelines", pname, "tasks", index, "ingest")
+                    broken.append((path, "source", step.ingest, list(self.sources)))
+        return broken

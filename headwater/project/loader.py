@@ -75,6 +75,14 @@ def load_project(
         config = cfg.ProjectConfig.model_validate(data)
     except ValidationError as exc:
         raise _file_error(exc, doc, data, shown) from None
+    for path, what, name, known in config.broken_references():
+        raise ProjectFileError(
+            f"{what} `{name}` is not defined{did_you_mean(name, known)}",
+            file=shown,
+            line=doc.line_of(path),
+            key=".".join(str(p) for p in path),
+            hint=f"{what}s defined: {', '.join(known) or 'none'}",
+        )
     return Project(root=file.parent, config=config, variables=values)
 
 
@@ -136,6 +144,9 @@ def _describe(error: Any, data: Any, path: tuple[str | int, ...]) -> str:
         parent = _at(data, path[:-1]) if path and path[-1] == key else _at(data, path)
         allowed = _allowed_keys(parent if isinstance(parent, dict) else {})
         return f"unknown key `{key}`{did_you_mean(key, allowed)}; expected one of: {', '.join(allowed)}"
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        return f"unknown type `{ctx.get('tag')}`; expected one of: {ctx.get('expected_tags')}"
     if kind == "missing":
         return f"required key `{error['loc'][-1]}` is missing"
     message = str(error["msg"]).removeprefix("Value error, ")

@@ -82,8 +82,9 @@ class ModelGraph:
                 if n == selector or n.split(".")[0] == selector or fnmatchcase(n, selector)
             ]
             if not matches:
+                names = {*self.models, *(n.split(".")[0] for n in self.models)}
                 raise ModelError(
-                    f"no model matches `{selector}`{did_you_mean(selector, self.models)}",
+                    f"no model matches `{selector}`{did_you_mean(selector, names)}",
                     hint=f"models: {', '.join(sorted(self.models)) or 'none (add models/<namespace>/<name>.sql)'}",
                 )
             chosen.extend(m for m in matches if m not in chosen)

@@ -37,6 +37,18 @@ def discover_models(folder: Path, root: Path | None = None) -> list[Model]:
     """Every ``*.sql`` one level under ``folder``; the folder names are namespaces."""
     if not folder.is_dir():
         return []
+    misplaced = sorted(p for p in folder.rglob("*.sql") if p.parent.parent != folder)
+    if misplaced:
+        shown = (
+            str(misplaced[0].relative_to(root))
+            if root and misplaced[0].is_relative_to(root)
+            else str(misplaced[0])
+        )
+        raise ModelError(
+            "a model file must sit in a namespace folder directly under the models folder",
+            file=shown,
+            hint=f"move it to {folder.name}/<namespace>/{misplaced[0].name}, e.g. {folder.name}/gold/{misplaced[0].name}",
+        )
     models = []
     for path in sorted(folder.glob("*/*.sql")):
         namespace, name = path.parent.name, path.stem

@@ -33,7 +33,8 @@ def resolve_url(url: str, root: Path | None) -> sa.URL:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         path = Path(parsed.database).expanduser()
         if not path.is_absolute() and root is not None:
-            parsed = parsed.set(database=str((root / path).resolve()))
+            path = (root / path).resolve()
+        parsed = parsed.set(database=str(path))
     return parsed
 
 
