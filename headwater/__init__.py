@@ -20,9 +20,22 @@ from headwater.errors import (
     SourceUnreachable,
     TableNotFound,
 )
-from headwater.workspace import TableDetails, Workspace
 
 __version__ = "0.1.0"
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from headwater.workspace import TableDetails, Workspace
+
+
+def __getattr__(name: str) -> object:
+    """Import the Workspace (and with it the lake and SQL engines) on first use only."""
+    if name in ("Workspace", "TableDetails"):
+        from headwater import workspace
+
+        return getattr(workspace, name)
+    raise AttributeError(f"module 'headwater' has no attribute {name!r}")
+
 
 __all__ = [
     "HeadwaterError",

@@ -6,19 +6,20 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from headwater.cli.output import Format, write_result
-from headwater.cli.progress import RunProgress
 from headwater.errors import HeadwaterError, RunFailed
 from headwater.project import parse_assignments
 from headwater.project.init import init_project
-from headwater.state import RunRecord
-from headwater.workspace import Workspace
+
+if TYPE_CHECKING:
+    from headwater.state import RunRecord
+    from headwater.workspace import Workspace
 
 app = typer.Typer(
     name="headwater",
@@ -74,8 +75,8 @@ def handles_errors(fn: F) -> F:
         except HeadwaterError as exc:
             if kwargs.get("debug"):
                 err.print_exception(show_locals=False)
-            if isinstance(exc, RunFailed) and isinstance(exc.run, RunRecord):
-                _print_run(exc.run)
+            if isinstance(exc, RunFailed):
+                _print_run(exc.run)  # type: ignore[arg-type]
             err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False, soft_wrap=True)
             if exc.hint:
                 err.print(f"[yellow]hint:[/yellow] {exc.hint}", highlight=False, soft_wrap=True)
@@ -85,6 +86,8 @@ def handles_errors(fn: F) -> F:
 
 
 def _open(project: Path, var: list[str] | None) -> Workspace:
+    from headwater.workspace import Workspace
+
     return Workspace.open(project, parse_assignments(var))
 
 
@@ -100,6 +103,8 @@ def run(
 
     Example: headwater run classicmodels --var source_url=mysql+pymysql://root@127.0.0.1/classicmodels
     """
+    from headwater.cli.progress import RunProgress
+
     ws = _open(project, var)
     dag = ws.plan(pipeline)
     with RunProgress(dag, err) as progress:

@@ -9,15 +9,15 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
 from headwater.errors import HeadwaterError
+
+if TYPE_CHECKING:  # Arrow is imported when a result is written, not when the CLI starts
+    import pyarrow as pa
 
 Format = Literal["table", "csv", "json", "parquet"]
 
@@ -40,12 +40,16 @@ def to_json(table: pa.Table) -> str:
 
 
 def to_csv(table: pa.Table) -> bytes:
+    import pyarrow.csv as pacsv
+
     buffer = io.BytesIO()
     pacsv.write_csv(table, buffer)
     return buffer.getvalue()
 
 
 def render_table(table: pa.Table, console: Console, max_rows: int) -> None:
+    import pyarrow as pa
+
     view = Table(show_lines=False, header_style="bold")
     for field in table.schema:
         numeric = (
@@ -79,6 +83,8 @@ def write_result(
 ) -> None:
     """Write ``table`` in ``fmt`` to ``output`` (a file) or to the terminal."""
     if fmt == "parquet":
+        import pyarrow.parquet as pq
+
         if output is None:
             raise HeadwaterError(
                 "--format parquet needs --output FILE", hint="e.g. --output result.parquet"
