@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -112,8 +112,12 @@ class Workspace:
         config = self.project.config.pipelines[pipeline]
         run_id = self.store.start_run(pipeline, _public(self.project))
         executor = LocalExecutor(config.parallelism)
+
+        def execute(task: Task, run_id: str) -> TaskOutcome:
+            return self._execute(task, run_id, listener)
+
         try:
-            status = run_dag(dag, self._execute, executor, self.store, run_id, listener)
+            status = run_dag(dag, execute, executor, self.store, run_id, listener)
         except BaseException as exc:
             self.store.finish_run(run_id, RunStatus.FAILED, f"run interrupted: {exc!r}")
             raise
@@ -132,25 +136,29 @@ class Workspace:
             )
         return record
 
-    def _execute(self, task: Task, run_id: str) -> TaskOutcome:
+    def _execute(self, task: Task, run_id: str, listener: RunListener | None) -> TaskOutcome:
         props = {"headwater.run-id": run_id, "headwater.task": task.id}
+        on_rows = (lambda rows: listener.task_progress(task, rows)) if listener else None
         if isinstance(task.spec, IngestSpec):
             source = self.project.config.sources[task.spec.source]
             entry = next(t for t in source.tables if t.name == task.spec.table)
-            result = ingest_table(self.lake, self.database(source.connection), source, entry, props)
+            db = self.database(source.connection)
+            result = ingest_table(self.lake, db, source, entry, props, on_rows)
         else:
             assert isinstance(task.spec, ModelSpec)
-            result = self._build_model(task.spec.model, props)
+            result = self._build_model(task.spec.model, props, on_rows)
         return TaskOutcome(rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id)
 
-    def _build_model(self, name: str, props: Mapping[str, str]) -> Any:
+    def _build_model(
+        self, name: str, props: Mapping[str, str], on_rows: Callable[[int], None] | None
+    ) -> Any:
         graph = self.models()
         model = graph.models[name]
         shown = model.display_path(self.project.root)
         with Session(self.lake) as session:
             stream = session.run_model(model.sql, [r.name for r in model.references], shown)
             try:
-                return replace_table(self.lake, name, stream, props)
+                return replace_table(self.lake, name, stream, props, on_rows)
             except HeadwaterError:
                 raise
             except Exception as exc:

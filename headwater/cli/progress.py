@@ -32,6 +32,7 @@ class RunProgress:
             t: (TaskStatus.PENDING, None, None) for t in dag.order()
         }
         self.started: dict[str, float] = {}
+        self.read: dict[str, int] = {}
         self._lock = threading.Lock()
         self._live: Live | None = None
 
@@ -52,6 +53,10 @@ class RunProgress:
             self.started[task.id] = time.perf_counter()
             self.state[task.id] = (TaskStatus.RUNNING, None, None)
         self._refresh()
+
+    def task_progress(self, task: Task, rows: int) -> None:
+        with self._lock:
+            self.read[task.id] = self.read.get(task.id, 0) + rows
 
     def task_finished(
         self, task: Task, status: TaskStatus, outcome: TaskOutcome | None, error: str | None
@@ -81,14 +86,18 @@ class RunProgress:
         with self._lock:
             for task_id, (status, seconds, outcome) in self.state.items():
                 task = self.dag.tasks[task_id]
+                rows = f"{outcome.rows:,} rows" if outcome else ""
                 if status is TaskStatus.RUNNING:
                     mark: Text | Spinner = Spinner("dots", style="cyan")
-                    took = f"{now - self.started[task_id]:.1f}s"
+                    elapsed = now - self.started[task_id]
+                    took = f"{elapsed:.1f}s"
+                    if self.read.get(task_id):
+                        done_rows = self.read[task_id]
+                        rows = f"{done_rows:,} rows  {done_rows / max(elapsed, 1e-3):,.0f}/s"
                 else:
                     symbol, style = STYLE.get(status, ("?", ""))
                     mark = Text(symbol, style=style)
                     took = f"{seconds:.2f}s" if seconds is not None else ""
-                rows = f"{outcome.rows:,} rows" if outcome else ""
                 view.add_row(mark, task.kind, task_id, Text(rows, justify="right"), took)
         done = sum(1 for s, _, _ in self.state.values() if s.finished)
         return Group(Text(f"{self.dag.name}: {done}/{len(self.state)} tasks", style="bold"), view)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_reader
 from headwater.lake import Lake, WriteResult, replace_table
@@ -15,6 +15,7 @@ def ingest_table(
     source: Source,
     entry: SourceTable,
     properties: Mapping[str, str] | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> WriteResult:
     """Read ``entry`` from ``db`` with the best reader and replace ``namespace.name`` with it."""
     db.check()
@@ -29,4 +30,4 @@ def ingest_table(
     )
     stream = READERS[reader_name](db, request)
     props = {"headwater.reader": reader_name, **(properties or {})}
-    return replace_table(lake, f"{source.namespace}.{entry.name}", stream, props)
+    return replace_table(lake, f"{source.namespace}.{entry.name}", stream, props, on_rows)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +46,12 @@ def replace_table(
     name: str,
     reader: pa.RecordBatchReader,
     properties: Mapping[str, str] | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> WriteResult:
-    """Make ``name`` hold exactly the rows of ``reader``, creating the table if needed."""
+    """Make ``name`` hold exactly the rows of ``reader``, creating the table if needed.
+
+    ``on_rows`` is called with each batch's row count as it is read (from a reader thread).
+    """
     namespace, _ = split_name(name)
     schema = storable_schema(reader.schema)
     lake.ensure_namespace(namespace)
@@ -68,7 +72,13 @@ def replace_table(
     written = []
     commit_uuid = None
     try:
-        stream = prefetch(reader, lambda b: conform(b, schema), schema)
+
+        def transform(batch: pa.RecordBatch) -> pa.RecordBatch:
+            if on_rows is not None:
+                on_rows(batch.num_rows)
+            return conform(batch, schema)
+
+        stream = prefetch(reader, transform, schema)
         snapshot_props = {k: str(v) for k, v in (properties or {}).items()}
         with txn.update_snapshot(snapshot_properties=snapshot_props).overwrite() as producer:
             commit_uuid = producer.commit_uuid

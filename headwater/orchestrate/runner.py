@@ -26,6 +26,9 @@ class RunListener(Protocol):
 
     def task_started(self, task: Task) -> None: ...
 
+    def task_progress(self, task: Task, rows: int) -> None:
+        """``rows`` more rows were read by a running task (called from worker threads)."""
+
     def task_finished(
         self, task: Task, status: TaskStatus, outcome: TaskOutcome | None, error: str | None
     ) -> None: ...
@@ -33,6 +36,9 @@ class RunListener(Protocol):
 
 class _Silent:
     def task_started(self, task: Task) -> None:
+        pass
+
+    def task_progress(self, task: Task, rows: int) -> None:
         pass
 
     def task_finished(
