@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from extract_contenders import BY_NAME
 from extract_runner import Measurement
@@ -112,6 +114,20 @@ def machine() -> dict[str, str]:
     }
 
 
+_QUIET: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 30, "check": False}
+
+
+def _headwater_commit() -> str:
+    """The commit Headwater was measured at, marked when its files had uncommitted changes."""
+    repo = Path(__file__).resolve().parent.parent
+    git = ["git", "-C", str(repo)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], **_QUIET)
+    dirty = subprocess.run([*git, "status", "--porcelain", "headwater"], **_QUIET)
+    if head.returncode != 0:
+        return "unknown"
+    return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
+
+
 def versions(servers: dict[str, str]) -> dict[str, str]:
     """Package versions in this environment, then the database servers'."""
     found: dict[str, str] = {}
@@ -120,6 +136,7 @@ def versions(servers: dict[str, str]) -> dict[str, str]:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
+    found["headwater"] += f" (commit {_headwater_commit()})"
     return {**found, **servers}
 
 

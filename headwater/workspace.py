@@ -69,10 +69,22 @@ class Workspace:
             self.project.state_dir, str(self.project.path(location)), target_file_bytes=target
         )
 
+    @property
+    def state_url(self) -> str:
+        """The metadata store's URL: ``state.url``, or ``.headwater/state.db``."""
+        return self.project.config.state.url or f"sqlite:///{self.project.state_dir / 'state.db'}"
+
     @cached_property
     def store(self) -> Store:
-        url = self.project.config.state.url or f"sqlite:///{self.project.state_dir / 'state.db'}"
-        return Store.open(url)
+        return Store.open(self.state_url)
+
+    def migrate(self) -> tuple[str | None, str]:
+        """Upgrade the metadata store's schema; returns (revision before, revision after)."""
+        store = Store.open(self.state_url, check=False)
+        try:
+            return store.migrate()
+        finally:
+            store.close()
 
     def database(self, connection: str) -> SqlDatabase:
         with self._lock:

@@ -75,3 +75,23 @@ def test_runs_recorded_in_postgres(tmp_path: Path, postgres_url: str) -> None:
     }
     assert not (project / ".headwater" / "state.db").exists()
     ws.close()
+
+
+def test_cli_migrate_fixes_what_the_check_reports(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from headwater.cli import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", str(tmp_path / "p")]).exit_code == 0
+    state = tmp_path / "p" / ".headwater" / "state.db"
+    state.parent.mkdir(parents=True)
+    engine = sa.create_engine(f"sqlite:///{state}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE something (x int)")
+    engine.dispose()
+    refused = runner.invoke(app, ["runs", "-p", str(tmp_path / "p")])
+    assert refused.exit_code == 1 and "run `headwater migrate`" in refused.stderr
+    migrated = runner.invoke(app, ["migrate", "-p", str(tmp_path / "p")])
+    assert migrated.exit_code == 0 and f"none → {head_revision()}" in migrated.stdout
+    assert runner.invoke(app, ["runs", "-p", str(tmp_path / "p")]).exit_code == 0

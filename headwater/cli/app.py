@@ -253,11 +253,7 @@ def init(
 @handles_errors
 def migrate(project: ProjectOpt = Path("."), var: VarOpt = None, debug: DebugOpt = False) -> None:
     """Upgrade the project's metadata store to this Headwater's schema."""
-    from headwater.state import Store
-
-    ws = _open(project, var)
-    url = ws.project.config.state.url or f"sqlite:///{ws.project.state_dir / 'state.db'}"
-    before, after = Store.open(url, check=False).migrate()
+    before, after = _open(project, var).migrate()
     out.print(f"metadata store: revision {before or 'none'} → {after}")
 
 
