@@ -15,7 +15,15 @@ import pyarrow as pa
 from headwater.connect.sql import SqlDatabase
 from headwater.errors import HeadwaterError, ModelError, ProjectError, RunFailed, did_you_mean
 from headwater.ingest import ingest_table
-from headwater.lake import Lake, SnapshotInfo, TableInfo, replace_table
+from headwater.lake import (
+    Lake,
+    SnapshotInfo,
+    TableInfo,
+    WriteResult,
+    is_storable,
+    replace_table,
+    replace_table_with_files,
+)
 from headwater.orchestrate import Dag, LocalExecutor, RunListener, Task, TaskOutcome, run_dag
 from headwater.orchestrate.plan import plan_pipeline
 from headwater.orchestrate.task import IngestSpec, ModelSpec
@@ -23,6 +31,9 @@ from headwater.project import Project, load_project
 from headwater.sql import ModelGraph, Session, discover_models
 from headwater.sql.session import model_error
 from headwater.state import RunRecord, RunStatus, Store
+
+# Compressed size of the files DuckDB writes for a model.
+MODEL_FILE_BYTES = 128 << 20
 
 
 @dataclass(frozen=True)
@@ -163,13 +174,33 @@ class Workspace:
 
     def _build_model(
         self, name: str, props: Mapping[str, str], on_rows: Callable[[int], None] | None
-    ) -> Any:
+    ) -> WriteResult:
+        """Run a model in DuckDB and replace its table with the result, in one commit.
+
+        DuckDB writes the files itself when Iceberg can store its result types as they are
+        (nearly always); otherwise the result streams through Arrow and is converted.
+        """
         graph = self.models()
         model = graph.models[name]
         shown = model.display_path(self.project.root)
         with Session(self.lake) as session:
-            stream = session.run_model(model.sql, [r.name for r in model.references], shown)
+            session.map_tables(r.name for r in model.references)
+            schema = session.schema_of(model.sql, shown)
             try:
+                if is_storable(schema):
+                    result = replace_table_with_files(
+                        self.lake,
+                        name,
+                        schema,
+                        lambda folder, prefix: session.copy(
+                            model.sql, folder, prefix, MODEL_FILE_BYTES
+                        ),
+                        props,
+                    )
+                    if on_rows is not None:
+                        on_rows(result.rows)
+                    return result
+                stream = session.run_model(model.sql, [], shown)
                 return replace_table(self.lake, name, stream, props, on_rows)
             except HeadwaterError:
                 raise

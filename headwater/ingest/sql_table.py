@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_reader
-from headwater.lake import Lake, WriteResult, replace_table
+from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_reader, duckdb_reader
+from headwater.lake import Lake, WriteResult, is_storable, replace_table, replace_table_with_files
 from headwater.project.config import Source, SourceTable
+
+# Compressed size of the files DuckDB writes; its memory use does not depend on it.
+PARQUET_FILE_BYTES = 128 << 20
 
 
 def ingest_table(
@@ -17,7 +20,11 @@ def ingest_table(
     properties: Mapping[str, str] | None = None,
     on_rows: Callable[[int], None] | None = None,
 ) -> WriteResult:
-    """Read ``entry`` from ``db`` with the best reader and replace ``namespace.name`` with it."""
+    """Read ``entry`` from ``db`` with the best reader and replace ``namespace.name`` with it.
+
+    Through DuckDB, rows go straight from the source to Parquet files written on all cores;
+    through the other readers they stream as Arrow batches into files written here.
+    """
     db.check()
     if not entry.query:
         db.reflect(entry.source_table, entry.schema_)  # a missing table fails here, clearly
@@ -28,6 +35,22 @@ def ingest_table(
         schema=entry.schema_,
         batch_rows=source.batch_rows,
     )
-    stream = READERS[reader_name](db, request)
     props = {"headwater.reader": reader_name, **(properties or {})}
-    return replace_table(lake, f"{source.namespace}.{entry.name}", stream, props, on_rows)
+    target = f"{source.namespace}.{entry.name}"
+    if reader_name == "duckdb":
+        schema = duckdb_reader.schema(db, request)
+        if is_storable(schema):
+            result = replace_table_with_files(
+                lake,
+                target,
+                schema,
+                lambda folder, prefix: duckdb_reader.copy(
+                    db, request, folder, prefix, PARQUET_FILE_BYTES
+                ),
+                props,
+            )
+            if on_rows is not None:
+                on_rows(result.rows)
+            return result
+    stream = READERS[reader_name](db, request)
+    return replace_table(lake, target, stream, props, on_rows)

@@ -12,15 +12,22 @@ with one file writing while the next fills, so memory stays at about two target 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.io.pyarrow import bin_pack_record_batches, pyarrow_to_schema, write_file
+from pyiceberg.io.pyarrow import (
+    bin_pack_record_batches,
+    parquet_file_to_data_file,
+    pyarrow_to_schema,
+    write_file,
+)
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Transaction, WriteTask
 
@@ -30,6 +37,7 @@ from headwater.lake.catalog import Lake, split_name
 from headwater.lake.prefetch import prefetch
 
 TARGET_FILE_SIZE = "write.target-file-size-bytes"
+NAME_MAPPING = "schema.name-mapping.default"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,10 @@ class WriteResult:
     rows: int
     bytes: int
     files: int
+
+
+# Produces the data files of one write, named with the write's commit UUID.
+FileProducer = Callable[[Transaction, uuid.UUID], Iterator[DataFile]]
 
 
 def replace_table(
@@ -52,8 +64,64 @@ def replace_table(
 
     ``on_rows`` is called with each batch's row count as it is read (from a reader thread).
     """
-    namespace, _ = split_name(name)
     schema = storable_schema(reader.schema)
+
+    def transform(batch: pa.RecordBatch) -> pa.RecordBatch:
+        if on_rows is not None:
+            on_rows(batch.num_rows)
+        return conform(batch, schema)
+
+    def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
+        stream = prefetch(reader, transform, schema)
+        return _write_files(txn, stream, commit_uuid, lake.target_file_bytes)
+
+    return _replace(lake, name, schema, produce, properties)
+
+
+def replace_table_with_files(
+    lake: Lake,
+    name: str,
+    schema: pa.Schema,
+    write: Callable[[str, str], list[str]],
+    properties: Mapping[str, str] | None = None,
+) -> WriteResult:
+    """Replace ``name`` with Parquet files that ``write(folder, prefix)`` puts in ``folder``.
+
+    For engines that write Parquet faster than a Python loop can (DuckDB writes on all cores):
+    the files carry no Iceberg field ids, so the table gets a name mapping, as the Iceberg
+    spec provides for imported files. File names must start with ``prefix``; ``schema`` must be
+    storable (see :func:`is_storable`).
+    """
+
+    def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
+        mapping = txn.table_metadata.schema().name_mapping.model_dump_json()
+        txn.set_properties({NAME_MAPPING: mapping})
+        location = txn.table_metadata.location.rstrip("/") + "/data"
+        local = location.removeprefix("file://")
+        if local != location:
+            Path(local).mkdir(parents=True, exist_ok=True)
+        for path in write(local, str(commit_uuid)):
+            uri = "file://" + path if local != location and not path.startswith("file://") else path
+            yield parquet_file_to_data_file(txn._table.io, txn.table_metadata, uri)
+
+    return _replace(lake, name, schema, produce, properties)
+
+
+def is_storable(schema: pa.Schema) -> bool:
+    """True when Iceberg stores every column of ``schema`` as it is."""
+    target = storable_schema(schema)
+    return all(a.type.equals(b.type) for a, b in zip(schema, target, strict=True))
+
+
+def _replace(
+    lake: Lake,
+    name: str,
+    schema: pa.Schema,
+    produce: FileProducer,
+    properties: Mapping[str, str] | None,
+) -> WriteResult:
+    """One OVERWRITE snapshot: every current file out, every produced file in, or nothing."""
+    namespace, _ = split_name(name)
     lake.ensure_namespace(namespace)
     table_props = {TARGET_FILE_SIZE: str(lake.target_file_bytes)}
     txn: Transaction
@@ -72,21 +140,12 @@ def replace_table(
     written = []
     commit_uuid = None
     try:
-
-        def transform(batch: pa.RecordBatch) -> pa.RecordBatch:
-            if on_rows is not None:
-                on_rows(batch.num_rows)
-            return conform(batch, schema)
-
-        stream = prefetch(reader, transform, schema)
         snapshot_props = {k: str(v) for k, v in (properties or {}).items()}
         with txn.update_snapshot(snapshot_properties=snapshot_props).overwrite() as producer:
             commit_uuid = producer.commit_uuid
             for data_file in existing:
                 producer.delete_data_file(data_file)
-            for data_file in _write_files(
-                txn, stream, producer.commit_uuid, lake.target_file_bytes
-            ):
+            for data_file in produce(txn, producer.commit_uuid):
                 written.append(data_file)
                 producer.append_data_file(data_file)
         lake.commit(txn.commit_transaction)

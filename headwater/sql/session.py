@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import duckdb
 import pyarrow as pa
 
+from headwater.connect.sql.duckdb_reader import copy_to_parquet
 from headwater.errors import ModelError, QueryError, TableNotFound, did_you_mean
 from headwater.lake.catalog import Lake
 from headwater.sql.references import is_query, parse_select, table_references
@@ -105,6 +106,17 @@ class Session:
         except duckdb.Error as exc:
             detail = str(exc).strip()
             raise QueryError(detail, hint="fix the SQL and run again") from (parse_error or exc)
+
+    def schema_of(self, sql: str, file: str) -> pa.Schema:
+        """The Arrow schema of a model's result, computed without running it."""
+        try:
+            return self.con.execute(f"SELECT * FROM ({sql}\n) LIMIT 0").to_arrow_reader().schema
+        except duckdb.Error as exc:
+            raise model_error(exc, file) from exc
+
+    def copy(self, sql: str, folder: str, prefix: str, file_bytes: int) -> list[str]:
+        """Write a model's result as Parquet files ``prefix-*`` into ``folder``, on all cores."""
+        return copy_to_parquet(self.con, sql + "\n", folder, prefix, file_bytes)
 
     def run_model(
         self, sql: str, references: Iterable[str], file: str, batch_rows: int = 100_000

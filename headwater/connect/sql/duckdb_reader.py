@@ -1,7 +1,8 @@
 """Read PostgreSQL and MySQL/MariaDB tables through DuckDB's scanner extensions.
 
-Measured fastest with bounded memory for PostgreSQL (binary COPY, parallel ctid ranges) and
-kept exact on types: DECIMAL(p,s), DATE, TIMESTAMP[TZ] come out as the same Arrow types.
+Measured fastest for PostgreSQL (binary COPY, parallel ctid ranges) and exact on types:
+DECIMAL(p,s), DATE, TIMESTAMP[TZ] come out as the same Arrow types. Rows can be streamed as
+Arrow batches (``read``) or written by DuckDB straight to Parquet files (``copy``).
 """
 
 from __future__ import annotations
@@ -42,28 +43,40 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
+def _attached(db: SqlDatabase, request: ReadRequest) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A connection with the source attached as ``src``, and the SELECT that reads ``request``."""
     dialect = "mysql" if db.dialect == "mariadb" else db.dialect
     extension, kind = _KIND[dialect]
     con = connect(extension)
     con.execute("SET TimeZone = 'UTC'")
     try:
         con.execute(f"ATTACH {_sql_string(dsn(db))} AS src (TYPE {kind}, READ_ONLY)")
-        if request.query:
-            function = "postgres_query" if kind == "postgres" else "mysql_query"
-            sql = f"SELECT * FROM {function}('src', {_sql_string(request.query)})"
-        else:
-            assert request.table is not None
-            schema = request.schema or ("public" if kind == "postgres" else db.url.database)
-            sql = f"SELECT * FROM src.{_ident(schema or '')}.{_ident(request.table)}"
+    except duckdb.Error as exc:
+        con.close()
+        raise _read_error(db, request, exc) from exc
+    if request.query:
+        function = "postgres_query" if kind == "postgres" else "mysql_query"
+        return con, f"SELECT * FROM {function}('src', {_sql_string(request.query)})"
+    assert request.table is not None
+    schema = request.schema or ("public" if kind == "postgres" else db.url.database)
+    return con, f"SELECT * FROM src.{_ident(schema or '')}.{_ident(request.table)}"
+
+
+def _read_error(db: SqlDatabase, request: ReadRequest, exc: duckdb.Error) -> SourceError:
+    return SourceError(
+        f"connection `{db.name}`: reading {request.describe()} from {db.dialect} at "
+        f"{db.address} failed: {str(exc).splitlines()[0]}",
+        hint="check the table or query in the source database, or try reader: sqlalchemy",
+    )
+
+
+def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
+    con, sql = _attached(db, request)
+    try:
         result = con.execute(sql).to_arrow_reader(request.batch_rows)
     except duckdb.Error as exc:
         con.close()
-        raise SourceError(
-            f"connection `{db.name}`: reading {request.describe()} from {db.dialect} at "
-            f"{db.address} failed: {str(exc).splitlines()[0]}",
-            hint="check the table or query in the source database, or try reader: sqlalchemy",
-        ) from exc
+        raise _read_error(db, request, exc) from exc
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
@@ -72,6 +85,46 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
             con.close()
 
     return pa.RecordBatchReader.from_batches(result.schema, batches())
+
+
+def schema(db: SqlDatabase, request: ReadRequest) -> pa.Schema:
+    """The Arrow schema ``read`` would produce, without reading any rows."""
+    con, sql = _attached(db, request)
+    try:
+        return con.execute(f"SELECT * FROM ({sql}) LIMIT 0").to_arrow_reader().schema
+    except duckdb.Error as exc:
+        raise _read_error(db, request, exc) from exc
+    finally:
+        con.close()
+
+
+def copy(
+    db: SqlDatabase, request: ReadRequest, folder: str, prefix: str, file_bytes: int
+) -> list[str]:
+    """Write ``request``'s rows as Parquet files named ``prefix-*`` into ``folder``.
+
+    DuckDB reads (in parallel for PostgreSQL) and writes on all cores with no Python in the
+    loop: measured about twice as fast as streaming the same rows through Arrow batches.
+    """
+    con, sql = _attached(db, request)
+    try:
+        return copy_to_parquet(con, sql, folder, prefix, file_bytes)
+    except duckdb.Error as exc:
+        raise _read_error(db, request, exc) from exc
+    finally:
+        con.close()
+
+
+def copy_to_parquet(
+    con: duckdb.DuckDBPyConnection, sql: str, folder: str, prefix: str, file_bytes: int
+) -> list[str]:
+    """Run ``COPY (sql) TO folder`` as Parquet files named ``prefix-<uuid>.parquet``."""
+    options = (
+        f"FORMAT parquet, COMPRESSION zstd, PER_THREAD_OUTPUT true, APPEND true, RETURN_FILES true, "
+        f"FILENAME_PATTERN {_sql_string(prefix + '-{uuid}')}, FILE_SIZE_BYTES {int(file_bytes)}"
+    )
+    row = con.execute(f"COPY ({sql}) TO {_sql_string(folder)} ({options})").fetchone()
+    return list(row[1]) if row else []
 
 
 def _sql_string(value: str) -> str:
