@@ -126,3 +126,52 @@ def test_unknown_table_and_bad_names(lake: Lake) -> None:
         lake.table("gold.order")
     with pytest.raises(LakeError, match="NAMESPACE.NAME"):
         lake.table("orders")
+
+
+def duckdb_writer(sql: str, fail: bool = False):  # type: ignore[no-untyped-def]
+    import duckdb
+
+    from headwater.connect.sql.duckdb_reader import copy_to_parquet
+
+    def write(folder: str, prefix: str) -> list[str]:
+        files = copy_to_parquet(duckdb.connect(), sql, folder, prefix, 1 << 20)
+        if fail:
+            raise RuntimeError("engine died after writing")
+        return files
+
+    return write
+
+
+def test_files_written_by_duckdb_are_one_commit_readable_everywhere(lake: Lake) -> None:
+    from headwater.lake import replace_table_with_files
+    from headwater.sql import Session
+
+    sql = "SELECT i AS id, (i * 1.5)::DECIMAL(12, 2) AS amount FROM range(200000) t(i)"
+    schema = pa.schema([("id", pa.int64()), ("amount", pa.decimal128(12, 2))])
+    first = replace_table_with_files(lake, "raw.d", schema, duckdb_writer(sql))
+    assert first.rows == 200_000 and first.files >= 1
+    table = lake.table("raw.d").scan(row_filter="id >= 199998").to_arrow().sort_by("id")
+    assert table.to_pylist() == [
+        {"id": 199998, "amount": decimal.Decimal("299997.00")},
+        {"id": 199999, "amount": decimal.Decimal("299998.50")},
+    ]
+    # a new column, then a failure after the files were written: nothing changes
+    sql2 = "SELECT i AS id, (i * 2)::DECIMAL(12, 2) AS amount, 'n' || i AS note FROM range(10) t(i)"
+    schema2 = schema.append(pa.field("note", pa.string()))
+    second = replace_table_with_files(lake, "raw.d", schema2, duckdb_writer(sql2))
+    files = {p.name for p in Path(lake.warehouse.removeprefix("file://")).rglob("*.parquet")}
+    with pytest.raises(RuntimeError, match="engine died"):
+        replace_table_with_files(lake, "raw.d", schema2, duckdb_writer(sql2, fail=True))
+    assert lake.info("raw.d").snapshot_id == second.snapshot_id
+    assert {
+        p.name for p in Path(lake.warehouse.removeprefix("file://")).rglob("*.parquet")
+    } == files
+    assert rows(lake, "raw.d")[3] == {"id": 3, "amount": decimal.Decimal("6.00"), "note": "n3"}
+    with Session(lake) as session:
+        got = session.query("SELECT sum(amount) AS s, count(note) AS n FROM raw.d").read_all()
+    assert got.to_pylist() == [{"s": decimal.Decimal("90.00"), "n": 10}]
+    assert rows(lake, "raw.d", first.snapshot_id)[0] == {
+        "id": 0,
+        "amount": decimal.Decimal("0.00"),
+        "note": None,
+    }
