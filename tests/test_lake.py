@@ -170,8 +170,5 @@ def test_files_written_by_duckdb_are_one_commit_readable_everywhere(lake: Lake) 
     with Session(lake) as session:
         got = session.query("SELECT sum(amount) AS s, count(note) AS n FROM raw.d").read_all()
     assert got.to_pylist() == [{"s": decimal.Decimal("90.00"), "n": 10}]
-    assert rows(lake, "raw.d", first.snapshot_id)[0] == {
-        "id": 0,
-        "amount": decimal.Decimal("0.00"),
-        "note": None,
-    }
+    # time travel reads the old snapshot with the schema it had
+    assert rows(lake, "raw.d", first.snapshot_id)[0] == {"id": 0, "amount": decimal.Decimal("0.00")}
