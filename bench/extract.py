@@ -22,13 +22,22 @@ import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import sqlalchemy as sa
 from extract_contenders import BY_NAME, CONTENDERS, Contender, Job, prepare_duckdb_extensions
 from extract_data import ensure_events, server_version
-from extract_report import Results, machine, markdown, print_table, versions
+from extract_report import (
+    Results,
+    headwater_commit,
+    machine,
+    markdown,
+    print_table,
+    versions,
+)
 from extract_runner import Measurement, run_child
 from rich.console import Console
 
 BENCH_DIR = Path(__file__).resolve().parent
+DIALECTS = ("mysql", "postgres")
 SLOW_LIMIT = 1_000_000  # the per-row SQLAlchemy reader only runs at or below this, or --slow
 
 
@@ -64,11 +73,14 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / ".work")
     args = parser.parse_args(argv)
     only = _csv(args.only)
+    dialects = _csv(args.dialect)
+    if not dialects or set(dialects) - set(DIALECTS):
+        parser.error(f"--dialect takes a comma list of {', '.join(DIALECTS)}")
     unknown = [name for name in only if name not in BY_NAME]
     if unknown:
         parser.error(f"unknown contender(s) {unknown}; choose from {list(BY_NAME)}")
     return Options(
-        dialects=_csv(args.dialect),
+        dialects=dialects,
         sizes=tuple(sorted(int(r.replace("_", "")) for r in _csv(args.rows))),
         only=only,
         repeat=max(1, args.repeat),
@@ -132,7 +144,12 @@ def best_of(runs: list[Measurement]) -> Measurement:
 
 def run_size(options: Options, dialect: str, rows: int, console: Console) -> list[Measurement]:
     """All contenders for one dialect and size, in rounds so that load spikes hit all alike."""
-    console.print(f"[bold]{dialect}[/bold]: {ensure_events(dialect, rows)} in hw_bench.events")
+    try:
+        prepared = ensure_events(dialect, rows)
+    except sa.exc.OperationalError as exc:
+        console.print(f"[red]{dialect}: cannot prepare hw_bench.events, skipped[/red]: {exc.orig}")
+        return []
+    console.print(f"[bold]{dialect}[/bold]: {prepared} in hw_bench.events")
     contenders = selected(options, dialect, rows, console)
     runs: dict[str, list[Measurement]] = {c.name: [] for c in contenders}
     for attempt in range(options.repeat):
@@ -157,13 +174,19 @@ def main(argv: list[str]) -> int:
     console = Console()
     (options.work_dir / "logs").mkdir(parents=True, exist_ok=True)
     prepare_duckdb_extensions(options.work_dir / "duckdb_extensions")
+    commit_at_start = headwater_commit()
     results: Results = {}
     for rows in options.sizes:
         for dialect in options.dialects:
-            results[(rows, dialect)] = run_size(options, dialect, rows, console)
-    servers = {d: server_version(d) for d in options.dialects}
+            measurements = run_size(options, dialect, rows, console)
+            if measurements:
+                results[(rows, dialect)] = measurements
+    if not results:
+        console.print("[red]nothing was measured[/red]")
+        return 1
+    servers = {d: server_version(d) for d in sorted({d for _, d in results})}
     command = "make bench BENCH_ARGS=" + shlex.quote(shlex.join(argv)) if argv else "make bench"
-    report = markdown(command, results, machine(), versions(servers))
+    report = markdown(command, results, machine(), versions(servers, commit_at_start))
     report_path = options.work_dir / "report.md"
     report_path.write_text(report)
     save_json(options.work_dir / "results.json", command, results)

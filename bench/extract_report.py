@@ -117,7 +117,7 @@ def machine() -> dict[str, str]:
 _QUIET: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 30, "check": False}
 
 
-def _headwater_commit() -> str:
+def headwater_commit() -> str:
     """The commit Headwater was measured at, marked when its files had uncommitted changes."""
     repo = Path(__file__).resolve().parent.parent
     git = ["git", "-C", str(repo)]
@@ -128,15 +128,23 @@ def _headwater_commit() -> str:
     return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
 
 
-def versions(servers: dict[str, str]) -> dict[str, str]:
-    """Package versions in this environment, then the database servers'."""
+def versions(servers: dict[str, str], commit_at_start: str) -> dict[str, str]:
+    """Package versions in this environment, then the database servers'.
+
+    Headwater is developed while it is measured: a commit that moved during the run is
+    reported as both ends, so its rows are not taken for one version.
+    """
     found: dict[str, str] = {}
     for package in PACKAGES:
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
-    found["headwater"] += f" (commit {_headwater_commit()})"
+    commit_at_end = headwater_commit()
+    if commit_at_end == commit_at_start:
+        found["headwater"] += f" (commit {commit_at_end})"
+    else:
+        found["headwater"] += f" (commit {commit_at_start} at start, {commit_at_end} at end)"
     return {**found, **servers}
 
 

@@ -62,7 +62,9 @@ def _ms(ms: int) -> datetime:
 class Lake:
     """Iceberg catalog and warehouse of one project."""
 
-    def __init__(self, catalog_url: str, warehouse: str, target_file_bytes: int = 32 << 20) -> None:
+    def __init__(
+        self, catalog_url: str, warehouse: str, target_file_bytes: int = 128 << 20
+    ) -> None:
         self.catalog_url = catalog_url
         self.warehouse = warehouse
         self.target_file_bytes = target_file_bytes

@@ -1,19 +1,19 @@
 """Replace a table's data with a stream of Arrow batches in one Iceberg commit.
 
-The stream is written to data files as it arrives (memory bounded by the target file size);
-the files become visible only when the single OVERWRITE snapshot is committed. If anything
-fails before that, the files written so far are deleted and the table is unchanged.
+The stream is written to data files as it arrives; the files become visible only when the
+single OVERWRITE snapshot is committed. If anything fails before that, the files written so far
+are deleted and the table is unchanged.
 
-pyiceberg's own streaming path hands every file to ``Executor.map``, which consumes the whole
-stream before the first file is done; we drive its ``write_file`` one file at a time instead,
-with one file writing while the next fills, so memory stays at about two target files.
+We write the Parquet files ourselves, batch by batch: pyiceberg's streaming write hands every
+file to ``Executor.map``, which consumes the whole stream before the first file is written, and
+its bin-packing holds a whole file's batches in memory twice. Measured in docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,22 +21,19 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.io.pyarrow import (
-    bin_pack_record_batches,
-    parquet_file_to_data_file,
-    pyarrow_to_schema,
-    write_file,
-)
+from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.manifest import DataFile
-from pyiceberg.table import Transaction, WriteTask
+from pyiceberg.schema import Schema
+from pyiceberg.table import Transaction
+from pyiceberg.types import ListType, MapType, NestedField, StructType
 
 from headwater.errors import LakeError
 from headwater.lake.arrow_types import conform, storable_schema
 from headwater.lake.catalog import Lake, split_name
 from headwater.lake.prefetch import prefetch
 
-TARGET_FILE_SIZE = "write.target-file-size-bytes"
 NAME_MAPPING = "schema.name-mapping.default"
 
 
@@ -123,7 +120,7 @@ def _replace(
     """One OVERWRITE snapshot: every current file out, every produced file in, or nothing."""
     namespace, _ = split_name(name)
     lake.ensure_namespace(namespace)
-    table_props = {TARGET_FILE_SIZE: str(lake.target_file_bytes)}
+    table_props = {"write.target-file-size-bytes": str(lake.target_file_bytes)}
     txn: Transaction
     if lake.exists(name):
         table = lake.table(name)
@@ -169,31 +166,60 @@ def _replace(
 
 
 def _write_files(
-    txn: Transaction, stream: pa.RecordBatchReader, commit_uuid: Any, target: int
+    txn: Transaction, stream: pa.RecordBatchReader, commit_uuid: uuid.UUID, target: int
 ) -> Iterator[DataFile]:
-    """Write ``stream`` as data files of about ``target`` in-memory bytes, one in flight."""
+    """Write ``stream`` as Parquet files of about ``target`` bytes, one row group per batch.
+
+    Each batch goes to the open file as it arrives, so memory holds a batch and the encoder's
+    buffers, whatever the file or table size; a new file starts once ``target`` is written.
+    """
     metadata = txn.table_metadata
-    task_schema = pyarrow_to_schema(
-        stream.schema,
-        name_mapping=metadata.schema().name_mapping,
-        format_version=metadata.format_version,
-    )
-    pending: deque[Iterator[DataFile]] = deque()
+    io = txn._table.io
+    file_schema = with_field_ids(stream.schema, metadata.schema())
+    folder = metadata.location.rstrip("/") + "/data"
+    sequence = itertools.count()
+    path = ""
+    sink: Any = None
+    writer: pq.ParquetWriter | None = None
     try:
-        for task_id, batches in enumerate(bin_pack_record_batches(stream, target)):
-            task = WriteTask(
-                write_uuid=commit_uuid, task_id=task_id, record_batches=batches, schema=task_schema
-            )
-            pending.append(write_file(txn._table.io, metadata, iter([task])))
-            while len(pending) > 1:
-                yield from pending.popleft()
-        while pending:
-            yield from pending.popleft()
+        for batch in stream:
+            if writer is None:
+                path = f"{folder}/{commit_uuid}-{next(sequence):05d}.parquet"
+                sink = io.new_output(path).create(overwrite=False)
+                writer = pq.ParquetWriter(sink, file_schema, compression="zstd")
+            writer.write_batch(batch)
+            if sink.tell() >= target:
+                writer.close()
+                sink.close()
+                writer = None
+                yield parquet_file_to_data_file(io, metadata, path)
+        if writer is not None:
+            writer.close()
+            sink.close()
+            writer = None
+            yield parquet_file_to_data_file(io, metadata, path)
     finally:
-        # a failure must not leave a write running behind the clean-up of its files
-        for running in pending:
+        if writer is not None:  # a failure mid-file: close it so that clean-up can delete it
             with contextlib.suppress(Exception):
-                list(running)
+                writer.close()
+                sink.close()
+
+
+def with_field_ids(schema: pa.Schema, table_schema: Schema) -> pa.Schema:
+    """``schema`` with each field (nested ones too) tagged with its Iceberg field id, by name."""
+
+    def tag(field: pa.Field, column: NestedField) -> pa.Field:
+        t, it = field.type, column.field_type
+        if (pa.types.is_list(t) or pa.types.is_large_list(t)) and isinstance(it, ListType):
+            element = tag(t.value_field, it.element_field)
+            t = pa.list_(element) if pa.types.is_list(t) else pa.large_list(element)
+        elif pa.types.is_struct(t) and isinstance(it, StructType):
+            t = pa.struct([tag(f, it.field_by_name(f.name)) for f in t])  # type: ignore[arg-type]
+        elif pa.types.is_map(t) and isinstance(it, MapType):
+            t = pa.map_(tag(t.key_field, it.key_field), tag(t.item_field, it.value_field))
+        return pa.field(field.name, t, field.nullable, {b"PARQUET:field_id": str(column.field_id)})
+
+    return pa.schema([tag(f, table_schema.find_field(f.name)) for f in schema])
 
 
 def _remove_files_of(table_location: str, commit_uuid: str) -> None:

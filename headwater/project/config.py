@@ -132,9 +132,7 @@ class Lake(Strict):
         default=None, description="SQLAlchemy URL of the catalog; default .headwater/catalog.db"
     )
     warehouse: str = Field(default=".headwater/warehouse", description="folder or file:// URL")
-    target_file_mb: int = Field(
-        default=32, gt=0, description="in-memory (uncompressed) size of one data file"
-    )
+    target_file_mb: int = Field(default=128, gt=0, description="size of one data file on storage")
 
 
 class State(Strict):
