@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from headwater.connect.sql import SqlDatabase
+from headwater.connect.sql.database import resolve_url
 from headwater.errors import HeadwaterError, ModelError, ProjectError, RunFailed, did_you_mean
 from headwater.ingest import ingest_table
 from headwater.lake import (
@@ -75,15 +76,22 @@ class Workspace:
         if cfg.catalog_url:
             warehouse = self.project.path(location)
             warehouse.mkdir(parents=True, exist_ok=True)
-            return Lake(cfg.catalog_url, warehouse.resolve().as_uri(), target)
+            catalog_url = resolve_url(cfg.catalog_url, self.project.root).render_as_string(
+                hide_password=False
+            )
+            return Lake(catalog_url, warehouse.resolve().as_uri(), target)
         return Lake.local(
             self.project.state_dir, str(self.project.path(location)), target_file_bytes=target
         )
 
     @property
     def state_url(self) -> str:
-        """The metadata store's URL: ``state.url``, or ``.headwater/state.db``."""
-        return self.project.config.state.url or f"sqlite:///{self.project.state_dir / 'state.db'}"
+        """The metadata store's URL: ``state.url`` (a relative SQLite path is relative to the
+        project folder), or ``.headwater/state.db``."""
+        if self.project.config.state.url:
+            url = resolve_url(self.project.config.state.url, self.project.root)
+            return url.render_as_string(hide_password=False)
+        return f"sqlite:///{self.project.state_dir / 'state.db'}"
 
     @cached_property
     def store(self) -> Store:

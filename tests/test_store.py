@@ -39,16 +39,22 @@ def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         Store.open(url)
 
 
-def test_older_store_asks_for_migrate(tmp_path: Path) -> None:
+def test_older_store_asks_for_migrate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    Store.open(url).close()  # written at today's head revision, 0001
+    monkeypatch.setattr("headwater.state.store.head_revision", lambda: "0002")  # a newer Headwater
+    with pytest.raises(MigrationRequired) as info:
+        Store.open(url)
+    assert "at revision 0001, this Headwater needs 0002" in str(info.value)
+    assert "run `headwater migrate`" in str(info.value)
+
+
+def test_tables_of_others_in_the_same_database_do_not_block(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'state.db'}"
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE something (x int)")  # a store never migrated
+        conn.exec_driver_sql("CREATE TABLE something_else (x int)")
     engine.dispose()
-    with pytest.raises(MigrationRequired, match="headwater migrate"):
-        Store.open(url)
-    store = Store.open(url, check=False)
-    assert store.migrate() == (None, head_revision())
     assert Store.open(url).revision() == head_revision()
 
 
@@ -77,21 +83,40 @@ def test_runs_recorded_in_postgres(tmp_path: Path, postgres_url: str) -> None:
     ws.close()
 
 
-def test_cli_migrate_fixes_what_the_check_reports(tmp_path: Path) -> None:
+def test_cli_reports_the_fix_and_migrate_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from headwater.cli import app
 
     runner = CliRunner()
-    assert runner.invoke(app, ["init", str(tmp_path / "p")]).exit_code == 0
-    state = tmp_path / "p" / ".headwater" / "state.db"
-    state.parent.mkdir(parents=True)
-    engine = sa.create_engine(f"sqlite:///{state}")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE something (x int)")
+    project = str(tmp_path / "p")
+    assert runner.invoke(app, ["init", project]).exit_code == 0
+    assert runner.invoke(app, ["runs", "-p", project]).exit_code == 0  # creates the store
+    with monkeypatch.context() as m:
+        m.setattr("headwater.state.store.head_revision", lambda: "0002")
+        refused = runner.invoke(app, ["runs", "-p", project])
+    assert refused.exit_code == 1
+    assert "error: the metadata store at sqlite:///" in refused.stderr
+    assert "hint: run `headwater migrate`" in refused.stderr
+    migrated = runner.invoke(app, ["migrate", "-p", project])
+    assert migrated.exit_code == 0 and f"→ {head_revision()}" in migrated.stdout
+
+
+def test_state_and_catalog_can_share_one_database_given_relatively(tmp_path: Path) -> None:
+    project = copy_example(tmp_path / "classicmodels")
+    text = (project / "headwater.yaml").read_text()
+    text += (
+        "state:\n  url: sqlite:///meta/shared.db\nlake:\n  catalog_url: sqlite:///meta/shared.db\n"
+    )
+    (project / "headwater.yaml").write_text(text)
+    (project / "meta").mkdir()
+    build_classicmodels(f"sqlite:///{project / '.headwater' / 'classicmodels.db'}")
+    ws = Workspace.open(project)
+    ws.run("classicmodels")
+    engine = sa.create_engine(f"sqlite:///{project / 'meta' / 'shared.db'}")
+    names = set(sa.inspect(engine).get_table_names())
     engine.dispose()
-    refused = runner.invoke(app, ["runs", "-p", str(tmp_path / "p")])
-    assert refused.exit_code == 1 and "run `headwater migrate`" in refused.stderr
-    migrated = runner.invoke(app, ["migrate", "-p", str(tmp_path / "p")])
-    assert migrated.exit_code == 0 and f"none → {head_revision()}" in migrated.stdout
-    assert runner.invoke(app, ["runs", "-p", str(tmp_path / "p")]).exit_code == 0
+    assert {"runs", "task_runs", "iceberg_tables"} <= names
+    assert Workspace.open(project).runs()[0].status == "success"

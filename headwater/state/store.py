@@ -81,7 +81,9 @@ class Store:
         store = cls(create_engine(url))
         try:
             current = store.revision()
-            if current is None and not sa.inspect(store.engine).get_table_names():
+            # no version and none of our tables: a new store, even in a database shared with
+            # other tables (the Iceberg catalog's, say)
+            if current is None and "runs" not in sa.inspect(store.engine).get_table_names():
                 store.migrate()
             elif check:
                 store.check_revision(current)
