@@ -13,6 +13,9 @@ import sqlalchemy as sa
 
 from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_reader
 from headwater.errors import SourceError, SourceUnreachable
+from headwater.ingest import ingest_table
+from headwater.lake import Lake
+from headwater.project.config import Source
 
 ROWS = 2_500
 
@@ -131,3 +134,34 @@ def test_reader_choice() -> None:
     assert choose_reader("oracle") == "sqlalchemy"
     with pytest.raises(SourceError, match="does not support sqlite"):
         choose_reader("sqlite", "duckdb")
+
+
+@pytest.mark.postgres
+def test_postgres_time_zones_arrive_as_utc_instants(postgres_url: str, tmp_path: Path) -> None:
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET TIME ZONE 'Europe/Paris'")
+        conn.exec_driver_sql("CREATE TABLE ev (id INT, at TIMESTAMPTZ, local_at TIMESTAMP, t TIME)")
+        conn.exec_driver_sql(
+            "INSERT INTO ev VALUES (1, '2024-03-31 01:30:00+01', '2024-03-31 01:30:00', '13:14:15'), (2, NULL, NULL, NULL)"
+        )
+    engine.dispose()
+    db = SqlDatabase(postgres_url, name="src")
+    for name in ("duckdb", "connectorx", "sqlalchemy"):
+        table = READERS[name](db, ReadRequest(table="ev")).read_all().sort_by("id")  # type: ignore[index]
+        at = table.column("at")
+        assert at.type == pa.timestamp("us", tz="UTC") or at.type.tz in ("UTC", "+00:00"), name
+        assert at.to_pylist()[0] == dt.datetime(2024, 3, 31, 0, 30, tzinfo=dt.UTC), name
+        assert table.column("local_at").to_pylist()[0] == dt.datetime(2024, 3, 31, 1, 30), name
+        assert table.column("t").to_pylist() == [dt.time(13, 14, 15), None], name
+    # and through the lake, for each reader (DuckDB writes its files itself)
+    lake = Lake.local(tmp_path / ".headwater")
+    for name in ("duckdb", "connectorx", "sqlalchemy"):
+        source = Source(connection="c", namespace=name, tables=({"name": "ev"},), reader=name)  # type: ignore[arg-type]
+        ingest_table(lake, db, source, source.tables[0])
+        stored = lake.table(f"{name}.ev").scan().to_arrow().sort_by("id")
+        assert stored.column("at").to_pylist()[0] == dt.datetime(
+            2024, 3, 31, 0, 30, tzinfo=dt.UTC
+        ), name
+        assert stored.column("t").to_pylist()[0] == dt.time(13, 14, 15), name
+    db.dispose()
