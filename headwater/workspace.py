@@ -205,9 +205,10 @@ class Workspace:
                         ),
                         props,
                     )
-                    if on_rows is not None:
-                        on_rows(result.rows)
-                    return result
+                    if result is not None:
+                        if on_rows is not None:
+                            on_rows(result.rows)
+                        return result
                 stream = session.run_model(model.sql, [], shown)
                 return replace_table(self.lake, name, stream, props, on_rows)
             except HeadwaterError:

@@ -62,9 +62,10 @@ def test_generated_source_end_to_end_and_rerun(project: Path) -> None:
 def test_same_results_on_sqlite_mariadb_and_postgres(
     tmp_path: Path, mysql_url: str, postgres_url: str
 ) -> None:
+    # one project switched from engine to engine, as a user does with --var source_url
+    project = copy_example(tmp_path / "classicmodels")
     results = {}
     for engine, url in (("sqlite", None), ("mysql", mysql_url), ("postgresql", postgres_url)):
-        project = copy_example(tmp_path / engine)
         url = url or sqlite_url(project)
         build_classicmodels(url, scale=2)
         ws = Workspace.open(project, {"source_url": url})

@@ -126,6 +126,25 @@ def test_new_columns_are_added_and_bad_changes_refused(lake: Lake) -> None:
     assert rows(lake, "raw.t") == [{"id": 2, "extra": "x"}]
 
 
+def test_narrower_types_from_another_source_keep_the_table_type(lake: Lake) -> None:
+    from headwater.lake import replace_table_with_files
+
+    wide = pa.schema([("id", pa.int64()), ("amount", pa.decimal128(29, 2))])
+    first = pa.table({"id": [1], "amount": [decimal.Decimal("1.50")]}, schema=wide)
+    replace_table(lake, "raw.t", first.to_reader())
+    narrow = pa.schema([("id", pa.int32()), ("amount", pa.decimal128(12, 2))])
+    rows_in = pa.table({"id": [2, 3], "amount": [decimal.Decimal("2.25"), None]}, schema=narrow)
+    # DuckDB's files would carry the narrow types: that path steps aside, the stream casts
+    assert replace_table_with_files(lake, "raw.t", narrow, duckdb_writer("SELECT 1")) is None
+    replace_table(lake, "raw.t", rows_in.to_reader())
+    assert lake.arrow_schema("raw.t").field("id").type == pa.int64()
+    assert lake.arrow_schema("raw.t").field("amount").type == pa.decimal128(29, 2)
+    assert rows(lake, "raw.t") == [
+        {"id": 2, "amount": decimal.Decimal("2.25")},
+        {"id": 3, "amount": None},
+    ]
+
+
 def test_unknown_table_and_bad_names(lake: Lake) -> None:
     replace_table(lake, "gold.orders", pa.table({"id": [1]}).to_reader())
     with pytest.raises(TableNotFound, match="did you mean `gold.orders`"):

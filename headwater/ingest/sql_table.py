@@ -49,8 +49,9 @@ def ingest_table(
                 ),
                 props,
             )
-            if on_rows is not None:
-                on_rows(result.rows)
-            return result
+            if result is not None:
+                if on_rows is not None:
+                    on_rows(result.rows)
+                return result
     stream = READERS[reader_name](db, request)
     return replace_table(lake, target, stream, props, on_rows)

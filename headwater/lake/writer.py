@@ -61,7 +61,7 @@ def replace_table(
 
     ``on_rows`` is called with each batch's row count as it is read (from a reader thread).
     """
-    schema = storable_schema(reader.schema)
+    schema = write_schema(lake, name, storable_schema(reader.schema))
 
     def transform(batch: pa.RecordBatch) -> pa.RecordBatch:
         if on_rows is not None:
@@ -81,14 +81,17 @@ def replace_table_with_files(
     schema: pa.Schema,
     write: Callable[[str, str], list[str]],
     properties: Mapping[str, str] | None = None,
-) -> WriteResult:
+) -> WriteResult | None:
     """Replace ``name`` with Parquet files that ``write(folder, prefix)`` puts in ``folder``.
 
     For engines that write Parquet faster than a Python loop can (DuckDB writes on all cores):
     the files carry no Iceberg field ids, so the table gets a name mapping, as the Iceberg
     spec provides for imported files. File names must start with ``prefix``; ``schema`` must be
-    storable (see :func:`is_storable`).
+    storable (see :func:`is_storable`). Returns None, writing nothing, when the table holds a
+    column in a wider type than ``schema``'s: the caller streams the rows instead, cast.
     """
+    if not write_schema(lake, name, schema).equals(schema):
+        return None
 
     def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
         mapping = txn.table_metadata.schema().name_mapping.model_dump_json()
@@ -102,6 +105,33 @@ def replace_table_with_files(
             yield parquet_file_to_data_file(txn._table.io, txn.table_metadata, uri)
 
     return _replace(lake, name, schema, produce, properties)
+
+
+def write_schema(lake: Lake, name: str, schema: pa.Schema) -> pa.Schema:
+    """The schema to write new data for ``name`` with: ``schema``, except that a column the
+    table already holds in a wider type (int64 for int32, decimal(29,2) for decimal(20,2)) keeps
+    that type, so a source that changed engine does not narrow the table."""
+    if not lake.exists(name):
+        return schema
+    current = lake.arrow_schema(name)
+    fields = []
+    for field in schema:
+        if field.name in current.names:
+            wider = current.field(field.name).type
+            if _widens(field.type, wider):
+                field = pa.field(field.name, wider, nullable=True)
+        fields.append(field)
+    return pa.schema(fields)
+
+
+def _widens(narrow: pa.DataType, wide: pa.DataType) -> bool:
+    if pa.types.is_integer(narrow) and pa.types.is_integer(wide):
+        return bool(wide.bit_width > narrow.bit_width)
+    if pa.types.is_floating(narrow) and pa.types.is_floating(wide):
+        return bool(wide.bit_width > narrow.bit_width)
+    if pa.types.is_decimal(narrow) and pa.types.is_decimal(wide):
+        return bool(wide.scale == narrow.scale and wide.precision > narrow.precision)
+    return False
 
 
 def is_storable(schema: pa.Schema) -> bool:
