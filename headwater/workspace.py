@@ -150,10 +150,10 @@ class Workspace:
         try:
             status = run_dag(dag, execute, executor, self.store, run_id, listener)
         except BaseException as exc:
+            executor.shutdown(cancel=True)
             self.store.finish_run(run_id, RunStatus.FAILED, f"run interrupted: {exc!r}")
             raise
-        finally:
-            executor.shutdown()
+        executor.shutdown()
         record = self.store.run(run_id)
         failed = [t for t in record.tasks if t.status == "failed"]
         error = "; ".join(f"{t.task_id}: {t.error}" for t in failed) or None

@@ -81,3 +81,40 @@ def test_invalid_dags() -> None:
         Dag.of("p", [task("a", "b"), task("b", "a")])
     with pytest.raises(DagError, match="two tasks named `a`"):
         Dag.of("p", [task("a"), task("a")])
+
+
+def test_interrupt_records_running_tasks_and_starts_nothing_more(store: Store) -> None:
+    dag = Dag.of("p", [task("a"), task("b"), task("c", "a"), task("d", "b")])
+    ran: list[str] = []
+
+    class InterruptOnSecondStart:
+        starts = 0
+
+        def task_started(self, t: Task) -> None:
+            self.starts += 1
+            if self.starts == 2:
+                raise KeyboardInterrupt
+
+        def task_progress(self, t: Task, rows: int) -> None:
+            pass
+
+        def task_finished(
+            self, t: Task, status: TaskStatus, outcome: object, error: object
+        ) -> None:
+            pass
+
+    def handler(t: Task, run_id: str) -> TaskOutcome:
+        time.sleep(0.2)
+        ran.append(t.id)
+        return TaskOutcome()
+
+    executor = LocalExecutor(2)
+    run_id = store.start_run("p")
+    with pytest.raises(KeyboardInterrupt):
+        run_dag(dag, handler, executor, store, run_id, InterruptOnSecondStart())  # type: ignore[arg-type]
+    executor.shutdown(cancel=True)
+    statuses = {t.task_id: (t.status, t.error) for t in store.run(run_id).tasks}
+    assert statuses["a"] == (TaskStatus.FAILED, "interrupted")
+    assert statuses["b"] == (TaskStatus.FAILED, "interrupted")
+    assert statuses["c"][0] is TaskStatus.PENDING and statuses["d"][0] is TaskStatus.PENDING
+    assert "c" not in ran and "d" not in ran

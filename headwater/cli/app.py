@@ -72,6 +72,14 @@ def handles_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            err.print(
+                "[bold red]interrupted[/bold red]: tasks not yet started were cancelled; every "
+                "table is as its last commit left it",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(130) from None
         except HeadwaterError as exc:
             if kwargs.get("debug"):
                 err.print_exception(show_locals=False)

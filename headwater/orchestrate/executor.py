@@ -16,7 +16,7 @@ class Executor(Protocol):
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]: ...
 
-    def shutdown(self) -> None: ...
+    def shutdown(self, cancel: bool = False) -> None: ...
 
 
 class LocalExecutor:
@@ -31,5 +31,6 @@ class LocalExecutor:
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
         return self._pool.submit(fn, *args)
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
+    def shutdown(self, cancel: bool = False) -> None:
+        """Wait for running tasks; with ``cancel``, drop the queued ones first."""
+        self._pool.shutdown(wait=True, cancel_futures=cancel)

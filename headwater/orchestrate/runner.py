@@ -79,47 +79,56 @@ def run_dag(
             if tid not in done | failed_ids | blocked | busy and t.depends_on <= done
         ]
 
-    while True:
-        for task in ready():
-            if len(running) >= executor.max_workers:
+    try:
+        while True:
+            for task in ready():
+                if len(running) >= executor.max_workers:
+                    break
+                store.update_task(run_id, task.id, status=TaskStatus.RUNNING, started_at=now())
+                running[executor.submit(handler, task, run_id)] = task
+                listen.task_started(task)
+            if not running:
                 break
-            store.update_task(run_id, task.id, status=TaskStatus.RUNNING, started_at=now())
-            listen.task_started(task)
-            running[executor.submit(handler, task, run_id)] = task
-        if not running:
-            break
-        finished, _ = wait(running, return_when=FIRST_COMPLETED)
-        for future in finished:
-            task = running.pop(future)
-            exc = future.exception()
-            if exc is None:
-                outcome = future.result()
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = running.pop(future)
+                exc = future.exception()
+                if exc is None:
+                    outcome = future.result()
+                    store.update_task(
+                        run_id,
+                        task.id,
+                        status=TaskStatus.SUCCESS,
+                        ended_at=now(),
+                        rows=outcome.rows,
+                        bytes=outcome.bytes,
+                        snapshot_id=outcome.snapshot_id,
+                    )
+                    done.add(task.id)
+                    listen.task_finished(task, TaskStatus.SUCCESS, outcome, None)
+                    continue
+                failed = True
+                failed_ids.add(task.id)
+                message = describe_error(exc)
                 store.update_task(
-                    run_id,
-                    task.id,
-                    status=TaskStatus.SUCCESS,
-                    ended_at=now(),
-                    rows=outcome.rows,
-                    bytes=outcome.bytes,
-                    snapshot_id=outcome.snapshot_id,
+                    run_id, task.id, status=TaskStatus.FAILED, ended_at=now(), error=message
                 )
-                done.add(task.id)
-                listen.task_finished(task, TaskStatus.SUCCESS, outcome, None)
-                continue
-            failed = True
-            failed_ids.add(task.id)
-            message = describe_error(exc)
+                listen.task_finished(task, TaskStatus.FAILED, None, message)
+                for tid in sorted(dag.downstream(task.id) - blocked):
+                    blocked.add(tid)
+                    store.update_task(
+                        run_id,
+                        tid,
+                        status=TaskStatus.UPSTREAM_FAILED,
+                        error=f"not run: upstream task `{task.id}` failed",
+                    )
+                    listen.task_finished(dag.tasks[tid], TaskStatus.UPSTREAM_FAILED, None, None)
+    except BaseException:
+        # interrupted (Ctrl-C): what was queued never starts; what runs is recorded as cut off
+        for future, task in running.items():
+            future.cancel()
             store.update_task(
-                run_id, task.id, status=TaskStatus.FAILED, ended_at=now(), error=message
+                run_id, task.id, status=TaskStatus.FAILED, ended_at=now(), error="interrupted"
             )
-            listen.task_finished(task, TaskStatus.FAILED, None, message)
-            for tid in sorted(dag.downstream(task.id) - blocked):
-                blocked.add(tid)
-                store.update_task(
-                    run_id,
-                    tid,
-                    status=TaskStatus.UPSTREAM_FAILED,
-                    error=f"not run: upstream task `{task.id}` failed",
-                )
-                listen.task_finished(dag.tasks[tid], TaskStatus.UPSTREAM_FAILED, None, None)
+        raise
     return RunStatus.FAILED if failed else RunStatus.SUCCESS
