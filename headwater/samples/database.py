@@ -11,21 +11,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from headwater.errors import HeadwaterError, MissingDependency, SourceUnreachable
+from headwater.connect.sql.database import SqlDatabase, resolve_url
+from headwater.errors import HeadwaterError, MissingDependency
 from headwater.samples.schema import METADATA, TABLES
 
 
 def parse_url(url: str) -> sa.URL:
-    """The SQLAlchemy URL of ``url``, or a clear error naming the expected forms."""
-    try:
-        return sa.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise HeadwaterError(
-            f"cannot read the database URL {url!r}",
-            hint="use a SQLAlchemy URL such as sqlite:///path/to/classicmodels.db, "
-            "mysql+pymysql://root@127.0.0.1:3306/classicmodels or "
-            "postgresql+psycopg://postgres@127.0.0.1:5432/classicmodels",
-        ) from exc
+    """The SQLAlchemy URL of ``url``, or a clear error naming the expected form."""
+    return resolve_url(url, None)
 
 
 def open_database(url: sa.URL) -> sa.Engine:
@@ -63,15 +56,9 @@ def recreate_tables(conn: sa.Connection) -> None:
     METADATA.create_all(conn)
 
 
-def unreachable(url: sa.URL, exc: sa.exc.DBAPIError) -> SourceUnreachable:
-    """The error for a server that refused or failed a connection."""
-    address = f"{url.host or 'localhost'}:{url.port or _default_port(url)}"
-    return SourceUnreachable(
-        f"cannot connect to {url.get_backend_name()} at {address} ({_first_line(exc)})",
-        dialect=url.get_backend_name(),
-        address=address,
-        hint="is the server running and does the URL name the right host, port and user?",
-    )
+def unreachable(url: sa.URL, exc: sa.exc.DBAPIError) -> HeadwaterError:
+    """The error for a server that refused or failed a connection (as for any SQL source)."""
+    return SqlDatabase(url, name="sample target").connect_error(exc)
 
 
 def _engine(url: sa.URL, **kwargs: object) -> sa.Engine:
@@ -134,11 +121,3 @@ def _create_postgres_database(url: sa.URL) -> None:
         raise unreachable(url, exc) from exc
     finally:
         engine.dispose()
-
-
-def _default_port(url: sa.URL) -> int | str:
-    return {"mysql": 3306, "mariadb": 3306, "postgresql": 5432}.get(url.get_backend_name(), "?")
-
-
-def _first_line(exc: sa.exc.DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__

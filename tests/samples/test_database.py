@@ -80,7 +80,7 @@ def test_a_missing_postgres_database_is_created() -> None:
 def test_a_server_that_is_down_is_named(url: str) -> None:
     with pytest.raises(SourceUnreachable) as caught:
         build_classicmodels(url, scale=0.1)
-    assert caught.value.address == "127.0.0.1:1"
+    assert caught.value.address == "127.0.0.1:1/classicmodels"
     assert "cannot connect to" in str(caught.value)
     assert "127.0.0.1:1" in str(caught.value)
     assert "is the server running" in str(caught.value)
@@ -94,7 +94,7 @@ def test_an_unknown_driver_is_a_missing_dependency() -> None:
 
 def test_a_url_that_is_not_a_url() -> None:
     with pytest.raises(
-        HeadwaterError, match=r"cannot read the database URL 'classicmodels\.db'"
+        HeadwaterError, match=r"`classicmodels\.db` is not a SQLAlchemy URL"
     ) as caught:
         build_classicmodels("classicmodels.db")
     assert "sqlite:///" in (caught.value.hint or "")

@@ -27,8 +27,8 @@ def resolve_url(url: str, root: Path | None) -> sa.URL:
     except sa.exc.ArgumentError as exc:
         raise SourceError(
             f"`{url}` is not a SQLAlchemy URL",
-            hint="write it as dialect+driver://user:password@host:port/database, "
-            "e.g. mysql+pymysql://root@127.0.0.1/classicmodels",
+            hint="write it as dialect+driver://user:password@host:port/database, e.g. "
+            "mysql+pymysql://root@127.0.0.1/classicmodels, or sqlite:///path/to/file.db for a file",
         ) from exc
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         path = Path(parsed.database).expanduser()
@@ -82,9 +82,9 @@ class SqlDatabase:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
         except sa.exc.DBAPIError as exc:
-            raise self._connect_error(exc) from exc
+            raise self.connect_error(exc) from exc
 
-    def _connect_error(self, exc: sa.exc.DBAPIError) -> SourceError | SourceUnreachable:
+    def connect_error(self, exc: sa.exc.DBAPIError) -> SourceError | SourceUnreachable:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         where = f"{self.dialect} at {self.address}"
         if any(marker in reason.lower() for marker in _TERMINAL_MARKERS):
@@ -115,7 +115,7 @@ class SqlDatabase:
                 hint=f"tables there: {', '.join(sorted(names)[:20]) or 'none'}",
             ) from None
         except sa.exc.DBAPIError as exc:
-            raise self._connect_error(exc) from exc
+            raise self.connect_error(exc) from exc
 
     def dispose(self) -> None:
         if "engine" in self.__dict__:
