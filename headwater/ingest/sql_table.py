@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_reader, duckdb_reader
+from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_reader
 from headwater.lake import Lake, WriteResult, is_storable, replace_table, replace_table_with_files
 from headwater.project.config import Source, SourceTable
 
@@ -38,6 +38,8 @@ def ingest_table(
     props = {"headwater.reader": reader_name, **(properties or {})}
     target = f"{source.namespace}.{entry.name}"
     if reader_name == "duckdb":
+        from headwater.connect.sql import duckdb_reader
+
         schema = duckdb_reader.schema(db, request)
         if is_storable(schema):
             result = replace_table_with_files(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlglot
-
 from headwater.errors import ModelError
 from headwater.project.config import IDENTIFIER
 from headwater.sql.references import TableRef, is_query, parse_select, table_references
@@ -71,6 +69,8 @@ def parse_model(name: str, path: Path, shown: str | None = None) -> Model:
     sql = path.read_text(encoding="utf-8").rstrip().rstrip(";").rstrip()
     if not sql.strip():
         raise ModelError("the model is empty", file=shown, hint="write one SELECT statement")
+    import sqlglot
+
     try:
         statements = sqlglot.parse(sql, read="duckdb")
         tree = parse_select(sql)

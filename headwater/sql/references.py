@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import sqlglot
-from sqlglot import exp
+if TYPE_CHECKING:  # sqlglot loads on first parse: an ingest-only run never needs it
+    from sqlglot import exp
 
 DIALECT = "duckdb"
 
@@ -21,17 +22,23 @@ class TableRef:
 
 def parse_select(sql: str) -> exp.Expression:
     """Parse one statement; raises sqlglot.errors.ParseError with line information."""
+    import sqlglot
+
     tree: exp.Expression = sqlglot.parse_one(sql, read=DIALECT)  # type: ignore[assignment]
     return tree
 
 
 def is_query(tree: exp.Expression) -> bool:
     """True for SELECT / WITH … SELECT / set operations — statements that only read."""
+    from sqlglot import exp
+
     return isinstance(tree, exp.Query)
 
 
 def table_references(tree: exp.Expression) -> list[TableRef]:
     """Every table read by ``tree``, CTE names and table functions excluded, first line wins."""
+    from sqlglot import exp
+
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     seen: dict[str, TableRef] = {}
     for table in tree.find_all(exp.Table):

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import duckdb
-import pyarrow as pa
-
-from headwater.connect.sql.duckdb_reader import copy_to_parquet
 from headwater.errors import ModelError, QueryError, TableNotFound, did_you_mean
 from headwater.lake.catalog import Lake
 from headwater.sql.references import is_query, parse_select, table_references
+
+if TYPE_CHECKING:  # DuckDB loads with the first session: an ingest from MySQL never needs it
+    import duckdb
+    import pyarrow as pa
 
 _LINE = re.compile(r"LINE (\d+):")
 
@@ -32,6 +33,8 @@ class Session:
     """One DuckDB connection over the lake; not shared between threads."""
 
     def __init__(self, lake: Lake, threads: int | None = None) -> None:
+        import duckdb
+
         self.lake = lake
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
@@ -76,6 +79,8 @@ class Session:
 
     def query(self, sql: str, batch_rows: int = 100_000) -> pa.RecordBatchReader:
         """Run a read-only statement over catalog tables; results stream in batches."""
+        import duckdb
+
         try:
             tree = parse_select(sql)
         except Exception as exc:  # sqlglot ParseError: let DuckDB give its own message below
@@ -109,6 +114,8 @@ class Session:
 
     def schema_of(self, sql: str, file: str) -> pa.Schema:
         """The Arrow schema of a model's result, computed without running it."""
+        import duckdb
+
         try:
             return self.con.execute(f"SELECT * FROM ({sql}\n) LIMIT 0").to_arrow_reader().schema
         except duckdb.Error as exc:
@@ -116,12 +123,16 @@ class Session:
 
     def copy(self, sql: str, folder: str, prefix: str, file_bytes: int) -> list[str]:
         """Write a model's result as Parquet files ``prefix-*`` into ``folder``, on all cores."""
+        from headwater.connect.sql.duckdb_reader import copy_to_parquet
+
         return copy_to_parquet(self.con, sql + "\n", folder, prefix, file_bytes)
 
     def run_model(
         self, sql: str, references: Iterable[str], file: str, batch_rows: int = 100_000
     ) -> pa.RecordBatchReader:
         """Stream a model's SELECT; errors become ModelError with the model file and line."""
+        import duckdb
+
         self.map_tables(references)
         try:
             return self.con.execute(sql).to_arrow_reader(batch_rows)
