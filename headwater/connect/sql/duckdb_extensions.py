@@ -7,8 +7,11 @@ folder and point DuckDB's extension directory there. ``INSTALL`` never hits the 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
+import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -27,8 +30,21 @@ _directory: Path | None = None
 
 
 def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "headwater" / "duckdb-extensions"
+    """A folder per Python environment, so two virtualenvs never re-point each other's links;
+    the system's temporary folder when the user's cache cannot be written."""
+    environment = hashlib.sha256(sys.prefix.encode()).hexdigest()[:12]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    for root in (base, Path(tempfile.gettempdir())):
+        folder = root / "headwater" / "duckdb-extensions" / environment
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        return folder
+    raise MissingDependency(
+        f"no writable folder for DuckDB's extensions under {base} or {tempfile.gettempdir()}",
+        hint="set XDG_CACHE_HOME to a writable folder",
+    )
 
 
 def extension_directory() -> Path:
@@ -40,7 +56,8 @@ def extension_directory() -> Path:
         version = "v" + duckdb.__version__
         platform = duckdb.execute("PRAGMA platform").fetchone()
         assert platform is not None
-        target = _cache_root() / version / str(platform[0])
+        root = _cache_root()
+        target = root / version / str(platform[0])
         target.mkdir(parents=True, exist_ok=True)
         for name, (_package, module_name, stem) in PACKAGES.items():
             try:
@@ -57,7 +74,7 @@ def extension_directory() -> Path:
                 temporary.unlink(missing_ok=True)
                 temporary.symlink_to(shipped)
                 os.replace(temporary, link)
-        _directory = _cache_root()
+        _directory = root
         return _directory
 
 
