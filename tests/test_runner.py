@@ -36,7 +36,7 @@ def test_order_parallelism_and_recorded_outcomes(store: Store) -> None:
             started.append(t.id)
             running += 1
             peak = max(peak, running)
-        time.sleep(0.05)
+        time.sleep(0.3)  # long enough that both roots overlap even on a busy machine
         with lock:
             running -= 1
         return TaskOutcome(rows=len(t.id) * 10, bytes=1)
