@@ -1,7 +1,7 @@
 """Make any Arrow schema storable in Iceberg, batch by batch and without per-row Python.
 
 Iceberg has no unsigned or 8/16-bit integers, no nanosecond timestamps in format v2, one
-time zone (UTC) for instants, and no dictionary or null types; everything else maps 1:1.
+time zone (UTC) for instants, no interval, dictionary or null types; everything else maps 1:1.
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ def storable_type(t: pa.DataType) -> pa.DataType:
         return pa.time64("us")
     if pa.types.is_date64(t):
         return pa.date32()
-    if pa.types.is_duration(t) or pa.types.is_interval(t):
-        return pa.int64()
+    if pa.types.is_duration(t):
+        return pa.int64()  # microseconds
+    if pa.types.is_interval(t):
+        return pa.string()  # ISO 8601, e.g. P1M2DT3.5S: months and days have no fixed length
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return pa.list_(storable_type(t.value_type))
     if pa.types.is_struct(t):
@@ -64,6 +66,8 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
             columns.append(column)
         elif pa.types.is_dictionary(column.type):
             columns.append(column.dictionary_decode().cast(target.type))
+        elif pa.types.is_interval(column.type):
+            columns.append(pa.array([_iso_interval(v) for v in column.to_pylist()], pa.string()))
         elif pa.types.is_duration(column.type):
             columns.append(pc.cast(column.cast(pa.duration("us")), pa.int64()))
         elif pa.types.is_timestamp(column.type) and column.type.unit == "ns":
@@ -71,3 +75,12 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         else:
             columns.append(column.cast(target.type))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _iso_interval(value: pa.MonthDayNano | None) -> str | None:
+    """A month-day-nanosecond interval as an ISO 8601 duration (a rare type: per value is fine)."""
+    if value is None:
+        return None
+    months, days, nanos = value.months, value.days, value.nanoseconds
+    seconds = f"{nanos / 1e9:.9f}".rstrip("0").rstrip(".")
+    return f"P{months}M{days}DT{seconds}S"
