@@ -29,7 +29,7 @@ from headwater.orchestrate import Dag, LocalExecutor, RunListener, Task, TaskOut
 from headwater.orchestrate.plan import plan_pipeline
 from headwater.orchestrate.task import IngestSpec, ModelSpec
 from headwater.project import Project, load_project
-from headwater.sql import ModelGraph, Session, discover_models
+from headwater.sql import Model, ModelGraph, Session, discover_models
 from headwater.sql.session import model_error
 from headwater.state import RunRecord, RunStatus, Store
 
@@ -137,9 +137,14 @@ class Workspace:
             pipeline, pipelines[pipeline], self.project.config.sources, self.models()
         )
 
-    def run(self, pipeline: str, listener: RunListener | None = None) -> RunRecord:
-        """Run a pipeline to the end; raises RunFailed (with the run record) if a task failed."""
-        dag = self.plan(pipeline)
+    def run(
+        self, pipeline: str, listener: RunListener | None = None, dag: Dag | None = None
+    ) -> RunRecord:
+        """Run a pipeline to the end; raises RunFailed (with the run record) if a task failed.
+
+        ``dag`` is the pipeline's plan when the caller already made it (to display it).
+        """
+        dag = dag or self.plan(pipeline)
         config = self.project.config.pipelines[pipeline]
         run_id = self.store.start_run(pipeline, _public(self.project))
         executor = LocalExecutor(config.parallelism)
@@ -181,15 +186,14 @@ class Workspace:
         return TaskOutcome(rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id)
 
     def _build_model(
-        self, name: str, props: Mapping[str, str], on_rows: Callable[[int], None] | None
+        self, model: Model, props: Mapping[str, str], on_rows: Callable[[int], None] | None
     ) -> WriteResult:
         """Run a model in DuckDB and replace its table with the result, in one commit.
 
         DuckDB writes the files itself when Iceberg can store its result types as they are
         (nearly always); otherwise the result streams through Arrow and is converted.
         """
-        graph = self.models()
-        model = graph.models[name]
+        name = model.name
         shown = model.display_path(self.project.root)
         with Session(self.lake) as session:
             session.map_tables(r.name for r in model.references)

@@ -10,12 +10,14 @@ import pytest
 
 from headwater.errors import DagError, SourceError
 from headwater.orchestrate import Dag, LocalExecutor, Task, TaskOutcome, run_dag
-from headwater.orchestrate.task import ModelSpec
+from headwater.orchestrate.task import IngestSpec
 from headwater.state import RunStatus, Store, TaskStatus
 
 
 def task(tid: str, *deps: str) -> Task:
-    return Task(id=tid, kind="model", target=tid, spec=ModelSpec(tid), depends_on=frozenset(deps))
+    return Task(
+        id=tid, kind="ingest", target=tid, spec=IngestSpec("src", tid), depends_on=frozenset(deps)
+    )
 
 
 @pytest.fixture

@@ -116,7 +116,7 @@ def run(
     ws = _open(project, var)
     dag = ws.plan(pipeline)
     with RunProgress(dag, err) as progress:
-        record = ws.run(pipeline, listener=progress)
+        record = ws.run(pipeline, listener=progress, dag=dag)
     _print_run(record)
 
 

@@ -26,9 +26,10 @@ def ingest_table(
     through the other readers they stream as Arrow batches into files written here.
     """
     db.check()
-    if not entry.query:
-        db.reflect(entry.source_table, entry.schema_)  # a missing table fails here, clearly
     reader_name = choose_reader(db.dialect, source.reader)
+    if reader_name == "duckdb" and not entry.query:
+        # the other readers reflect the table themselves; DuckDB's errors are less clear
+        db.reflect(entry.source_table, entry.schema_)
     request = ReadRequest(
         table=None if entry.query else entry.source_table,
         query=entry.query,

@@ -43,7 +43,8 @@ def plan_pipeline(
                 members.append(target)
         else:
             for model in models.select(step.models):
-                drafts.append((model, "model", model, ModelSpec(model), step.depends_on))
+                model_spec = ModelSpec(models.models[model])
+                drafts.append((model, "model", model, model_spec, step.depends_on))
                 members.append(model)
     writers = {target: task_id for task_id, _, target, _, _ in drafts}
     tasks = []
@@ -57,12 +58,8 @@ def plan_pipeline(
                 )
             deps.update(groups[group])
         if isinstance(spec, ModelSpec):
-            deps.update(writers[r] for r in models.upstream[spec.model] if r in writers)
-            deps.update(
-                writers[ref.name]
-                for ref in models.models[spec.model].references
-                if ref.name in writers
-            )
+            # every table the model reads that this pipeline writes, models and loads alike
+            deps.update(writers[ref.name] for ref in spec.model.references if ref.name in writers)
         deps.discard(task_id)
         tasks.append(
             Task(id=task_id, kind=kind, target=target, spec=spec, depends_on=frozenset(deps))

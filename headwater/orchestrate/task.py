@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from headwater.sql.models import Model
 
 TaskKind = Literal["ingest", "model"]
 
@@ -16,7 +19,11 @@ class IngestSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    model: str  # namespace.name
+    model: Model  # parsed once, when the pipeline is planned
+
+    @property
+    def name(self) -> str:
+        return self.model.name
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from headwater.connect.sql.quoting import ident, literal
 from headwater.errors import ModelError, QueryError, TableNotFound, did_you_mean
 from headwater.lake.catalog import Lake
 from headwater.sql.references import is_query, parse_select, table_references
@@ -19,10 +20,6 @@ if TYPE_CHECKING:  # DuckDB loads with the first session: an ingest from MySQL n
     import pyarrow as pa
 
 _LINE = re.compile(r"LINE (\d+):")
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _path(location: str) -> str:
@@ -57,10 +54,10 @@ class Session:
             return
         namespace, table = name.split(".")
         files = [_path(f) for f in self.lake.data_files(name)]
-        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(namespace)}")
-        target = f"{_ident(namespace)}.{_ident(table)}"
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(namespace)}")
+        target = f"{ident(namespace)}.{ident(table)}"
         if files:
-            listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            listing = ", ".join(literal(f) for f in files)
             evolved = len(self.lake.table(name).schemas()) > 1
             options = ", union_by_name = true" if evolved else ""
             self.con.execute(

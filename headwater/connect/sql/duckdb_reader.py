@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from headwater.connect.sql.database import SqlDatabase
 from headwater.connect.sql.duckdb_extensions import connect
+from headwater.connect.sql.quoting import ident, literal
 from headwater.connect.sql.reader import ReadRequest
 from headwater.errors import SourceError
 
@@ -39,10 +40,6 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _attached(db: SqlDatabase, request: ReadRequest) -> tuple[duckdb.DuckDBPyConnection, str]:
     """A connection with the source attached as ``src``, and the SELECT that reads ``request``."""
     dialect = "mysql" if db.dialect == "mariadb" else db.dialect
@@ -50,16 +47,16 @@ def _attached(db: SqlDatabase, request: ReadRequest) -> tuple[duckdb.DuckDBPyCon
     con = connect(extension)
     con.execute("SET TimeZone = 'UTC'")
     try:
-        con.execute(f"ATTACH {_sql_string(dsn(db))} AS src (TYPE {kind}, READ_ONLY)")
+        con.execute(f"ATTACH {literal(dsn(db))} AS src (TYPE {kind}, READ_ONLY)")
     except duckdb.Error as exc:
         con.close()
         raise _read_error(db, request, exc) from exc
     if request.query:
         function = "postgres_query" if kind == "postgres" else "mysql_query"
-        return con, f"SELECT * FROM {function}('src', {_sql_string(request.query)})"
+        return con, f"SELECT * FROM {function}('src', {literal(request.query)})"
     assert request.table is not None
     schema = request.schema or ("public" if kind == "postgres" else db.url.database)
-    return con, f"SELECT * FROM src.{_ident(schema or '')}.{_ident(request.table)}"
+    return con, f"SELECT * FROM src.{ident(schema or '')}.{ident(request.table)}"
 
 
 def _read_error(db: SqlDatabase, request: ReadRequest, exc: duckdb.Error) -> SourceError:
@@ -121,11 +118,7 @@ def copy_to_parquet(
     """Run ``COPY (sql) TO folder`` as Parquet files named ``prefix-<uuid>.parquet``."""
     options = (
         f"FORMAT parquet, COMPRESSION zstd, PER_THREAD_OUTPUT true, APPEND true, RETURN_FILES true, "
-        f"FILENAME_PATTERN {_sql_string(prefix + '-{uuid}')}, FILE_SIZE_BYTES {int(file_bytes)}"
+        f"FILENAME_PATTERN {literal(prefix + '-{uuid}')}, FILE_SIZE_BYTES {int(file_bytes)}"
     )
-    row = con.execute(f"COPY ({sql}) TO {_sql_string(folder)} ({options})").fetchone()
+    row = con.execute(f"COPY ({sql}) TO {literal(folder)} ({options})").fetchone()
     return list(row[1]) if row else []
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
