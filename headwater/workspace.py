@@ -29,6 +29,7 @@ from headwater.orchestrate import Dag, LocalExecutor, RunListener, Task, TaskOut
 from headwater.orchestrate.plan import plan_pipeline
 from headwater.orchestrate.task import IngestSpec, ModelSpec
 from headwater.project import Project, load_project
+from headwater.project.config import SqlConnection, SqlSource
 from headwater.sql import Model, ModelGraph, Session, discover_models
 from headwater.sql.session import model_error
 from headwater.state import RunRecord, RunStatus, Store
@@ -109,6 +110,10 @@ class Workspace:
         with self._lock:
             if connection not in self._databases:
                 spec = self.project.config.connections[connection]
+                if not isinstance(spec, SqlConnection):
+                    raise ProjectError(
+                        f"connection `{connection}` is of type `{spec.type}`, not a SQL database"
+                    )
                 self._databases[connection] = SqlDatabase(
                     spec.url, name=connection, root=self.project.root
                 )
@@ -177,6 +182,7 @@ class Workspace:
         on_rows = (lambda rows: listener.task_progress(task, rows)) if listener else None
         if isinstance(task.spec, IngestSpec):
             source = self.project.config.sources[task.spec.source]
+            assert isinstance(source, SqlSource)
             entry = next(t for t in source.tables if t.name == task.spec.table)
             db = self.database(source.connection)
             result = ingest_table(self.lake, db, source, entry, props, on_rows)

@@ -15,7 +15,7 @@ from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_read
 from headwater.errors import SourceError, SourceUnreachable
 from headwater.ingest import ingest_table
 from headwater.lake import Lake
-from headwater.project.config import Source
+from headwater.project.config import SqlSource as Source
 
 ROWS = 2_500
 

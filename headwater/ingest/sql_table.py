@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_reader
 from headwater.lake import Lake, WriteResult, is_storable, replace_table, replace_table_with_files
-from headwater.project.config import Source, SourceTable
+from headwater.project.config import SourceTable, SqlSource
 
 # Compressed size of the files DuckDB writes; its memory use does not depend on it.
 PARQUET_FILE_BYTES = 128 << 20
@@ -15,7 +15,7 @@ PARQUET_FILE_BYTES = 128 << 20
 def ingest_table(
     lake: Lake,
     db: SqlDatabase,
-    source: Source,
+    source: SqlSource,
     entry: SourceTable,
     properties: Mapping[str, str] | None = None,
     on_rows: Callable[[int], None] | None = None,

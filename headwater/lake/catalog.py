@@ -19,7 +19,7 @@ from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceErr
 from pyiceberg.table import Table
 
 from headwater.errors import LakeError, TableNotFound, did_you_mean
-from headwater.project.config import IDENTIFIER
+from headwater.project.base import IDENTIFIER
 
 _COMMIT_LOCK = threading.Lock()
 

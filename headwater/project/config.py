@@ -6,35 +6,53 @@ these validated value objects.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    field_validator,
-    model_validator,
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+
+from headwater.project.base import (
+    Contract,
+    Load,
+    SourceBase,
+    Strategy,
+    Strict,
+    TableBase,
 )
+from headwater.project.files import FilesConnection, FileSource, FileTable
+from headwater.project.http import HttpConnection, RestSource, RestTable
+from headwater.project.redis import RedisConnection, RedisSource, RedisTable
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class Strict(BaseModel):
-    """Base for every config object: frozen, and unknown keys are errors."""
-
-    # numbers given where text is expected (a variable's default in a description) are text
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
-
-
-def _identifier(value: str, what: str) -> str:
-    if not IDENTIFIER.match(value):
-        raise ValueError(
-            f"{what} `{value}` must be letters, digits and underscores, not starting with a digit"
-        )
-    return value
+__all__ = [
+    "Connection",
+    "Contract",
+    "FileSource",
+    "FileTable",
+    "FilesConnection",
+    "HttpConnection",
+    "IngestStep",
+    "Lake",
+    "Load",
+    "Models",
+    "ModelsStep",
+    "Partition",
+    "Pipeline",
+    "ProjectConfig",
+    "RedisConnection",
+    "RedisSource",
+    "RedisTable",
+    "RestSource",
+    "RestTable",
+    "Source",
+    "SourceBase",
+    "SourceTable",
+    "SqlConnection",
+    "SqlSource",
+    "State",
+    "Strategy",
+    "Strict",
+    "TableBase",
+    "Variable",
+]
 
 
 class Variable(Strict):
@@ -54,35 +72,44 @@ class SqlConnection(Strict):
     )
 
 
-def _connection_type(value: Any) -> str:
+def _type_of(value: Any, default: str = "sql") -> str:
     return str(
-        value.get("type", "sql") if isinstance(value, dict) else getattr(value, "type", "sql")
+        value.get("type", default) if isinstance(value, dict) else getattr(value, "type", default)
     )
 
 
-# Later connection kinds (http, object store, stream broker) join this union by `type`.
+CONNECTION_TYPES = ("sql", "http", "files", "redis")
+
+# A connection's kind is its `type`; each kind has its own source shape.
 Connection = Annotated[
-    Annotated[SqlConnection, Tag("sql")],
-    Discriminator(_connection_type),
+    Annotated[SqlConnection, Tag("sql")]
+    | Annotated[HttpConnection, Tag("http")]
+    | Annotated[FilesConnection, Tag("files")]
+    | Annotated[RedisConnection, Tag("redis")],
+    Discriminator(_type_of),
 ]
 
 Reader = Literal["auto", "duckdb", "connectorx", "sqlalchemy"]
 
 
-class SourceTable(Strict):
-    """One table to extract: a source table by name, or a query, landing in ``target``."""
+class Partition(Strict):
+    """Split a table on a numeric or date column into ranges read concurrently."""
 
-    name: str = Field(description="table name in the target namespace")
+    column: str
+    count: int = Field(default=2, ge=1, le=64, description="ranges read at once")
+
+
+class SourceTable(TableBase):
+    """One SQL table to extract: a source table by name, or a query, landing in ``name``."""
+
     table: str | None = Field(default=None, description="source table, default: `name`")
     query: str | None = Field(
         default=None, description="a SELECT to run instead of reading a table"
     )
     schema_: str | None = Field(default=None, alias="schema", description="source schema/database")
-
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        return _identifier(value, "table name")
+    partition: Partition | None = Field(
+        default=None, description="read in concurrent ranges of a numeric or date column"
+    )
 
     @model_validator(mode="after")
     def _table_or_query(self) -> SourceTable:
@@ -95,28 +122,34 @@ class SourceTable(Strict):
         return self.table or self.name
 
 
-class Source(Strict):
-    """What to read from a connection and where it lands."""
+def _tables_shorthand(value: Any) -> Any:
+    """Accept `[customers, orders]` as shorthand for `[{name: customers}, ...]`."""
+    if isinstance(value, list):
+        return [{"name": item} if isinstance(item, str) else item for item in value]
+    return value
 
-    connection: str
-    namespace: str = "raw"
+
+class SqlSource(SourceBase):
+    """Tables or queries of a SQL database connection."""
+
+    type: Literal["sql"] = "sql"
     tables: tuple[SourceTable, ...] = Field(min_length=1)
     reader: Reader = "auto"
     batch_rows: int = Field(default=100_000, gt=0, description="rows per Arrow record batch")
-    mode: Literal["full"] = "full"
 
     @field_validator("tables", mode="before")
     @classmethod
     def _coerce_tables(cls, value: Any) -> Any:
-        """Accept `[customers, orders]` as shorthand for `[{name: customers}, ...]`."""
-        if isinstance(value, list):
-            return [{"name": item} if isinstance(item, str) else item for item in value]
-        return value
+        return _tables_shorthand(value)
 
-    @field_validator("namespace")
-    @classmethod
-    def _valid_namespace(cls, value: str) -> str:
-        return _identifier(value, "namespace")
+
+Source = Annotated[
+    Annotated[SqlSource, Tag("sql")]
+    | Annotated[RestSource, Tag("http")]
+    | Annotated[FileSource, Tag("files")]
+    | Annotated[RedisSource, Tag("redis")],
+    Discriminator(_type_of),
+]
 
 
 class Models(Strict):
@@ -206,6 +239,47 @@ class ProjectConfig(Strict):
         if isinstance(value, dict):
             return {k: v if isinstance(v, dict) else {"default": v} for k, v in value.items()}
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_types(cls, value: Any) -> Any:
+        """A source takes its kind from its connection's `type`, unless it says otherwise."""
+        if not isinstance(value, dict):
+            return value
+        connections, sources = value.get("connections"), value.get("sources")
+        if not isinstance(sources, dict) or not isinstance(connections, dict):
+            return value
+        typed = {}
+        for name, source in sources.items():
+            if isinstance(source, dict) and "type" not in source:
+                connection = connections.get(source.get("connection"))
+                if isinstance(connection, dict):
+                    source = {**source, "type": _type_of(connection)}
+            typed[name] = source
+        return {**value, "sources": typed}
+
+    def load_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Load settings that cannot work, each with its path in the file."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for name, source in self.sources.items():
+            for index, table in enumerate(source.tables):
+                path: tuple[str | int, ...] = ("sources", name, "tables", index)
+                if table.load is None:
+                    path = ("sources", name, "load")
+                out.extend(
+                    (path, f"table `{table.name}`: {problem}")
+                    for problem in source.load_for(table).problems(source.STATEFUL)
+                )
+            connection = self.connections.get(source.connection)
+            if connection is not None and connection.type != source.type:
+                out.append(
+                    (
+                        ("sources", name, "connection"),
+                        f"connection `{source.connection}` is of type `{connection.type}`, "
+                        f"but the source is of type `{source.type}`",
+                    )
+                )
+        return out
 
     def broken_references(self) -> list[tuple[tuple[str | int, ...], str, str, list[str]]]:
         """Names that point at nothing: (path in the file, what, name, the names that exist)."""

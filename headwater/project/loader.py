@@ -83,6 +83,14 @@ def load_project(
             key=".".join(str(p) for p in path),
             hint=f"{what}s defined: {', '.join(known) or 'none'}",
         )
+    for path, problem in config.load_problems():
+        raise ProjectFileError(
+            problem,
+            file=shown,
+            line=doc.line_of(path),
+            key=".".join(str(p) for p in path),
+            hint="see docs/project-file.md#load-strategies",
+        )
     return Project(root=file.parent, config=config, variables=values)
 
 
@@ -163,11 +171,12 @@ def _at(data: Any, path: tuple[str | int, ...]) -> Any:
 
 def _allowed_keys(present: dict[str, Any]) -> list[str]:
     """Keys of the config model that best matches the mapping the unknown key sits in."""
-    candidates: list[type[BaseModel]] = [
-        m
-        for m in vars(cfg).values()
-        if isinstance(m, type) and issubclass(m, cfg.Strict) and m is not cfg.Strict
-    ]
+    candidates: list[type[BaseModel]] = []
+    pending: list[type[BaseModel]] = [cfg.Strict]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            candidates.append(sub)
+            pending.append(sub)
 
     def keys(model: type[BaseModel]) -> list[str]:
         return [f.alias or name for name, f in model.model_fields.items()]

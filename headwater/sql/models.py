@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from headwater.errors import ModelError
-from headwater.project.config import IDENTIFIER
+from headwater.project.base import IDENTIFIER
 from headwater.sql.references import TableRef, is_query, parse_select, table_references
 
 __all__ = ["Model", "TableRef", "discover_models", "parse_model"]
