@@ -13,6 +13,7 @@ callers (the CLI, the web UI, tests) never parse text. Retryable failures derive
     │   ├── SourceUnreachable        TransientError too: the server may come back
     │   └── MissingDependency        an optional package / extension is not installed
     ├── SourceError                  a source table/query is missing or unreadable
+    │   └── ContractViolation        new data breaks the table's schema contract
     ├── ModelError                   a model's SQL: parse/bind/runtime error, unknown table, cycle
     ├── DagError                     a pipeline's task graph is invalid
     ├── LakeError                    catalog / table / storage problems
@@ -99,6 +100,15 @@ class MissingDependency(ConnectionError_):
 
 class SourceError(HeadwaterError):
     """A source table or query is missing or cannot be read."""
+
+
+class ContractViolation(SourceError):
+    """New data does not fit the table's schema and the contract forbids the change."""
+
+    def __init__(self, message: str, *, table: str, diff: list[str], hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.table = table
+        self.diff = diff
 
 
 class ModelError(HeadwaterError):

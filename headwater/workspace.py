@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,12 @@ from headwater.connect.sql import SqlDatabase
 from headwater.connect.sql.database import resolve_url
 from headwater.errors import HeadwaterError, ModelError, ProjectError, RunFailed, did_you_mean
 from headwater.ingest import ingest_table
+from headwater.ingest.contract import schema_changes
+from headwater.ingest.extraction import Resource
+from headwater.ingest.load import load
+from headwater.ingest.resources import build_resource
+from headwater.ingest.sql_source import SqlResource
+from headwater.ingest.state import committed_state
 from headwater.lake import (
     Lake,
     SnapshotInfo,
@@ -29,10 +35,10 @@ from headwater.orchestrate import Dag, LocalExecutor, RunListener, Task, TaskOut
 from headwater.orchestrate.plan import plan_pipeline
 from headwater.orchestrate.task import IngestSpec, ModelSpec
 from headwater.project import Project, load_project
-from headwater.project.config import SqlConnection, SqlSource
+from headwater.project.config import SourceTable, SqlConnection, SqlSource
 from headwater.sql import Model, ModelGraph, Session, discover_models
 from headwater.sql.session import model_error
-from headwater.state import RunRecord, RunStatus, Store
+from headwater.state import RunRecord, RunStatus, SchemaChangeRecord, Store
 
 # Compressed size of the files DuckDB writes for a model.
 MODEL_FILE_BYTES = 128 << 20
@@ -43,6 +49,8 @@ class TableDetails:
     info: TableInfo
     schema: pa.Schema
     snapshots: list[SnapshotInfo]
+    schema_changes: list[SchemaChangeRecord] = field(default_factory=list)
+    cursor: Any = None  # the cursor committed with the last load
 
 
 class Workspace:
@@ -143,11 +151,17 @@ class Workspace:
         )
 
     def run(
-        self, pipeline: str, listener: RunListener | None = None, dag: Dag | None = None
+        self,
+        pipeline: str,
+        listener: RunListener | None = None,
+        dag: Dag | None = None,
+        full_refresh: bool = False,
     ) -> RunRecord:
         """Run a pipeline to the end; raises RunFailed (with the run record) if a task failed.
 
         ``dag`` is the pipeline's plan when the caller already made it (to display it).
+        ``full_refresh`` reloads every source table from scratch, ignoring stored cursors and
+        source state (an ``scd2`` table then starts a new history).
         """
         dag = dag or self.plan(pipeline)
         config = self.project.config.pipelines[pipeline]
@@ -155,7 +169,7 @@ class Workspace:
         executor = LocalExecutor(config.parallelism)
 
         def execute(task: Task, run_id: str) -> TaskOutcome:
-            return self._execute(task, run_id, listener)
+            return self._execute(task, run_id, listener, full_refresh)
 
         try:
             status = run_dag(dag, execute, executor, self.store, run_id, listener)
@@ -177,19 +191,103 @@ class Workspace:
             )
         return record
 
-    def _execute(self, task: Task, run_id: str, listener: RunListener | None) -> TaskOutcome:
+    def _execute(
+        self, task: Task, run_id: str, listener: RunListener | None, full_refresh: bool = False
+    ) -> TaskOutcome:
         props = {"headwater.run-id": run_id, "headwater.task": task.id}
         on_rows = (lambda rows: listener.task_progress(task, rows)) if listener else None
         if isinstance(task.spec, IngestSpec):
-            source = self.project.config.sources[task.spec.source]
-            assert isinstance(source, SqlSource)
-            entry = next(t for t in source.tables if t.name == task.spec.table)
-            db = self.database(source.connection)
-            result = ingest_table(self.lake, db, source, entry, props, on_rows)
-        else:
-            assert isinstance(task.spec, ModelSpec)
-            result = self._build_model(task.spec.model, props, on_rows)
+            return self._ingest(task, task.spec, run_id, props, on_rows, full_refresh)
+        assert isinstance(task.spec, ModelSpec)
+        before = self._schema_or_none(task.spec.name)
+        result = self._build_model(task.spec.model, props, on_rows)
+        self._record_schema(run_id, task.id, task.spec.name, before)
         return TaskOutcome(rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id)
+
+    def _ingest(
+        self,
+        task: Task,
+        spec: IngestSpec,
+        run_id: str,
+        props: Mapping[str, str],
+        on_rows: Callable[[int], None] | None,
+        full_refresh: bool,
+    ) -> TaskOutcome:
+        """Load one source table by its strategy; record what changed in its schema."""
+        source = self.project.config.sources[spec.source]
+        entry = next(t for t in source.tables if t.name == spec.table)
+        settings = source.load_for(entry)
+        target = f"{source.namespace}.{entry.name}"
+        before = self._schema_or_none(target)
+        if (
+            isinstance(source, SqlSource)
+            and isinstance(entry, SourceTable)
+            and settings.strategy == "full"
+            and settings.contract == "evolve"
+            and entry.partition is None
+        ):
+            # the fast path: DuckDB may write the files itself, on all cores
+            db = self.database(source.connection)
+            written = ingest_table(self.lake, db, source, entry, props, on_rows)
+            self._record_schema(run_id, task.id, target, before)
+            return TaskOutcome(
+                rows=written.rows,
+                bytes=written.bytes,
+                snapshot_id=written.snapshot_id,
+                details={"strategy": "full", "changed": True},
+            )
+        resource = self.resource(spec.source, entry.name)
+        landing = getattr(source, "landing", None)
+        result = load(
+            self.lake,
+            target,
+            resource,
+            settings,
+            run_id=run_id,
+            properties=props,
+            on_rows=on_rows,
+            full_refresh=full_refresh,
+            landing=self.project.path(landing) if landing else None,
+            batch_rows=getattr(source, "batch_rows", 100_000),
+        )
+        self._record_schema(run_id, task.id, target, before)
+        details = {
+            "strategy": result.strategy,
+            "changed": result.changed,
+            "inserted": result.inserted,
+            "deleted": result.deleted,
+            "rejected": result.rejected,
+            "cursor": None if result.cursor is None else str(result.cursor),
+        }
+        return TaskOutcome(
+            rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id, details=details
+        )
+
+    def resource(self, source_name: str, table: str) -> Resource:
+        """The resource that reads ``table`` of source ``source_name``."""
+        source = self.project.config.sources[source_name]
+        entry = next(t for t in source.tables if t.name == table)
+        if isinstance(source, SqlSource):
+            assert isinstance(entry, SourceTable)
+            return SqlResource(self.database(source.connection), source, entry)
+        connection = self.project.config.connections[source.connection]
+        return build_resource(self.project, source, entry, connection)
+
+    def _schema_or_none(self, table: str) -> pa.Schema | None:
+        return self.lake.arrow_schema(table) if self.lake.exists(table) else None
+
+    def _record_schema(
+        self, run_id: str, task_id: str, table: str, before: pa.Schema | None
+    ) -> None:
+        after = self._schema_or_none(table)
+        if after is not None:
+            changes = schema_changes(before, after)
+            self.store.add_schema_changes(
+                run_id,
+                task_id,
+                table,
+                [(c.kind, c.column or None, c.old_type, c.new_type) for c in changes],
+            )
 
     def _build_model(
         self, model: Model, props: Mapping[str, str], on_rows: Callable[[int], None] | None
@@ -245,6 +343,8 @@ class Workspace:
             info=self.lake.info(name),
             schema=self.lake.arrow_schema(name),
             snapshots=self.lake.snapshots(name),
+            schema_changes=self.store.schema_changes(name),
+            cursor=committed_state(self.lake, name).cursor,
         )
 
     def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:

@@ -105,9 +105,20 @@ def run(
     pipeline: Annotated[str, typer.Argument(help="Pipeline name from headwater.yaml.")],
     project: ProjectOpt = Path("."),
     var: VarOpt = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Reload every source table from scratch: stored cursors and source state are "
+            "ignored (an scd2 table starts a new history).",
+        ),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run a pipeline: its tasks in dependency order, independent ones in parallel.
+
+    Each source table loads by its strategy (full, append, incremental, merge, scd2); a load
+    that finds nothing new commits nothing.
 
     Example: headwater run classicmodels --var source_url=mysql+pymysql://root@127.0.0.1/classicmodels
     """
@@ -116,7 +127,7 @@ def run(
     ws = _open(project, var)
     dag = ws.plan(pipeline)
     with RunProgress(dag, err) as progress:
-        record = ws.run(pipeline, listener=progress, dag=dag)
+        record = ws.run(pipeline, listener=progress, dag=dag, full_refresh=full_refresh)
     _print_run(record)
 
 
@@ -174,7 +185,7 @@ def show(
     var: VarOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Show a table's schema and snapshots (its history, for time travel)."""
+    """Show a table's schema, its schema changes, load state and snapshots (its history)."""
     details = _open(project, var).table(table)
     info = details.info
     out.print(
@@ -184,6 +195,32 @@ def show(
     for field in details.schema:
         schema.add_row(field.name, str(field.type))
     out.print(schema)
+    if details.schema_changes:
+        changes = Table(
+            "changed (UTC)",
+            "change",
+            "column",
+            "from",
+            "to",
+            "run",
+            header_style="bold",
+            title="schema history",
+            title_justify="left",
+        )
+        for c in details.schema_changes:
+            changes.add_row(
+                c.changed_at.strftime("%Y-%m-%d %H:%M:%S"),
+                c.kind,
+                c.column or "",
+                c.old_type or "",
+                c.new_type or "",
+                c.run_id[:8],
+            )
+        out.print(changes)
+    if details.cursor is not None:
+        out.print(
+            f"cursor: [bold]{details.cursor}[/bold] (the next incremental load reads from it)"
+        )
     snaps = Table(
         "snapshot",
         "committed (UTC)",

@@ -29,7 +29,9 @@ class RecordSpool:
 
     def __init__(self, folder: Path | None = None, prefix: str = "records") -> None:
         self._owned = folder is None
-        self.folder = Path(tempfile.mkdtemp(prefix="headwater-spool-")) if folder is None else folder
+        self.folder = (
+            Path(tempfile.mkdtemp(prefix="headwater-spool-")) if folder is None else folder
+        )
         self.folder.mkdir(parents=True, exist_ok=True)
         self._prefix = prefix
         self._file: TextIO | None = None
@@ -89,9 +91,7 @@ class RecordSpool:
         (arrays stay lists).
         """
         self.close()
-        return json_reader(
-            self._files, batch_rows, flatten, separator, on_done=self.discard
-        )
+        return json_reader(self._files, batch_rows, flatten, separator, on_done=self.discard)
 
 
 def json_reader(

@@ -26,7 +26,7 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
-from pyiceberg.table import Transaction
+from pyiceberg.table import Table, Transaction
 from pyiceberg.types import ListType, MapType, NestedField, StructType
 
 from headwater.errors import LakeError
@@ -148,6 +148,29 @@ def _replace(
     properties: Mapping[str, str] | None,
 ) -> WriteResult:
     """One OVERWRITE snapshot: every current file out, every produced file in, or nothing."""
+    return commit_files(lake, name, schema, produce, properties, remove=ALL_FILES)
+
+
+def ALL_FILES(table: Table) -> list[DataFile]:
+    """Every data file of the table's current snapshot."""
+    return [task.file for task in table.scan().plan_files()]
+
+
+def commit_files(
+    lake: Lake,
+    name: str,
+    schema: pa.Schema,
+    produce: FileProducer,
+    properties: Mapping[str, str] | Callable[[], Mapping[str, str]] | None,
+    remove: Callable[[Table], list[DataFile]] | None = None,
+) -> WriteResult:
+    """One snapshot: the files ``remove`` picks out, every produced file in, or nothing.
+
+    Without ``remove`` it is an APPEND snapshot; with it an OVERWRITE. The table is created
+    (with ``schema``) when missing, and its schema evolved to ``schema`` first. ``properties``
+    go to the snapshot summary; a callable is asked once every file is produced (for state
+    that is known only then, like a cursor).
+    """
     namespace, _ = split_name(name)
     lake.ensure_namespace(namespace)
     table_props = {"write.target-file-size-bytes": str(lake.target_file_bytes)}
@@ -157,7 +180,7 @@ def _replace(
         txn = table.transaction()
         _evolve_schema(txn, name, schema)
         txn.set_properties(table_props)
-        existing = [task.file for task in table.scan().plan_files()]
+        existing = remove(table) if remove is not None else []
     else:
         txn = lake.catalog.create_table_transaction(
             split_name(name), schema=schema, properties=table_props
@@ -167,14 +190,17 @@ def _replace(
     written = []
     commit_uuid = None
     try:
-        snapshot_props = {k: str(v) for k, v in (properties or {}).items()}
-        with txn.update_snapshot(snapshot_properties=snapshot_props).overwrite() as producer:
+        update = txn.update_snapshot()
+        producer: Any = update.overwrite() if remove is not None else update.fast_append()
+        with producer:
             commit_uuid = producer.commit_uuid
             for data_file in existing:
                 producer.delete_data_file(data_file)
             for data_file in produce(txn, producer.commit_uuid):
                 written.append(data_file)
                 producer.append_data_file(data_file)
+            props = properties() if callable(properties) else properties
+            producer.snapshot_properties = {k: str(v) for k, v in (props or {}).items()}
         lake.commit(txn.commit_transaction)
     except BaseException as exc:
         if commit_uuid is not None:
@@ -195,44 +221,76 @@ def _replace(
     )
 
 
+class DataFileWriter:
+    """Write batches to a table's Parquet data files of about ``target`` bytes each.
+
+    Each batch goes to the open file as it arrives (one row group per batch), so memory holds
+    a batch and the encoder's buffers, whatever the file or table size; a new file starts once
+    ``target`` is written. File names carry ``tag`` (the commit UUID) so that clean-up after a
+    failure finds them. Not thread-safe: one writer per thread.
+    """
+
+    def __init__(
+        self, txn: Transaction, schema: pa.Schema, tag: str, target: int, part: str = ""
+    ) -> None:
+        self._metadata = txn.table_metadata
+        self._io = txn._table.io
+        self._schema = with_field_ids(schema, self._metadata.schema())
+        self._folder = self._metadata.location.rstrip("/") + "/data"
+        self._prefix = f"{tag}{'-' + part if part else ''}"
+        self._target = target
+        self._sequence = itertools.count()
+        self._path = ""
+        self._sink: Any = None
+        self._writer: pq.ParquetWriter | None = None
+        self.files: list[DataFile] = []
+
+    def write(self, batch: pa.RecordBatch) -> list[DataFile]:
+        """Write ``batch``; returns the files it completed (usually none)."""
+        if batch.num_rows == 0:
+            return []
+        if self._writer is None:
+            self._path = f"{self._folder}/{self._prefix}-{next(self._sequence):05d}.parquet"
+            self._sink = self._io.new_output(self._path).create(overwrite=False)
+            self._writer = pq.ParquetWriter(self._sink, self._schema, compression="zstd")
+        self._writer.write_batch(batch)
+        if self._sink.tell() >= self._target:
+            return [self._finish()]
+        return []
+
+    def close(self) -> list[DataFile]:
+        """Finish the open file; returns it (or nothing)."""
+        return [self._finish()] if self._writer is not None else []
+
+    def abort(self) -> None:
+        """Close a file left open by a failure, so that clean-up can delete it."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+                self._sink.close()
+            self._writer = None
+
+    def _finish(self) -> DataFile:
+        assert self._writer is not None
+        self._writer.close()
+        self._sink.close()
+        self._writer = None
+        data_file = parquet_file_to_data_file(self._io, self._metadata, self._path)
+        self.files.append(data_file)
+        return data_file
+
+
 def _write_files(
     txn: Transaction, stream: pa.RecordBatchReader, commit_uuid: uuid.UUID, target: int
 ) -> Iterator[DataFile]:
-    """Write ``stream`` as Parquet files of about ``target`` bytes, one row group per batch.
-
-    Each batch goes to the open file as it arrives, so memory holds a batch and the encoder's
-    buffers, whatever the file or table size; a new file starts once ``target`` is written.
-    """
-    metadata = txn.table_metadata
-    io = txn._table.io
-    file_schema = with_field_ids(stream.schema, metadata.schema())
-    folder = metadata.location.rstrip("/") + "/data"
-    sequence = itertools.count()
-    path = ""
-    sink: Any = None
-    writer: pq.ParquetWriter | None = None
+    """Write ``stream`` as data files (see :class:`DataFileWriter`), yielding each when done."""
+    writer = DataFileWriter(txn, stream.schema, str(commit_uuid), target)
     try:
         for batch in stream:
-            if writer is None:
-                path = f"{folder}/{commit_uuid}-{next(sequence):05d}.parquet"
-                sink = io.new_output(path).create(overwrite=False)
-                writer = pq.ParquetWriter(sink, file_schema, compression="zstd")
-            writer.write_batch(batch)
-            if sink.tell() >= target:
-                writer.close()
-                sink.close()
-                writer = None
-                yield parquet_file_to_data_file(io, metadata, path)
-        if writer is not None:
-            writer.close()
-            sink.close()
-            writer = None
-            yield parquet_file_to_data_file(io, metadata, path)
+            yield from writer.write(batch)
+        yield from writer.close()
     finally:
-        if writer is not None:  # a failure mid-file: close it so that clean-up can delete it
-            with contextlib.suppress(Exception):
-                writer.close()
-                sink.close()
+        writer.abort()
 
 
 def with_field_ids(schema: pa.Schema, table_schema: Schema) -> pa.Schema:

@@ -103,6 +103,7 @@ def run_dag(
                         rows=outcome.rows,
                         bytes=outcome.bytes,
                         snapshot_id=outcome.snapshot_id,
+                        details=dict(outcome.details) if outcome.details else None,
                     )
                     done.add(task.id)
                     listen.task_finished(task, TaskStatus.SUCCESS, outcome, None)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from headwater.sql.models import Model
@@ -44,3 +45,4 @@ class TaskOutcome:
     rows: int = 0
     bytes: int = 0
     snapshot_id: int | None = None
+    details: Mapping[str, Any] | None = None  # what the task did, for the run history

@@ -39,6 +39,7 @@ class TaskRunRecord:
     bytes: int | None = None
     snapshot_id: int | None = None
     error: str | None = None
+    details: dict[str, Any] | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -65,3 +66,17 @@ class RunRecord:
     @property
     def rows(self) -> int:
         return sum(t.rows or 0 for t in self.tasks)
+
+
+@dataclass(frozen=True)
+class SchemaChangeRecord:
+    """A change a load made to a table's schema, as kept in the run history."""
+
+    run_id: str
+    task_id: str
+    table: str
+    kind: str  # created | added | widened
+    column: str | None
+    old_type: str | None
+    new_type: str | None
+    changed_at: datetime

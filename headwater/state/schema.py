@@ -32,4 +32,19 @@ task_runs = sa.Table(
     sa.Column("bytes", sa.BigInteger),
     sa.Column("snapshot_id", sa.BigInteger),
     sa.Column("error", sa.Text),
+    sa.Column("details", sa.JSON),
+)
+
+schema_changes = sa.Table(
+    "schema_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(36), nullable=False),
+    sa.Column("task_id", sa.String(300), nullable=False),
+    sa.Column("table_name", sa.String(300), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("column_name", sa.String(300)),
+    sa.Column("old_type", sa.Text),
+    sa.Column("new_type", sa.Text),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -21,7 +21,13 @@ from alembic.script import ScriptDirectory
 
 from headwater.errors import MigrationRequired, StateError
 from headwater.state import schema
-from headwater.state.records import RunRecord, RunStatus, TaskRunRecord, TaskStatus
+from headwater.state.records import (
+    RunRecord,
+    RunStatus,
+    SchemaChangeRecord,
+    TaskRunRecord,
+    TaskStatus,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -174,6 +180,52 @@ class Store:
                 .values(**values)
             )
 
+    def add_schema_changes(
+        self,
+        run_id: str,
+        task_id: str,
+        table: str,
+        changes: Sequence[tuple[str, str | None, str | None, str | None]],
+    ) -> None:
+        """Record (kind, column, old type, new type) changes a task made to ``table``."""
+        if not changes:
+            return
+        at = now()
+        rows = [
+            {
+                "run_id": run_id,
+                "task_id": task_id,
+                "table_name": table,
+                "kind": kind,
+                "column_name": column,
+                "old_type": old,
+                "new_type": new,
+                "changed_at": at,
+            }
+            for kind, column, old, new in changes
+        ]
+        with self._write, self.engine.begin() as conn:
+            conn.execute(schema.schema_changes.insert(), rows)
+
+    def schema_changes(self, table: str) -> list[SchemaChangeRecord]:
+        """Every recorded schema change of ``table``, oldest first."""
+        t = schema.schema_changes
+        with self.engine.connect() as conn:
+            rows = conn.execute(t.select().where(t.c.table_name == table).order_by(t.c.id)).all()
+        return [
+            SchemaChangeRecord(
+                run_id=r.run_id,
+                task_id=r.task_id,
+                table=r.table_name,
+                kind=r.kind,
+                column=r.column_name,
+                old_type=r.old_type,
+                new_type=r.new_type,
+                changed_at=_utc(r.changed_at) or now(),
+            )
+            for r in rows
+        ]
+
     def run(self, run_id: str) -> RunRecord:
         with self.engine.connect() as conn:
             row = conn.execute(schema.runs.select().where(schema.runs.c.run_id == run_id)).first()
@@ -227,6 +279,7 @@ def _run_record(row: Any, tasks: Sequence[Any]) -> RunRecord:
                 bytes=t.bytes,
                 snapshot_id=t.snapshot_id,
                 error=t.error,
+                details=t.details,
             )
             for t in tasks
         ),

@@ -27,7 +27,7 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
     url = db.url.set(drivername=scheme).render_as_string(hide_password=False)
     declared: pa.Schema | None = None
     if request.query:
-        query = request.query
+        query = request.filtered(request.query)
     else:
         assert request.table is not None
         table = db.reflect(request.table, request.schema)
@@ -39,6 +39,8 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
         if request.schema:
             qualified = f"{quote}{request.schema}{quote}.{qualified}"
         query = f"SELECT * FROM {qualified}"
+        if request.where:
+            query += f" WHERE {request.where}"
     try:
         reader = cx.read_sql(url, query, return_type="arrow_stream", batch_size=request.batch_rows)
     except Exception as exc:  # ConnectorX raises its own RuntimeError subclasses

@@ -117,6 +117,13 @@ class SqlDatabase:
         except sa.exc.DBAPIError as exc:
             raise self.connect_error(exc) from exc
 
+    def quote(self, name: str) -> str:
+        """``name`` as an identifier in this database's dialect."""
+        return str(self.engine.dialect.identifier_preparer.quote(name))
+
+    def qualified(self, table: str, schema: str | None = None) -> str:
+        return f"{self.quote(schema)}.{self.quote(table)}" if schema else self.quote(table)
+
     def dispose(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -51,11 +51,17 @@ def _attached(db: SqlDatabase, request: ReadRequest) -> tuple[duckdb.DuckDBPyCon
     except duckdb.Error as exc:
         con.close()
         raise _read_error(db, request, exc) from exc
+    function = "postgres_query" if kind == "postgres" else "mysql_query"
     if request.query:
-        function = "postgres_query" if kind == "postgres" else "mysql_query"
-        return con, f"SELECT * FROM {function}('src', {literal(request.query)})"
+        return con, f"SELECT * FROM {function}('src', {literal(request.filtered(request.query))})"
     assert request.table is not None
     schema = request.schema or ("public" if kind == "postgres" else db.url.database)
+    if request.where:
+        # the condition runs in the source (the scanners do not push filters down by default)
+        remote = (
+            f"SELECT * FROM {db.qualified(request.table, request.schema)} WHERE {request.where}"
+        )
+        return con, f"SELECT * FROM {function}('src', {literal(remote)})"
     return con, f"SELECT * FROM src.{ident(schema or '')}.{ident(request.table)}"
 
 

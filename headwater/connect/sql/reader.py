@@ -32,9 +32,15 @@ class ReadRequest:
     query: str | None = None
     schema: str | None = None
     batch_rows: int = 100_000
+    where: str | None = None  # a condition in the source's SQL dialect
+
+    def filtered(self, sql: str) -> str:
+        """``sql`` (a SELECT) restricted by ``where``."""
+        return sql if not self.where else f"SELECT * FROM ({sql}) AS q WHERE {self.where}"
 
     def describe(self) -> str:
-        return f"query `{self.query[:60]}`" if self.query else f"table `{self.table}`"
+        what = f"query `{self.query[:60]}`" if self.query else f"table `{self.table}`"
+        return what + (f" where {self.where}" if self.where else "")
 
 
 SqlReader = Callable[[SqlDatabase, ReadRequest], pa.RecordBatchReader]

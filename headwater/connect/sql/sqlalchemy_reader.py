@@ -20,12 +20,14 @@ from headwater.errors import SourceError
 
 def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
     if request.query:
-        statement: Any = sa.text(request.query)
+        statement: Any = sa.text(request.filtered(request.query))
         columns: list[tuple[pa.Field, Convert]] | None = None
     else:
         assert request.table is not None
         table = db.reflect(request.table, request.schema)
         statement = sa.select(*(_exact(c) for c in table.columns))
+        if request.where:
+            statement = statement.where(sa.text(request.where))
         columns = [
             (pa.field(c.name, arrow_type(c.type, db.dialect)[0]), arrow_type(c.type, db.dialect)[1])
             for c in table.columns

@@ -1,0 +1,159 @@
+"""A table of files: list the glob, read the new and changed files, remember what was read."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from headwater.connect.sql.quoting import ident, literal
+from headwater.connect.storage import FileEntry, Storage, open_storage
+from headwater.errors import SourceError
+from headwater.ingest.extraction import Extraction, ReadContext, Reject
+from headwater.ingest.files import csv_files, jsonl_files, state, whole_files
+from headwater.ingest.files.formats import resolve_format
+from headwater.ingest.files.scan import FILE, Scan
+from headwater.project import Project
+from headwater.project.files import FilesConnection, FileSource, FileTable
+
+log = logging.getLogger(__name__)
+
+
+def build(
+    project: Project, source: FileSource, table: FileTable, connection: FilesConnection
+) -> FileResource:
+    """The resource for one table of a file source."""
+    return FileResource(table, open_storage(connection.url, project.root), source.batch_rows)
+
+
+@dataclass(frozen=True)
+class FileResource:
+    """Files matching a glob; each read takes the files not read, or changed, since the last."""
+
+    table: FileTable
+    storage: Storage
+    batch_rows: int = 100_000
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    def read(self, context: ReadContext) -> Extraction:
+        entries = list(self.storage.list(self.table.glob))
+        todo = state.changed(entries, state.decode(context.state))
+        after = state.encode(entries)
+        if not todo:
+            what = "no file matches" if not entries else f"none of the {len(entries)} files is new"
+            log.info("%s: %s `%s` under %s", self.name, what, self.table.glob, self.storage.root)
+            empty = pa.RecordBatchReader.from_batches(pa.schema([]), iter(()))
+            # an empty match is not an empty source: never let merge delete every row for it
+            return Extraction([empty], state=lambda: after, complete=False)
+        kind = resolve_format(self.table.format, todo, self.table.glob)
+        workdir = Path(tempfile.mkdtemp(prefix="headwater-files-", dir=context.landing))
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            scan = self._scan(con, todo, kind, workdir)
+            stream = Stream(con, scan, self._select(scan), self.batch_rows, workdir)
+            reader = stream.reader(self.table.glob)
+        except BaseException:
+            con.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        return Extraction(
+            [reader],
+            state=lambda: after,
+            rejects=stream.rejects,
+            complete=len(todo) == len(entries),
+        )
+
+    def _scan(
+        self, con: duckdb.DuckDBPyConnection, todo: list[FileEntry], kind: str, workdir: Path
+    ) -> Scan:
+        if kind in ("csv", "tsv"):
+            return csv_files.scan(con, todo, self.table, kind)
+        if kind == "jsonl":
+            return jsonl_files.scan(con, todo, workdir)
+        return whole_files.scan(todo, kind)
+
+    def _select(self, scan: Scan) -> Callable[[str], str]:
+        """Each scan query with the file column named as asked (a path under the root), or none."""
+        column = self.table.file_column
+        if column is None:
+            return lambda query: f"SELECT * EXCLUDE ({ident(FILE)}) FROM ({query})"
+        pairs = ", ".join(f"{literal(k)}: {literal(v)}" for k, v in scan.locations.items())
+        path = f"MAP {{{pairs}}}[{ident(FILE)}]"
+        return lambda query: (
+            f"SELECT * EXCLUDE ({ident(FILE)}), {path} AS {ident(column)} FROM ({query})"
+        )
+
+
+class Stream:
+    """The scan's queries run one after another as one Arrow stream; rejects once drained."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        scan: Scan,
+        select: Callable[[str], str],
+        batch_rows: int,
+        workdir: Path,
+    ) -> None:
+        self.con = con
+        self.scan = scan
+        self.queries = [select(q) for q in scan.queries]
+        self.batch_rows = batch_rows
+        self.workdir = workdir
+        self.found: list[Reject] = list(scan.found)
+
+    def rejects(self) -> list[Reject]:
+        return self.found
+
+    def reader(self, glob: str) -> pa.RecordBatchReader:
+        first = self._run(self.queries[0], glob)
+        schema = first.schema
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from self._guard(first, glob)
+                for query in self.queries[1:]:
+                    for batch in self._guard(self._run(query, glob), glob):
+                        yield batch.cast(schema)
+                self.found.extend(self._guarded_rejects(glob))
+            finally:
+                self.con.close()
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def _run(self, query: str, glob: str) -> pa.RecordBatchReader:
+        try:
+            return self.con.execute(query).to_arrow_reader(self.batch_rows)
+        except duckdb.Error as exc:
+            raise _unreadable(glob, exc) from exc
+
+    def _guard(self, reader: pa.RecordBatchReader, glob: str) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except duckdb.Error as exc:
+            raise _unreadable(glob, exc) from exc
+
+    def _guarded_rejects(self, glob: str) -> list[Reject]:
+        try:
+            return self.scan.rejects(self.con)
+        except duckdb.Error as exc:
+            raise _unreadable(glob, exc) from exc
+
+
+def _unreadable(glob: str, exc: duckdb.Error) -> SourceError:
+    message = str(exc).strip().splitlines()[0]
+    return SourceError(
+        f"cannot read the files of `{glob}`: {message}",
+        hint="fix or remove the file it names, or set the table's `format:`/CSV options",
+    )

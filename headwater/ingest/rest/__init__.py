@@ -1,0 +1,1 @@
+"""REST API sources: endpoints paged, selected, fanned out from parents, typed as Arrow."""

@@ -1,0 +1,50 @@
+"""The load state a table carries in its snapshots: cursor and source state, committed with
+the rows they cover (so a crash between writing rows and saving the cursor cannot happen)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from headwater.ingest import cursor as cursors
+from headwater.lake import Lake
+
+CURSOR = "headwater.cursor"
+SOURCE_STATE = "headwater.source-state"
+LOADED = "headwater.loaded"  # marks a snapshot written by a load (not by maintenance)
+
+
+@dataclass(frozen=True)
+class LoadState:
+    cursor: Any = None
+    source: Mapping[str, Any] = field(default_factory=dict)
+    found: bool = False  # False: the table has never been loaded
+
+
+def committed_state(lake: Lake, name: str) -> LoadState:
+    """The state of the newest snapshot written by a load, walking back from the current one."""
+    if not lake.exists(name):
+        return LoadState()
+    table = lake.table(name)
+    snapshot = table.current_snapshot()
+    while snapshot is not None:
+        props = dict(snapshot.summary.additional_properties) if snapshot.summary else {}
+        if LOADED in props:
+            source = json.loads(props[SOURCE_STATE]) if props.get(SOURCE_STATE) else {}
+            return LoadState(cursors.decode(props.get(CURSOR)), source, True)
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+    return LoadState()
+
+
+def state_properties(cursor: Any, source: Mapping[str, Any]) -> dict[str, str]:
+    """Snapshot summary properties that carry the state of a load."""
+    props = {LOADED: "true"}
+    encoded = cursors.encode(cursor)
+    if encoded is not None:
+        props[CURSOR] = encoded
+    if source:
+        props[SOURCE_STATE] = json.dumps(source, separators=(",", ":"), default=str)
+    return props
