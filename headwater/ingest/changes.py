@@ -145,7 +145,7 @@ class ChangeSet:
         )
         kept = (
             f"SELECT {self._cols(self.table_columns, 'e')} FROM existing e "
-            f"WHERE e.filename IN ({_list(remove) if remove else 'NULL'}) AND NOT EXISTS "
+            f"WHERE e.filename IN ({_values(remove)}) AND NOT EXISTS "
             f"(SELECT 1 FROM {touched} t WHERE {self._on('t', 'e', keys)})"
         )
         inserted = self.count("SELECT count(*) FROM changed")
@@ -188,7 +188,7 @@ class ChangeSet:
             f"SELECT {self._cols(others, 'e')}, "
             f"CASE WHEN {closes} THEN {at} ELSE e.{ident(VALID_TO)} END AS {ident(VALID_TO)}, "
             f"CASE WHEN {closes} THEN false ELSE e.{ident(IS_CURRENT)} END AS {ident(IS_CURRENT)} "
-            f"FROM existing e WHERE e.filename IN ({_list(remove) if remove else 'NULL'})"
+            f"FROM existing e WHERE e.filename IN ({_values(remove)})"
         )
         inserts = (
             f"SELECT *, {at} AS {ident(VALID_FROM)}, NULL::TIMESTAMPTZ AS {ident(VALID_TO)}, "
@@ -243,6 +243,11 @@ def _local(path: str) -> str:
 
 def _list(paths: Sequence[str]) -> str:
     return "[" + ", ".join(literal(_local(p)) for p in paths) + "]"
+
+
+def _values(paths: Sequence[str]) -> str:
+    """Paths (as DuckDB reports them) as the inside of an IN (...) list."""
+    return ", ".join(literal(p) for p in paths) if paths else "NULL"
 
 
 def _value(value: object) -> str:

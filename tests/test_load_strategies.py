@@ -1,0 +1,191 @@
+"""Load strategies end to end on a SQLite source: what each run leaves in the table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from headwater.errors import ProjectFileError, RunFailed
+from tests.load_support import SqliteProject
+
+EVENTS = """
+CREATE TABLE ev (id INTEGER PRIMARY KEY, name TEXT, amount REAL, ts TIMESTAMP, gone BOOLEAN);
+INSERT INTO ev VALUES (1, 'a', 1.0, '2024-01-01 00:00:00', 0);
+INSERT INTO ev VALUES (2, 'b', 2.0, '2024-01-02 00:00:00', 0);
+INSERT INTO ev VALUES (3, 'c', 3.0, '2024-01-03 00:00:00', 0);
+"""
+
+
+def project(tmp_path: Path, load: str, table: str = "ev") -> SqliteProject:
+    p = SqliteProject(tmp_path / "p", f"- name: t\n  table: {table}\n  load: {load}\n")
+    p.sql(EVENTS)
+    return p
+
+
+def test_full_replaces_the_rows(tmp_path: Path) -> None:
+    p = project(tmp_path, "full")
+    p.run()
+    p.sql("DELETE FROM ev WHERE id = 1; INSERT INTO ev VALUES (4, 'd', 4.0, '2024-01-04', 0);")
+    p.run()
+    assert p.rows("SELECT id FROM raw.t ORDER BY id") == [(2,), (3,), (4,)]
+
+
+def test_append_adds_rows_above_the_cursor_once(tmp_path: Path) -> None:
+    p = project(tmp_path, "{strategy: append, cursor: id}")
+    p.run()
+    snapshots = p.snapshots("raw.t")
+    p.run()  # nothing new: nothing committed
+    assert p.snapshots("raw.t") == snapshots
+    p.sql("INSERT INTO ev VALUES (4, 'd', 4.0, '2024-01-04 00:00:00', 0);")
+    p.run()
+    assert p.rows("SELECT id FROM raw.t ORDER BY id") == [(1,), (2,), (3,), (4,)]
+
+
+def test_incremental_reads_from_the_cursor_and_never_duplicates(tmp_path: Path) -> None:
+    p = project(tmp_path, "{strategy: incremental, cursor: ts}")
+    p.run()
+    # a late row with the same cursor value as the stored maximum, and a new one
+    p.sql(
+        "INSERT INTO ev VALUES (30, 'late', 3.5, '2024-01-03 00:00:00', 0);"
+        "INSERT INTO ev VALUES (4, 'd', 4.0, '2024-01-04 00:00:00', 0);"
+    )
+    p.run()
+    assert p.rows("SELECT id FROM raw.t ORDER BY id") == [(1,), (2,), (3,), (4,), (30,)]
+    snapshots = p.snapshots("raw.t")
+    record = p.run()  # unchanged source: the boundary rows are read again, nothing changes
+    assert p.snapshots("raw.t") == snapshots
+    assert record.tasks[0].details["changed"] is False
+    assert p.rows("SELECT count(*) FROM raw.t") == [(5,)]
+
+
+def test_incremental_lag_rereads_a_window_without_duplicates(tmp_path: Path) -> None:
+    p = project(tmp_path, "{strategy: incremental, cursor: ts, lag: 2d}")
+    p.run()
+    # a row that arrives late inside the lag window (below the stored cursor)
+    p.sql("INSERT INTO ev VALUES (20, 'late', 2.5, '2024-01-02 12:00:00', 0);")
+    p.run()
+    assert p.rows("SELECT id FROM raw.t ORDER BY id") == [(1,), (2,), (3,), (20,)]
+    p.run()
+    assert p.rows("SELECT count(*) FROM raw.t") == [(4,)]
+
+
+def test_incremental_with_a_key_updates_changed_rows(tmp_path: Path) -> None:
+    p = project(tmp_path, "{strategy: incremental, cursor: ts, primary_key: id}")
+    p.run()
+    p.sql("UPDATE ev SET name = 'B', ts = '2024-01-05 00:00:00' WHERE id = 2;")
+    p.run()
+    assert p.rows("SELECT id, name FROM raw.t ORDER BY id") == [(1, "a"), (2, "B"), (3, "c")]
+
+
+def test_initial_value_skips_older_rows(tmp_path: Path) -> None:
+    p = project(tmp_path, "{strategy: incremental, cursor: ts, initial: '2024-01-02'}")
+    p.run()
+    assert p.rows("SELECT id FROM raw.t ORDER BY id") == [(2,), (3,)]
+
+
+def test_merge_upserts_and_deletes_missing_keys(tmp_path: Path) -> None:
+    p = project(tmp_path, "{strategy: merge, primary_key: id, delete_missing: true}")
+    p.run()
+    p.sql(
+        "UPDATE ev SET amount = 20 WHERE id = 2; DELETE FROM ev WHERE id = 3;"
+        "INSERT INTO ev VALUES (4, 'd', 4.0, '2024-01-04 00:00:00', 0);"
+    )
+    record = p.run()
+    assert p.rows("SELECT id, amount FROM raw.t ORDER BY id") == [(1, 1.0), (2, 20.0), (4, 4.0)]
+    details = record.tasks[0].details
+    assert (details["inserted"], details["deleted"]) == (2, 1)
+    snapshots = p.snapshots("raw.t")
+    p.run()
+    assert p.snapshots("raw.t") == snapshots
+
+
+def test_merge_delete_column_removes_flagged_keys(tmp_path: Path) -> None:
+    p = project(tmp_path, "{strategy: merge, primary_key: id, delete_column: gone}")
+    p.run()
+    p.sql("UPDATE ev SET gone = 1 WHERE id = 1;")
+    p.run()
+    assert p.rows("SELECT id FROM raw.t ORDER BY id") == [(2,), (3,)]
+    assert "gone" not in [r[0] for r in p.rows("SELECT column_name FROM (DESCRIBE raw.t)")]
+
+
+def test_scd2_keeps_every_version(tmp_path: Path) -> None:
+    p = project(tmp_path, "{strategy: scd2, primary_key: id}")
+    p.run()
+    p.sql("UPDATE ev SET name = 'B' WHERE id = 2; DELETE FROM ev WHERE id = 3;")
+    p.run()
+    rows = p.rows(
+        "SELECT id, name, valid_to IS NULL, is_current FROM raw.t ORDER BY id, valid_from"
+    )
+    assert rows == [
+        (1, "a", True, True),
+        (2, "b", False, False),
+        (2, "B", True, True),
+        (3, "c", False, False),
+    ]
+    closed = p.rows("SELECT DISTINCT valid_to = (SELECT max(valid_from) FROM raw.t) FROM raw.t WHERE NOT is_current")
+    assert closed == [(True,)]
+    snapshots = p.snapshots("raw.t")
+    p.run()
+    assert p.snapshots("raw.t") == snapshots
+    p.sql("INSERT INTO ev VALUES (3, 'c', 3.0, '2024-01-03 00:00:00', 0);")  # comes back
+    p.run()
+    assert p.rows("SELECT count(*) FROM raw.t WHERE id = 3") == [(2,)]
+    assert p.rows("SELECT name FROM raw.t WHERE id = 3 AND is_current") == [("c",)]
+
+
+def test_full_refresh_ignores_the_stored_cursor(tmp_path: Path) -> None:
+    p = project(tmp_path, "{strategy: append, cursor: id}")
+    p.run()
+    p.sql("UPDATE ev SET name = 'A' WHERE id = 1;")
+    p.run()
+    assert p.rows("SELECT name FROM raw.t WHERE id = 1") == [("a",)]
+    p.run(full_refresh=True)
+    assert p.rows("SELECT id, name FROM raw.t ORDER BY id") == [(1, "A"), (2, "b"), (3, "c")]
+
+
+def test_a_cursor_going_backwards_fails_and_says_what_to_do(tmp_path: Path) -> None:
+    p = project(tmp_path, "{strategy: incremental, cursor: id}")
+    p.run()
+    p.sql("DELETE FROM ev WHERE id = 3;")  # the source was rewritten below the stored cursor
+    with pytest.raises(RunFailed) as failed:
+        p.run()
+    error = failed.value.run.tasks[0].error
+    assert "went backwards" in error and "--full-refresh" in error
+
+
+def test_null_cursor_fails_or_is_quarantined(tmp_path: Path) -> None:
+    p = project(tmp_path, "{strategy: incremental, cursor: ts}")
+    p.sql("INSERT INTO ev VALUES (9, 'x', 9.0, NULL, 0);")
+    with pytest.raises(RunFailed) as failed:
+        p.run()
+    assert "1 row(s) have NULL in the cursor column `ts`" in failed.value.run.tasks[0].error
+    q = project(tmp_path / "q", "{strategy: incremental, cursor: ts, on_null_cursor: exclude}")
+    q.sql("INSERT INTO ev VALUES (9, 'x', 9.0, NULL, 0);")
+    q.run()
+    assert q.rows("SELECT count(*) FROM raw.t") == [(3,)]
+    reasons = q.rows("SELECT reason, record FROM raw.t__quarantine")
+    assert len(reasons) == 1 and "NULL" in reasons[0][0] and '"id": 9' in reasons[0][1]
+
+
+def test_strategy_settings_are_checked_with_the_line(tmp_path: Path) -> None:
+    p = SqliteProject(tmp_path / "p", "- name: t\n  load: {strategy: incremental}\n")
+    with pytest.raises(ProjectFileError) as error:
+        p.workspace()
+    assert "needs `cursor: COLUMN`" in str(error.value) and error.value.line == 8
+    q = SqliteProject(tmp_path / "q", "- name: t\n  load: append\n")
+    with pytest.raises(ProjectFileError, match="would add every row again"):
+        q.workspace()
+
+
+def test_table_settings_override_the_source_defaults(tmp_path: Path) -> None:
+    p = SqliteProject(tmp_path / "p", "- name: t\n  table: ev\n  load: {cursor: id}\n")
+    text = (p.root / "headwater.yaml").read_text()
+    (p.root / "headwater.yaml").write_text(
+        text.replace("    connection: src\n", "    connection: src\n    load: {strategy: append}\n")
+    )
+    p.sql(EVENTS)
+    ws = p.workspace()
+    source = ws.project.config.sources["s"]
+    settings = source.load_for(source.tables[0])
+    assert (settings.strategy, settings.cursor) == ("append", "id")
