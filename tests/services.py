@@ -74,3 +74,23 @@ def postgres_database(prefix: str = "hw_test") -> Iterator[str]:
         with engine.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         engine.dispose()
+
+
+REDIS_URL = os.environ.get("HEADWATER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_prefix(prefix: str = "hw_test") -> Iterator[str]:
+    """A fresh key prefix on the local Redis; yield it; delete its keys afterwards."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    kwargs = client.connection_pool.connection_kwargs
+    require_service("Redis", kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379))
+    name = _fresh_name(prefix) + ":"
+    try:
+        yield name
+    finally:
+        keys = list(client.scan_iter(match=name + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()

@@ -123,7 +123,9 @@ def test_scd2_keeps_every_version(tmp_path: Path) -> None:
         (2, "B", True, True),
         (3, "c", False, False),
     ]
-    closed = p.rows("SELECT DISTINCT valid_to = (SELECT max(valid_from) FROM raw.t) FROM raw.t WHERE NOT is_current")
+    closed = p.rows(
+        "SELECT DISTINCT valid_to = (SELECT max(valid_from) FROM raw.t) FROM raw.t WHERE NOT is_current"
+    )
     assert closed == [(True,)]
     snapshots = p.snapshots("raw.t")
     p.run()

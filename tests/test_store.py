@@ -39,14 +39,34 @@ def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         Store.open(url)
 
 
-def test_older_store_asks_for_migrate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_older_store_asks_for_migrate_and_keeps_its_runs(tmp_path: Path) -> None:
+    from alembic import command
+
+    from headwater.state.store import _alembic_config, create_engine
+
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    Store.open(url).close()  # written at today's head revision, 0001
-    monkeypatch.setattr("headwater.state.store.head_revision", lambda: "0002")  # a newer Headwater
+    engine = create_engine(url)
+    config = _alembic_config()
+    with engine.begin() as conn:  # a store written by the first release
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO runs (run_id, pipeline, status, started_at) "
+            "VALUES ('r1', 'p', 'success', '2026-01-01 00:00:00')"
+        )
+    engine.dispose()
     with pytest.raises(MigrationRequired) as info:
         Store.open(url)
-    assert "at revision 0001, this Headwater needs 0002" in str(info.value)
+    assert f"at revision 0001, this Headwater needs {head_revision()}" in str(info.value)
     assert "run `headwater migrate`" in str(info.value)
+    store = Store.open(url, check=False)
+    assert store.migrate() == ("0001", head_revision())
+    store.close()
+    store = Store.open(url)
+    assert [r.run_id for r in store.runs()] == ["r1"]
+    store.add_schema_changes("r1", "t", "raw.t", [("added", "c", None, "int64")])
+    assert [c.column for c in store.schema_changes("raw.t")] == ["c"]
+    store.close()
 
 
 def test_tables_of_others_in_the_same_database_do_not_block(tmp_path: Path) -> None:
@@ -94,9 +114,17 @@ def test_cli_reports_the_fix_and_migrate_runs(
     project = str(tmp_path / "p")
     assert runner.invoke(app, ["init", project]).exit_code == 0
     assert runner.invoke(app, ["runs", "-p", project]).exit_code == 0  # creates the store
-    with monkeypatch.context() as m:
-        m.setattr("headwater.state.store.head_revision", lambda: "0002")
-        refused = runner.invoke(app, ["runs", "-p", project])
+    from alembic import command
+
+    from headwater.state.store import _alembic_config, create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'p' / '.headwater' / 'state.db'}")
+    config = _alembic_config()
+    with engine.begin() as conn:  # as the first release left it
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001")
+    engine.dispose()
+    refused = runner.invoke(app, ["runs", "-p", project])
     assert refused.exit_code == 1
     assert "error: the metadata store at sqlite:///" in refused.stderr
     assert "hint: run `headwater migrate`" in refused.stderr

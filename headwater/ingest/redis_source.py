@@ -26,6 +26,7 @@ from headwater.project import Project
 from headwater.project.redis import RedisConnection, RedisSource, RedisTable
 
 BATCH_ROWS = 100_000
+TEXT = " (set `value: string` on the table to load the text as it is)"
 
 
 def build(
@@ -156,11 +157,13 @@ class Collector:
         self.rejects: list[Reject] = []
 
     def record(self, document: Document) -> dict[str, object] | None:
+        """The row of a key, or None when it became a reject."""
         if document.error is not None:
             self._reject(document, document.error)
             return None
-        if not self.kind:
-            self.kind = self._kind_of(document)
+        if not self.kind and document.kind in ("hash", "string"):
+            # auto: the first hash or string key decides; strings hold JSON documents
+            self.kind = "hash" if document.kind == "hash" else "json"
         value = document.value
         if self.kind == "hash":
             if not isinstance(value, dict):
@@ -177,21 +180,13 @@ class Collector:
         try:
             parsed = json.loads(value)
         except json.JSONDecodeError as exc:
-            self._reject(document, f"invalid JSON: {exc.msg} at position {exc.pos}")
+            self._reject(document, f"invalid JSON: {exc.msg} at position {exc.pos}{TEXT}")
             return None
         if not isinstance(parsed, dict):
-            self._reject(document, f"JSON {type(parsed).__name__}, not an object")
+            self._reject(document, f"JSON {type(parsed).__name__}, not an object{TEXT}")
             return None
         parsed[self.key] = document.key  # the key wins over a field of the same name
         return parsed
-
-    def _kind_of(self, document: Document) -> str:
-        """``auto``: the first key decides; a string is JSON when it holds an object."""
-        if document.kind == "hash":
-            return "hash"
-        if isinstance(document.value, str) and document.value.lstrip().startswith("{"):
-            return "json"
-        return "string"
 
     def _reject(self, document: Document, reason: str) -> None:
         raw = document.value if isinstance(document.value, str) else json.dumps(document.value)

@@ -38,6 +38,9 @@ def scan(
     types: dict[str, list[str]] = {}
     for entry in entries:
         layout, columns = _sniff(con, entry, user)
+        if table.columns:  # the sniffer gives the dialect; the user gives names and types
+            columns = list(table.columns.items())
+            layout = Layout(layout.options, tuple(table.columns))
         groups.setdefault(layout, []).append(entry)
         for name, t in columns:
             types.setdefault(name, []).append(t)
@@ -57,9 +60,6 @@ def _user_options(table: FileTable, kind: str) -> dict[str, str]:
         options["header"] = "true" if table.header else "false"
     if table.null:
         options["nullstr"] = "[" + ", ".join(literal(s) for s in table.null) + "]"
-    if table.columns:
-        pairs = ", ".join(f"{literal(n)}: {literal(t)}" for n, t in table.columns.items())
-        options["columns"] = "{" + pairs + "}"
     return options
 
 
@@ -75,19 +75,13 @@ def _sniff(
             "ignore_errors = true)"
         ).fetchone()
     except duckdb.Error as exc:
-        text = str(exc)
-        if "Invalid unicode" in text:
-            raise SourceError(
-                f"{entry.path} is not {user['encoding'].strip(chr(39))} text ({_first_line(exc)})",
-                hint="set `encoding:` on the table to the file's encoding (latin-1, utf-16)",
-            ) from exc
         raise SourceError(
             f"cannot read {entry.path} as CSV: {_first_line(exc)}",
             hint="set `delimiter`, `quote`, `header` or `encoding` on the table",
         ) from exc
     assert row is not None
     delim, quote, escape, newline, comment, skip, header, columns, dates, stamps = row
-    options = {key: value for key, value in user.items() if key != "columns"}
+    options = dict(user)
     options.update(
         delim=literal(delim),
         quote=literal(_unempty(quote)),

@@ -1,0 +1,253 @@
+"""The file source on real files: formats, compression, encodings, rejects, new files only."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from headwater.connect.storage import FileEntry
+from headwater.connect.storage.local import LocalStorage
+from headwater.errors import SourceError
+from headwater.ingest.extraction import Extraction, ReadContext
+from headwater.ingest.files import state
+from headwater.ingest.files.resource import FileResource
+from headwater.ingest.resources import build_resource
+from headwater.project import load_project
+from headwater.project.files import FileTable
+
+
+def read(folder: Path, previous: dict[str, Any] | None = None, **table: Any) -> Extraction:
+    resource = FileResource(FileTable(name="t", **table), LocalStorage(folder), batch_rows=2)
+    return resource.read(ReadContext(state=previous or {}))
+
+
+def rows(extraction: Extraction, order: str | None = None) -> list[dict[str, Any]]:
+    table = pa.Table.from_batches(list(extraction.readers[0]), extraction.schema)
+    out = table.to_pylist()
+    return sorted(out, key=lambda r: r[order]) if order else out
+
+
+def write(path: Path, text: str | bytes, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode(encoding) if isinstance(text, str) else text
+    if path.suffix == ".gz":
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path
+
+
+def test_csv_with_header_types_and_file_column(tmp_path: Path) -> None:
+    write(tmp_path / "trips" / "a.csv", "id,fare,day\n1,2.5,2024-01-01\n2,3.0,2024-01-02\n")
+    write(tmp_path / "trips" / "b.csv.gz", "id,fare,day\n3,4.25,2024-01-03\n")
+    extraction = read(tmp_path, glob="trips/*.csv*", file_column="source_file")
+    got = rows(extraction, "id")
+    assert [(r["id"], r["fare"], str(r["day"])) for r in got] == [
+        (1, 2.5, "2024-01-01"),
+        (2, 3.0, "2024-01-02"),
+        (3, 4.25, "2024-01-03"),
+    ]
+    assert [r["source_file"] for r in got] == ["trips/a.csv", "trips/a.csv", "trips/b.csv.gz"]
+    assert extraction.schema.field("day").type == pa.date32()
+    assert extraction.rejects() == [] and extraction.complete
+
+
+def test_tsv_without_header_and_csv_options(tmp_path: Path) -> None:
+    write(tmp_path / "a.tsv", "1\tx\n2\ty\n")
+    got = rows(read(tmp_path, glob="*.tsv", header=False), "column0")
+    assert got == [{"column0": 1, "column1": "x"}, {"column0": 2, "column1": "y"}]
+
+    write(tmp_path / "semi" / "b.txt", "id;name;score\n1;'a;b';NA\n2;c;7\n")
+    got = rows(
+        read(tmp_path, glob="semi/*.txt", format="csv", delimiter=";", quote="'", null="NA"),
+        "id",
+    )
+    assert got == [{"id": 1, "name": "a;b", "score": None}, {"id": 2, "name": "c", "score": 7}]
+
+
+def test_explicit_columns_and_zstd(tmp_path: Path) -> None:
+    target = tmp_path / "z.csv.zst"
+    con = duckdb.connect()
+    con.execute(
+        f"COPY (SELECT i AS id, 'n' || i AS code FROM range(5) t(i)) TO '{target}' "
+        "(FORMAT csv, HEADER true, COMPRESSION zstd)"
+    )
+    con.close()
+    extraction = read(tmp_path, glob="*.zst", columns={"id": "VARCHAR", "code": "VARCHAR"})
+    assert extraction.schema.field("id").type == pa.string()
+    assert [r["code"] for r in rows(extraction, "id")] == [f"n{i}" for i in range(5)]
+
+
+def test_latin1_is_read_with_its_encoding_and_rejected_without_it(tmp_path: Path) -> None:
+    write(tmp_path / "l.csv", "id,city\n1,Malmö\n2,Zürich\n", encoding="latin-1")
+    got = rows(read(tmp_path, glob="*.csv", encoding="latin1"), "id")
+    assert [r["city"] for r in got] == ["Malmö", "Zürich"]
+    wrong = read(tmp_path, glob="*.csv")  # read as utf-8: the rows that do not decode
+    assert rows(wrong) == []
+    rejects = wrong.rejects()
+    assert [(r.location, r.column) for r in rejects] == [("l.csv:2", "city"), ("l.csv:3", "city")]
+    assert rejects[0].reason.startswith("invalid encoding")
+    assert "Set `encoding:` on the table" in rejects[0].reason
+
+
+def test_malformed_csv_rows_are_rejects_with_file_line_and_reason(tmp_path: Path) -> None:
+    good = "".join(f"{i},n{i},{i}.5\n" for i in range(1, 40))
+    write(tmp_path / "ok.csv", "id,name,amount\n" + good)
+    write(
+        tmp_path / "bad.csv",
+        "id,name,amount\n" + good + "40,x,1.5,extra\n41,y,not-a-number\n42,z,2.5\n",
+    )
+    types = {"id": "INTEGER", "name": "VARCHAR", "amount": "DOUBLE"}
+    extraction = read(tmp_path, glob="*.csv", columns=types)
+    got = rows(extraction)
+    assert len(got) == 39 * 2 + 1 and max(r["id"] for r in got) == 42
+    rejects = sorted(extraction.rejects(), key=lambda r: r.location)
+    assert [r.location for r in rejects] == ["bad.csv:41", "bad.csv:42"]
+    assert (
+        rejects[0].reason.startswith("too many columns") and rejects[0].record == "40,x,1.5,extra"
+    )
+    assert rejects[1].reason.startswith("cast") and rejects[1].column == "amount"
+    assert rejects[1].record == "41,y,not-a-number"
+
+
+def test_json_lines_bad_lines_are_rejects(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": 1, "user": {"name": "a"}}),
+        '{"id": 2, "user": ',
+        "",
+        "[1, 2]",
+        json.dumps({"id": 3, "tags": ["x"]}),
+    ]
+    write(tmp_path / "events" / "1.jsonl.gz", "\n".join(lines) + "\n")
+    write(tmp_path / "events" / "2.jsonl", json.dumps({"id": 4, "extra": True}) + "\n")
+    extraction = read(tmp_path, glob="events/*", file_column="f")
+    got = rows(extraction, "id")
+    assert [r["id"] for r in got] == [1, 3, 4]
+    assert got[0]["user"] == {"name": "a"} and got[1]["tags"] == ["x"] and got[2]["extra"]
+    # a file rewritten without its bad lines still names the original
+    assert [r["f"] for r in got] == ["events/1.jsonl.gz", "events/1.jsonl.gz", "events/2.jsonl"]
+    rejects = extraction.rejects()
+    assert [(r.location, r.record) for r in rejects] == [
+        ("events/1.jsonl.gz:2", '{"id": 2, "user": '),
+        ("events/1.jsonl.gz:4", "[1, 2]"),
+    ]
+    assert rejects[0].reason.startswith("invalid JSON") and "not a JSON object" in rejects[1].reason
+
+
+def test_json_documents_and_a_broken_one(tmp_path: Path) -> None:
+    write(tmp_path / "a.json", json.dumps([{"id": 1, "geo": {"lat": 1.5}}, {"id": 2}]))
+    write(tmp_path / "b.json", json.dumps({"id": 3, "geo": {"lat": 2.5}}))
+    got = rows(read(tmp_path, glob="*.json"), "id")
+    assert [(r["id"], r["geo"]) for r in got] == [(1, {"lat": 1.5}), (2, None), (3, {"lat": 2.5})]
+
+    write(tmp_path / "c.json", '[{"id": 4}, {"id": ')
+    with pytest.raises(SourceError, match=r"c\.json") as info:
+        rows(read(tmp_path, glob="*.json"))
+    assert "fix or remove the file" in str(info.value)
+
+
+def test_parquet_union_by_name_and_corrupt_file(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT 1 AS id, 'a' AS name) TO '{tmp_path / 'p1.parquet'}'")
+    con.execute(f"COPY (SELECT 2 AS id, 9.5 AS score) TO '{tmp_path / 'p2.parquet'}'")
+    con.close()
+    got = rows(read(tmp_path, glob="*.parquet"), "id")
+    assert got == [{"id": 1, "name": "a", "score": None}, {"id": 2, "name": None, "score": 9.5}]
+
+    write(tmp_path / "p3.parquet", b"PAR1 not really parquet")
+    with pytest.raises(SourceError, match=r"p3\.parquet"):
+        rows(read(tmp_path, glob="*.parquet"))
+
+
+def test_csv_schemas_are_unioned_by_name(tmp_path: Path) -> None:
+    write(tmp_path / "a.csv", "id,amount\n1,5\n")
+    write(tmp_path / "b.csv", "amount,id,note\n2.5,2,hi\n")
+    extraction = read(tmp_path, glob="*.csv")
+    assert extraction.schema.names == ["id", "amount", "note"]
+    assert extraction.schema.field("amount").type == pa.float64()
+    assert rows(extraction, "id") == [
+        {"id": 1, "amount": 5.0, "note": None},
+        {"id": 2, "amount": 2.5, "note": "hi"},
+    ]
+
+
+def test_new_files_only_then_a_changed_file_is_read_again(tmp_path: Path) -> None:
+    write(tmp_path / "d" / "1.csv", "id\n1\n")
+    first = read(tmp_path, glob="d/*.csv")
+    assert [r["id"] for r in rows(first)] == [1] and first.complete
+    after_first = first.state()
+    assert list(after_first["files"]) == ["d/1.csv"]
+
+    write(tmp_path / "d" / "2.csv", "id\n2\n")
+    second = read(tmp_path, after_first, glob="d/*.csv")
+    assert [r["id"] for r in rows(second)] == [2] and not second.complete
+    after_second = second.state()
+    assert sorted(after_second["files"]) == ["d/1.csv", "d/2.csv"]
+
+    nothing = read(tmp_path, after_second, glob="d/*.csv")
+    assert rows(nothing) == [] and not nothing.complete
+    assert nothing.state() == after_second
+
+    path = write(tmp_path / "d" / "1.csv", "id\n1\n10\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    third = read(tmp_path, after_second, glob="d/*.csv")
+    assert [r["id"] for r in rows(third)] == [1, 10]
+
+
+def test_empty_match_is_no_rows_and_a_missing_folder_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    extraction = read(tmp_path, glob="in/*.csv")
+    assert rows(extraction) == [] and extraction.state() == {"version": 1, "files": {}}
+    assert not extraction.complete  # nothing matched: never a reason to delete rows
+    with pytest.raises(SourceError) as info:
+        read(tmp_path, glob="missing/**/*.csv")
+    assert f"folder {tmp_path / 'missing'} does not exist" in str(info.value)
+    assert "check the connection's `url`" in str(info.value)
+
+
+def test_mixed_formats_need_a_narrower_glob(tmp_path: Path) -> None:
+    write(tmp_path / "a.csv", "id\n1\n")
+    write(tmp_path / "b.jsonl", '{"id": 2}\n')
+    with pytest.raises(SourceError, match=r"several formats: a\.csv \(csv\), b\.jsonl \(jsonl\)"):
+        read(tmp_path, glob="*")
+
+
+def test_many_files_pack_the_state() -> None:
+    entries = [
+        FileEntry(f"year=2024/part-{i:05d}.csv", i, str(10**18 + i), "") for i in range(3000)
+    ]
+    packed = state.encode(entries)
+    plain = json.dumps({e.path: [e.size, e.version] for e in entries})
+    assert isinstance(packed["files"], str) and len(json.dumps(packed)) < len(plain) / 4
+    seen = state.decode(packed)
+    assert len(seen) == 3000 and state.changed(entries, seen) == []
+    assert state.decode(state.encode(entries[:2])) == {
+        "year=2024/part-00000.csv": (0, str(10**18)),
+        "year=2024/part-00001.csv": (1, str(10**18 + 1)),
+    }
+
+
+def test_csv_options_do_not_apply_to_parquet() -> None:
+    with pytest.raises(ValueError, match=r"`header`: options of CSV/TSV files"):
+        FileTable(name="t", glob="*.parquet", format="parquet", header=True)
+
+
+def test_built_from_the_project_file(tmp_path: Path) -> None:
+    write(tmp_path / "landing" / "orders.csv", "id,total\n1,9.5\n")
+    (tmp_path / "headwater.yaml").write_text(
+        "name: shop\n"
+        "connections:\n  drop: {type: files, url: landing}\n"
+        "sources:\n  drops:\n    connection: drop\n    load: append\n"
+        "    tables:\n      - {name: orders, glob: '*.csv', file_column: src}\n"
+    )
+    project = load_project(tmp_path)
+    source = project.config.sources["drops"]
+    connection = project.config.connections["drop"]
+    resource = build_resource(project, source, source.tables[0], connection)
+    assert rows(resource.read(ReadContext())) == [{"id": 1, "total": 9.5, "src": "orders.csv"}]
