@@ -121,7 +121,7 @@ def test_auto_reads_hashes_and_rejects_keys_of_other_types(
     extraction = read({"pattern": f"{prefix}h:*"})
     assert sorted(r["n"] for r in rows(extraction)) == ["0", "1", "2", "3", "4"]
     [reject] = extraction.rejects()
-    assert reject.location == f"{prefix}h:set" and "set, not a hash" in reject.reason
+    assert reject.location == f"{prefix}h:set" and "the key is a set, not a hash" in reject.reason
 
 
 def test_no_matching_key_is_an_empty_table(prefix: str) -> None:

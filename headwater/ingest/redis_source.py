@@ -161,7 +161,10 @@ class Collector:
         if document.error is not None:
             self._reject(document, document.error)
             return None
-        if not self.kind and document.kind in ("hash", "string"):
+        if not self.kind:
+            if document.kind not in ("hash", "string"):
+                self._reject(document, f"the key is a {document.kind}, not a hash or a string")
+                return None
             # auto: the first hash or string key decides; strings hold JSON documents
             self.kind = "hash" if document.kind == "hash" else "json"
         value = document.value
