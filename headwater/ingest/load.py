@@ -112,6 +112,8 @@ def load(
     prior = LoadState() if full_refresh or not exists else committed_state(lake, target)
     start = _start(prior, settings)
     extraction = resource.read(ReadContext(run_id, settings.cursor, start, prior.source, landing))
+    if not extraction.schema.names:  # nothing matched (an empty glob): nothing to load
+        return LoadResult(target, settings.strategy, None, 0, 0, 0, 0, changed=False)
     _require_columns(target, extraction.schema, settings)
     current = lake.arrow_schema(target) if exists else None
     if settings.strategy == "scd2" and current is not None:
