@@ -20,6 +20,7 @@ from headwater.ingest.contract import schema_changes
 from headwater.ingest.extraction import Resource
 from headwater.ingest.load import load
 from headwater.ingest.resources import build_resource
+from headwater.ingest.retry import with_retries
 from headwater.ingest.sql_source import SqlResource
 from headwater.ingest.state import committed_state
 from headwater.lake import (
@@ -228,7 +229,12 @@ class Workspace:
         ):
             # the fast path: DuckDB may write the files itself, on all cores
             db = self.database(source.connection)
-            written = ingest_table(self.lake, db, source, entry, props, on_rows)
+            written = with_retries(
+                lambda: ingest_table(self.lake, db, source, entry, props, on_rows),
+                source.attempts,
+                source.retry_delay,
+                f"loading {target}",
+            )
             self._record_schema(run_id, task.id, target, before)
             return TaskOutcome(
                 rows=written.rows,
@@ -238,17 +244,22 @@ class Workspace:
             )
         resource = self.resource(spec.source, entry.name)
         landing = getattr(source, "landing", None)
-        result = load(
-            self.lake,
-            target,
-            resource,
-            settings,
-            run_id=run_id,
-            properties=props,
-            on_rows=on_rows,
-            full_refresh=full_refresh,
-            landing=self.project.path(landing) if landing else None,
-            batch_rows=getattr(source, "batch_rows", 100_000),
+        result = with_retries(
+            lambda: load(
+                self.lake,
+                target,
+                resource,
+                settings,
+                run_id=run_id,
+                properties=props,
+                on_rows=on_rows,
+                full_refresh=full_refresh,
+                landing=self.project.path(landing) if landing else None,
+                batch_rows=getattr(source, "batch_rows", 100_000),
+            ),
+            source.attempts,
+            source.retry_delay,
+            f"loading {target}",
         )
         self._record_schema(run_id, task.id, target, before)
         details = {

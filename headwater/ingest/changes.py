@@ -99,12 +99,18 @@ class ChangeSet:
 
     # -- incremental without a key: drop rows the table already holds ----------------------
 
-    def new_rows(self, cursor: str, start: object) -> str:
-        """Incoming rows not already in the table (as a multiset), among rows from ``start``."""
-        cols = self._cols(self.columns)
+    def new_rows(self, cursor: str, start: object, compare: Sequence[str]) -> str:
+        """Incoming rows the table does not hold yet (a multiset difference on ``compare``,
+        the columns the table had before this load), among its rows from ``start``."""
+        cols = self._cols(compare)
+        same = self._same("i", "e", compare)
         return (
-            f"SELECT {cols} FROM incoming EXCEPT ALL "
-            f"SELECT {cols} FROM existing WHERE {ident(cursor)} >= {_value(start)}"
+            f"WITH i AS (SELECT *, row_number() OVER (PARTITION BY {cols}) AS __hw_n "
+            f"FROM incoming), "
+            f"e AS (SELECT {cols}, row_number() OVER (PARTITION BY {cols}) AS __hw_n "
+            f"FROM existing WHERE {ident(cursor)} >= {_value(start)}) "
+            f"SELECT {self._cols(self.columns, 'i')} FROM i WHERE NOT EXISTS "
+            f"(SELECT 1 FROM e WHERE {same} AND e.__hw_n = i.__hw_n)"
         )
 
     # -- merge -----------------------------------------------------------------------------

@@ -341,13 +341,19 @@ class _Job:
             writer = DataFileWriter(txn, schema, tag, self.lake.target_file_bytes)
             try:
                 for batch in changes.reader(
-                    changes.new_rows(self.settings.cursor, low), self.batch_rows
+                    changes.new_rows(self.settings.cursor, low, self._compared()), self.batch_rows
                 ):
                     writer.write(_fit(batch, schema))
                 writer.close()
             finally:
                 writer.abort()
             return writer.files
+
+    def _compared(self) -> list[str]:
+        """Columns that say two rows are the same: those the table had before this load
+        (a column just added is NULL in the table's rows, whatever the source holds)."""
+        added = {c.column for c in self.contract.changes if c.kind == "added"}
+        return [n for n in self.contract.write_schema.names if n not in added]
 
     # -- merge, scd2 and keyed incremental: stage, then compute the change -----------------
 

@@ -32,7 +32,9 @@ Contract = Literal["evolve", "freeze", "discard_row", "discard_value"]
 class Load(Strict):
     """How extracted rows become the table's rows; set on a source, overridden per table."""
 
-    strategy: Strategy = Field(default="full", description="full | append | incremental | merge | scd2")
+    strategy: Strategy = Field(
+        default="full", description="full | append | incremental | merge | scd2"
+    )
     cursor: str | None = Field(
         default=None, description="column (or record field) whose maximum is the watermark"
     )
@@ -111,6 +113,14 @@ class SourceBase(Strict):
     connection: str
     namespace: str = "raw"
     load: Load = Load()
+    attempts: int = Field(
+        default=3,
+        ge=1,
+        description="tries of a load that loses its connection (nothing is published)",
+    )
+    retry_delay: float = Field(
+        default=1.0, ge=0, description="seconds before the first retry; doubled each time"
+    )
 
     @field_validator("namespace")
     @classmethod

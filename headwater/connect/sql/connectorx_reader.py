@@ -48,12 +48,15 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
             f"connection `{db.name}`: reading {request.describe()} with ConnectorX failed: {exc}",
             hint="check the table or query, or try reader: duckdb or sqlalchemy",
         ) from exc
-    if declared is None:
-        return reader
-    schema = declared
+    schema = declared if declared is not None else reader.schema
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for batch in reader:
-            yield batch.cast(schema) if not batch.schema.equals(schema) else batch
+        read = 0
+        try:
+            for batch in reader:
+                read += batch.num_rows
+                yield batch.cast(schema) if not batch.schema.equals(schema) else batch
+        except Exception as exc:  # ConnectorX raises RuntimeError for everything
+            raise db.read_error(request.describe(), exc, read) from exc
 
     return pa.RecordBatchReader.from_batches(schema, batches())

@@ -100,6 +100,27 @@ class SqlDatabase:
             "(or the variable that sets it)",
         )
 
+    def read_error(
+        self, what: str, exc: BaseException, rows: int
+    ) -> SourceError | SourceUnreachable:
+        """An error raised while rows were streaming: a lost connection is retryable."""
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        where = f"{self.dialect} at {self.address}"
+        if _lost_connection(exc, reason):
+            return SourceUnreachable(
+                f"connection `{self.name}`: lost the connection to {where} while reading {what} "
+                f"after {rows:,} rows ({reason})",
+                dialect=self.dialect,
+                address=self.address,
+                hint="nothing was published; the load is retried, and a later run starts again "
+                "from the last committed cursor",
+            )
+        return SourceError(
+            f"connection `{self.name}`: reading {what} from {where} failed after {rows:,} rows: "
+            f"{reason}",
+            hint="check the table or query in the source database; nothing was published",
+        )
+
     def table_names(self, schema: str | None = None) -> list[str]:
         return sa.inspect(self.engine).get_table_names(schema=schema)
 
@@ -127,3 +148,25 @@ class SqlDatabase:
     def dispose(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+_LOST = (
+    "lost connection",
+    "server has gone away",
+    "connection reset",
+    "broken pipe",
+    "server closed the connection",
+    "terminating connection",
+    "connection refused",
+    "connection timed out",
+    "eof detected",
+    "unexpected eof",
+    "could not receive data",
+    "no connection to the server",
+    "ssl syscall error",
+)
+
+
+def _lost_connection(exc: BaseException, reason: str) -> bool:
+    text = reason.lower()
+    return isinstance(exc, sa.exc.OperationalError) or any(m in text for m in _LOST)

@@ -82,8 +82,13 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
         raise _read_error(db, request, exc) from exc
 
     def batches() -> Iterator[pa.RecordBatch]:
+        read = 0
         try:
-            yield from result
+            for batch in result:
+                read += batch.num_rows
+                yield batch
+        except duckdb.Error as exc:
+            raise db.read_error(request.describe(), exc, read) from exc
         finally:
             con.close()
 

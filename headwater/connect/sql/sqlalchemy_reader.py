@@ -6,6 +6,7 @@ per-row work; it is transposed to columns once per batch and converted to Arrow 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -51,15 +52,35 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
     schema = pa.schema([field for field, _ in columns])
 
     def batches() -> Iterator[pa.RecordBatch]:
+        read = 0
         try:
             if first:
+                read += len(first)
                 yield _to_batch(first, columns, schema)
             for rows in partitions:
+                read += len(rows)
                 yield _to_batch(rows, columns, schema)
+        except sa.exc.DBAPIError as exc:
+            _drop(result)
+            conn.invalidate()  # the server dropped it: do not hand it back to the pool
+            raise db.read_error(request.describe(), exc, read) from exc
         finally:
-            conn.close()
+            # closing a connection the server dropped fails too; the read's error is the news
+            with contextlib.suppress(sa.exc.DBAPIError):
+                conn.close()
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _drop(result: Any) -> None:
+    """Forget an unbuffered result whose connection died, so that its clean-up (when it is
+    garbage-collected) does not try to read the rest of it from a closed socket."""
+    cursor = getattr(result, "cursor", None)
+    raw = getattr(cursor, "_result", None)
+    if raw is not None and hasattr(raw, "unbuffered_active"):  # PyMySQL's SSCursor
+        raw.unbuffered_active = False
+    if cursor is not None and hasattr(cursor, "_result"):
+        cursor._result = None
 
 
 def _exact(column: sa.Column[Any]) -> Any:
