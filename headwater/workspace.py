@@ -16,7 +16,7 @@ from headwater.connect.sql import SqlDatabase
 from headwater.connect.sql.database import resolve_url
 from headwater.errors import HeadwaterError, ModelError, ProjectError, RunFailed, did_you_mean
 from headwater.ingest import ingest_table
-from headwater.ingest.contract import schema_changes
+from headwater.ingest.contract import plan, schema_changes
 from headwater.ingest.extraction import Resource
 from headwater.ingest.load import load
 from headwater.ingest.resources import build_resource
@@ -36,7 +36,7 @@ from headwater.orchestrate import Dag, LocalExecutor, RunListener, Task, TaskOut
 from headwater.orchestrate.plan import plan_pipeline
 from headwater.orchestrate.task import IngestSpec, ModelSpec
 from headwater.project import Project, load_project
-from headwater.project.config import SourceTable, SqlConnection, SqlSource
+from headwater.project.config import Load, SourceTable, SqlConnection, SqlSource
 from headwater.sql import Model, ModelGraph, Session, discover_models
 from headwater.sql.session import model_error
 from headwater.state import RunRecord, RunStatus, SchemaChangeRecord, Store
@@ -220,17 +220,14 @@ class Workspace:
         settings = source.load_for(entry)
         target = f"{source.namespace}.{entry.name}"
         before = self._schema_or_none(target)
-        if (
-            isinstance(source, SqlSource)
-            and isinstance(entry, SourceTable)
-            and settings.strategy == "full"
-            and settings.contract == "evolve"
-            and entry.partition is None
-        ):
-            # the fast path: DuckDB may write the files itself, on all cores
-            db = self.database(source.connection)
+        resource = self.resource(spec.source, entry.name)
+        if self._copies_directly(resource, settings, before):
+            # the fast path: DuckDB reads the source and writes the files itself, on all cores
+            assert isinstance(resource, SqlResource)
             written = with_retries(
-                lambda: ingest_table(self.lake, db, source, entry, props, on_rows),
+                lambda: ingest_table(
+                    self.lake, resource.db, resource.source, resource.entry, props, on_rows
+                ),
                 source.attempts,
                 source.retry_delay,
                 f"loading {target}",
@@ -242,7 +239,6 @@ class Workspace:
                 snapshot_id=written.snapshot_id,
                 details={"strategy": "full", "changed": True},
             )
-        resource = self.resource(spec.source, entry.name)
         landing = getattr(source, "landing", None)
         result = with_retries(
             lambda: load(
@@ -273,6 +269,22 @@ class Workspace:
         return TaskOutcome(
             rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id, details=details
         )
+
+    @staticmethod
+    def _copies_directly(resource: Resource, settings: Load, current: pa.Schema | None) -> bool:
+        """A full load through DuckDB's scanner whose rows fit the table as they are."""
+        if not (
+            isinstance(resource, SqlResource)
+            and resource.reader == "duckdb"
+            and settings.strategy == "full"
+            and resource.entry.partition is None
+        ):
+            return False
+        from headwater.connect.sql import duckdb_reader
+
+        resource.db.check()
+        incoming = duckdb_reader.schema(resource.db, resource.request())
+        return plan(resource.entry.name, current, incoming, settings.contract).exact
 
     def resource(self, source_name: str, table: str) -> Resource:
         """The resource that reads ``table`` of source ``source_name``."""

@@ -48,8 +48,10 @@ class SchemaChange:
 
 def schema_changes(before: pa.Schema | None, after: pa.Schema) -> list[SchemaChange]:
     """What changed between two schemas of one table: its creation, added or widened columns."""
+    after = storable_schema(after)
     if before is None:
         return [SchemaChange("created", "", None, f"{len(after)} columns")]
+    before = storable_schema(before)
     out = []
     for f in after:
         if f.name not in before.names:
@@ -83,6 +85,11 @@ class ContractPlan:
     write_schema: pa.Schema
     changes: list[SchemaChange] = field(default_factory=list)
     _actions: dict[str, _Action] = field(default_factory=dict)
+
+    @property
+    def exact(self) -> bool:
+        """True when every batch fits as it is (at most cast to a wider type)."""
+        return all(a in ("keep", "cast") for a in self._actions.values())
 
     def apply(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Reject]]:
         """``batch`` in the write schema, and what the contract keeps out of it."""
