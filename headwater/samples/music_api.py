@@ -305,6 +305,9 @@ def _handler(api: MusicApi) -> type[BaseHTTPRequestHandler]:
             self._serve("GET")
 
         def _serve(self, method: str) -> None:
+            # read the body first: one left unread would be taken for the next request
+            length = int(self.headers.get("Content-Length") or 0)
+            self._body = self.rfile.read(length) if length else b""
             with api._lock:
                 api.counters.requests += 1
                 actions = api._scheduled.pop(api.counters.requests, [])
@@ -352,8 +355,7 @@ def _handler(api: MusicApi) -> type[BaseHTTPRequestHandler]:
                 self._json(status, body, headers)
 
         def _token(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            form = {k: v[-1] for k, v in parse_qs(self._body.decode()).items()}
             client_id, secret = form.get("client_id"), form.get("client_secret")
             header = self.headers.get("Authorization", "")
             if header.startswith("Basic "):

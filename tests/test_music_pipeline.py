@@ -1,0 +1,77 @@
+"""The music_api example as a user runs it: `headwater run music` into Iceberg tables."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from headwater import Workspace
+from headwater.errors import RunFailed
+from headwater.samples.music_api import MusicApi, Settings
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "music_api"
+
+
+@pytest.fixture
+def api() -> Iterator[MusicApi]:
+    with MusicApi(Settings(albums=60)) as server:
+        yield server
+
+
+def workspace(tmp_path: Path, api: MusicApi) -> Workspace:
+    shutil.copy(EXAMPLE / "headwater.yaml", tmp_path / "headwater.yaml")
+    text = (tmp_path / "headwater.yaml").read_text()
+    # the example's production retry waits, shortened for a test
+    text = text.replace("backoff: 0.5, max_backoff: 30", "backoff: 0.01, max_backoff: 1")
+    (tmp_path / "headwater.yaml").write_text(text)
+    return Workspace.open(tmp_path, {"base_url": api.url})
+
+
+def lake_tracks(ws: Workspace) -> list[tuple[str, str]]:
+    rows = ws.query("SELECT album_id, id FROM raw.album_tracks").to_pylist()
+    return sorted((r["album_id"], r["id"]) for r in rows)
+
+
+def served_tracks(api: MusicApi) -> list[tuple[str, str]]:
+    return sorted((album, t["id"]) for album, items in api.tracks.items() for t in items)
+
+
+def test_every_album_and_track_lands_once_despite_expiry_and_throttling(
+    tmp_path: Path, api: MusicApi
+) -> None:
+    api.settings.token_requests = 20  # tokens die every 20 calls…
+    api.at_request(30, api.expire_tokens)  # …and all at once mid-run
+    api.at_request(45, lambda: api.throttle_next(3))  # 429 with Retry-After
+    ws = workspace(tmp_path, api)
+    record = ws.run("music")
+    assert lake_tracks(ws) == served_tracks(api)
+    albums = ws.query("SELECT id FROM raw.new_releases").column("id").to_pylist()
+    assert sorted(albums) == sorted(api.tracks)
+    assert api.counters.unauthorized >= 2 and api.counters.throttled == 3
+    assert {t.task_id: t.rows for t in record.tasks}["raw.album_tracks"] == len(served_tracks(api))
+    # run again on unchanged data: merge by key, nothing changes
+    snapshots = len(ws.lake.snapshots("raw.album_tracks"))
+    again = ws.run("music")
+    assert all(t.details and t.details["changed"] is False for t in again.tasks)
+    assert len(ws.lake.snapshots("raw.album_tracks")) == snapshots
+    ws.close()
+
+
+def test_an_api_that_stops_mid_run_publishes_nothing_and_the_next_run_recovers(
+    tmp_path: Path, api: MusicApi
+) -> None:
+    api.at_request(40, lambda: api.fail_next(10_000))  # down for good, mid-pages
+    ws = workspace(tmp_path, api)
+    with pytest.raises(RunFailed) as failed:
+        ws.run("music")
+    errors = " ".join(t.error or "" for t in failed.value.run.tasks)
+    assert "503" in errors
+    assert "raw.album_tracks" not in ws.lake.tables()  # nothing half-published
+    api.fail_next(0)
+    api.counters.failed = 0
+    ws.run("music")
+    assert lake_tracks(ws) == served_tracks(api)
+    ws.close()
