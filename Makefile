@@ -14,11 +14,11 @@ $(UV):
 
 # Installs exactly what uv.lock pins; --inexact keeps uv itself in the environment.
 $(VENV)/.installed-main: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --inexact --python $(VENV)/bin/python
+	$(UV) sync --frozen --inexact --compile-bytecode --python $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-dev: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --inexact --python $(VENV)/bin/python --extra dev
+	$(UV) sync --frozen --inexact --compile-bytecode --python $(VENV)/bin/python --extra dev
 	touch $@ $(VENV)/.installed-main
 
 ## demo: build the embedded classicmodels database, run the pipeline, print the analyst's report
@@ -46,7 +46,7 @@ format: $(VENV)/.installed-dev
 
 ## bench: the extraction benchmark (needs MariaDB and PostgreSQL; see docs/benchmarks.md)
 bench: $(UV)
-	$(UV) sync --frozen --inexact --python $(VENV)/bin/python --extra dev --extra bench
+	$(UV) sync --frozen --inexact --compile-bytecode --python $(VENV)/bin/python --extra dev --extra bench
 	$(VENV)/bin/python bench/extract.py $(BENCH_ARGS)
 
 clean:

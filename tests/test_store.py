@@ -148,3 +148,11 @@ def test_state_and_catalog_can_share_one_database_given_relatively(tmp_path: Pat
     engine.dispose()
     assert {"runs", "task_runs", "iceberg_tables"} <= names
     assert Workspace.open(project).runs()[0].status == "success"
+
+
+def test_the_head_constant_is_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from headwater.state.store import _alembic_config
+
+    assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == head_revision()

@@ -14,10 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from headwater.errors import MigrationRequired, StateError
 from headwater.state import schema
@@ -32,16 +28,21 @@ from headwater.state.records import (
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _alembic_config() -> Config:
+# The newest migration; a test checks it against the migration scripts. Kept here so that
+# opening a store does not import Alembic (a tenth of a second on every command).
+HEAD = "0002"
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    return HEAD
 
 
 def now() -> datetime:
@@ -101,13 +102,18 @@ class Store:
         return store
 
     def revision(self) -> str | None:
+        """The store's schema revision (Alembic's version table, read without Alembic)."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
     def check_revision(self, current: str | None) -> None:
         head = head_revision()
         if current == head:
             return
+        from alembic.script import ScriptDirectory
+
         known = {
             s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
         }
@@ -125,6 +131,8 @@ class Store:
 
     def migrate(self) -> tuple[str | None, str]:
         """Upgrade the schema to the latest revision; returns (from, to)."""
+        from alembic import command
+
         before = self.revision()
         config = _alembic_config()
         with self.engine.begin() as conn:
