@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from headwater.errors import ContractViolation
 from headwater.ingest.extraction import Reject
-from headwater.lake.arrow_types import conform, storable_schema
+from headwater.lake.arrow_types import conform, storable_schema, widens
 from headwater.project.base import Contract
 
 ChangeKind = Literal["created", "added", "widened"]
@@ -59,17 +59,6 @@ def schema_changes(before: pa.Schema | None, after: pa.Schema) -> list[SchemaCha
         elif not before.field(f.name).type.equals(f.type):
             out.append(SchemaChange("widened", f.name, str(before.field(f.name).type), str(f.type)))
     return out
-
-
-def widens(narrow: pa.DataType, wide: pa.DataType) -> bool:
-    """True when every value of ``narrow`` fits ``wide`` and Iceberg can promote one to the other."""
-    if pa.types.is_integer(narrow) and pa.types.is_integer(wide):
-        return bool(wide.bit_width > narrow.bit_width)
-    if pa.types.is_floating(narrow) and pa.types.is_floating(wide):
-        return bool(wide.bit_width > narrow.bit_width)
-    if pa.types.is_decimal(narrow) and pa.types.is_decimal(wide):
-        return bool(wide.scale == narrow.scale and wide.precision > narrow.precision)
-    return False
 
 
 # per column: how a batch's array becomes the table's, with the rows or values it rejects

@@ -84,3 +84,14 @@ def _iso_interval(value: pa.MonthDayNano | None) -> str | None:
     months, days, nanos = value.months, value.days, value.nanoseconds
     seconds = f"{nanos / 1e9:.9f}".rstrip("0").rstrip(".")
     return f"P{months}M{days}DT{seconds}S"
+
+
+def widens(narrow: pa.DataType, wide: pa.DataType) -> bool:
+    """True when every value of ``narrow`` fits ``wide`` and Iceberg can promote one to the other."""
+    if pa.types.is_integer(narrow) and pa.types.is_integer(wide):
+        return bool(wide.bit_width > narrow.bit_width)
+    if pa.types.is_floating(narrow) and pa.types.is_floating(wide):
+        return bool(wide.bit_width > narrow.bit_width)
+    if pa.types.is_decimal(narrow) and pa.types.is_decimal(wide):
+        return bool(wide.scale == narrow.scale and wide.precision > narrow.precision)
+    return False

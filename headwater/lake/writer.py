@@ -30,7 +30,7 @@ from pyiceberg.table import Table, Transaction
 from pyiceberg.types import ListType, MapType, NestedField, StructType
 
 from headwater.errors import LakeError
-from headwater.lake.arrow_types import conform, storable_schema
+from headwater.lake.arrow_types import conform, storable_schema, widens
 from headwater.lake.catalog import Lake, split_name
 from headwater.lake.prefetch import prefetch
 
@@ -118,20 +118,10 @@ def write_schema(lake: Lake, name: str, schema: pa.Schema) -> pa.Schema:
     for field in schema:
         if field.name in current.names:
             wider = current.field(field.name).type
-            if _widens(field.type, wider):
+            if widens(field.type, wider):
                 field = pa.field(field.name, wider, nullable=True)
         fields.append(field)
     return pa.schema(fields)
-
-
-def _widens(narrow: pa.DataType, wide: pa.DataType) -> bool:
-    if pa.types.is_integer(narrow) and pa.types.is_integer(wide):
-        return bool(wide.bit_width > narrow.bit_width)
-    if pa.types.is_floating(narrow) and pa.types.is_floating(wide):
-        return bool(wide.bit_width > narrow.bit_width)
-    if pa.types.is_decimal(narrow) and pa.types.is_decimal(wide):
-        return bool(wide.scale == narrow.scale and wide.precision > narrow.precision)
-    return False
 
 
 def is_storable(schema: pa.Schema) -> bool:
