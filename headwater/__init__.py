@@ -9,6 +9,7 @@ Use :class:`Workspace` to load a project, run its pipelines and query its tables
 """
 
 from headwater.errors import (
+    ContractViolation,
     HeadwaterError,
     LakeError,
     ModelError,
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from headwater.ingest.extraction import ReadContext
     from headwater.workspace import TableDetails, Workspace
 
 
@@ -34,16 +36,22 @@ def __getattr__(name: str) -> object:
         from headwater import workspace
 
         return getattr(workspace, name)
+    if name == "ReadContext":  # what a REST source's `python:` hook is handed
+        from headwater.ingest.extraction import ReadContext
+
+        return ReadContext
     raise AttributeError(f"module 'headwater' has no attribute {name!r}")
 
 
 __all__ = [
+    "ContractViolation",
     "HeadwaterError",
     "LakeError",
     "ModelError",
     "ProjectError",
     "ProjectFileError",
     "QueryError",
+    "ReadContext",
     "RunFailed",
     "SourceError",
     "SourceUnreachable",

@@ -5,12 +5,14 @@ import headwater
 
 def test_public_names() -> None:
     assert sorted(headwater.__all__) == [
+        "ContractViolation",
         "HeadwaterError",
         "LakeError",
         "ModelError",
         "ProjectError",
         "ProjectFileError",
         "QueryError",
+        "ReadContext",
         "RunFailed",
         "SourceError",
         "SourceUnreachable",
