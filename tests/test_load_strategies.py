@@ -191,3 +191,44 @@ def test_table_settings_override_the_source_defaults(tmp_path: Path) -> None:
     source = ws.project.config.sources["s"]
     settings = source.load_for(source.tables[0])
     assert (settings.strategy, settings.cursor) == ("append", "id")
+
+
+@pytest.mark.slow
+def test_a_killed_process_neither_loses_nor_duplicates_rows(tmp_path: Path) -> None:
+    """SIGKILL mid-load: the table and its cursor stay as the last commit left them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = project(tmp_path, "{strategy: incremental, cursor: id}")
+    p.run()
+    p.sql(
+        "WITH RECURSIVE n(i) AS (SELECT 4 UNION ALL SELECT i + 1 FROM n WHERE i < 400000) "
+        "INSERT INTO ev SELECT i, 'x' || i, i, '2024-02-01 00:00:00', 0 FROM n;"
+    )
+    headwater = str(Path(sys.executable).parent / "headwater")
+    command = [headwater, "run", "p", "--project", str(p.root)]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    writing = False
+    while time.monotonic() < deadline and child.poll() is None:
+        # kill once data files of the load are being written
+        data = p.root / ".headwater" / "warehouse" / "raw" / "t" / "data"
+        if data.exists() and len(list(data.iterdir())) > 1:
+            writing = True
+            break
+        time.sleep(0.05)
+    assert child.poll() is None, "the load finished before it could be killed"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert writing
+    assert p.rows("SELECT count(*), max(id) FROM raw.t") == [(3, 3)]
+    ws = p.workspace()
+    assert ws.table("raw.t").cursor == 3
+    ws.close()
+    p.run()
+    assert p.rows("SELECT count(*), count(DISTINCT id), max(id) FROM raw.t") == [
+        (400000, 400000, 400000)
+    ]
