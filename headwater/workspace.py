@@ -240,6 +240,8 @@ class Workspace:
                 details={"strategy": "full", "changed": True},
             )
         landing = getattr(source, "landing", None)
+        if isinstance(resource, SqlResource):
+            props = {**props, "headwater.reader": resource.reader}
         result = with_retries(
             lambda: load(
                 self.lake,

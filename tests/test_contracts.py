@@ -119,3 +119,10 @@ def _app():  # type: ignore[no-untyped-def]
     from headwater.cli import app
 
     return app
+
+
+def test_freeze_accepts_unchanged_text_columns(tmp_path: Path) -> None:
+    p = project(tmp_path, "freeze")  # the first load made `name` a text column
+    p.sql("INSERT INTO ev VALUES (3, 'c', 30);")
+    p.run()
+    assert p.rows("SELECT count(*) FROM raw.t") == [(3,)]

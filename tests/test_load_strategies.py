@@ -232,3 +232,40 @@ def test_a_killed_process_neither_loses_nor_duplicates_rows(tmp_path: Path) -> N
     assert p.rows("SELECT count(*), count(DISTINCT id), max(id) FROM raw.t") == [
         (400000, 400000, 400000)
     ]
+
+
+def test_append_on_a_timestamp_cursor_with_nothing_new(tmp_path: Path) -> None:
+    # SQLite hands DATETIME back as text: the backwards check must compare like with like
+    p = project(tmp_path, "{strategy: append, cursor: ts}")
+    p.run()
+    record = p.run()
+    assert record.tasks[0].details["changed"] is False
+    assert p.rows("SELECT count(*) FROM raw.t") == [(3,)]
+
+
+def test_partitions_when_the_new_rows_hold_one_value(tmp_path: Path) -> None:
+    p = SqliteProject(
+        tmp_path / "p",
+        "- name: t\n  table: ev\n  load: {strategy: incremental, cursor: id}\n"
+        "  partition: {column: id, count: 2}\n",
+    )
+    p.sql(EVENTS)
+    p.run()
+    p.sql("INSERT INTO ev VALUES (4, 'd', 4.0, '2024-01-04 00:00:00', 0);")
+    p.run()  # from the cursor on, only id 3 and 4 remain: too few to split
+    assert p.rows("SELECT id FROM raw.t ORDER BY id") == [(1,), (2,), (3,), (4,)]
+
+
+@pytest.mark.parametrize(
+    ("load", "message"),
+    [
+        ("{strategy: full, cursor: id}", "strategy `full` replaces the table"),
+        ("{strategy: append, cursor: id, lag: 5}", "`lag` re-reads rows below the cursor"),
+        ("{strategy: merge}", "strategy `merge` needs `primary_key`"),
+        ("{strategy: full, delete_missing: true}", "apply to strategy `merge` only"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused(tmp_path: Path, load: str, message: str) -> None:
+    p = SqliteProject(tmp_path / "p", f"- name: t\n  load: {load}\n")
+    with pytest.raises(ProjectFileError, match=message):
+        p.workspace()

@@ -150,3 +150,21 @@ def test_unknown_connection_type_lists_the_known_ones(tmp_path: Path) -> None:
 def test_number_given_where_text_is_expected(tmp_path: Path) -> None:
     text = VALID.replace("name: demo\n", "name: demo\ndescription: ${var.batch}\n")
     assert load_project(write(tmp_path, text), environ={}).config.description == "500"
+
+
+def test_unknown_keys_list_the_keys_of_their_own_mapping(tmp_path: Path) -> None:
+    (tmp_path / "headwater.yaml").write_text(
+        "name: t\n"
+        "connections:\n"
+        "  src: {url: 'sqlite:///x.db'}\n"
+        "  api: {type: http, base_url: 'http://x', timout: 3}\n"
+        "sources:\n"
+        "  s: {connection: src, tables: [a], readr: auto}\n"
+    )
+    with pytest.raises(ProjectFileError) as error:
+        load_project(tmp_path, environ={})
+    text = str(error.value)
+    assert "connections.api.timout: unknown key `timout` (did you mean `timeout`?)" in text
+    assert "expected one of: type, base_url, headers, auth, timeout" in text
+    assert "sources.s.readr: unknown key `readr` (did you mean `reader`?)" in text
+    assert "tables, reader, batch_rows" in text

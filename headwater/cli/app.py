@@ -118,7 +118,7 @@ def run(
     """Run a pipeline: its tasks in dependency order, independent ones in parallel.
 
     Each source table loads by its strategy (full, append, incremental, merge, scd2); a load
-    that finds nothing new commits nothing.
+    that finds nothing new commits nothing (`full` always publishes what it read).
 
     Example: headwater run classicmodels --var source_url=mysql+pymysql://root@127.0.0.1/classicmodels
     """

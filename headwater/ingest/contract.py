@@ -185,6 +185,8 @@ def plan(
     the incoming schema has new columns or incompatible types.
     """
     incoming = storable_schema(incoming)
+    if current is not None:
+        current = storable_schema(current)  # the catalog reports large_string for string
     if current is None:
         actions: dict[str, _Action] = {f.name: "keep" for f in incoming}
         created = SchemaChange("created", "", None, f"{len(incoming)} columns")

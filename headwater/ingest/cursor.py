@@ -126,6 +126,17 @@ def decode(stored: str | None) -> Any:
     return text
 
 
+def like(value: Any, example: Any) -> Any:
+    """``value`` as the type of ``example`` when a driver returned it otherwise (SQLite gives
+    DATETIME as text); None when it cannot be."""
+    if value is None or example is None or type(value) is type(example):
+        return value
+    try:
+        return typed(str(value), pa.scalar(example).type)
+    except ProjectError:
+        return None
+
+
 def typed(value: Any, arrow_type: pa.DataType) -> Any:
     """A configured value (``initial``: text or a number) as a value of the column's type."""
     if value is None or not isinstance(value, str | int | float):

@@ -13,7 +13,7 @@ Strategies (``load.strategy``):
 - ``scd2``: a history row per version of each key with ``valid_from``/``valid_to``/``is_current``.
 
 The cursor and the source's own state are stored in the snapshot summary of the same commit as
-the rows, and a load that changes nothing commits nothing. Rejected input goes to
+the rows, and a load (other than `full`) that changes nothing commits nothing. Rejected input goes to
 ``<table>__quarantine`` first; then the table's commit publishes everything else, or nothing.
 """
 
@@ -248,7 +248,9 @@ class _Job:
             column = batch.column(self.settings.cursor or "")
         low = self._low(column.type)
         if low is not None and len(column):
-            op = pc.greater if self.settings.strategy == "append" else pc.greater_equal
+            # append takes rows above the stored cursor; every read takes rows from `initial` on
+            strict = self.settings.strategy == "append" and self.prior.cursor is not None
+            op = pc.greater if strict else pc.greater_equal
             keep = op(column, pa.scalar(low, column.type))
             if not pc.all(keep).as_py():
                 batch = pc.filter(batch, keep)
@@ -422,7 +424,7 @@ def _check_not_backwards(target: str, resource: Resource, column: str, stored: A
     probe = getattr(resource, "max_cursor", None)
     if probe is None:
         return
-    top = probe(column)
+    top = cursors.like(probe(column), stored)
     if top is not None and cursors.later(top, stored) == stored and top != stored:
         raise SourceError(
             f"table `{target}`: the source's largest `{column}` is {top}, below the stored "

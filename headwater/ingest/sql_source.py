@@ -63,6 +63,8 @@ class SqlResource:
         if low is None or high is None or count == 1:
             return [None]
         cuts = _cuts(low, high, count)
+        if not cuts:  # one value (or too few to split): one range
+            return [None]
         out: list[str | None] = []
         for i in range(len(cuts) + 1):
             parts = []

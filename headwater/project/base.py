@@ -90,8 +90,18 @@ class Load(Strict):
             )
         if (self.delete_missing or self.delete_column) and self.strategy != "merge":
             out.append("`delete_missing` and `delete_column` apply to strategy `merge` only")
+        if self.strategy == "full" and self.cursor:
+            out.append(
+                "strategy `full` replaces the table with what is read, and a `cursor` would "
+                "make that only the new rows; use `append` or `incremental` with a cursor"
+            )
         if self.lag is not None and not self.cursor:
             out.append("`lag` needs a `cursor`")
+        elif self.lag is not None and self.strategy == "append":
+            out.append(
+                "`lag` re-reads rows below the cursor, which `append` would add twice; "
+                "use `incremental`"
+            )
         return out
 
 

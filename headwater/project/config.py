@@ -266,10 +266,20 @@ class ProjectConfig(Strict):
                 path: tuple[str | int, ...] = ("sources", name, "tables", index)
                 if table.load is None:
                     path = ("sources", name, "load")
+                settings = source.load_for(table)
                 out.extend(
                     (path, f"table `{table.name}`: {problem}")
-                    for problem in source.load_for(table).problems(source.STATEFUL)
+                    for problem in settings.problems(source.STATEFUL)
                 )
+                if getattr(table, "incremental_param", None) and not settings.cursor:
+                    out.append(
+                        (
+                            ("sources", name, "tables", index),
+                            f"table `{table.name}`: `incremental_param` is sent the stored "
+                            "cursor, so the table needs `load.cursor` (the record field whose "
+                            "maximum is stored)",
+                        )
+                    )
             connection = self.connections.get(source.connection)
             if connection is not None and connection.type != source.type:
                 out.append(

@@ -46,12 +46,12 @@ class FileTable(TableBase):
     columns: dict[str, str] | None = Field(
         default=None, description="CSV: column name → DuckDB type, instead of detecting them"
     )
-    null: tuple[str, ...] = Field(default=(), description="CSV: strings read as NULL")
+    nulls: tuple[str, ...] = Field(default=(), description="CSV: strings read as NULL")
     file_column: str | None = Field(
         default=None, description="a column holding each row's file path (relative to the folder)"
     )
 
-    @field_validator("null", mode="before")
+    @field_validator("nulls", mode="before")
     @classmethod
     def _one_null(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
@@ -73,7 +73,7 @@ class FileTable(TableBase):
 
     @model_validator(mode="after")
     def _csv_options_on_csv(self) -> FileTable:
-        csv_only = {"header", "delimiter", "quote", "columns", "null"} & self.model_fields_set
+        csv_only = {"header", "delimiter", "quote", "columns", "nulls"} & self.model_fields_set
         if self.encoding != "utf-8":
             csv_only.add("encoding")
         if csv_only and self.format in ("json", "jsonl", "parquet"):

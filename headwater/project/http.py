@@ -219,7 +219,11 @@ class RestTable(TableBase):
 
     @model_validator(mode="after")
     def _path_or_python(self) -> RestTable:
-        if (self.path is None) == (self.python is None):
+        if self.path is None and self.python is None:
+            raise ValueError(
+                f"table `{self.name}`: give `path` (the endpoint) or `python` (module:function)"
+            )
+        if self.path is not None and self.python is not None:
             raise ValueError(f"table `{self.name}`: give either `path` or `python`, not both")
         if self.python is not None:
             module, _, function = self.python.partition(":")

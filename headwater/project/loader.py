@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 
 from headwater.errors import ProjectFileError, ProjectNotFound, did_you_mean
 from headwater.project import config as cfg
@@ -150,7 +151,12 @@ def _describe(error: Any, data: Any, path: tuple[str | int, ...]) -> str:
     if kind == "extra_forbidden":
         key = str(error["loc"][-1])
         parent = _at(data, path[:-1]) if path and path[-1] == key else _at(data, path)
-        allowed = _allowed_keys(parent if isinstance(parent, dict) else {})
+        model = _model_at(tuple(error["loc"][:-1]))
+        allowed = (
+            _keys(model)
+            if model is not None
+            else _allowed_keys(parent if isinstance(parent, dict) else {})
+        )
         return f"unknown key `{key}`{did_you_mean(key, allowed)}; expected one of: {', '.join(allowed)}"
     if kind == "union_tag_invalid":
         ctx = error.get("ctx", {})
@@ -167,6 +173,53 @@ def _at(data: Any, path: tuple[str | int, ...]) -> Any:
     for part in path:
         data = data[part]
     return data
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The config model at pydantic's error location, following union tags in it."""
+    node: Any = cfg.ProjectConfig
+    parts = list(loc)
+    while parts:
+        node, consumed = _step(node, parts[0])
+        if node is None:
+            return None
+        if consumed:
+            parts.pop(0)
+    while get_origin(node) is Annotated or _is_union(node):
+        node, _ = _step(node, None)
+    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
+def _step(node: Any, part: Any) -> tuple[Any, bool]:
+    """One step down from ``node`` (a model or an annotation) by ``part``; whether it was used."""
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        for name, field in node.model_fields.items():
+            if part in (name, field.alias):
+                return field.annotation, True
+        return None, True
+    origin, args = get_origin(node), get_args(node)
+    if origin is Annotated:
+        return args[0], False
+    if origin is dict:
+        return args[1], True
+    if origin in (tuple, list):
+        return args[0], True
+    if _is_union(node):
+        members = [a for a in args if a is not type(None)]
+        for member in members:  # a discriminated union: pydantic puts the tag in the location
+            tags = [m for m in get_args(member)[1:] if isinstance(m, Tag)]
+            if tags and tags[0].tag == part:
+                return get_args(member)[0], True
+        return members[0], False
+    return None, True
+
+
+def _is_union(node: Any) -> bool:
+    return get_origin(node) in (Union, UnionType)
 
 
 def _allowed_keys(present: dict[str, Any]) -> list[str]:

@@ -58,8 +58,8 @@ def _user_options(table: FileTable, kind: str) -> dict[str, str]:
         options["quote"] = literal(table.quote)
     if table.header is not None:
         options["header"] = "true" if table.header else "false"
-    if table.null:
-        options["nullstr"] = "[" + ", ".join(literal(s) for s in table.null) + "]"
+    if table.nulls:
+        options["nullstr"] = "[" + ", ".join(literal(s) for s in table.nulls) + "]"
     return options
 
 
