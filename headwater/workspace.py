@@ -279,7 +279,7 @@ class Workspace:
             isinstance(resource, SqlResource)
             and resource.reader == "duckdb"
             and settings.strategy == "full"
-            and resource.entry.partition is None
+            and (resource.entry.partition is None or resource.entry.partition.count == 1)
         ):
             return False
         from headwater.connect.sql import duckdb_reader

@@ -266,7 +266,10 @@ def _values(paths: Sequence[str]) -> str:
 
 def _value(value: object) -> str:
     if isinstance(value, datetime):
-        return f"TIMESTAMPTZ {literal(value.isoformat() if value.tzinfo else value.isoformat() + '+00:00')}"
+        # the literal's type matches the column's: a cast on the column would stop DuckDB
+        # from skipping row groups by their min/max (measured 50x slower on 5M rows)
+        kind = "TIMESTAMPTZ" if value.tzinfo else "TIMESTAMP"
+        return f"{kind} {literal(value.isoformat())}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

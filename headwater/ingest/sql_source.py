@@ -42,7 +42,8 @@ class SqlResource:
         )
 
     def read(self, context: ReadContext) -> Extraction:
-        self.db.check()
+        if self.reader != "connectorx":
+            self.db.check()  # ConnectorX connects itself; a failure is explained below
         reader = READERS[self.reader]  # type: ignore[index]
         cursor = None
         if context.cursor_column and context.cursor_start is not None:
@@ -51,13 +52,19 @@ class SqlResource:
             )
         ranges = self.ranges(cursor) if self.entry.partition else [None]
         wheres = [" AND ".join(c for c in (cursor, r) if c) or None for r in ranges]
-        readers = [reader(self.db, self.request(w)) for w in wheres]
+        try:
+            readers = [reader(self.db, self.request(w)) for w in wheres]
+        except SourceError:
+            self.db.check()  # an unreachable server or a refused login says so clearly
+            raise
         return Extraction(readers=readers, complete=cursor is None)
 
     def ranges(self, base: str | None) -> list[str | None]:
         """Conditions splitting the rows into ``partition.count`` ranges of the column."""
         assert self.entry.partition is not None
         column, count = self.entry.partition.column, self.entry.partition.count
+        if count == 1:
+            return [None]
         col = self.db.quote(column)
         low, high = self._bounds(col, base)
         if low is None or high is None or count == 1:
