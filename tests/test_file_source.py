@@ -65,7 +65,7 @@ def test_tsv_without_header_and_csv_options(tmp_path: Path) -> None:
 
     write(tmp_path / "semi" / "b.txt", "id;name;score\n1;'a;b';NA\n2;c;7\n")
     got = rows(
-        read(tmp_path, glob="semi/*.txt", format="csv", delimiter=";", quote="'", null="NA"),
+        read(tmp_path, glob="semi/*.txt", format="csv", delimiter=";", quote="'", nulls="NA"),
         "id",
     )
     assert got == [{"id": 1, "name": "a;b", "score": None}, {"id": 2, "name": "c", "score": 7}]

@@ -111,7 +111,7 @@ def test_parent_field_missing(tmp_path: Path, api: MusicApi) -> None:
 @pytest.mark.parametrize(
     ("table", "expected"),
     [
-        ({"name": "t"}, "give either `path` or `python`"),
+        ({"name": "t"}, "give `path` (the endpoint) or `python` (module:function)"),
         ({"name": "t", "path": "/a/{id}"}, "path placeholder(s) id have no value"),
         (
             {"name": "t", "path": "/a", "parent": {"table": "t2", "field": "id", "as": "x"}},

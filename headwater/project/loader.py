@@ -112,7 +112,14 @@ def _declared_variables(doc: Document, file: str) -> dict[str, Any]:
 def _file_error(exc: ValidationError, doc: Document, data: Any, file: str) -> ProjectFileError:
     """One error naming the first problem's line, listing every problem found."""
     problems: list[tuple[bool, int | None, str]] = []
-    for error in exc.errors():
+    errors = exc.errors()
+    for error in errors:
+        if error["type"] == "too_short" and any(
+            len(other["loc"]) > len(error["loc"])
+            and tuple(other["loc"][: len(error["loc"])]) == tuple(error["loc"])
+            for other in errors
+        ):
+            continue  # "no items left" only because its items are wrong: those errors say why
         path = _data_path(data, error["loc"])
         key = ".".join(str(p) for p in path) or "(top level)"
         # an unknown key usually explains a "missing" one beside it (a typo): report it first
