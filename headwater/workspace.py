@@ -8,14 +8,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from headwater.connect.sql import SqlDatabase
 from headwater.connect.sql.database import resolve_url
+from headwater.connect.sql.quoting import ident
 from headwater.errors import HeadwaterError, ModelError, ProjectError, RunFailed, did_you_mean
 from headwater.ingest import ingest_table
+from headwater.lake.arrow_types import storable_schema
 from headwater.ingest.contract import plan, schema_changes
 from headwater.ingest.extraction import Resource
 from headwater.ingest.load import load
@@ -40,6 +42,11 @@ from headwater.project.config import Load, SourceTable, SqlConnection, SqlSource
 from headwater.sql import Model, ModelGraph, Session, discover_models
 from headwater.sql.session import model_error
 from headwater.state import RunRecord, RunStatus, SchemaChangeRecord, Store
+
+if TYPE_CHECKING:
+    from headwater.quality.results import CheckResult, SuiteResult
+    from headwater.quality.rules import Rule
+    from headwater.quality.suite import Suite
 
 # Compressed size of the files DuckDB writes for a model.
 MODEL_FILE_BYTES = 128 << 20
@@ -366,11 +373,69 @@ class Workspace:
     def table(self, name: str) -> TableDetails:
         return TableDetails(
             info=self.lake.info(name),
-            schema=self.lake.arrow_schema(name),
+            schema=storable_schema(self.lake.arrow_schema(name)),
             snapshots=self.lake.snapshots(name),
             schema_changes=self.store.schema_changes(name),
             cursor=committed_state(self.lake, name).cursor,
         )
+
+    # -- quality ---------------------------------------------------------------------------
+
+    def suites(self) -> dict[str, Suite]:
+        """Every check suite: ``checks/<name>.yaml`` files and ``checks:`` in the project file."""
+        from headwater.quality.suite import load_suites
+
+        cfg = self.project.config
+        return load_suites(self.project.path(cfg.quality.path), cfg.checks, str(self.project.file))
+
+    def check(self, target: str | None = None, run_id: str | None = None) -> SuiteResult:
+        """Evaluate the checks of one suite, one table, or all; results go to the history."""
+        from headwater.quality.evaluate import evaluate
+        from headwater.quality.results import SuiteResult
+
+        plan = self._check_plan(target)
+        results: list[CheckResult] = []
+        with Session(self.lake) as session:
+            for table, checks in plan.items():
+                session.map_table(table)
+
+                def resolve(name: str) -> str:
+                    session.map_table(name)
+                    return ".".join(ident(p) for p in name.split("."))
+
+                def history(table: str, check: str) -> list[float]:
+                    rows = self.store.check_history(table, check, limit=100)
+                    counts = [_rows_of(r["observed"]) for r in reversed(rows)]
+                    return [c for c in counts if c is not None]
+
+                suite = evaluate(session.con, table, resolve(table), checks, resolve, history)
+                results.extend(suite.results)
+        self.store.add_check_results(results, run_id)
+        return SuiteResult(tuple(results))
+
+    def _check_plan(self, target: str | None) -> dict[str, list[Rule]]:
+        suites = self.suites()
+        plan: dict[str, list[Rule]] = {}
+        chosen = [suites[target]] if target in suites else list(suites.values())
+        for suite in chosen:
+            for table, checks in suite.tables.items():
+                if target is None or target in suites or table == target:
+                    plan.setdefault(table, []).extend(checks)
+        if not plan:
+            tables = sorted({t for s in suites.values() for t in s.tables})
+            if target is None:
+                raise ProjectError(
+                    "the project has no checks",
+                    hint=f"write them in {self.project.config.quality.path}/<suite>.yaml, "
+                    "e.g. `gold.fact_orders: [{not_null: orderNumber}]`",
+                )
+            raise ProjectError(
+                f"no suite or table with checks named `{target}`"
+                f"{did_you_mean(target, list(suites) + tables)}",
+                hint=f"suites: {', '.join(suites) or 'none'}; tables with checks: "
+                f"{', '.join(tables) or 'none'}",
+            )
+        return plan
 
     def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
         return self.store.runs(pipeline, limit)
@@ -380,6 +445,13 @@ class Workspace:
             db.dispose()
         if "store" in self.__dict__:
             self.store.close()
+
+
+def _rows_of(observed: Any) -> float | None:
+    """The row count a volume check observed (a number, or {"rows": n, …})."""
+    if isinstance(observed, dict):
+        observed = observed.get("rows")
+    return float(observed) if isinstance(observed, int | float) else None
 
 
 def _public(project: Project) -> dict[str, Any]:

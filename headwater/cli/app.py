@@ -383,6 +383,39 @@ def _print_run(record: RunRecord) -> None:
     )
 
 
+@app.command()
+@handles_errors
+def check(
+    target: Annotated[
+        str | None,
+        typer.Argument(help="A suite (checks/<suite>.yaml), a table, or nothing for every check."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run data-quality checks; exits 1 when a check of severity `error` fails.
+
+    Checks live in checks/<suite>.yaml as `table: [checks]`, e.g.
+    `gold.fact_orders: [{not_null: orderNumber}, {unique: orderNumber}]`.
+    Every evaluation is kept in the run history.
+
+    Example: headwater check gold --format json
+    """
+    from headwater.cli import check_report
+
+    if fmt not in ("table", "json"):
+        raise HeadwaterError(f"unknown format `{fmt}`", hint="use --format table or --format json")
+    suite = _open(project, var).check(target)
+    if fmt == "json":
+        out.print_json(check_report.as_json(suite))
+    else:
+        check_report.show(suite, out, err)
+    if not suite.passed:
+        raise typer.Exit(1)
+
+
 def _status(value: str) -> str:
     color = {
         "success": "green",

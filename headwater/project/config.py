@@ -37,6 +37,7 @@ __all__ = [
     "Partition",
     "Pipeline",
     "ProjectConfig",
+    "Quality",
     "RedisConnection",
     "RedisSource",
     "RedisTable",
@@ -158,6 +159,13 @@ class Models(Strict):
     path: str = "models"
 
 
+class Quality(Strict):
+    """Where check suites live: ``<path>/<suite>.yaml``, each mapping tables to checks."""
+
+    path: str = "checks"
+    sample_rows: int = Field(default=5, ge=0, le=1000, description="failing rows kept per check")
+
+
 class Lake(Strict):
     """Where tables live: an Iceberg SQL catalog and a warehouse location."""
 
@@ -228,6 +236,10 @@ class ProjectConfig(Strict):
     connections: dict[str, Connection] = Field(default_factory=dict)
     sources: dict[str, Source] = Field(default_factory=dict)
     models: Models = Models()
+    quality: Quality = Quality()
+    checks: dict[str, list[Any]] = Field(
+        default_factory=dict, description="checks per table, like a file under checks/"
+    )
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
     lake: Lake = Lake()
     state: State = State()

@@ -48,3 +48,21 @@ schema_changes = sa.Table(
     sa.Column("new_type", sa.Text),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+check_results = sa.Table(
+    "check_results",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("table_name", sa.String(300), nullable=False),
+    sa.Column("check_name", sa.String(300), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("severity", sa.String(10), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("evaluated", sa.BigInteger),
+    sa.Column("failing", sa.BigInteger),
+    sa.Column("observed", sa.JSON),
+    sa.Column("error", sa.Text),
+    sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_check_results_table_name_check_name", "table_name", "check_name"),
+)

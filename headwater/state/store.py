@@ -30,7 +30,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 # The newest migration; a test checks it against the migration scripts. Kept here so that
 # opening a store does not import Alembic (a tenth of a second on every command).
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _alembic_config() -> Any:
@@ -233,6 +233,44 @@ class Store:
             )
             for r in rows
         ]
+
+    def add_check_results(self, results: Sequence[Any], run_id: str | None = None) -> None:
+        """Record check results (:class:`headwater.quality.results.CheckResult`)."""
+        if not results:
+            return
+        at = now()
+        rows = [
+            {
+                "run_id": run_id,
+                "table_name": c.table,
+                "check_name": c.check,
+                "kind": c.kind,
+                "severity": c.severity,
+                "passed": c.passed,
+                "evaluated": c.evaluated,
+                "failing": c.failing,
+                "observed": c.observed,
+                "error": c.error,
+                "evaluated_at": at,
+            }
+            for c in results
+        ]
+        with self._write, self.engine.begin() as conn:
+            conn.execute(schema.check_results.insert(), rows)
+
+    def check_history(
+        self, table: str | None = None, check: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Recorded check results, newest first (all tables, one table, or one check)."""
+        t = schema.check_results
+        query = t.select().order_by(t.c.id.desc()).limit(limit)
+        if table is not None:
+            query = query.where(t.c.table_name == table)
+        if check is not None:
+            query = query.where(t.c.check_name == check)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [{**row, "evaluated_at": _utc(row["evaluated_at"])} for row in rows]
 
     def run(self, run_id: str) -> RunRecord:
         with self.engine.connect() as conn:

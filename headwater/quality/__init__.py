@@ -1,0 +1,1 @@
+"""Data quality: checks declared next to tables, compiled to few DuckDB queries, results kept."""

@@ -1,0 +1,236 @@
+"""Compile a table's checks into as few DuckDB queries as possible.
+
+Every column-level check (not_null, accepted values, between, regex, length, unique, row
+count, freshness, aggregates) becomes a pair of ``count(*) FILTER (WHERE …)`` or aggregate
+expressions in **one** ``SELECT … FROM table``: one scan of the table for all of them.
+Relationships, custom SQL and row-count-equal-to-another-table need a query each; a schema
+check needs none. Identifiers are quoted and values rendered as literals here; a user's
+``where`` and ``sql`` are parsed first, and refused unless they are an expression / a SELECT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from headwater.connect.sql.quoting import ident, literal
+from headwater.quality import rules as r
+
+NUMERIC = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+)
+TEMPORAL = ("DATE", "TIMESTAMP", "TIME")
+
+
+class CheckError(ValueError):
+    """A check that cannot run on this table (a missing column, a bad regex…)."""
+
+
+@dataclass
+class Compiled:
+    """One check's part of the scan, and how to read its outcome from the scan's row."""
+
+    check: r.Rule
+    expressions: dict[str, str] = field(default_factory=dict)  # alias → SQL aggregate
+    failing_rows: str | None = None  # a WHERE condition selecting failing rows, for samples
+    query: str | None = None  # a query of its own, returning (evaluated, failing, observed)
+    outcome: Callable[[dict[str, Any]], tuple[int, int, Any, bool | None]] | None = None
+    expected: str = ""
+
+
+def value(v: Any) -> str:
+    """A Python value as a SQL literal."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float | Decimal):
+        return repr(v) if not isinstance(v, Decimal) else str(v)
+    if isinstance(v, datetime):
+        return f"TIMESTAMP {literal(v.isoformat(sep=' '))}"
+    if isinstance(v, date):
+        return f"DATE {literal(v.isoformat())}"
+    return literal(str(v))
+
+
+def compile_check(
+    check: r.Rule, index: int, table: str, columns: dict[str, str], cond: str | None
+) -> Compiled:
+    """The SQL of one check; ``columns`` maps the table's columns to DuckDB types."""
+    a = f"c{index}"  # alias prefix of this check's expressions
+    where = f"({cond})" if cond else "true"
+    out = Compiled(check)
+
+    def col(name: str) -> str:
+        if name not in columns:
+            raise CheckError(f"no column `{name}` in `{table}`; columns: {', '.join(columns)}")
+        return ident(name)
+
+    def value_check(column: str, fails: str, expected: str) -> Compiled:
+        c = col(column)
+        scope = f"{where} AND {c} IS NOT NULL"
+        out.expressions = {
+            f"{a}_eval": f"count(*) FILTER (WHERE {scope})",
+            f"{a}_fail": f"count(*) FILTER (WHERE {scope} AND ({fails}))",
+        }
+        out.failing_rows = f"{scope} AND ({fails})"
+        out.expected = expected
+        return out
+
+    if isinstance(check, r.NotNull):
+        c = col(check.column)
+        out.expressions = {
+            f"{a}_eval": f"count(*) FILTER (WHERE {where})",
+            f"{a}_fail": f"count(*) FILTER (WHERE {where} AND {c} IS NULL)",
+        }
+        out.failing_rows = f"{where} AND {c} IS NULL"
+        out.expected = f"{check.column} is not NULL"
+        return out
+    if isinstance(check, r.AcceptedValues | r.NotInSet):
+        c = col(check.column)
+        kind = columns[check.column]
+        for v in check.values:
+            _compatible(v, kind, check.column, table)
+        listed = ", ".join(value(v) for v in check.values)
+        negate = "NOT " if isinstance(check, r.AcceptedValues) else ""
+        words = "in" if isinstance(check, r.AcceptedValues) else "not in"
+        return value_check(
+            check.column, f"{c} {negate}IN ({listed})", f"{check.column} {words} [{listed}]"
+        )
+    if isinstance(check, r.Between):
+        c = col(check.column)
+        kind = columns[check.column]
+        parts = []
+        for bound, op, strict in (
+            (check.min, ">", check.strict_min),
+            (check.max, "<", check.strict_max),
+        ):
+            if bound is not None:
+                _compatible(bound, kind, check.column, table)
+                parts.append(f"{c} {op}{'' if strict else '='} {value(bound)}")
+        ok = " AND ".join(parts)
+        return value_check(check.column, f"NOT ({ok})", ok.replace('"', ""))
+    if isinstance(check, r.Regex):
+        c = col(check.column)
+        fails = f"NOT regexp_matches(CAST({c} AS VARCHAR), {literal(check.pattern)})"
+        return value_check(check.column, fails, f"{check.column} matches /{check.pattern}/")
+    if isinstance(check, r.Length):
+        c = col(check.column)
+        parts = []
+        if check.min is not None:
+            parts.append(f"length(CAST({c} AS VARCHAR)) >= {check.min}")
+        if check.max is not None:
+            parts.append(f"length(CAST({c} AS VARCHAR)) <= {check.max}")
+        ok = " AND ".join(parts) or "true"
+        return value_check(
+            check.column, f"NOT ({ok})", f"length of {check.column} in [{check.min}, {check.max}]"
+        )
+    if isinstance(check, r.Unique):
+        cs = [col(name) for name in check.columns]
+        scope = where + "".join(f" AND {c} IS NOT NULL" for c in cs)
+        key = cs[0] if len(cs) == 1 else f"row({', '.join(cs)})"
+        out.expressions = {
+            f"{a}_eval": f"count(*) FILTER (WHERE {scope})",
+            f"{a}_fail": f"count(*) FILTER (WHERE {scope}) - count(DISTINCT {key}) FILTER (WHERE {scope})",
+        }
+        grouped = ", ".join(cs)
+        out.failing_rows = (
+            f"{scope} AND ({grouped}) IN (SELECT {grouped} FROM {{table}} WHERE {scope} "
+            f"GROUP BY {grouped} HAVING count(*) > 1)"
+        )
+        out.expected = f"({', '.join(check.columns)}) unique"
+        return out
+    if isinstance(check, r.RowCount):
+        out.expressions = {f"{a}_rows": f"count(*) FILTER (WHERE {where})"}
+        if check.equal_to:
+            out.query = "SELECT count(*) FROM {other}"
+        out.expected = (
+            f"row count = rows of {check.equal_to}"
+            if check.equal_to
+            else f"row count in [{check.min}, {check.max}]"
+        )
+        return out
+    if isinstance(check, r.Freshness):
+        c = col(check.column)
+        if not columns[check.column].startswith(TEMPORAL):
+            raise CheckError(
+                f"freshness needs a date or timestamp column; `{check.column}` is {columns[check.column]}"
+            )
+        out.expressions = {f"{a}_max": f"max({c}) FILTER (WHERE {where})"}
+        out.expected = f"newest {check.column} younger than {check.max_age}"
+        return out
+    if isinstance(check, r.AggregateBetween):
+        c = col(check.column)
+        if not columns[check.column].startswith(NUMERIC):
+            raise CheckError(
+                f"`{check.function}` needs a numeric column; `{check.column}` is {columns[check.column]}"
+            )
+        function = {
+            "mean": f"avg({c})",
+            "stddev": f"stddev_samp({c})",
+            "min": f"min({c})",
+            "max": f"max({c})",
+            "sum": f"sum({c})",
+            "quantile": f"quantile_cont({c}, {check.quantile})",
+        }[check.function]
+        out.expressions = {f"{a}_agg": f"{function} FILTER (WHERE {where})"}
+        out.expected = f"{check.function}({check.column}) in [{check.min}, {check.max}]"
+        return out
+    if isinstance(check, r.VolumeAnomaly):
+        out.expressions = {f"{a}_rows": f"count(*) FILTER (WHERE {where})"}
+        out.expected = f"row count within {check.z} standard deviations of its history"
+        return out
+    if isinstance(check, r.Relationships):
+        c = col(check.column)
+        out.query = (
+            f"SELECT count(*) FILTER (WHERE {where} AND {c} IS NOT NULL), "
+            f"count(*) FILTER (WHERE {where} AND {c} IS NOT NULL AND {c} NOT IN "
+            f"(SELECT {ident(check.field)} FROM {{other}} WHERE {ident(check.field)} IS NOT NULL)) "
+            f"FROM {{table}}"
+        )
+        out.failing_rows = (
+            f"{where} AND {c} IS NOT NULL AND {c} NOT IN "
+            f"(SELECT {ident(check.field)} FROM {{other}} WHERE {ident(check.field)} IS NOT NULL)"
+        )
+        out.expected = f"every {check.column} in {check.to}.{check.field}"
+        return out
+    if isinstance(check, r.CustomSql):
+        out.query = "SELECT count(*) FROM ({sql}) AS failures"
+        out.expected = "the query returns no rows"
+        return out
+    if isinstance(check, r.SchemaRule):
+        out.expected = "columns " + ", ".join(check.columns) if check.columns else "column types"
+        return out
+    raise CheckError(f"check kind `{getattr(check, 'kind', '?')}` is not supported")
+
+
+def _compatible(bound: Any, kind: str, column: str, table: str) -> None:
+    """Refuse a bound that cannot be compared with the column, before any query runs."""
+    numeric = kind.startswith(NUMERIC)
+    temporal = kind.startswith(TEMPORAL)
+    if numeric and not isinstance(bound, int | float | Decimal):
+        try:
+            float(str(bound))
+        except ValueError:
+            raise CheckError(
+                f"`{column}` of `{table}` is {kind}; {bound!r} is not a number"
+            ) from None
+    if temporal and isinstance(bound, int | float):
+        raise CheckError(
+            f"`{column}` of `{table}` is {kind}; compare it with a date like '2024-01-01', "
+            f"not {bound!r}"
+        )

@@ -1,0 +1,280 @@
+"""Run a table's checks in DuckDB: one scan for column checks, a query for each of the others."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+
+from headwater.connect.sql.quoting import ident
+from headwater.errors import HeadwaterError
+from headwater.ingest.cursor import parse_duration
+from headwater.quality import rules as r
+from headwater.quality.compile import CheckError, Compiled, compile_check
+from headwater.quality.results import CheckResult, SuiteResult
+
+SAMPLE_ROWS = 5
+
+# (table, check name) → earlier observed row counts, oldest first (for volume anomalies)
+History = Callable[[str, str], Sequence[float]]
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    relation: str,
+    checks: Sequence[r.Rule],
+    resolve: Callable[[str], str],
+    history: History | None = None,
+    now: datetime | None = None,
+) -> SuiteResult:
+    """Evaluate ``checks`` of ``table``, readable in ``con`` as ``relation`` (a view or a
+    ``read_parquet(...)``); ``resolve`` maps another table's name to its relation."""
+    now = now or datetime.now(UTC)
+    columns = {
+        row[0]: str(row[1]) for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    }
+    compiled: list[Compiled | CheckResult] = []
+    for index, check in enumerate(checks):
+        try:
+            cond = _condition(check.where)
+            compiled.append(compile_check(check, index, table, columns, cond))
+        except (CheckError, HeadwaterError) as exc:
+            compiled.append(_broken(table, check, str(exc)))
+    values = _scan(con, relation, [c for c in compiled if isinstance(c, Compiled)])
+    results = []
+    for item in compiled:
+        if isinstance(item, CheckResult):
+            results.append(item)
+            continue
+        try:
+            results.append(
+                _outcome(con, table, relation, item, values, columns, resolve, history, now)
+            )
+        except (duckdb.Error, CheckError, HeadwaterError) as exc:
+            results.append(_broken(table, item.check, str(exc).splitlines()[0]))
+    return SuiteResult(tuple(results))
+
+
+def _broken(table: str, check: r.Rule, message: str) -> CheckResult:
+    return CheckResult(
+        table=table,
+        check=check.label,
+        kind=str(getattr(check, "kind", "")),
+        severity=check.severity,
+        passed=False,
+        error=message,
+    )
+
+
+def _condition(where: str | None) -> str | None:
+    """A user's ``where`` checked to be one expression, so it cannot smuggle a statement."""
+    if where is None:
+        return None
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(where, dialect="duckdb", into=exp.Condition)
+    except sqlglot.errors.ParseError as exc:
+        raise CheckError(f"`where: {where}` is not a SQL condition: {exc}") from None
+    return tree.sql(dialect="duckdb")
+
+
+def _scan(
+    con: duckdb.DuckDBPyConnection, relation: str, compiled: list[Compiled]
+) -> dict[str, Any]:
+    """One SELECT with every check's aggregates; a failing one is found by running them apart."""
+    expressions = {"__rows": "count(*)"}
+    for c in compiled:
+        expressions.update(c.expressions)
+    select = ", ".join(f"{sql} AS {ident(alias)}" for alias, sql in expressions.items())
+    try:
+        row = con.execute(f"SELECT {select} FROM {relation}").fetchone()
+        return dict(zip(expressions, row or (), strict=True))
+    except duckdb.Error:
+        pass  # one check's SQL is wrong: evaluate them one by one to tell which
+    values: dict[str, Any] = {}
+    for alias, sql in expressions.items():
+        try:
+            got = con.execute(f"SELECT {sql} FROM {relation}").fetchone()
+            values[alias] = got[0] if got else None
+        except duckdb.Error as exc:
+            values[alias] = _Failed(str(exc).splitlines()[0])
+    return values
+
+
+class _Failed:
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _outcome(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    relation: str,
+    c: Compiled,
+    values: dict[str, Any],
+    columns: dict[str, str],
+    resolve: Callable[[str], str],
+    history: History | None,
+    now: datetime,
+) -> CheckResult:
+    check = c.check
+    for alias in c.expressions:
+        if isinstance(values.get(alias), _Failed):
+            raise CheckError(values[alias].message)
+    prefix = next(iter(c.expressions), "").rsplit("_", 1)[0]
+    got = {
+        alias.rsplit("_", 1)[1]: v for alias, v in values.items() if alias.startswith(prefix + "_")
+    }
+    total = int(values.get("__rows") or 0)
+    evaluated, failing, passed = 0, 0, True
+    observed: Any = None
+    sample_sql = ""
+    other = resolve(check.to) if isinstance(check, r.Relationships) else None
+
+    if "eval" in got:  # value checks, not_null, unique
+        evaluated, failing = int(got["eval"] or 0), int(got["fail"] or 0)
+        observed = failing
+        passed = failing <= math.floor((1 - check.mostly) * evaluated + 1e-9)
+    elif isinstance(check, r.RowCount):
+        rows = int(got["rows"] or 0)
+        evaluated, observed = rows, rows
+        if check.equal_to:
+            other_rows = con.execute(
+                c.query.format(other=resolve(check.equal_to))  # type: ignore[union-attr]
+            ).fetchone()
+            expected_rows = int(other_rows[0]) if other_rows else 0
+            passed = rows == expected_rows
+            observed = {"rows": rows, "other": expected_rows}
+        passed = passed and (check.min is None or rows >= check.min)
+        passed = passed and (check.max is None or rows <= check.max)
+    elif isinstance(check, r.Freshness):
+        newest = got["max"]
+        evaluated, observed = total, newest
+        passed = newest is not None and _age(newest, now) <= parse_duration(check.max_age)
+    elif isinstance(check, r.AggregateBetween):
+        observed = got["agg"]
+        evaluated = total
+        passed = (
+            observed is not None
+            and (check.min is None or observed >= check.min)
+            and (check.max is None or observed <= check.max)
+        )
+    elif isinstance(check, r.VolumeAnomaly):
+        rows = int(got["rows"] or 0)
+        evaluated, observed = rows, rows
+        past = list(history(table, check.label)) if history else []
+        if len(past) >= check.min_history:
+            mean, spread = statistics.fmean(past), statistics.pstdev(past)
+            z = abs(rows - mean) / spread if spread else (0.0 if rows == mean else math.inf)
+            observed = {"rows": rows, "mean": round(mean, 2), "z": round(z, 2)}
+            passed = z <= check.z
+    elif isinstance(check, r.Relationships):
+        row = con.execute(c.query.format(table=relation, other=other)).fetchone()  # type: ignore[union-attr]
+        evaluated, failing = (int(row[0]), int(row[1])) if row else (0, 0)
+        observed = failing
+        passed = failing <= math.floor((1 - check.mostly) * evaluated + 1e-9)
+    elif isinstance(check, r.CustomSql):
+        sql = _select_only(check.sql).replace("{table}", relation)
+        row = con.execute(c.query.format(sql=sql)).fetchone()  # type: ignore[union-attr]
+        evaluated, failing = total, int(row[0]) if row else 0
+        observed = failing
+        passed = failing <= math.floor((1 - check.mostly) * evaluated + 1e-9)
+        c.failing_rows = None
+        sample_sql = f"SELECT * FROM ({sql}) AS failures LIMIT {SAMPLE_ROWS}"
+    elif isinstance(check, r.SchemaRule):
+        observed, passed = _schema(check, columns)
+        evaluated = len(columns)
+
+    sample: tuple[dict[str, Any], ...] = ()
+    if not passed:
+        if c.failing_rows:
+            cond = c.failing_rows.format(table=relation, other=other)
+            sample_sql = f"SELECT * FROM {relation} WHERE {cond} LIMIT {SAMPLE_ROWS}"
+            sample = _rows(con, sample_sql)
+        elif isinstance(check, r.CustomSql):
+            sample = _rows(con, sample_sql)
+    return CheckResult(
+        table=table,
+        check=check.label,
+        kind=str(getattr(check, "kind", "")),
+        severity=check.severity,
+        passed=passed,
+        evaluated=evaluated,
+        failing=failing,
+        observed=_plain(observed),
+        expected=c.expected,
+        sample=sample,
+    )
+
+
+def _select_only(sql: str) -> str:
+    """Refuse a custom check whose SQL is not a single SELECT (it must not write)."""
+    from headwater.sql.references import is_query, parse_select
+
+    try:
+        tree = parse_select(sql.replace("{table}", "__checked_table"))
+    except Exception as exc:  # sqlglot's ParseError
+        raise CheckError(f"the check's SQL does not parse: {exc}") from None
+    if not is_query(tree):
+        raise CheckError(
+            "a sql check must be a SELECT returning the failing rows; it may not write"
+        )
+    return sql
+
+
+def _schema(check: r.SchemaRule, columns: dict[str, str]) -> tuple[Any, bool]:
+    names = list(columns)
+    problems = []
+    missing = [c for c in check.columns if c not in columns]
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if check.exact:
+        extra = [c for c in names if c not in check.columns]
+        if extra:
+            problems.append(f"unexpected {', '.join(extra)}")
+    if (
+        check.ordered
+        and not missing
+        and [c for c in names if c in check.columns] != list(check.columns)
+    ):
+        problems.append(f"order is {', '.join(n for n in names if n in check.columns)}")
+    for name, wanted in check.types.items():
+        have = columns.get(name)
+        if have is None:
+            problems.append(f"missing {name}")
+        elif not have.upper().startswith(str(wanted).upper()):
+            problems.append(f"{name} is {have}, not {wanted}")
+    return ("; ".join(problems) or "as expected"), not problems
+
+
+def _age(newest: Any, now: datetime) -> Any:
+    if isinstance(newest, datetime):
+        moment = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+        return now - moment
+    if isinstance(newest, date):
+        return now - datetime.combine(newest, datetime.min.time(), tzinfo=UTC)
+    raise CheckError(f"freshness cannot compare {newest!r} with the time")
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[dict[str, Any], ...]:
+    result = con.execute(sql)
+    names = [d[0] for d in result.description or ()]
+    return tuple(
+        {n: _plain(v) for n, v in zip(names, row, strict=True)} for row in result.fetchall()
+    )
+
+
+def _plain(v: Any) -> Any:
+    """A value JSON can hold (dates and decimals as text)."""
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    return str(v)

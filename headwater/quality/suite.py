@@ -1,0 +1,90 @@
+"""Check suites: ``checks/<suite>.yaml`` files (and ``checks:`` in headwater.yaml), each a
+mapping of table name to its list of checks::
+
+    # checks/gold.yaml
+    gold.fact_orders:
+      - not_null: orderNumber
+      - between: {column: quantityOrdered, min: 1}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from headwater.errors import ProjectFileError
+from headwater.project.positions import parse_yaml
+from headwater.quality import rules as r
+from headwater.quality.entries import parse
+
+INLINE = "project"  # the suite of checks written in headwater.yaml itself
+
+
+@dataclass(frozen=True)
+class Suite:
+    """Checks per table, from one file."""
+
+    name: str
+    file: str
+    tables: Mapping[str, tuple[r.Rule, ...]]
+
+
+def load_suites(
+    folder: Path, inline: Mapping[str, Any] | None, project_file: str
+) -> dict[str, Suite]:
+    """Every suite of the project: one per ``*.yaml`` in ``folder``, plus the inline one."""
+    suites: dict[str, Suite] = {}
+    if inline:
+        suites[INLINE] = _suite(INLINE, project_file, inline, None, ("checks",))
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+        data = doc.data or {}
+        if not isinstance(data, dict):
+            raise ProjectFileError(
+                "a checks file is a mapping of table name to a list of checks",
+                file=str(path),
+                line=1,
+                hint="see docs/quality.md",
+            )
+        suites[path.stem] = _suite(path.stem, str(path), data, doc, ())
+    return suites
+
+
+def _suite(name: str, file: str, data: Mapping[str, Any], doc: Any, at: tuple[Any, ...]) -> Suite:
+    tables: dict[str, tuple[r.Rule, ...]] = {}
+    for table, entries in data.items():
+        if not isinstance(entries, list):
+            raise ProjectFileError(
+                f"`{table}`: expected a list of checks",
+                file=file,
+                line=doc.line_of((*at, table)) if doc else None,
+                hint="write each check as `- not_null: column`",
+            )
+        parsed = []
+        for index, entry in enumerate(entries):
+            try:
+                parsed.append(parse(entry))
+            except (ValidationError, ValueError) as exc:
+                raise ProjectFileError(
+                    f"{table}[{index}]: {_message(exc)}",
+                    file=file,
+                    line=doc.line_of((*at, table, index)) if doc else None,
+                    hint="see docs/quality.md for every check and its arguments",
+                ) from None
+        tables[str(table)] = tuple(parsed)
+    return Suite(name, file, tables)
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        parts = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"][1:])
+            text = str(error["msg"]).removeprefix("Value error, ")
+            parts.append(f"{where}: {text}" if where else text)
+        return "; ".join(parts)
+    return str(exc)
