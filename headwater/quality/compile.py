@@ -222,6 +222,11 @@ def _compatible(bound: Any, kind: str, column: str, table: str) -> None:
     """Refuse a bound that cannot be compared with the column, before any query runs."""
     numeric = kind.startswith(NUMERIC)
     temporal = kind.startswith(TEMPORAL)
+    if kind.startswith("VARCHAR") and isinstance(bound, int | float | Decimal):
+        raise CheckError(
+            f"`{column}` of `{table}` is text (VARCHAR); {bound!r} is a number: quote it, or "
+            f"check a numeric column"
+        )
     if numeric and not isinstance(bound, int | float | Decimal):
         try:
             float(str(bound))

@@ -123,6 +123,9 @@ class SchemaRule(Rule):
     exact: bool = False
     types: dict[str, str] = Field(default_factory=dict)
 
+    def default_name(self) -> str:
+        return "schema"
+
 
 class Relationships(ColumnRule):
     """Every non-NULL value of ``column`` exists in ``to``'s ``field`` (a foreign key)."""
@@ -153,6 +156,9 @@ class AggregateBetween(ColumnRule):
     quantile: float | None = Field(default=None, ge=0, le=1)
     min: Any = None
     max: Any = None
+
+    def default_name(self) -> str:
+        return f"{self.function}_{self.column}"
 
     @model_validator(mode="after")
     def _quantile(self) -> AggregateBetween:

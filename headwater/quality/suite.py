@@ -75,6 +75,15 @@ def _suite(name: str, file: str, data: Mapping[str, Any], doc: Any, at: tuple[An
                     line=doc.line_of((*at, table, index)) if doc else None,
                     hint="see docs/quality.md for every check and its arguments",
                 ) from None
+        names = [c.label for c in parsed]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ProjectFileError(
+                f"`{table}` has more than one check named {', '.join(twice)}",
+                file=file,
+                line=doc.line_of((*at, table)) if doc else None,
+                hint="give one of them a `name:`; results are kept by name",
+            )
         tables[str(table)] = tuple(parsed)
     return Suite(name, file, tables)
 
