@@ -17,7 +17,6 @@ from headwater.connect.sql.database import resolve_url
 from headwater.connect.sql.quoting import ident
 from headwater.errors import HeadwaterError, ModelError, ProjectError, RunFailed, did_you_mean
 from headwater.ingest import ingest_table
-from headwater.lake.arrow_types import storable_schema
 from headwater.ingest.contract import plan, schema_changes
 from headwater.ingest.extraction import Resource
 from headwater.ingest.load import load
@@ -34,6 +33,7 @@ from headwater.lake import (
     replace_table,
     replace_table_with_files,
 )
+from headwater.lake.arrow_types import storable_schema
 from headwater.orchestrate import Dag, LocalExecutor, RunListener, Task, TaskOutcome, run_dag
 from headwater.orchestrate.plan import plan_pipeline
 from headwater.orchestrate.task import IngestSpec, ModelSpec
