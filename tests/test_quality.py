@@ -218,3 +218,51 @@ def test_two_checks_with_one_name_are_refused(ws: Any) -> None:
     )
     with pytest.raises(ProjectFileError, match="more than one check named between_amount"):
         ws.check()
+
+
+def test_great_expectations_suites_import(ws: Any, tmp_path: Path) -> None:
+    """A 0.18 suite and a 1.x suite become one checks file each, and run."""
+    old = {
+        "expectation_suite_name": "orders",
+        "expectations": [
+            {
+                "expectation_type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "customer"},
+            },
+            {
+                "expectation_type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "amount", "min_value": 0, "max_value": 1000},
+            },
+            {"expectation_type": "expect_column_kl_divergence_to_be_less_than", "kwargs": {}},
+        ],
+    }
+    new = {
+        "name": "orders",
+        "expectations": [
+            {
+                "type": "ExpectColumnValuesToBeUnique",
+                "kwargs": {"column": "id"},
+                "severity": "warning",
+            },
+            {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+        ],
+    }
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    from headwater.cli import app
+
+    cli = CliRunner()
+    root = str(ws.project.root)
+    imported = cli.invoke(
+        app, ["checks", "import", str(tmp_path / "old.json"), "--table", "shop.orders", "-p", root]
+    )
+    assert imported.exit_code == 0 and "wrote 2 checks" in imported.stdout
+    assert "skipped expect_column_kl_divergence_to_be_less_than" in imported.stderr
+    cli.invoke(
+        app, ["checks", "import", str(tmp_path / "new.json"), "--table", "shop.orders", "-p", root]
+    )
+    old_results = {r.check: r for r in ws.check("old").results}
+    assert not old_results["not_null_customer"].passed and not old_results["between_amount"].passed
+    new_results = {r.check: r for r in ws.check("new").results}
+    assert new_results["unique_id"].severity == "warn" and not new_results["unique_id"].passed
+    assert new_results["row_count"].passed

@@ -416,6 +416,45 @@ def check(
         raise typer.Exit(1)
 
 
+checks_app = typer.Typer(help="Work with check suites.", no_args_is_help=True)
+app.add_typer(checks_app, name="checks")
+
+
+@checks_app.command("import")
+@handles_errors
+def checks_import(
+    file: Annotated[Path, typer.Argument(help="A Great Expectations suite JSON (0.18 or 1.x).")],
+    table: Annotated[str, typer.Option(help="The table the suite checks, NAMESPACE.NAME.")],
+    suite: Annotated[
+        str | None, typer.Option(help="Write checks/<suite>.yaml (default: the file's name).")
+    ] = None,
+    project: ProjectOpt = Path("."),
+    debug: DebugOpt = False,
+) -> None:
+    """Turn a Great Expectations expectation suite into a Headwater check suite.
+
+    Example: headwater checks import expectations/trips_suite.json --table raw.trips
+    """
+    import yaml
+
+    from headwater.project import load_project
+    from headwater.quality.gx import read_suite
+
+    proj = load_project(project)
+    entries, skipped = read_suite(file)
+    folder = proj.path(proj.config.quality.path)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{suite or file.stem}.yaml"
+    if target.exists():
+        raise HeadwaterError(
+            f"{target} exists", hint="choose another name with --suite, or remove the file"
+        )
+    target.write_text(yaml.safe_dump({table: entries}, sort_keys=False), encoding="utf-8")
+    out.print(f"wrote {len(entries)} checks to {target}")
+    for name in skipped:
+        err.print(f"[yellow]skipped[/yellow] {name}: no Headwater equivalent yet")
+
+
 def _status(value: str) -> str:
     color = {
         "success": "green",
