@@ -29,6 +29,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import sqlalchemy as sa
@@ -391,3 +392,14 @@ class Series:
         if not good:
             return "—"
         return f"{min(r.seconds for r in good):.2f}–{max(r.seconds for r in good):.2f}"
+
+
+def print_environment(console: Any, dialects: Sequence[str], commit_at_start: str) -> None:
+    """The machine and the versions of everything measured, under a benchmark's tables."""
+    from extract_data import server_version
+    from extract_report import machine, versions
+
+    servers = {d: server_version(d) for d in dialects}
+    console.print("Machine: " + "; ".join(f"{k} {v}" for k, v in machine().items()))
+    info = versions(servers, commit_at_start)
+    console.print("Versions: " + ", ".join(f"{k} {v}" for k, v in info.items()))

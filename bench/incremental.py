@@ -46,11 +46,11 @@ from _common import (
     headwater_count,
     headwater_run,
     measure,
+    print_environment,
     urls,
     write_project,
 )
-from extract_data import server_version
-from extract_report import headwater_commit, machine, versions
+from extract_report import headwater_commit
 from rich.console import Console
 from rich.table import Table
 
@@ -347,10 +347,7 @@ def main(argv: list[str]) -> int:
     commit_at_start = headwater_commit()
     results = {d: bench_dialect(options, d, console) for d in options.dialects}
     print_tables(console, options, results)
-    servers = {d: server_version(d) for d in options.dialects}
-    console.print("Machine: " + "; ".join(f"{k} {v}" for k, v in machine().items()))
-    info = versions(servers, commit_at_start)
-    console.print("Versions: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print_environment(console, options.dialects, commit_at_start)
     failed = any(t.failures for tools in results.values() for t in tools)
     return 1 if failed else 0
 

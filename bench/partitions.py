@@ -34,10 +34,10 @@ from _common import (
     headwater_count,
     headwater_run,
     measure,
+    print_environment,
     write_project,
 )
-from extract_data import server_version
-from extract_report import headwater_commit, machine, versions
+from extract_report import headwater_commit
 from rich.console import Console
 from rich.table import Table
 
@@ -178,10 +178,7 @@ def main(argv: list[str]) -> int:
     commit_at_start = headwater_commit()
     results = {d: bench_dialect(options, d, console) for d in options.dialects}
     print_table(console, options, results)
-    servers = {d: server_version(d) for d in options.dialects}
-    console.print("Machine: " + "; ".join(f"{k} {v}" for k, v in machine().items()))
-    info = versions(servers, commit_at_start)
-    console.print("Versions: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print_environment(console, options.dialects, commit_at_start)
     return 1 if any(s.failures for ss in results.values() for s in ss) else 0
 
 
