@@ -19,6 +19,7 @@ callers (the CLI, the web UI, tests) never parse text. Retryable failures derive
     ├── LakeError                    catalog / table / storage problems
     │   └── TableNotFound
     ├── QueryError                   an interactive query failed
+    ├── QualityFailed                new data failed its error checks and was not published
     ├── StateError                   metadata store problems
     │   └── MigrationRequired
     └── RunFailed                    a pipeline run finished with failed tasks
@@ -142,6 +143,15 @@ class TableNotFound(LakeError):
 
 class QueryError(HeadwaterError):
     """An interactive query failed."""
+
+
+class QualityFailed(HeadwaterError):
+    """New data failed checks of severity `error`; nothing was published."""
+
+    def __init__(self, message: str, *, table: str, failed: list[str], hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.table = table
+        self.failed = failed
 
 
 class StateError(HeadwaterError):

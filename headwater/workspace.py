@@ -34,6 +34,7 @@ from headwater.lake import (
     replace_table_with_files,
 )
 from headwater.lake.arrow_types import storable_schema
+from headwater.lake.writer import Audit
 from headwater.orchestrate import Dag, LocalExecutor, RunListener, Task, TaskOutcome, run_dag
 from headwater.orchestrate.plan import plan_pipeline
 from headwater.orchestrate.task import IngestSpec, ModelSpec
@@ -44,6 +45,7 @@ from headwater.sql.session import model_error
 from headwater.state import RunRecord, RunStatus, SchemaChangeRecord, Store
 
 if TYPE_CHECKING:
+    from headwater.quality.profile import TableProfile
     from headwater.quality.results import CheckResult, SuiteResult
     from headwater.quality.rules import Rule
     from headwater.quality.suite import Suite
@@ -208,7 +210,9 @@ class Workspace:
             return self._ingest(task, task.spec, run_id, props, on_rows, full_refresh)
         assert isinstance(task.spec, ModelSpec)
         before = self._schema_or_none(task.spec.name)
-        result = self._build_model(task.spec.model, props, on_rows)
+        result = self._build_model(
+            task.spec.model, props, on_rows, self._auditor(task.spec.name, run_id)
+        )
         self._record_schema(run_id, task.id, task.spec.name, before)
         return TaskOutcome(rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id)
 
@@ -233,7 +237,13 @@ class Workspace:
             assert isinstance(resource, SqlResource)
             written = with_retries(
                 lambda: ingest_table(
-                    self.lake, resource.db, resource.source, resource.entry, props, on_rows
+                    self.lake,
+                    resource.db,
+                    resource.source,
+                    resource.entry,
+                    props,
+                    on_rows,
+                    self._auditor(target, run_id),
                 ),
                 source.attempts,
                 source.retry_delay,
@@ -261,6 +271,7 @@ class Workspace:
                 full_refresh=full_refresh,
                 landing=self.project.path(landing) if landing else None,
                 batch_rows=getattr(source, "batch_rows", 100_000),
+                audit=self._auditor(target, run_id),
             ),
             source.attempts,
             source.retry_delay,
@@ -305,6 +316,25 @@ class Workspace:
         connection = self.project.config.connections[source.connection]
         return build_resource(self.project, source, entry, connection)
 
+    def _auditor(self, table: str, run_id: str) -> Audit | None:
+        """Write–audit–publish for ``table``: its checks, run before its commit (or None)."""
+        cfg = self.project.config.quality
+        if not cfg.audit:
+            return None
+        checks = [c for suite in self.suites().values() for c in suite.tables.get(table, ())]
+        if not checks:
+            return None
+        from headwater.quality.audit import Auditor
+
+        return Auditor(
+            self.lake,
+            table,
+            checks,
+            "quarantine" if table in cfg.quarantine else "reject",
+            run_id,
+            lambda results: self.store.add_check_results(results, run_id),
+        )
+
     def _schema_or_none(self, table: str) -> pa.Schema | None:
         return self.lake.arrow_schema(table) if self.lake.exists(table) else None
 
@@ -322,7 +352,11 @@ class Workspace:
             )
 
     def _build_model(
-        self, model: Model, props: Mapping[str, str], on_rows: Callable[[int], None] | None
+        self,
+        model: Model,
+        props: Mapping[str, str],
+        on_rows: Callable[[int], None] | None,
+        audit: Audit | None = None,
     ) -> WriteResult:
         """Run a model in DuckDB and replace its table with the result, in one commit.
 
@@ -344,13 +378,14 @@ class Workspace:
                             model.sql, folder, prefix, MODEL_FILE_BYTES
                         ),
                         props,
+                        audit,
                     )
                     if result is not None:
                         if on_rows is not None:
                             on_rows(result.rows)
                         return result
                 stream = session.run_model(model.sql, [], shown)
-                return replace_table(self.lake, name, stream, props, on_rows)
+                return replace_table(self.lake, name, stream, props, on_rows, audit)
             except HeadwaterError:
                 raise
             except Exception as exc:
@@ -412,6 +447,29 @@ class Workspace:
                 results.extend(suite.results)
         self.store.add_check_results(results, run_id)
         return SuiteResult(tuple(results))
+
+    def profile(self, table: str) -> TableProfile:
+        """Column statistics of ``table`` and the checks its data passes (``headwater profile``)."""
+        from headwater.quality.profile import profile
+
+        self.lake.table(table)  # an unknown or malformed name fails here, with suggestions
+        with Session(self.lake) as session:
+            session.map_table(table)
+            return profile(session.con, table, ".".join(ident(p) for p in table.split(".")))
+
+    def build_docs(self, out: Path | None = None, evaluate: bool = False) -> Path:
+        """Write static HTML data docs (default ``.headwater/docs``); returns index.html.
+        ``evaluate`` runs the checks first to show failing rows (recorded like ``check``)."""
+        from headwater.quality.docs import build_docs
+
+        return build_docs(
+            out or self.project.state_dir / "docs",
+            self.project.config.name,
+            self.suites(),
+            self.store,
+            self.lake.tables(),
+            self.check if evaluate else None,
+        )
 
     def _check_plan(self, target: str | None) -> dict[str, list[Rule]]:
         suites = self.suites()

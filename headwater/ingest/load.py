@@ -47,7 +47,7 @@ from headwater.ingest.quarantine import quarantine
 from headwater.ingest.state import LoadState, committed_state, state_properties
 from headwater.lake import Lake
 from headwater.lake.arrow_types import conform
-from headwater.lake.writer import ALL_FILES, DataFileWriter, commit_files
+from headwater.lake.writer import ALL_FILES, Audit, DataFileWriter, commit_files
 from headwater.project.base import Load
 
 
@@ -106,8 +106,11 @@ def load(
     landing: Path | None = None,
     now: datetime | None = None,
     batch_rows: int = 100_000,
+    audit: Audit | None = None,
 ) -> LoadResult:
-    """Read ``resource`` and write it to ``target`` by ``settings.strategy`` (module docstring)."""
+    """Read ``resource`` and write it to ``target`` by ``settings.strategy`` (module docstring).
+
+    ``audit`` sees the data before it is published (write–audit–publish)."""
     exists = lake.exists(target)
     prior = LoadState() if full_refresh or not exists else committed_state(lake, target)
     start = _start(prior, settings)
@@ -133,6 +136,7 @@ def load(
         if run_id
         else {**(properties or {})},
         on_rows=on_rows,
+        audit=audit,
     )
     try:
         outcome = job.run()
@@ -184,6 +188,7 @@ class _Job:
     batch_rows: int
     properties: dict[str, str]
     on_rows: Callable[[int], None] | None
+    audit: Audit | None = None
     tally: _Tally = field(default_factory=_Tally)
     rejected: int = 0
     staging: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="headwater-stage-")))
@@ -291,7 +296,9 @@ class _Job:
         outcome: _Outcome,
     ) -> _Outcome:
         try:
-            result = commit_files(self.lake, self.target, schema, produce, self._state, remove)
+            result = commit_files(
+                self.lake, self.target, schema, produce, self._state, remove, self.audit
+            )
         except _Nothing:
             return outcome
         outcome.snapshot_id = result.snapshot_id

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_reader
 from headwater.lake import Lake, WriteResult, is_storable, replace_table, replace_table_with_files
+from headwater.lake.writer import Audit
 from headwater.project.config import SourceTable, SqlSource
 
 # Compressed size of the files DuckDB writes; its memory use does not depend on it.
@@ -19,6 +20,7 @@ def ingest_table(
     entry: SourceTable,
     properties: Mapping[str, str] | None = None,
     on_rows: Callable[[int], None] | None = None,
+    audit: Audit | None = None,
 ) -> WriteResult:
     """Read ``entry`` from ``db`` with the best reader and replace ``namespace.name`` with it.
 
@@ -51,10 +53,11 @@ def ingest_table(
                     db, request, folder, prefix, PARQUET_FILE_BYTES
                 ),
                 props,
+                audit,
             )
             if result is not None:
                 if on_rows is not None:
                     on_rows(result.rows)
                 return result
     stream = READERS[reader_name](db, request)
-    return replace_table(lake, target, stream, props, on_rows)
+    return replace_table(lake, target, stream, props, on_rows, audit)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,11 @@ class WriteResult:
 # Produces the data files of one write, named with the write's commit UUID.
 FileProducer = Callable[[Transaction, uuid.UUID], Iterator[DataFile]]
 
+# Looks at a write before it is published: given the transaction, the files written and the
+# paths of the table's files that stay, returns the files to publish (the same, or others it
+# wrote instead) or raises to publish nothing (write–audit–publish).
+Audit = Callable[[Transaction, list[DataFile], list[str]], list[DataFile]]
+
 
 def replace_table(
     lake: Lake,
@@ -56,6 +61,7 @@ def replace_table(
     reader: pa.RecordBatchReader,
     properties: Mapping[str, str] | None = None,
     on_rows: Callable[[int], None] | None = None,
+    audit: Audit | None = None,
 ) -> WriteResult:
     """Make ``name`` hold exactly the rows of ``reader``, creating the table if needed.
 
@@ -72,7 +78,7 @@ def replace_table(
         stream = prefetch(reader, transform, schema)
         return _write_files(txn, stream, commit_uuid, lake.target_file_bytes)
 
-    return _replace(lake, name, schema, produce, properties)
+    return commit_files(lake, name, schema, produce, properties, ALL_FILES, audit)
 
 
 def replace_table_with_files(
@@ -81,6 +87,7 @@ def replace_table_with_files(
     schema: pa.Schema,
     write: Callable[[str, str], list[str]],
     properties: Mapping[str, str] | None = None,
+    audit: Audit | None = None,
 ) -> WriteResult | None:
     """Replace ``name`` with Parquet files that ``write(folder, prefix)`` puts in ``folder``.
 
@@ -104,7 +111,7 @@ def replace_table_with_files(
             uri = "file://" + path if local != location and not path.startswith("file://") else path
             yield parquet_file_to_data_file(txn._table.io, txn.table_metadata, uri)
 
-    return _replace(lake, name, schema, produce, properties)
+    return commit_files(lake, name, schema, produce, properties, ALL_FILES, audit)
 
 
 def write_schema(lake: Lake, name: str, schema: pa.Schema) -> pa.Schema:
@@ -130,17 +137,6 @@ def is_storable(schema: pa.Schema) -> bool:
     return all(a.type.equals(b.type) for a, b in zip(schema, target, strict=True))
 
 
-def _replace(
-    lake: Lake,
-    name: str,
-    schema: pa.Schema,
-    produce: FileProducer,
-    properties: Mapping[str, str] | None,
-) -> WriteResult:
-    """One OVERWRITE snapshot: every current file out, every produced file in, or nothing."""
-    return commit_files(lake, name, schema, produce, properties, remove=ALL_FILES)
-
-
 def ALL_FILES(table: Table) -> list[DataFile]:
     """Every data file of the table's current snapshot."""
     return [task.file for task in table.scan().plan_files()]
@@ -153,6 +149,7 @@ def commit_files(
     produce: FileProducer,
     properties: Mapping[str, str] | Callable[[], Mapping[str, str]] | None,
     remove: Callable[[Table], list[DataFile]] | None = None,
+    audit: Audit | None = None,
 ) -> WriteResult:
     """One snapshot: the files ``remove`` picks out, every produced file in, or nothing.
 
@@ -186,12 +183,28 @@ def commit_files(
             commit_uuid = producer.commit_uuid
             for data_file in existing:
                 producer.delete_data_file(data_file)
-            for data_file in produce(txn, producer.commit_uuid):
-                written.append(data_file)
+            written = list(produce(txn, producer.commit_uuid))
+            produced = list(written)
+            if audit is not None:
+                gone = {f.file_path for f in existing}
+                staying = (
+                    []
+                    if remove is ALL_FILES or not lake.exists(name)
+                    else [
+                        t.file.file_path
+                        for t in lake.table(name).scan().plan_files()
+                        if t.file.file_path not in gone
+                    ]
+                )
+                written = audit(txn, written, staying)
+            for data_file in written:
                 producer.append_data_file(data_file)
             props = properties() if callable(properties) else properties
             producer.snapshot_properties = {k: str(v) for k, v in (props or {}).items()}
         lake.commit(txn.commit_transaction)
+        if audit is not None:  # files the audit replaced were never published
+            kept = {f.file_path for f in written}
+            _delete(f.file_path for f in produced if f.file_path not in kept)
     except BaseException as exc:
         if commit_uuid is not None:
             _remove_files_of(txn.table_metadata.location, str(commit_uuid))
@@ -298,6 +311,12 @@ def with_field_ids(schema: pa.Schema, table_schema: Schema) -> pa.Schema:
         return pa.field(field.name, t, field.nullable, {b"PARQUET:field_id": str(column.field_id)})
 
     return pa.schema([tag(f, table_schema.find_field(f.name)) for f in schema])
+
+
+def _delete(paths: Iterable[str]) -> None:
+    for path in paths:
+        filesystem, local = pafs.FileSystem.from_uri(path)
+        filesystem.delete_file(local)
 
 
 def _remove_files_of(table_location: str, commit_uuid: str) -> None:

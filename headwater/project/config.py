@@ -163,7 +163,14 @@ class Quality(Strict):
     """Where check suites live: ``<path>/<suite>.yaml``, each mapping tables to checks."""
 
     path: str = "checks"
-    sample_rows: int = Field(default=5, ge=0, le=1000, description="failing rows kept per check")
+    audit: bool = Field(
+        default=True, description="run a table's checks on new data before publishing it"
+    )
+    quarantine: tuple[str, ...] = Field(
+        default=(),
+        description="tables whose failing new rows go to <table>__quarantine instead of "
+        "rejecting the whole load",
+    )
 
 
 class Lake(Strict):
