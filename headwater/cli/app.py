@@ -416,6 +416,85 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command()
+@handles_errors
+def profile(
+    table: Annotated[str, typer.Argument(help="Table name, NAMESPACE.NAME.")],
+    write_suite: Annotated[
+        Path | None,
+        typer.Option(
+            "--write-suite",
+            help="Write the suggested checks to this suite file (relative to the project "
+            "folder, e.g. checks/orders.yaml); an existing file is never overwritten.",
+        ),
+    ] = None,
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Profile a table's columns and suggest the checks its data passes.
+
+    Example: headwater profile gold.fact_orders --write-suite checks/fact_orders.yaml
+    """
+    from rich.text import Text
+
+    from headwater.quality.profile import HEADERS, display_rows, refuse_existing, suite_yaml
+    from headwater.quality.profile import write_suite as write
+
+    ws = _open(project, var)
+    target = ws.project.path(str(write_suite)) if write_suite else None
+    if target is not None:
+        refuse_existing(target)  # before the work, not after
+    result = ws.profile(table)
+    view = Table(header_style="bold", title=f"{table}: {result.rows:,} rows", title_justify="left")
+    for i, name in enumerate(HEADERS):
+        view.add_column(name, justify="left" if i < 2 else "right")
+    for row in display_rows(result):
+        view.add_row(*(Text(cell) for cell in row))
+    out.print(view)
+    if target is None:
+        out.print(suite_yaml(result), markup=False, highlight=False, end="")
+        return
+    write(target, result)
+    out.print(f"wrote the suggested checks to {target}", markup=False, highlight=False)
+    folder = ws.project.path(ws.project.config.quality.path).resolve()
+    if target.resolve().parent != folder or target.suffix != ".yaml":
+        err.print(
+            f"[yellow]note:[/yellow] `headwater check` reads {folder}/*.yaml only",
+            highlight=False,
+        )
+
+
+docs_app = typer.Typer(help="Static HTML data docs of the check suites.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+
+
+@docs_app.command("build")
+@handles_errors
+def docs_build(
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the docs.", show_default=".headwater/docs"),
+    ] = None,
+    evaluate: Annotated[
+        bool,
+        typer.Option(
+            "--evaluate",
+            help="Run the checks first, to show failing rows (recorded like `headwater check`).",
+        ),
+    ] = False,
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Write HTML pages of every suite: latest results, history charts; open index.html offline.
+
+    Example: headwater docs build --evaluate && open .headwater/docs/index.html
+    """
+    index = _open(project, var).build_docs(out_dir, evaluate=evaluate)
+    out.print(str(index), markup=False, highlight=False)
+
+
 checks_app = typer.Typer(help="Work with check suites.", no_args_is_help=True)
 app.add_typer(checks_app, name="checks")
 
