@@ -266,3 +266,27 @@ def test_great_expectations_suites_import(ws: Any, tmp_path: Path) -> None:
     new_results = {r.check: r for r in ws.check("new").results}
     assert new_results["unique_id"].severity == "warn" and not new_results["unique_id"].passed
     assert new_results["row_count"].passed
+
+
+def test_checks_written_in_python(ws: Any) -> None:
+    folder = ws.project.root / "checks"
+    folder.mkdir()
+    (folder / "py.py").write_text(
+        "from headwater import checks\n"
+        "CHECKS = {'shop.orders': [\n"
+        "    checks.not_null('customer'),\n"
+        "    checks.unique('id', severity='warn'),\n"
+        "    checks.sql('SELECT * FROM {table} WHERE amount < 0', name='no_negative'),\n"
+        "    {'between': {'column': 'amount', 'min': 0}},\n"
+        "]}\n"
+    )
+    got = {r.check: r for r in ws.check("py").results}
+    assert [(n, r.failing, r.severity) for n, r in got.items()] == [
+        ("not_null_customer", 1, "error"),
+        ("unique_id", 1, "warn"),
+        ("no_negative", 1, "error"),
+        ("between_amount", 1, "error"),
+    ]
+    (folder / "py.py").write_text("CHECKS = [1]\n")
+    with pytest.raises(ProjectFileError, match=r"defines CHECKS = \{table: \[checks\]\}"):
+        ws.check("py")

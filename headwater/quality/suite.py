@@ -40,6 +40,8 @@ def load_suites(
     suites: dict[str, Suite] = {}
     if inline:
         suites[INLINE] = _suite(INLINE, project_file, inline, None, ("checks",))
+    for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        suites[path.stem] = _python_suite(path)
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
         doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
         data = doc.data or {}
@@ -52,6 +54,38 @@ def load_suites(
             )
         suites[path.stem] = _suite(path.stem, str(path), data, doc, ())
     return suites
+
+
+def _python_suite(path: Path) -> Suite:
+    """A ``checks/<suite>.py`` module's ``CHECKS``: table → checks (rules or YAML-like dicts)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"headwater_checks_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ProjectFileError(f"cannot load {path}", file=str(path), line=1)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's module: say where it broke
+        raise ProjectFileError(
+            f"{type(exc).__name__}: {exc}",
+            file=str(path),
+            line=getattr(exc, "lineno", None),
+            hint="fix the module; it must define CHECKS = {table: [checks]}",
+        ) from exc
+    checks = getattr(module, "CHECKS", None)
+    if not isinstance(checks, Mapping):
+        raise ProjectFileError(
+            "a Python check suite defines CHECKS = {table: [checks]}",
+            file=str(path),
+            line=1,
+            hint="build the checks with `from headwater import checks`, e.g. checks.not_null('id')",
+        )
+    tables: dict[str, list[Any]] = {
+        table: [c.model_dump() if isinstance(c, r.Rule) else c for c in entries]
+        for table, entries in checks.items()
+    }
+    return _suite(path.stem, str(path), tables, None, ())
 
 
 def _suite(name: str, file: str, data: Mapping[str, Any], doc: Any, at: tuple[Any, ...]) -> Suite:
