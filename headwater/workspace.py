@@ -423,8 +423,12 @@ class Workspace:
         cfg = self.project.config
         return load_suites(self.project.path(cfg.quality.path), cfg.checks, str(self.project.file))
 
-    def check(self, target: str | None = None, run_id: str | None = None) -> SuiteResult:
-        """Evaluate the checks of one suite, one table, or all; results go to the history."""
+    def check(
+        self, target: str | None = None, run_id: str | None = None, samples: int = 5
+    ) -> SuiteResult:
+        """Evaluate the checks of one suite, one table, or all; results go to the history.
+
+        ``samples`` failing rows are fetched per failed check (a query each; 0 for none)."""
         from headwater.quality.evaluate import evaluate
         from headwater.quality.results import SuiteResult
 
@@ -443,7 +447,9 @@ class Workspace:
                     counts = [_rows_of(r["observed"]) for r in reversed(rows)]
                     return [c for c in counts if c is not None]
 
-                suite = evaluate(session.con, table, resolve(table), checks, resolve, history)
+                suite = evaluate(
+                    session.con, table, resolve(table), checks, resolve, history, samples=samples
+                )
                 results.extend(suite.results)
         self.store.add_check_results(results, run_id)
         return SuiteResult(tuple(results))

@@ -290,3 +290,11 @@ def test_checks_written_in_python(ws: Any) -> None:
     (folder / "py.py").write_text("CHECKS = [1]\n")
     with pytest.raises(ProjectFileError, match=r"defines CHECKS = \{table: \[checks\]\}"):
         ws.check("py")
+
+
+def test_samples_can_be_turned_off(ws: Any) -> None:
+    run(ws, "  - not_null: customer\n")
+    [result] = ws.check("s", samples=0).results
+    assert (result.failing, result.sample) == (1, ())
+    [result] = ws.check("s", samples=1).results
+    assert len(result.sample) == 1 and result.sample[0]["customer"] is None

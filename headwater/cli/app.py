@@ -391,6 +391,9 @@ def check(
         typer.Argument(help="A suite (checks/<suite>.yaml), a table, or nothing for every check."),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    samples: Annotated[
+        int, typer.Option(help="Failing rows shown per failed check (0: counts only, faster).")
+    ] = 5,
     project: ProjectOpt = Path("."),
     var: VarOpt = None,
     debug: DebugOpt = False,
@@ -407,7 +410,7 @@ def check(
 
     if fmt not in ("table", "json"):
         raise HeadwaterError(f"unknown format `{fmt}`", hint="use --format table or --format json")
-    suite = _open(project, var).check(target)
+    suite = _open(project, var).check(target, samples=samples)
     if fmt == "json":
         out.print_json(check_report.as_json(suite))
     else:

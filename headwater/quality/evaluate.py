@@ -17,7 +17,7 @@ from headwater.quality import rules as r
 from headwater.quality.compile import CheckError, Compiled, compile_check
 from headwater.quality.results import CheckResult, SuiteResult
 
-SAMPLE_ROWS = 5
+SAMPLE_ROWS = 5  # failing rows fetched per failed check, by default
 
 # (table, check name) → earlier observed row counts, oldest first (for volume anomalies)
 History = Callable[[str, str], Sequence[float]]
@@ -31,6 +31,7 @@ def evaluate(
     resolve: Callable[[str], str],
     history: History | None = None,
     now: datetime | None = None,
+    samples: int = SAMPLE_ROWS,
 ) -> SuiteResult:
     """Evaluate ``checks`` of ``table``, readable in ``con`` as ``relation`` (a view or a
     ``read_parquet(...)``); ``resolve`` maps another table's name to its relation."""
@@ -53,7 +54,9 @@ def evaluate(
             continue
         try:
             results.append(
-                _outcome(con, table, relation, item, values, columns, resolve, history, now)
+                _outcome(
+                    con, table, relation, item, values, columns, resolve, history, now, samples
+                )
             )
         except (duckdb.Error, CheckError, HeadwaterError) as exc:
             results.append(_broken(table, item.check, str(exc).splitlines()[0]))
@@ -123,6 +126,7 @@ def _outcome(
     resolve: Callable[[str], str],
     history: History | None,
     now: datetime,
+    samples: int,
 ) -> CheckResult:
     check = c.check
     for alias in c.expressions:
@@ -187,16 +191,16 @@ def _outcome(
         observed = failing
         passed = failing <= math.floor((1 - check.mostly) * evaluated + 1e-9)
         c.failing_rows = None
-        sample_sql = f"SELECT * FROM ({sql}) AS failures LIMIT {SAMPLE_ROWS}"
+        sample_sql = f"SELECT * FROM ({sql}) AS failures LIMIT {int(samples)}"
     elif isinstance(check, r.SchemaRule):
         observed, passed = _schema(check, columns)
         evaluated = len(columns)
 
     sample: tuple[dict[str, Any], ...] = ()
-    if not passed:
+    if not passed and samples > 0:
         if c.failing_rows:
             cond = c.failing_rows.format(table=relation, other=other)
-            sample_sql = f"SELECT * FROM {relation} WHERE {cond} LIMIT {SAMPLE_ROWS}"
+            sample_sql = f"SELECT * FROM {relation} WHERE {cond} LIMIT {int(samples)}"
             sample = _rows(con, sample_sql)
         elif isinstance(check, r.CustomSql):
             sample = _rows(con, sample_sql)
