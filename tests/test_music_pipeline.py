@@ -75,3 +75,29 @@ def test_an_api_that_stops_mid_run_publishes_nothing_and_the_next_run_recovers(
     ws.run("music")
     assert lake_tracks(ws) == served_tracks(api)
     ws.close()
+
+
+class Counting:
+    """Counts the rows each task reports while it runs."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, list[int]] = {}
+
+    def task_started(self, task: object) -> None:
+        pass
+
+    def task_progress(self, task: object, rows: int) -> None:
+        self.calls.setdefault(task.id, []).append(rows)  # type: ignore[attr-defined]
+
+    def task_finished(self, *args: object) -> None:
+        pass
+
+
+def test_progress_counts_records_as_pages_arrive(tmp_path: Path, api: MusicApi) -> None:
+    ws = workspace(tmp_path, api)
+    listener = Counting()
+    ws.run("music", listener=listener)
+    tracks = listener.calls["raw.album_tracks"]
+    assert sum(tracks) == len(served_tracks(api))  # every record once, not twice
+    assert len(tracks) >= len(api.tracks)  # one report per page, not one at the end
+    ws.close()

@@ -40,6 +40,8 @@ class ReadContext:
     cursor_start: Any = None
     state: Mapping[str, Any] = field(default_factory=dict)
     landing: Path | None = None  # where raw input may be kept, when the source asks for it
+    # records fetched so far, for a source that reads everything before it returns (an API)
+    progress: Callable[[int], None] | None = None
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Extraction:
     state: Callable[[], dict[str, Any]] = dict
     rejects: Callable[[], Sequence[Reject]] = tuple
     complete: bool = True
+    counted: bool = False  # the rows were already reported through ReadContext.progress
 
     @property
     def schema(self) -> pa.Schema:

@@ -114,7 +114,9 @@ def load(
     exists = lake.exists(target)
     prior = LoadState() if full_refresh or not exists else committed_state(lake, target)
     start = _start(prior, settings)
-    extraction = resource.read(ReadContext(run_id, settings.cursor, start, prior.source, landing))
+    extraction = resource.read(
+        ReadContext(run_id, settings.cursor, start, prior.source, landing, progress=on_rows)
+    )
     if not extraction.schema.names:  # nothing matched (an empty glob): nothing to load
         return LoadResult(target, settings.strategy, None, 0, 0, 0, 0, changed=False)
     _require_columns(target, extraction.schema, settings)
@@ -224,7 +226,7 @@ class _Job:
             batch, rejects = self._cursor_rows(batch, rejects)
             top = cursors.batch_max(batch.column(column))
         self.tally.add(batch.num_rows, top, rejects)
-        if self.on_rows is not None:
+        if self.on_rows is not None and not self.extraction.counted:
             self.on_rows(batch.num_rows)
         return batch
 

@@ -66,10 +66,16 @@ class RestResource:
             with HttpClient(self.connection) as client:
                 for page in self._pages(client, params, landing, context):
                     spool.add_many(page)
+                    if context.progress is not None:
+                        context.progress(len(page))
         except BaseException:
             spool.discard()
             raise
-        return Extraction(readers=[spool.reader(flatten=self.table.flatten)], complete=not filtered)
+        return Extraction(
+            readers=[spool.reader(flatten=self.table.flatten)],
+            complete=not filtered,
+            counted=context.progress is not None,
+        )
 
     def _pages(
         self,
