@@ -38,6 +38,11 @@ def _console(stderr: bool) -> Console:
     return console if console.is_terminal else Console(stderr=stderr, width=200, soft_wrap=False)
 
 
+def consoles() -> tuple[Console, Console]:
+    """This invocation's standard output and error consoles (set up by the callback)."""
+    return out, err
+
+
 @app.callback()
 def _setup() -> None:
     """Ingest, store, model and query data from one project folder (headwater.yaml)."""
@@ -93,7 +98,7 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _open(project: Path, var: list[str] | None) -> Workspace:
+def open_workspace(project: Path, var: list[str] | None) -> Workspace:
     from headwater.workspace import Workspace
 
     return Workspace.open(project, parse_assignments(var))
@@ -124,7 +129,7 @@ def run(
     """
     from headwater.cli.progress import RunProgress
 
-    ws = _open(project, var)
+    ws = open_workspace(project, var)
     dag = ws.plan(pipeline)
     with RunProgress(dag, err) as progress:
         record = ws.run(pipeline, listener=progress, dag=dag, full_refresh=full_refresh)
@@ -157,7 +162,7 @@ def query(
         raise HeadwaterError("give the SQL as an argument or with --file, not both or neither")
     text = file.read_text(encoding="utf-8") if file else sql
     assert text is not None
-    ws = _open(project, var)
+    ws = open_workspace(project, var)
     write_result(ws.query(text), fmt, output, out if output is None else err, max_rows)
 
 
@@ -165,7 +170,7 @@ def query(
 @handles_errors
 def tables(project: ProjectOpt = Path("."), var: VarOpt = None, debug: DebugOpt = False) -> None:
     """List the catalog's tables with rows, current snapshot and last update."""
-    infos = _open(project, var).tables()
+    infos = open_workspace(project, var).tables()
     view = Table(header_style="bold")
     for name in ("table", "rows", "files", "size", "snapshot", "updated (UTC)"):
         view.add_column(name, justify="right" if name in ("rows", "files", "size") else "left")
@@ -186,7 +191,7 @@ def show(
     debug: DebugOpt = False,
 ) -> None:
     """Show a table's schema, its schema changes, load state and snapshots (its history)."""
-    details = _open(project, var).table(table)
+    details = open_workspace(project, var).table(table)
     info = details.info
     out.print(
         f"[bold]{info.name}[/bold]  {info.rows:,} rows in {info.files} files ({_size(info.bytes)})"
@@ -252,7 +257,7 @@ def runs(
     debug: DebugOpt = False,
 ) -> None:
     """List recent runs with status, duration, rows written and errors."""
-    records = _open(project, var).runs(pipeline, limit)
+    records = open_workspace(project, var).runs(pipeline, limit)
     view = Table(
         "run",
         "pipeline",
@@ -298,7 +303,7 @@ def init(
 @handles_errors
 def migrate(project: ProjectOpt = Path("."), var: VarOpt = None, debug: DebugOpt = False) -> None:
     """Upgrade the project's metadata store to this Headwater's schema."""
-    before, after = _open(project, var).migrate()
+    before, after = open_workspace(project, var).migrate()
     out.print(f"metadata store: revision {before or 'none'} → {after}")
 
 
@@ -336,7 +341,7 @@ def sample(
     if url:
         target = resolve_url(url, Path.cwd())
     else:
-        ws = _open(project, var)
+        ws = open_workspace(project, var)
         conn = connection or name
         if conn not in ws.project.config.connections:
             raise HeadwaterError(
@@ -383,160 +388,6 @@ def _print_run(record: RunRecord) -> None:
     )
 
 
-@app.command()
-@handles_errors
-def check(
-    target: Annotated[
-        str | None,
-        typer.Argument(help="A suite (checks/<suite>.yaml), a table, or nothing for every check."),
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    samples: Annotated[
-        int, typer.Option(help="Failing rows shown per failed check (0: counts only, faster).")
-    ] = 5,
-    project: ProjectOpt = Path("."),
-    var: VarOpt = None,
-    debug: DebugOpt = False,
-) -> None:
-    """Run data-quality checks; exits 1 when a check of severity `error` fails.
-
-    Checks live in checks/<suite>.yaml as `table: [checks]`, e.g.
-    `gold.fact_orders: [{not_null: orderNumber}, {unique: orderNumber}]`.
-    Every evaluation is kept in the run history.
-
-    Example: headwater check gold --format json
-    """
-    from headwater.cli import check_report
-
-    if fmt not in ("table", "json"):
-        raise HeadwaterError(f"unknown format `{fmt}`", hint="use --format table or --format json")
-    suite = _open(project, var).check(target, samples=samples)
-    if fmt == "json":
-        out.print_json(check_report.as_json(suite))
-    else:
-        check_report.show(suite, out, err)
-    if not suite.passed:
-        raise typer.Exit(1)
-
-
-@app.command()
-@handles_errors
-def profile(
-    table: Annotated[str, typer.Argument(help="Table name, NAMESPACE.NAME.")],
-    write_suite: Annotated[
-        Path | None,
-        typer.Option(
-            "--write-suite",
-            help="Write the suggested checks to this suite file (relative to the project "
-            "folder, e.g. checks/orders.yaml); an existing file is never overwritten.",
-        ),
-    ] = None,
-    project: ProjectOpt = Path("."),
-    var: VarOpt = None,
-    debug: DebugOpt = False,
-) -> None:
-    """Profile a table's columns and suggest the checks its data passes.
-
-    Example: headwater profile gold.fact_orders --write-suite checks/fact_orders.yaml
-    """
-    from rich.text import Text
-
-    from headwater.quality.profile import HEADERS, display_rows, refuse_existing, suite_yaml
-    from headwater.quality.profile import write_suite as write
-
-    ws = _open(project, var)
-    target = ws.project.path(str(write_suite)) if write_suite else None
-    if target is not None:
-        refuse_existing(target)  # before the work, not after
-    result = ws.profile(table)
-    view = Table(header_style="bold", title=f"{table}: {result.rows:,} rows", title_justify="left")
-    for i, name in enumerate(HEADERS):
-        view.add_column(name, justify="left" if i < 2 else "right")
-    for row in display_rows(result):
-        view.add_row(*(Text(cell) for cell in row))
-    out.print(view)
-    if target is None:
-        out.print(suite_yaml(result), markup=False, highlight=False, end="")
-        return
-    write(target, result)
-    out.print(f"wrote the suggested checks to {target}", markup=False, highlight=False)
-    folder = ws.project.path(ws.project.config.quality.path).resolve()
-    if target.resolve().parent != folder or target.suffix != ".yaml":
-        err.print(
-            f"[yellow]note:[/yellow] `headwater check` reads {folder}/*.yaml only",
-            highlight=False,
-        )
-
-
-docs_app = typer.Typer(help="Static HTML data docs of the check suites.", no_args_is_help=True)
-app.add_typer(docs_app, name="docs")
-
-
-@docs_app.command("build")
-@handles_errors
-def docs_build(
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", help="Folder for the docs.", show_default=".headwater/docs"),
-    ] = None,
-    evaluate: Annotated[
-        bool,
-        typer.Option(
-            "--evaluate",
-            help="Run the checks first, to show failing rows (recorded like `headwater check`).",
-        ),
-    ] = False,
-    project: ProjectOpt = Path("."),
-    var: VarOpt = None,
-    debug: DebugOpt = False,
-) -> None:
-    """Write HTML pages of every suite: latest results, history charts; open index.html offline.
-
-    Example: headwater docs build --evaluate && open .headwater/docs/index.html
-    """
-    index = _open(project, var).build_docs(out_dir, evaluate=evaluate)
-    out.print(str(index), markup=False, highlight=False)
-
-
-checks_app = typer.Typer(help="Work with check suites.", no_args_is_help=True)
-app.add_typer(checks_app, name="checks")
-
-
-@checks_app.command("import")
-@handles_errors
-def checks_import(
-    file: Annotated[Path, typer.Argument(help="A Great Expectations suite JSON (0.18 or 1.x).")],
-    table: Annotated[str, typer.Option(help="The table the suite checks, NAMESPACE.NAME.")],
-    suite: Annotated[
-        str | None, typer.Option(help="Write checks/<suite>.yaml (default: the file's name).")
-    ] = None,
-    project: ProjectOpt = Path("."),
-    debug: DebugOpt = False,
-) -> None:
-    """Turn a Great Expectations expectation suite into a Headwater check suite.
-
-    Example: headwater checks import expectations/trips_suite.json --table raw.trips
-    """
-    import yaml
-
-    from headwater.project import load_project
-    from headwater.quality.gx import read_suite
-
-    proj = load_project(project)
-    entries, skipped = read_suite(file)
-    folder = proj.path(proj.config.quality.path)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{suite or file.stem}.yaml"
-    if target.exists():
-        raise HeadwaterError(
-            f"{target} exists", hint="choose another name with --suite, or remove the file"
-        )
-    target.write_text(yaml.safe_dump({table: entries}, sort_keys=False), encoding="utf-8")
-    out.print(f"wrote {len(entries)} checks to {target}")
-    for name in skipped:
-        err.print(f"[yellow]skipped[/yellow] {name}: no Headwater equivalent yet")
-
-
 def _status(value: str) -> str:
     color = {
         "success": "green",
@@ -554,6 +405,10 @@ def _size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
+
+
+# the quality commands register themselves on `app`
+from headwater.cli import quality_commands  # noqa: E402, F401
 
 
 def main() -> None:
