@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,23 +15,17 @@ import pyarrow as pa
 from headwater.connect.sql import SqlDatabase
 from headwater.connect.sql.database import resolve_url
 from headwater.connect.sql.quoting import ident
-from headwater.errors import HeadwaterError, ModelError, ProjectError, RunFailed, did_you_mean
-from headwater.ingest import ingest_table
-from headwater.ingest.contract import plan, schema_changes
+from headwater.errors import ProjectError, RunFailed, did_you_mean
+from headwater.ingest.contract import schema_changes
 from headwater.ingest.extraction import Resource
-from headwater.ingest.load import load
 from headwater.ingest.resources import build_resource
-from headwater.ingest.retry import with_retries
 from headwater.ingest.sql_source import SqlResource
 from headwater.ingest.state import committed_state
+from headwater.ingest.task import run_ingest
 from headwater.lake import (
     Lake,
     SnapshotInfo,
     TableInfo,
-    WriteResult,
-    is_storable,
-    replace_table,
-    replace_table_with_files,
 )
 from headwater.lake.arrow_types import storable_schema
 from headwater.lake.writer import Audit
@@ -39,9 +33,9 @@ from headwater.orchestrate import Dag, LocalExecutor, RunListener, Task, TaskOut
 from headwater.orchestrate.plan import plan_pipeline
 from headwater.orchestrate.task import IngestSpec, ModelSpec
 from headwater.project import Project, load_project
-from headwater.project.config import Load, SourceTable, SqlConnection, SqlSource
-from headwater.sql import Model, ModelGraph, Session, discover_models
-from headwater.sql.session import model_error
+from headwater.project.config import SourceTable, SqlConnection, SqlSource
+from headwater.sql import ModelGraph, Session, discover_models
+from headwater.sql.build import build_model
 from headwater.state import RunRecord, RunStatus, SchemaChangeRecord, Store
 
 if TYPE_CHECKING:
@@ -49,9 +43,6 @@ if TYPE_CHECKING:
     from headwater.quality.results import CheckResult, SuiteResult
     from headwater.quality.rules import Rule
     from headwater.quality.suite import Suite
-
-# Compressed size of the files DuckDB writes for a model.
-MODEL_FILE_BYTES = 128 << 20
 
 
 @dataclass(frozen=True)
@@ -207,104 +198,19 @@ class Workspace:
         props = {"headwater.run-id": run_id, "headwater.task": task.id}
         on_rows = (lambda rows: listener.task_progress(task, rows)) if listener else None
         if isinstance(task.spec, IngestSpec):
-            return self._ingest(task, task.spec, run_id, props, on_rows, full_refresh)
+            return run_ingest(self, task, task.spec, run_id, props, on_rows, full_refresh)
         assert isinstance(task.spec, ModelSpec)
-        before = self._schema_or_none(task.spec.name)
-        result = self._build_model(
-            task.spec.model, props, on_rows, self._auditor(task.spec.name, run_id)
+        before = self.schema_or_none(task.spec.name)
+        result = build_model(
+            self.lake,
+            self.project.root,
+            task.spec.model,
+            props,
+            on_rows,
+            self.auditor(task.spec.name, run_id),
         )
-        self._record_schema(run_id, task.id, task.spec.name, before)
+        self.record_schema(run_id, task.id, task.spec.name, before)
         return TaskOutcome(rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id)
-
-    def _ingest(
-        self,
-        task: Task,
-        spec: IngestSpec,
-        run_id: str,
-        props: Mapping[str, str],
-        on_rows: Callable[[int], None] | None,
-        full_refresh: bool,
-    ) -> TaskOutcome:
-        """Load one source table by its strategy; record what changed in its schema."""
-        source = self.project.config.sources[spec.source]
-        entry = next(t for t in source.tables if t.name == spec.table)
-        settings = source.load_for(entry)
-        target = f"{source.namespace}.{entry.name}"
-        before = self._schema_or_none(target)
-        resource = self.resource(spec.source, entry.name)
-        if self._copies_directly(resource, settings, before):
-            # the fast path: DuckDB reads the source and writes the files itself, on all cores
-            assert isinstance(resource, SqlResource)
-            written = with_retries(
-                lambda: ingest_table(
-                    self.lake,
-                    resource.db,
-                    resource.source,
-                    resource.entry,
-                    props,
-                    on_rows,
-                    self._auditor(target, run_id),
-                ),
-                source.attempts,
-                source.retry_delay,
-                f"loading {target}",
-            )
-            self._record_schema(run_id, task.id, target, before)
-            return TaskOutcome(
-                rows=written.rows,
-                bytes=written.bytes,
-                snapshot_id=written.snapshot_id,
-                details={"strategy": "full", "changed": True},
-            )
-        landing = getattr(source, "landing", None)
-        if isinstance(resource, SqlResource):
-            props = {**props, "headwater.reader": resource.reader}
-        result = with_retries(
-            lambda: load(
-                self.lake,
-                target,
-                resource,
-                settings,
-                run_id=run_id,
-                properties=props,
-                on_rows=on_rows,
-                full_refresh=full_refresh,
-                landing=self.project.path(landing) if landing else None,
-                batch_rows=getattr(source, "batch_rows", 100_000),
-                audit=self._auditor(target, run_id),
-            ),
-            source.attempts,
-            source.retry_delay,
-            f"loading {target}",
-        )
-        self._record_schema(run_id, task.id, target, before)
-        details = {
-            "strategy": result.strategy,
-            "changed": result.changed,
-            "inserted": result.inserted,
-            "deleted": result.deleted,
-            "rejected": result.rejected,
-            "cursor": None if result.cursor is None else str(result.cursor),
-        }
-        return TaskOutcome(
-            rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id, details=details
-        )
-
-    @staticmethod
-    def _copies_directly(resource: Resource, settings: Load, current: pa.Schema | None) -> bool:
-        """A full load through DuckDB's scanner whose rows fit the table as they are."""
-        if not (
-            isinstance(resource, SqlResource)
-            and resource.reader == "duckdb"
-            and settings.strategy == "full"
-            and (resource.entry.partition is None or resource.entry.partition.count == 1)
-        ):
-            return False
-        from headwater.connect.sql import duckdb_reader
-
-        resource.db.check()
-        incoming = duckdb_reader.schema(resource.db, resource.request())
-        return plan(resource.entry.name, current, incoming, settings.contract).exact
 
     def resource(self, source_name: str, table: str) -> Resource:
         """The resource that reads ``table`` of source ``source_name``."""
@@ -316,7 +222,7 @@ class Workspace:
         connection = self.project.config.connections[source.connection]
         return build_resource(self.project, source, entry, connection)
 
-    def _auditor(self, table: str, run_id: str) -> Audit | None:
+    def auditor(self, table: str, run_id: str) -> Audit | None:
         """Write–audit–publish for ``table``: its checks, run before its commit (or None)."""
         cfg = self.project.config.quality
         if not cfg.audit:
@@ -335,13 +241,13 @@ class Workspace:
             lambda results: self.store.add_check_results(results, run_id),
         )
 
-    def _schema_or_none(self, table: str) -> pa.Schema | None:
+    def schema_or_none(self, table: str) -> pa.Schema | None:
         return self.lake.arrow_schema(table) if self.lake.exists(table) else None
 
-    def _record_schema(
+    def record_schema(
         self, run_id: str, task_id: str, table: str, before: pa.Schema | None
     ) -> None:
-        after = self._schema_or_none(table)
+        after = self.schema_or_none(table)
         if after is not None:
             changes = schema_changes(before, after)
             self.store.add_schema_changes(
@@ -350,50 +256,6 @@ class Workspace:
                 table,
                 [(c.kind, c.column or None, c.old_type, c.new_type) for c in changes],
             )
-
-    def _build_model(
-        self,
-        model: Model,
-        props: Mapping[str, str],
-        on_rows: Callable[[int], None] | None,
-        audit: Audit | None = None,
-    ) -> WriteResult:
-        """Run a model in DuckDB and replace its table with the result, in one commit.
-
-        DuckDB writes the files itself when Iceberg can store its result types as they are
-        (nearly always); otherwise the result streams through Arrow and is converted.
-        """
-        name = model.name
-        shown = model.display_path(self.project.root)
-        with Session(self.lake) as session:
-            session.map_tables(r.name for r in model.references)
-            schema = session.schema_of(model.sql, shown)
-            try:
-                if is_storable(schema):
-                    result = replace_table_with_files(
-                        self.lake,
-                        name,
-                        schema,
-                        lambda folder, prefix: session.copy(
-                            model.sql, folder, prefix, MODEL_FILE_BYTES
-                        ),
-                        props,
-                        audit,
-                    )
-                    if result is not None:
-                        if on_rows is not None:
-                            on_rows(result.rows)
-                        return result
-                stream = session.run_model(model.sql, [], shown)
-                return replace_table(self.lake, name, stream, props, on_rows, audit)
-            except HeadwaterError:
-                raise
-            except Exception as exc:
-                import duckdb
-
-                if isinstance(exc, duckdb.Error):
-                    raise model_error(exc, shown) from exc
-                raise ModelError(f"writing the result failed: {exc}", file=shown) from exc
 
     # -- reading --------------------------------------------------------------------------
 
