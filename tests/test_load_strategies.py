@@ -269,3 +269,19 @@ def test_settings_that_cannot_work_are_refused(tmp_path: Path, load: str, messag
     p = SqliteProject(tmp_path / "p", f"- name: t\n  load: {load}\n")
     with pytest.raises(ProjectFileError, match=message):
         p.workspace()
+
+
+def test_the_run_summary_says_what_each_load_changed(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from headwater.cli import app
+
+    p = project(tmp_path, "{strategy: merge, primary_key: id, delete_missing: true}")
+    cli = CliRunner()
+    first = cli.invoke(app, ["run", "p", "-p", str(p.root)])
+    assert first.exit_code == 0 and "+3" in first.stderr
+    p.sql("DELETE FROM ev WHERE id = 1; UPDATE ev SET name = 'B' WHERE id = 2;")
+    second = cli.invoke(app, ["run", "p", "-p", str(p.root)])
+    assert "+1 −1" in second.stderr
+    third = cli.invoke(app, ["run", "p", "-p", str(p.root)])
+    assert "unchanged" in third.stderr

@@ -370,7 +370,7 @@ def _print_run(record: RunRecord) -> None:
         title=f"run {record.run_id[:8]} of {record.pipeline}",
         title_justify="left",
     )
-    for name in ("task", "kind", "status", "rows", "size", "seconds"):
+    for name in ("task", "kind", "status", "rows", "change", "size", "seconds"):
         view.add_column(name, justify="right" if name in ("rows", "size", "seconds") else "left")
     for t in sorted(record.tasks, key=lambda t: (t.started_at is None, t.started_at, t.task_id)):
         view.add_row(
@@ -378,6 +378,7 @@ def _print_run(record: RunRecord) -> None:
             t.kind,
             _status(t.status.value),
             f"{t.rows:,}" if t.rows is not None else "",
+            _change(t.details),
             _size(t.bytes) if t.bytes else "",
             f"{t.seconds:.2f}" if t.seconds is not None else "",
         )
@@ -386,6 +387,27 @@ def _print_run(record: RunRecord) -> None:
     err.print(
         f"{_status(record.status.value)}: {len(record.tasks)} tasks, {record.rows:,} rows{seconds}"
     )
+
+
+def _change(details: dict[str, Any] | None) -> str:
+    """What a load did to its table: `unchanged`, `+120 −3`, `2 rejected`…"""
+    if not details or "strategy" not in details:
+        return ""
+    if details.get("changed") is False:
+        text = "[dim]unchanged[/dim]"
+    elif details["strategy"] == "full":
+        text = "replaced"
+    else:
+        parts = []
+        if details.get("inserted"):
+            parts.append(f"+{details['inserted']:,}")
+        if details.get("deleted"):
+            closed = details["strategy"] == "scd2"
+            parts.append(f"{details['deleted']:,} closed" if closed else f"−{details['deleted']:,}")
+        text = " ".join(parts) or "state only"
+    if details.get("rejected"):
+        text += f" [yellow]{details['rejected']:,} rejected[/yellow]"
+    return text
 
 
 def _status(value: str) -> str:
