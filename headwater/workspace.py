@@ -52,6 +52,7 @@ class TableDetails:
     snapshots: list[SnapshotInfo]
     schema_changes: list[SchemaChangeRecord] = field(default_factory=list)
     cursor: Any = None  # the cursor committed with the last load
+    checks: list[dict[str, Any]] = field(default_factory=list)  # latest result of each check
 
 
 class Workspace:
@@ -274,6 +275,7 @@ class Workspace:
             snapshots=self.lake.snapshots(name),
             schema_changes=self.store.schema_changes(name),
             cursor=committed_state(self.lake, name).cursor,
+            checks=_latest(self.store.check_history(name, limit=1000)),
         )
 
     # -- quality ---------------------------------------------------------------------------
@@ -371,6 +373,14 @@ class Workspace:
             db.dispose()
         if "store" in self.__dict__:
             self.store.close()
+
+
+def _latest(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest record of each check, in the order the checks were first seen (newest first)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for record in history:
+        seen.setdefault(record["check_name"], record)
+    return list(seen.values())
 
 
 def _rows_of(observed: Any) -> float | None:

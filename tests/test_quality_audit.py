@@ -94,3 +94,18 @@ def test_models_are_audited_too(tmp_path: Path) -> None:
     ws = p.workspace()
     assert "gold.big" not in ws.lake.tables() and "gold.big__rejected" in ws.lake.tables()
     ws.close()
+
+
+def test_show_lists_the_latest_check_results(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from headwater.cli import app
+
+    p = project(tmp_path)
+    p.sql("INSERT INTO ev VALUES (3, 'lost', 1.0);")  # fails only the warn check
+    p.run()
+    shown = CliRunner().invoke(app, ["show", "raw.t", "-p", str(p.root)])
+    assert shown.exit_code == 0
+    lines = [line for line in shown.stdout.splitlines() if "accepted_values_status" in line]
+    assert len(lines) == 1 and "warn" in lines[0] and "1" in lines[0]
+    assert "not_null_status" in shown.stdout

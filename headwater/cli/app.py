@@ -222,6 +222,29 @@ def show(
                 c.run_id[:8],
             )
         out.print(changes)
+    if details.checks:
+        checks = Table(
+            "check",
+            "status",
+            "failing",
+            "evaluated (UTC)",
+            header_style="bold",
+            title="checks (latest results)",
+            title_justify="left",
+        )
+        for result in details.checks:
+            state = (
+                "error" if result["error"] else "pass" if result["passed"] else result["severity"]
+            )
+            color = {"pass": "green", "warn": "yellow"}.get(state, "red")
+            at = result["evaluated_at"]
+            checks.add_row(
+                result["check_name"],
+                f"[{color}]{state}[/{color}]",
+                f"{result['failing']:,}" if result["failing"] else "",
+                at.strftime("%Y-%m-%d %H:%M:%S") if at else "",
+            )
+        out.print(checks)
     if details.cursor is not None:
         out.print(
             f"cursor: [bold]{details.cursor}[/bold] (the next incremental load reads from it)"
