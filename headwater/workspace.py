@@ -27,7 +27,6 @@ from headwater.lake import (
     SnapshotInfo,
     TableInfo,
 )
-from headwater.lake.arrow_types import storable_schema
 from headwater.lake.writer import Audit
 from headwater.orchestrate import Dag, LocalExecutor, RunListener, Task, TaskOutcome, run_dag
 from headwater.orchestrate.plan import plan_pipeline
@@ -61,6 +60,7 @@ class Workspace:
     def __init__(self, project: Project) -> None:
         self.project = project
         self._databases: dict[str, SqlDatabase] = {}
+        self._audited: dict[str, list[Rule]] | None = None  # a run's audited checks
         self._lock = threading.Lock()
 
     @classmethod
@@ -167,6 +167,8 @@ class Workspace:
         """
         dag = dag or self.plan(pipeline)
         config = self.project.config.pipelines[pipeline]
+        # check suites are read once per run (a broken one stops the run before any task)
+        self._audited = self._audit_checks()
         run_id = self.store.start_run(pipeline, _public(self.project))
         executor = LocalExecutor(config.parallelism)
 
@@ -226,9 +228,8 @@ class Workspace:
     def auditor(self, table: str, run_id: str) -> Audit | None:
         """Write–audit–publish for ``table``: its checks, run before its commit (or None)."""
         cfg = self.project.config.quality
-        if not cfg.audit:
-            return None
-        checks = [c for suite in self.suites().values() for c in suite.tables.get(table, ())]
+        audited = self._audited if self._audited is not None else self._audit_checks()
+        checks = audited.get(table)
         if not checks:
             return None
         from headwater.quality.audit import Auditor
@@ -241,6 +242,16 @@ class Workspace:
             run_id,
             lambda results: self.store.add_check_results(results, run_id),
         )
+
+    def _audit_checks(self) -> dict[str, list[Rule]]:
+        """Table → the checks audited before each of its publishes (none when audit is off)."""
+        if not self.project.config.quality.audit:
+            return {}
+        checks: dict[str, list[Rule]] = {}
+        for suite in self.suites().values():
+            for table, rules in suite.tables.items():
+                checks.setdefault(table, []).extend(rules)
+        return checks
 
     def schema_or_none(self, table: str) -> pa.Schema | None:
         return self.lake.arrow_schema(table) if self.lake.exists(table) else None
@@ -271,7 +282,7 @@ class Workspace:
     def table(self, name: str) -> TableDetails:
         return TableDetails(
             info=self.lake.info(name),
-            schema=storable_schema(self.lake.arrow_schema(name)),
+            schema=self.lake.arrow_schema(name),
             snapshots=self.lake.snapshots(name),
             schema_changes=self.store.schema_changes(name),
             cursor=committed_state(self.lake, name).cursor,

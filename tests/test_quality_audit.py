@@ -109,3 +109,19 @@ def test_show_lists_the_latest_check_results(tmp_path: Path) -> None:
     lines = [line for line in shown.stdout.splitlines() if "accepted_values_status" in line]
     assert len(lines) == 1 and "warn" in lines[0] and "1" in lines[0]
     assert "not_null_status" in shown.stdout
+
+
+def test_rejected_data_of_another_shape_replaces_the_last(tmp_path: Path) -> None:
+    p = project(tmp_path)
+    p.sql("INSERT INTO ev VALUES (3, NULL, 1.0);")
+    with pytest.raises(RunFailed):
+        p.run()
+    # the source changes a column's type; the next rejection still keeps its data
+    p.sql(
+        "DROP TABLE ev; CREATE TABLE ev (id INTEGER, status TEXT, amount TEXT);"
+        "INSERT INTO ev VALUES (1, NULL, 'n/a');"
+    )
+    with pytest.raises(RunFailed) as failed:
+        p.run()
+    assert "was not published" in failed.value.run.tasks[0].error
+    assert p.rows("SELECT id, amount FROM raw.t__rejected") == [(1, "n/a")]

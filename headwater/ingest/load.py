@@ -20,6 +20,7 @@ the rows, and a load (other than `full`) that changes nothing commits nothing. R
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import tempfile
@@ -30,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,7 +47,7 @@ from headwater.ingest.extraction import Extraction, ReadContext, Reject, Resourc
 from headwater.ingest.quarantine import quarantine
 from headwater.ingest.state import LoadState, committed_state, state_properties
 from headwater.lake import Lake
-from headwater.lake.arrow_types import conform
+from headwater.lake.arrow_types import fit
 from headwater.lake.writer import ALL_FILES, Audit, DataFileWriter, commit_files
 from headwater.project.base import Load
 
@@ -88,9 +89,6 @@ class _Tally:
             self.rows += rows
             self.cursor = cursors.later(self.cursor, top)
             self.rejects.extend(rejects)
-
-
-Mode = Literal["replace", "append", "changes"]
 
 
 def load(
@@ -275,13 +273,16 @@ class _Job:
 
     # -- publishing ------------------------------------------------------------------------
 
+    @functools.cached_property
+    def source_state(self) -> dict[str, Any]:
+        """The source's state after the read (asked once: a file list may be large)."""
+        return self.extraction.state()
+
     def _state(self) -> dict[str, str]:
-        return {**self.properties, **state_properties(self.cursor(), self.extraction.state())}
+        return {**self.properties, **state_properties(self.cursor(), self.source_state)}
 
     def _state_moved(self) -> bool:
-        return self.cursor() != self.prior.cursor or self.extraction.state() != dict(
-            self.prior.source
-        )
+        return self.cursor() != self.prior.cursor or self.source_state != dict(self.prior.source)
 
     def _quarantine(self) -> None:
         rejects = list(self.tally.rejects) + list(self.extraction.rejects())
@@ -354,7 +355,7 @@ class _Job:
                 for batch in changes.reader(
                     changes.new_rows(self.settings.cursor, low, self._compared()), self.batch_rows
                 ):
-                    writer.write(_fit(batch, schema))
+                    writer.write(fit(batch, schema))
                 writer.close()
             finally:
                 writer.abort()
@@ -416,7 +417,7 @@ class _Job:
                 try:
                     if change.rows:
                         for batch in changes.reader(sql, self.batch_rows):
-                            yield from writer.write(_fit(batch, table_schema))
+                            yield from writer.write(fit(batch, table_schema))
                     yield from writer.close()
                 finally:
                     writer.abort()
@@ -474,15 +475,6 @@ def _require_columns(target: str, schema: pa.Schema, settings: Load) -> None:
                 f"source has {', '.join(clash)}",
                 hint="rename the source columns in a query",
             )
-
-
-def _fit(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """A DuckDB result batch in the table's column order and types."""
-    columns = [
-        batch.column(f.name) if f.name in batch.schema.names else pa.nulls(batch.num_rows, f.type)
-        for f in schema
-    ]
-    return conform(pa.RecordBatch.from_arrays(columns, names=schema.names), schema)
 
 
 def _parallel_write(

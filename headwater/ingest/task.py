@@ -12,7 +12,7 @@ from headwater.ingest.extraction import Resource
 from headwater.ingest.load import load
 from headwater.ingest.retry import with_retries
 from headwater.ingest.sql_source import SqlResource
-from headwater.ingest.sql_table import ingest_table
+from headwater.ingest.sql_table import ingest_table, probe
 from headwater.orchestrate.task import IngestSpec, Task, TaskOutcome
 from headwater.project.config import Load
 
@@ -36,7 +36,9 @@ def run_ingest(
     target = f"{source.namespace}.{entry.name}"
     before = ws.schema_or_none(target)
     resource = ws.resource(spec.source, entry.name)
-    if _copies_directly(resource, settings, before):
+    audit = ws.auditor(target, run_id)
+    incoming = _direct_copy(resource, settings, before)
+    if incoming is not None:
         # the fast path: DuckDB reads the source and writes the files itself, on all cores
         assert isinstance(resource, SqlResource)
         written = with_retries(
@@ -47,7 +49,8 @@ def run_ingest(
                 resource.entry,
                 props,
                 on_rows,
-                ws.auditor(target, run_id),
+                audit,
+                incoming,
             ),
             source.attempts,
             source.retry_delay,
@@ -75,7 +78,7 @@ def run_ingest(
             full_refresh=full_refresh,
             landing=ws.project.path(landing) if landing else None,
             batch_rows=getattr(source, "batch_rows", 100_000),
-            audit=ws.auditor(target, run_id),
+            audit=audit,
         ),
         source.attempts,
         source.retry_delay,
@@ -95,17 +98,18 @@ def run_ingest(
     )
 
 
-def _copies_directly(resource: Resource, settings: Load, current: pa.Schema | None) -> bool:
-    """A full load through DuckDB's scanner whose rows fit the table as they are."""
+def _direct_copy(resource: Resource, settings: Load, current: pa.Schema | None) -> pa.Schema | None:
+    """The source's schema when DuckDB's scanner can copy a full load into the table as it
+    is; None when the load must stream through the contract instead."""
     if not (
         isinstance(resource, SqlResource)
         and resource.reader == "duckdb"
         and settings.strategy == "full"
         and (resource.entry.partition is None or resource.entry.partition.count == 1)
     ):
-        return False
-    from headwater.connect.sql import duckdb_reader
-
+        return None
     resource.db.check()
-    incoming = duckdb_reader.schema(resource.db, resource.request())
-    return plan(resource.entry.name, current, incoming, settings.contract).exact
+    incoming = probe(resource.db, resource.entry, resource.source.batch_rows)
+    return (
+        incoming if plan(resource.entry.name, current, incoming, settings.contract).exact else None
+    )

@@ -77,6 +77,16 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
+def fit(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` (say, a DuckDB result) in ``schema``'s column order and types; columns it
+    lacks are NULL."""
+    columns = [
+        batch.column(f.name) if f.name in batch.schema.names else pa.nulls(batch.num_rows, f.type)
+        for f in schema
+    ]
+    return conform(pa.RecordBatch.from_arrays(columns, names=schema.names), schema)
+
+
 def _iso_interval(value: pa.MonthDayNano | None) -> str | None:
     """A month-day-nanosecond interval as an ISO 8601 duration (a rare type: per value is fine)."""
     if value is None:

@@ -19,6 +19,7 @@ from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceErr
 from pyiceberg.table import Table
 
 from headwater.errors import LakeError, TableNotFound, did_you_mean
+from headwater.lake.arrow_types import storable_schema
 from headwater.project.base import IDENTIFIER
 
 _COMMIT_LOCK = threading.Lock()
@@ -153,7 +154,9 @@ class Lake:
         return out
 
     def arrow_schema(self, name: str) -> pa.Schema:
-        return self.table(name).schema().as_arrow()
+        """The table's schema in the Arrow types it is written with (pyiceberg reports
+        ``large_string`` for ``string``)."""
+        return storable_schema(self.table(name).schema().as_arrow())
 
     def data_files(self, name: str, snapshot_id: int | None = None) -> list[str]:
         """Paths of the data files of the current (or given) snapshot, for direct scans."""

@@ -114,6 +114,28 @@ def replace_table_with_files(
     return commit_files(lake, name, schema, produce, properties, ALL_FILES, audit)
 
 
+def replace_table_by_copy(
+    lake: Lake,
+    name: str,
+    schema: pa.Schema,
+    copy: Callable[[str, str], list[str]],
+    stream: Callable[[], pa.RecordBatchReader],
+    properties: Mapping[str, str] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+    audit: Audit | None = None,
+) -> WriteResult:
+    """Replace ``name`` with the files an engine writes itself (``copy``, see
+    :func:`replace_table_with_files`), or with ``stream()``'s batches when Iceberg cannot store
+    the result's types as they are or the table holds a wider type."""
+    if is_storable(schema):
+        result = replace_table_with_files(lake, name, schema, copy, properties, audit)
+        if result is not None:
+            if on_rows is not None:
+                on_rows(result.rows)
+            return result
+    return replace_table(lake, name, stream(), properties, on_rows, audit)
+
+
 def write_schema(lake: Lake, name: str, schema: pa.Schema) -> pa.Schema:
     """The schema to write new data for ``name`` with: ``schema``, except that a column the
     table already holds in a wider type (int64 for int32, decimal(29,2) for decimal(20,2)) keeps
@@ -333,7 +355,7 @@ def _remove_files_of(table_location: str, commit_uuid: str) -> None:
 
 def _evolve_schema(txn: Transaction, name: str, schema: pa.Schema) -> None:
     """Add new columns and apply safe type promotions; refuse anything else with a diff."""
-    current = txn.table_metadata.schema().as_arrow()
+    current = storable_schema(txn.table_metadata.schema().as_arrow())  # large_string → string
     if current.equals(schema, check_metadata=False):
         return
     try:

@@ -24,11 +24,11 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Transaction
 
 from headwater.connect.sql.quoting import ident, literal
-from headwater.errors import QualityFailed
+from headwater.errors import LakeError, QualityFailed
 from headwater.ingest.extraction import Reject
 from headwater.ingest.quarantine import quarantine
 from headwater.lake import Lake, replace_table
-from headwater.lake.arrow_types import conform, storable_schema
+from headwater.lake.arrow_types import fit, storable_schema
 from headwater.lake.writer import DataFileWriter
 from headwater.quality import rules as r
 from headwater.quality.compile import CheckError, compile_check
@@ -136,7 +136,7 @@ class Auditor:
                 f"SELECT * FROM {new} WHERE NOT ({any_fails})"
             ).to_arrow_reader(100_000)
             for batch in reader:
-                writer.write(_fit(batch, schema))
+                writer.write(fit(batch, schema))
             writer.close()
         finally:
             writer.abort()
@@ -146,8 +146,18 @@ class Auditor:
         """Keep what the load produced in ``<table>__rejected`` (replaced each time)."""
         if not paths:
             return
-        reader = session.con.execute(f"SELECT * FROM {_relation(paths)}").to_arrow_reader(100_000)
-        replace_table(self.lake, self.table + REJECTED, reader, {"headwater.run-id": self.run_id})
+        name, props = self.table + REJECTED, {"headwater.run-id": self.run_id}
+
+        def rows() -> pa.RecordBatchReader:
+            return session.con.execute(f"SELECT * FROM {_relation(paths)}").to_arrow_reader(100_000)
+
+        try:
+            replace_table(self.lake, name, rows(), props)
+        except LakeError:
+            # the rejected data of an earlier run had columns of other types: start it over,
+            # rather than hide the check report behind a schema error
+            self.lake.drop(name)
+            replace_table(self.lake, name, rows(), props)
 
     def _failure(self, suite: SuiteResult) -> QualityFailed:
         failed = [res for res in suite.results if res.blocking]
@@ -168,11 +178,3 @@ class Auditor:
 def _relation(paths: Sequence[str]) -> str:
     listing = ", ".join(literal(p.removeprefix("file://")) for p in paths)
     return f"read_parquet([{listing}], union_by_name = true)"
-
-
-def _fit(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    columns = [
-        batch.column(f.name) if f.name in batch.schema.names else pa.nulls(batch.num_rows, f.type)
-        for f in schema
-    ]
-    return conform(pa.RecordBatch.from_arrays(columns, names=schema.names), schema)

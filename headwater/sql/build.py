@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from headwater.errors import HeadwaterError, ModelError
-from headwater.lake import Lake, WriteResult, is_storable, replace_table, replace_table_with_files
-from headwater.lake.writer import Audit
+from headwater.lake import Lake, WriteResult
+from headwater.lake.writer import Audit, replace_table_by_copy
 from headwater.sql.models import Model
 from headwater.sql.session import Session, model_error
 
@@ -34,23 +34,16 @@ def build_model(
         session.map_tables(r.name for r in model.references)
         schema = session.schema_of(model.sql, shown)
         try:
-            if is_storable(schema):
-                result = replace_table_with_files(
-                    lake,
-                    name,
-                    schema,
-                    lambda folder, prefix: session.copy(
-                        model.sql, folder, prefix, MODEL_FILE_BYTES
-                    ),
-                    props,
-                    audit,
-                )
-                if result is not None:
-                    if on_rows is not None:
-                        on_rows(result.rows)
-                    return result
-            stream = session.run_model(model.sql, [], shown)
-            return replace_table(lake, name, stream, props, on_rows, audit)
+            return replace_table_by_copy(
+                lake,
+                name,
+                schema,
+                lambda folder, prefix: session.copy(model.sql, folder, prefix, MODEL_FILE_BYTES),
+                lambda: session.run_model(model.sql, [], shown),
+                props,
+                on_rows,
+                audit,
+            )
         except HeadwaterError:
             raise
         except Exception as exc:
