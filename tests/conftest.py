@@ -32,6 +32,24 @@ def postgres_url() -> Iterator[str]:
     yield from services.postgres_database()
 
 
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[services.S3Server]:
+    """A moto S3 server (real HTTP on 127.0.0.1) shared by the session; buckets per test."""
+    server = services.S3Server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: services.S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket; AWS_* variables point SDKs at the moto server for the test."""
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    return s3_server.bucket()
+
+
 @pytest.fixture
 def classicmodels_dump() -> Path:
     """The real MySQL sample dump, read from shared data (never copied into the repo)."""

@@ -10,6 +10,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -94,3 +95,52 @@ def redis_prefix(prefix: str = "hw_test") -> Iterator[str]:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+class S3Server:
+    """A moto S3 server in this process: a real S3 HTTP API on 127.0.0.1, on a free port."""
+
+    region = "us-east-1"
+    access_key = "testing"
+    secret_key = "testing"
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> Any:
+        """A boto3 S3 client for arranging test data."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+        )
+
+    def bucket(self, prefix: str = "hw-test") -> str:
+        """A fresh, empty bucket."""
+        name = _fresh_name(prefix).replace("_", "-")
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point AWS SDKs at this server."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint,
+        }
+
+    def stop(self) -> None:
+        self._server.stop()
