@@ -1,4 +1,4 @@
-"""Load DuckDB's mysql/postgres scanner extensions from their PyPI packages, offline.
+"""Load DuckDB's extensions (mysql, postgres, httpfs, avro, iceberg) from PyPI packages, offline.
 
 The packages ship ``mysql.duckdb_extension``; DuckDB derives the entry point from the file
 name and expects ``mysql_scanner``, so we link the file under its canonical name in a cache
@@ -23,6 +23,10 @@ from headwater.errors import MissingDependency
 PACKAGES = {
     "mysql_scanner": ("duckdb-extension-mysql", "duckdb_extension_mysql", "mysql"),
     "postgres_scanner": ("duckdb-extension-postgres", "duckdb_extension_postgres", "postgres"),
+    "httpfs": ("duckdb-extension-httpfs", "duckdb_extension_httpfs", "httpfs"),
+    # iceberg_scan reads Avro manifests: load avro before iceberg
+    "avro": ("duckdb-extension-avro", "duckdb_extension_avro", "avro"),
+    "iceberg": ("duckdb-extension-iceberg", "duckdb_extension_iceberg", "iceberg"),
 }
 
 _lock = threading.Lock()
