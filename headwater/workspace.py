@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,29 +17,33 @@ import pyarrow as pa
 from headwater.connect.sql import SqlDatabase
 from headwater.connect.sql.database import resolve_url
 from headwater.connect.sql.quoting import ident
-from headwater.errors import ProjectError, RunFailed, did_you_mean
+from headwater.errors import ProjectError, StateError, did_you_mean
 from headwater.ingest.contract import schema_changes
 from headwater.ingest.extraction import Resource
 from headwater.ingest.resources import build_resource
 from headwater.ingest.sql_source import SqlResource
 from headwater.ingest.state import committed_state
-from headwater.ingest.task import run_ingest
 from headwater.lake import (
     Lake,
     SnapshotInfo,
     TableInfo,
 )
 from headwater.lake.writer import Audit
-from headwater.orchestrate import Dag, LocalExecutor, RunListener, Task, TaskOutcome, run_dag
+from headwater.orchestrate import Dag, RunListener
+from headwater.orchestrate.builder import DagBuilder
 from headwater.orchestrate.plan import plan_pipeline
-from headwater.orchestrate.task import IngestSpec, ModelSpec
+from headwater.orchestrate.pools import Pools
+from headwater.orchestrate.runs import Definition, this_process
 from headwater.project import Project, load_project
 from headwater.project.config import SourceTable, SqlConnection, SqlSource
 from headwater.sql import ModelGraph, Session, discover_models
-from headwater.sql.build import build_model
 from headwater.state import RunRecord, RunStatus, SchemaChangeRecord, Store
 
 if TYPE_CHECKING:
+    from headwater.lake.crawl import CrawlOptions, CrawlReport
+    from headwater.lake.crawl import Progress as CrawlProgress
+    from headwater.lake.maintenance import Maintenance, MaintenanceReport, Progress
+    from headwater.orchestrate.define import PipelineDefinition
     from headwater.quality.profile import TableProfile
     from headwater.quality.results import CheckResult, SuiteResult
     from headwater.quality.rules import Rule
@@ -61,6 +67,7 @@ class Workspace:
         self.project = project
         self._databases: dict[str, SqlDatabase] = {}
         self._audited: dict[str, list[Rule]] | None = None  # a run's audited checks
+        self._python_pipelines: dict[str, PipelineDefinition] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -74,25 +81,49 @@ class Workspace:
 
     @cached_property
     def lake(self) -> Lake:
+        from headwater.connect.storage.s3 import S3Access, S3Storage
+        from headwater.errors import LakeError, SourceError
+        from headwater.project.config import FilesConnection
+
         cfg = self.project.config.lake
         target = cfg.target_file_mb << 20
         location = cfg.warehouse
+        # external tables crawled through an S3 files connection are read with its settings
+        connections = {
+            name: S3Access.resolve(spec.s3)
+            for name, spec in self.project.config.connections.items()
+            if isinstance(spec, FilesConnection) and spec.url.startswith("s3://")
+        }
+        catalog_url = (
+            resolve_url(cfg.catalog_url, self.project.root).render_as_string(hide_password=False)
+            if cfg.catalog_url
+            else None
+        )
+        if location.startswith("s3://"):
+            try:
+                access = S3Access.resolve(cfg.s3)
+                S3Storage(location, access, "lake.warehouse").check()
+            except SourceError as exc:
+                raise LakeError(exc.message, hint=exc.hint) from exc
+            catalog_url = catalog_url or f"sqlite:///{self.project.state_dir / 'catalog.db'}"
+            return Lake(catalog_url, location.rstrip("/"), target, access, connections)
         if location.startswith("file://"):
             location = urllib.parse.urlparse(location).path
         elif "://" in location:
             raise ProjectError(
-                f"warehouse `{cfg.warehouse}`: only local folders are supported",
-                hint="set lake.warehouse to a folder (relative to the project, or absolute)",
+                f"warehouse `{cfg.warehouse}`: only local folders and s3:// are supported",
+                hint="set lake.warehouse to a folder (relative to the project, or absolute) or "
+                "to s3://bucket/prefix",
             )
-        if cfg.catalog_url:
+        if catalog_url:
             warehouse = self.project.path(location)
             warehouse.mkdir(parents=True, exist_ok=True)
-            catalog_url = resolve_url(cfg.catalog_url, self.project.root).render_as_string(
-                hide_password=False
-            )
-            return Lake(catalog_url, warehouse.resolve().as_uri(), target)
+            return Lake(catalog_url, warehouse.resolve().as_uri(), target, None, connections)
         return Lake.local(
-            self.project.state_dir, str(self.project.path(location)), target_file_bytes=target
+            self.project.state_dir,
+            str(self.project.path(location)),
+            target_file_bytes=target,
+            s3_connections=connections,
         )
 
     @property
@@ -134,23 +165,58 @@ class Workspace:
         cfg = self.project.config
         folder = self.project.path(cfg.models.path)
         produced = {f"{s.namespace}.{t.name}" for s in cfg.sources.values() for t in s.tables}
-        known = produced | set(self.lake.tables())
+        known = produced | set(self.lake.tables()) | set(self.lake.external.names())
         return ModelGraph.build(
             discover_models(folder, self.project.root), known, self.project.root
         )
 
     # -- pipelines ------------------------------------------------------------------------
 
-    def plan(self, pipeline: str) -> Dag:
-        pipelines = self.project.config.pipelines
-        if pipeline not in pipelines:
+    @cached_property
+    def _definitions(self) -> dict[str, Definition]:
+        from headwater.orchestrate.code import discover_pipelines
+
+        found = {
+            name: Definition(name, settings, f"{self.project.file}")
+            for name, settings in self.project.config.pipelines.items()
+        }
+        for name, definition in discover_pipelines(self.project.root).items():
+            if name in found:
+                raise ProjectError(
+                    f"pipeline `{name}` is defined twice: in {found[name].origin} and at "
+                    f"{definition.origin}",
+                    hint="rename one of them",
+                )
+            found[name] = Definition(name, definition.settings, definition.origin)
+            self._python_pipelines[name] = definition
+        return found
+
+    def pipelines(self) -> dict[str, Definition]:
+        """Every pipeline: those in headwater.yaml and the ``@pipeline`` functions."""
+        return dict(self._definitions)
+
+    def definition(self, pipeline: str) -> Definition:
+        definitions = self._definitions
+        if pipeline not in definitions:
             raise ProjectError(
-                f"no pipeline `{pipeline}` in {self.project.file}{did_you_mean(pipeline, pipelines)}",
-                hint=f"pipelines: {', '.join(pipelines) or 'none'}",
+                f"no pipeline `{pipeline}` in {self.project.root}"
+                f"{did_you_mean(pipeline, definitions)}",
+                hint=f"pipelines: {', '.join(definitions) or 'none'} (in headwater.yaml or "
+                "pipelines/*.py)",
             )
-        return plan_pipeline(
-            pipeline, pipelines[pipeline], self.project.config.sources, self.models()
-        )
+        return definitions[pipeline]
+
+    def plan(self, pipeline: str) -> Dag:
+        definition = self.definition(pipeline)
+        cfg = self.project.config
+        python = self._python_pipelines.get(pipeline)
+        needs_models = python is not None or _uses_models(cfg.pipelines[pipeline].tasks)
+        models = self.models() if needs_models else None
+        if python is None:
+            return plan_pipeline(pipeline, cfg.pipelines[pipeline], cfg.sources, models, cfg.pools)
+        builder = DagBuilder(pipeline, definition.settings, cfg.sources, models, cfg.pools)
+        python.plan(builder)
+        return builder.build()
 
     def run(
         self,
@@ -158,62 +224,134 @@ class Workspace:
         listener: RunListener | None = None,
         dag: Dag | None = None,
         full_refresh: bool = False,
+        *,
+        logical_date: datetime | None = None,
+        conf: Mapping[str, Any] | None = None,
+        trigger: str = "manual",
+        run_id: str | None = None,
+        echo: bool = False,
     ) -> RunRecord:
         """Run a pipeline to the end; raises RunFailed (with the run record) if a task failed.
 
         ``dag`` is the pipeline's plan when the caller already made it (to display it).
         ``full_refresh`` reloads every source table from scratch, ignoring stored cursors and
-        source state (an ``scd2`` table then starts a new history).
+        source state (an ``scd2`` table then starts a new history). ``logical_date`` sets the
+        run's date (``{{ ds }}``) and data interval; ``conf`` overrides pipeline params.
+        ``run_id`` continues a run: a queued one, or a finished one whose failed tasks re-run.
+        ``echo`` shows what tasks print on the terminal as well as in their logs.
         """
-        dag = dag or self.plan(pipeline)
-        config = self.project.config.pipelines[pipeline]
-        # check suites are read once per run (a broken one stops the run before any task)
-        self._audited = self._audit_checks()
-        run_id = self.store.start_run(pipeline, _public(self.project))
-        executor = LocalExecutor(config.parallelism)
+        from headwater.orchestrate.runs import execute_run
 
-        def execute(task: Task, run_id: str) -> TaskOutcome:
-            return self._execute(task, run_id, listener, full_refresh)
-
-        try:
-            status = run_dag(dag, execute, executor, self.store, run_id, listener)
-        except BaseException as exc:
-            executor.shutdown(cancel=True)
-            self.store.finish_run(run_id, RunStatus.FAILED, f"run interrupted: {exc!r}")
-            raise
-        executor.shutdown()
-        record = self.store.run(run_id)
-        failed = [t for t in record.tasks if t.status == "failed"]
-        error = "; ".join(f"{t.task_id}: {t.error}" for t in failed) or None
-        self.store.finish_run(run_id, status, error)
-        record = self.store.run(run_id)
-        if status is RunStatus.FAILED:
-            raise RunFailed(
-                f"pipeline `{pipeline}` failed: {len(failed)} task(s) failed — {failed[0].task_id}: {failed[0].error}",
-                run=record,
-                hint="tables published by earlier runs are unchanged; fix the cause and run again",
-            )
-        return record
-
-    def _execute(
-        self, task: Task, run_id: str, listener: RunListener | None, full_refresh: bool = False
-    ) -> TaskOutcome:
-        props = {"headwater.run-id": run_id, "headwater.task": task.id}
-        on_rows = (lambda rows: listener.task_progress(task, rows)) if listener else None
-        if isinstance(task.spec, IngestSpec):
-            return run_ingest(self, task, task.spec, run_id, props, on_rows, full_refresh)
-        assert isinstance(task.spec, ModelSpec)
-        before = self.schema_or_none(task.spec.name)
-        result = build_model(
-            self.lake,
-            self.project.root,
-            task.spec.model,
-            props,
-            on_rows,
-            self.auditor(task.spec.name, run_id),
+        if run_id is not None:
+            record = self.store.run(self.resolve_run(run_id))
+            run_id = record.run_id
+            pipeline = record.pipeline
+            if record.status is RunStatus.QUEUED:
+                if not self.store.claim_run(run_id, this_process()):
+                    raise StateError(f"run {run_id} was started by another process")
+            else:
+                self.store.reopen_run(run_id)
+        return execute_run(
+            self,
+            pipeline,
+            listener=listener,
+            dag=dag,
+            full_refresh=full_refresh,
+            logical_date=logical_date,
+            conf=conf,
+            trigger=trigger,
+            run_id=run_id,
+            echo=echo,
         )
-        self.record_schema(run_id, task.id, task.spec.name, before)
-        return TaskOutcome(rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id)
+
+    def trigger(
+        self,
+        pipeline: str,
+        conf: Mapping[str, Any] | None = None,
+        logical_date: datetime | None = None,
+    ) -> str:
+        """Queue a run for the scheduler (``headwater trigger``, ``POST /v1/pipelines/…``)."""
+        from headwater.orchestrate.runs import queue_run
+
+        run_id = queue_run(self, pipeline, conf, logical_date)
+        assert run_id is not None
+        return run_id
+
+    def backfill(
+        self,
+        pipeline: str,
+        start: datetime,
+        end: datetime,
+        max_active: int = 2,
+        rerun: bool = False,
+        on_run: Callable[[Any], None] | None = None,
+    ) -> list[RunRecord]:
+        """One run per logical date in [start, end], ``max_active`` at a time."""
+        from headwater.orchestrate.runs import backfill
+
+        return backfill(self, pipeline, start, end, max_active, rerun, on_run)
+
+    def cancel(self, run_id: str) -> RunRecord:
+        """Ask a run to stop: a queued run is cancelled now, a running one by its owner."""
+        run_id = self.resolve_run(run_id)
+        if not self.store.request_cancel(run_id):
+            record = self.store.run(run_id)
+            raise StateError(
+                f"run {run_id} has already finished ({record.status})",
+                hint="only queued and running runs can be cancelled",
+            )
+        return self.store.run(run_id)
+
+    def pause(self, pipeline: str, paused: bool = True) -> None:
+        """Stop (or resume) scheduling ``pipeline``; runs in progress go on."""
+        self.definition(pipeline)
+        self.store.set_paused(pipeline, paused)
+
+    def resolve_run(self, run_id: str) -> str:
+        """A run id from a prefix of at least 4 characters (as ``headwater runs`` shows)."""
+        matches = self.store.run_ids(run_id) if len(run_id) >= 4 else []
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise StateError(f"no run {run_id}", hint="list runs with `headwater runs`")
+        raise StateError(f"{len(matches)} runs start with `{run_id}`", hint="give more of the id")
+
+    def logs(self, run_id: str, task_id: str | None = None) -> dict[str, str]:
+        """Task id → its log text, for one task or every task of a run that wrote one."""
+        from headwater.orchestrate.logs import read_log
+
+        record = self.store.run(self.resolve_run(run_id))
+        tasks = [t.task_id for t in record.tasks]
+        if task_id is not None and task_id not in tasks:
+            raise StateError(
+                f"run {record.run_id} has no task `{task_id}`{did_you_mean(task_id, tasks)}"
+            )
+        out = {}
+        for tid in [task_id] if task_id else tasks:
+            text = read_log(self.log_dir, record.run_id, tid)
+            if text is not None:
+                out[tid] = text
+        return out
+
+    @property
+    def log_dir(self) -> Path:
+        return self.project.state_dir / "logs"
+
+    @cached_property
+    def pools(self) -> Pools:
+        return Pools(self.project.config.pools)
+
+    def public_variables(self) -> dict[str, Any]:
+        return _public(self.project)
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The project's variable values, to open the same project in a worker process."""
+        return dict(self.project.variables)
+
+    def prepare_run(self) -> None:
+        """Read what every task of a run shares once (check suites: a broken one stops here)."""
+        self._audited = self._audit_checks()
 
     def resource(self, source_name: str, table: str) -> Resource:
         """The resource that reads ``table`` of source ``source_name``."""
@@ -269,6 +407,48 @@ class Workspace:
                 [(c.kind, c.column or None, c.old_type, c.new_type) for c in changes],
             )
 
+    # -- crawling -------------------------------------------------------------------------
+
+    def crawl(
+        self,
+        url: str,
+        namespace: str,
+        options: CrawlOptions | None = None,
+        progress: CrawlProgress | None = None,
+    ) -> CrawlReport:
+        """Find the datasets under a folder or S3 prefix and make each a table of
+        ``namespace``: files registered where they lie, or imported into Iceberg tables
+        (``options.import_files``), as a Glue crawler does.
+
+        A relative folder is relative to the project. An s3:// URL is reached with the S3
+        settings of the files connection whose URL holds it (recorded, so queries use them
+        too), else those of an s3:// warehouse, else the AWS_* environment.
+        """
+        from dataclasses import replace
+
+        from headwater.connect.storage import open_storage
+        from headwater.connect.storage.s3 import S3Storage
+        from headwater.lake.crawl import CrawlOptions, crawl
+        from headwater.project.config import FilesConnection
+
+        options = options or CrawlOptions()
+        config, connection = None, None
+        if url.startswith("s3://"):
+            for name, spec in self.project.config.connections.items():
+                base = spec.url.rstrip("/") if isinstance(spec, FilesConnection) else ""
+                if base.startswith("s3://") and (url.rstrip("/") + "/").startswith(base + "/"):
+                    config, connection = spec.s3, name  # type: ignore[union-attr]
+                    break
+            else:
+                lake = self.project.config.lake
+                config = lake.s3 if lake.warehouse.startswith("s3://") else None
+        storage = open_storage(url, self.project.root, config, "the crawl URL")
+        if isinstance(storage, S3Storage):
+            storage.check()
+        return crawl(
+            self.lake, storage, namespace, replace(options, connection=connection), progress
+        )
+
     # -- reading --------------------------------------------------------------------------
 
     def query(self, sql: str) -> pa.Table:
@@ -288,6 +468,35 @@ class Workspace:
             cursor=committed_state(self.lake, name).cursor,
             checks=_latest(self.store.check_history(name, limit=1000)),
         )
+
+    def maintain(
+        self,
+        table: str | None = None,
+        options: Maintenance | None = None,
+        progress: Progress | None = None,
+    ) -> list[MaintenanceReport]:
+        """Compact, expire snapshots and remove orphan files: of ``table``, or of every table,
+        one at a time (each table's operations commit on their own; see docs/maintenance.md)."""
+        from headwater.lake.maintenance import Maintenance, maintain
+
+        if table is not None:
+            self.lake.table(table)  # an unknown or malformed name fails here, with suggestions
+        names = [table] if table is not None else self.lake.tables()
+        return [maintain(self.lake, name, options or Maintenance(), progress) for name in names]
+
+    @contextlib.contextmanager
+    def query_stream(
+        self, sql: str, batch_rows: int = 100_000, sandboxed: bool = False
+    ) -> Iterator[pa.RecordBatchReader]:
+        """Run a read-only statement; its result streams in batches while the block runs, so
+        memory stays bounded whatever its size. ``sandboxed``: DuckDB may open the lake's
+        files only (a served query)."""
+        from headwater.sql.sandbox import lock_to_lake
+
+        with Session(self.lake) as session:
+            if sandboxed:
+                lock_to_lake(session.con, self.lake)
+            yield session.query(sql, batch_rows)
 
     # -- quality ---------------------------------------------------------------------------
 
@@ -384,6 +593,15 @@ class Workspace:
             db.dispose()
         if "store" in self.__dict__:
             self.store.close()
+
+
+def _uses_models(steps: Sequence[Any]) -> bool:
+    from headwater.project.pipelines import GroupStep, ModelsStep
+
+    return any(
+        isinstance(s, ModelsStep) or (isinstance(s, GroupStep) and _uses_models(s.tasks))
+        for s in steps
+    )
 
 
 def _latest(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

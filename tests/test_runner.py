@@ -10,6 +10,7 @@ import pytest
 
 from headwater.errors import DagError, SourceError
 from headwater.orchestrate import Dag, LocalExecutor, Task, TaskOutcome, run_dag
+from headwater.orchestrate.context import TaskContext
 from headwater.orchestrate.task import IngestSpec
 from headwater.state import RunStatus, Store, TaskStatus
 
@@ -32,7 +33,7 @@ def test_order_parallelism_and_recorded_outcomes(store: Store) -> None:
     peak = 0
     lock = threading.Lock()
 
-    def handler(t: Task, run_id: str) -> TaskOutcome:
+    def handler(t: Task, ctx: TaskContext) -> TaskOutcome:
         nonlocal running, peak
         with lock:
             started.append(t.id)
@@ -60,7 +61,7 @@ def test_failure_blocks_downstream_only_and_runs_once(store: Store) -> None:
     )
     calls: list[str] = []
 
-    def handler(t: Task, run_id: str) -> TaskOutcome:
+    def handler(t: Task, ctx: TaskContext) -> TaskOutcome:
         calls.append(t.id)
         if t.id == "bad":
             raise SourceError("table `x` does not exist")
@@ -105,7 +106,7 @@ def test_interrupt_records_running_tasks_and_starts_nothing_more(store: Store) -
         ) -> None:
             pass
 
-    def handler(t: Task, run_id: str) -> TaskOutcome:
+    def handler(t: Task, ctx: TaskContext) -> TaskOutcome:
         time.sleep(0.2)
         ran.append(t.id)
         return TaskOutcome()
@@ -116,7 +117,8 @@ def test_interrupt_records_running_tasks_and_starts_nothing_more(store: Store) -
         run_dag(dag, handler, executor, store, run_id, InterruptOnSecondStart())  # type: ignore[arg-type]
     executor.shutdown(cancel=True)
     statuses = {t.task_id: (t.status, t.error) for t in store.run(run_id).tasks}
-    assert statuses["a"] == (TaskStatus.FAILED, "interrupted")
-    assert statuses["b"] == (TaskStatus.FAILED, "interrupted")
-    assert statuses["c"][0] is TaskStatus.PENDING and statuses["d"][0] is TaskStatus.PENDING
+    assert statuses["a"] == (TaskStatus.CANCELLED, "interrupted")
+    assert statuses["b"] == (TaskStatus.CANCELLED, "interrupted")
+    assert statuses["c"] == (TaskStatus.CANCELLED, "not run: interrupted")
+    assert statuses["d"] == (TaskStatus.CANCELLED, "not run: interrupted")
     assert "c" not in ran and "d" not in ran

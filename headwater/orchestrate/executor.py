@@ -1,20 +1,32 @@
-"""Executors run task callables and hand back futures. Later: subprocess and Dask executors."""
+"""Executors run task callables and hand back futures: threads here, processes and Dask beside.
+
+Stopping a running task differs by executor: a worker process is killed; a thread cannot be, so
+it gets its cancellation flag set and an exception raised in it (effective at the next Python
+line; a blocking C call finishes first).
+"""
 
 from __future__ import annotations
 
+import ctypes
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
+
+from headwater.orchestrate.context import TaskInterrupted
 
 T = TypeVar("T")
 
 
 class Executor(Protocol):
-    """Runs callables somewhere; the runner only needs submit and shutdown."""
+    """Runs callables somewhere; the runner only needs submit, stop and shutdown."""
 
     max_workers: int
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]: ...
+
+    def stop(self, future: Future[Any]) -> None:
+        """Stop the task behind ``future`` if it is running (a timeout, a cancel)."""
 
     def shutdown(self, cancel: bool = False) -> None: ...
 
@@ -27,10 +39,39 @@ class LocalExecutor:
         self._pool = ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="headwater-task"
         )
+        self._threads: dict[int, int] = {}  # id(future) → thread running it
+        self._lock = threading.Lock()
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
-        return self._pool.submit(fn, *args)
+        holder: list[Future[T]] = []
+        ready = threading.Event()
+
+        def call() -> T:
+            ready.wait()
+            key = id(holder[0])
+            with self._lock:
+                self._threads[key] = threading.get_ident()
+            try:
+                return fn(*args)
+            finally:
+                with self._lock:
+                    self._threads.pop(key, None)
+
+        future = self._pool.submit(call)
+        holder.append(future)
+        ready.set()
+        return future
+
+    def stop(self, future: Future[Any]) -> None:
+        if future.cancel():
+            return
+        with self._lock:
+            thread = self._threads.get(id(future))
+        if thread is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(thread), ctypes.py_object(TaskInterrupted)
+            )
 
     def shutdown(self, cancel: bool = False) -> None:
-        """Wait for running tasks; with ``cancel``, drop the queued ones first."""
-        self._pool.shutdown(wait=True, cancel_futures=cancel)
+        """Wait for running tasks; with ``cancel``, drop the queued ones and do not wait."""
+        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)

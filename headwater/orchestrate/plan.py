@@ -1,67 +1,133 @@
-"""Expand a pipeline's steps into tasks; dependencies come from the tables models read."""
+"""Expand a YAML pipeline's steps into tasks (groups, maps, defaults) with the DAG builder."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from headwater.errors import DagError, did_you_mean
+from headwater.orchestrate import templates
+from headwater.orchestrate.builder import DagBuilder, Options, retry_policy
 from headwater.orchestrate.dag import Dag
-from headwater.orchestrate.task import IngestSpec, ModelSpec, Task, TaskKind
-from headwater.project.config import IngestStep, Pipeline, Source
+from headwater.orchestrate.task import (
+    CheckSpec,
+    PipelineSpec,
+    PythonSpec,
+    SensorSpec,
+    ShellSpec,
+    TaskKind,
+    TaskSpec,
+)
+from headwater.project.config import Source
+from headwater.project.pipelines import (
+    CheckStep,
+    GroupStep,
+    IngestStep,
+    Mapped,
+    ModelsStep,
+    Pipeline,
+    PipelineStep,
+    PythonStep,
+    SensorStep,
+    ShellStep,
+    Step,
+    StepBase,
+)
 from headwater.sql.graph import ModelGraph
 
+_WORD = re.compile(r"[^A-Za-z0-9_]+")
 
-def step_name(step: IngestStep | object) -> str:
+
+def step_name(step: Step | StepBase, index: int = 0) -> str:
+    """A step's name: its ``name``, or one made from what it does."""
+    if step.name:
+        return step.name
     if isinstance(step, IngestStep):
-        return step.name or f"ingest_{step.ingest}"
-    name = getattr(step, "name", None)
-    return name or "models_" + "_".join(getattr(step, "models", ()))
+        return f"ingest_{step.ingest}"
+    if isinstance(step, ModelsStep):
+        return "models_" + "_".join(step.models)
+    if isinstance(step, CheckStep):
+        return "check_" + _WORD.sub("_", step.check)
+    if isinstance(step, PythonStep):
+        return step.python.partition(":")[2]
+    if isinstance(step, PipelineStep):
+        return f"run_{step.pipeline}"
+    if isinstance(step, GroupStep):
+        return step.group
+    if isinstance(step, SensorStep):
+        return f"wait_{index}"
+    return f"shell_{index}"
 
 
 def plan_pipeline(
-    name: str, pipeline: Pipeline, sources: Mapping[str, Source], models: ModelGraph
+    name: str,
+    pipeline: Pipeline,
+    sources: Mapping[str, Source],
+    models: ModelGraph | None,
+    pools: Iterable[str] = (),
 ) -> Dag:
-    """One task per source table and per selected model; ids are the tables they write."""
-    groups: dict[str, list[str]] = {}
-    drafts: list[tuple[str, TaskKind, str, IngestSpec | ModelSpec, tuple[str, ...]]] = []
-    for step in pipeline.tasks:
-        group = step_name(step)
-        members = groups.setdefault(group, [])
+    builder = DagBuilder(name, pipeline, sources, models, pools)
+    _steps(builder, pipeline.tasks, ())
+    return builder.build()
+
+
+def _options(step: StepBase) -> Options:
+    return Options(
+        trigger_rule=step.trigger_rule,
+        retry=retry_policy(step.retries) if step.retries else None,
+        timeout=step.timeout,
+        pool=step.pool,
+    )
+
+
+def _steps(builder: DagBuilder, steps: Sequence[Step], inherited: tuple[str, ...]) -> None:
+    for index, step in enumerate(steps):
+        name = step_name(step, index)
+        after = (*inherited, *step.depends_on)
+        options = _options(step)
+        if isinstance(step, GroupStep):
+            builder.groups.append(step.group)
+            _steps(builder, step.tasks, after)
+            builder.groups.pop()
+            builder.names.setdefault(builder.qualify(step.group), [])
+            continue
         if isinstance(step, IngestStep):
-            source = sources[step.ingest]
-            entries = {t.name: t for t in source.tables}
-            for table in step.tables or tuple(entries):
-                if table not in entries:
-                    raise DagError(
-                        f"pipeline `{name}`: source `{step.ingest}` has no table `{table}`"
-                        f"{did_you_mean(table, entries)}"
-                    )
-                target = f"{source.namespace}.{table}"
-                drafts.append(
-                    (target, "ingest", target, IngestSpec(step.ingest, table), step.depends_on)
-                )
-                members.append(target)
+            ids = builder.ingest(step.ingest, step.tables, after, options)
+        elif isinstance(step, ModelsStep):
+            ids = builder.models(step.models, after, options)
         else:
-            for model in models.select(step.models):
-                model_spec = ModelSpec(models.models[model])
-                drafts.append((model, "model", model, model_spec, step.depends_on))
-                members.append(model)
-    writers = {target: task_id for task_id, _, target, _, _ in drafts}
-    tasks = []
-    for task_id, kind, target, spec, depends_on in drafts:
-        deps: set[str] = set()
-        for group in depends_on:
-            if group not in groups:
-                raise DagError(
-                    f"pipeline `{name}`: `depends_on: {group}` names no step{did_you_mean(group, groups)}",
-                    hint=f"steps: {', '.join(groups)} (a step's name defaults to ingest_<source> or models_<selector>)",
-                )
-            deps.update(groups[group])
-        if isinstance(spec, ModelSpec):
-            # every table the model reads that this pipeline writes, models and loads alike
-            deps.update(writers[ref.name] for ref in spec.model.references if ref.name in writers)
-        deps.discard(task_id)
-        tasks.append(
-            Task(id=task_id, kind=kind, target=target, spec=spec, depends_on=frozenset(deps))
-        )
-    return Dag.of(name, tasks)
+            ids = _single(builder, step, name, after, options)
+        builder.name_step(builder.qualify(name), ids)
+
+
+def _single(
+    builder: DagBuilder, step: Step, name: str, after: tuple[str, ...], options: Options
+) -> list[str]:
+    items: Sequence[Any] = (None,)
+    if isinstance(step, Mapped) and step.map is not None:
+        items = step.map
+    ids = []
+    for position, item in enumerate(items):
+        task_name = name if item is None else f"{name}[{_label(item, position)}]"
+        kind, spec = _spec(step, item)
+        templates.check(spec)
+        ids.append(builder.add(builder.unique(task_name), kind, spec, after, options))
+    return ids
+
+
+def _label(item: Any, position: int) -> str:
+    return str(item) if isinstance(item, str | int | float) else str(position)
+
+
+def _spec(step: Step, item: Any) -> tuple[TaskKind, TaskSpec]:
+    extra = {} if item is None else {"item": item}
+    if isinstance(step, PythonStep):
+        return "python", PythonSpec(step.python, step.params, names=extra)
+    if isinstance(step, ShellStep):
+        return "shell", ShellSpec(step.shell, step.env, extra)
+    if isinstance(step, SensorStep):
+        return "sensor", SensorSpec(step.sensor.model_dump(), step.poke)
+    if isinstance(step, CheckStep):
+        return "check", CheckSpec(None if step.check == "all" else step.check)
+    assert isinstance(step, PipelineStep)
+    return "pipeline", PipelineSpec(step.pipeline, step.conf)

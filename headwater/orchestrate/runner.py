@@ -1,24 +1,38 @@
-"""Run a DAG: start each task when its dependencies succeeded, record every state change.
+"""Run a DAG: start each task when its trigger rule allows, record every state change.
 
-A failed task marks everything downstream ``upstream_failed``; independent branches go on.
-The run's state lives in the metadata store, never in the task definitions.
+Tasks start in dependency order, bounded by the executor's workers and by named pools. A task
+that fails is retried with backoff while it has attempts left; one that outlives its timeout is
+stopped and counts as failed. What happens downstream follows each task's trigger rule (a
+failure blocks ``all_success`` tasks, a branch not taken skips them). A run asked to stop
+(`headwater cancel`) stops its tasks and ends ``cancelled``. State changes are written to the
+metadata store in one transaction per scheduling step, so recording costs little per task.
 """
 
 from __future__ import annotations
 
+import heapq
+import json
+import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from headwater.errors import HeadwaterError
+from headwater.orchestrate.context import RunContext, TaskCancelled, TaskContext, TaskInterrupted
 from headwater.orchestrate.dag import Dag
 from headwater.orchestrate.executor import Executor
+from headwater.orchestrate.hooks import Hooks, emit
+from headwater.orchestrate.logs import TaskLog, capture, log_path, release
+from headwater.orchestrate.pools import Pools
 from headwater.orchestrate.task import Task, TaskOutcome
+from headwater.orchestrate.trigger_rules import Upstream, decide
 from headwater.state.records import RunStatus, TaskStatus
 from headwater.state.store import Store, now
 
-TaskHandler = Callable[[Task, str], TaskOutcome]
+TaskHandler = Callable[[Task, TaskContext], TaskOutcome]
 
 
 class RunListener(Protocol):
@@ -54,82 +68,360 @@ def describe_error(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(exc)).strip()
 
 
+def invoke(handler: TaskHandler, task: Task, ctx: TaskContext) -> TaskOutcome:
+    """Run ``handler`` in this thread with its prints going to the task's log."""
+    router = capture(ctx.log) if ctx.log.path is not None or ctx.log.echo else None
+    try:
+        return handler(task, ctx)
+    except TaskInterrupted:
+        raise TaskCancelled(f"task `{task.id}` was stopped") from None
+    finally:
+        release(router)
+        ctx.log.close()
+
+
+@dataclass
+class _Running:
+    task: Task
+    ctx: TaskContext
+    started: float
+    deadline: float | None
+
+
 def run_dag(
     dag: Dag,
     handler: TaskHandler,
     executor: Executor,
     store: Store,
-    run_id: str,
+    run: RunContext | str,
     listener: RunListener | None = None,
+    pools: Pools | None = None,
+    hooks: Hooks | None = None,
+    poll: float = 1.0,
 ) -> RunStatus:
-    """Execute every task of ``dag`` with ``handler``; returns the run's final status."""
-    listen = listener or _Silent()
-    store.add_tasks(run_id, {t.id: (t.kind, t.target) for t in dag.tasks.values()})
-    done: set[str] = set()
-    failed_ids: set[str] = set()
-    blocked: set[str] = set()
-    running: dict[Future[TaskOutcome], Task] = {}
-    failed = False
+    """Execute every task of ``dag`` with ``handler``; returns the run's final status.
 
-    def ready() -> list[Task]:
-        busy = {t.id for t in running.values()}
-        return [
-            t
-            for tid, t in dag.tasks.items()
-            if tid not in done | failed_ids | blocked | busy and t.depends_on <= done
-        ]
+    A run that already has task runs (a resumed run) keeps its succeeded and skipped tasks and
+    runs the rest again."""
+    context = run if isinstance(run, RunContext) else RunContext(run_id=run, pipeline=dag.name)
+    return _Runner(dag, handler, executor, store, context, listener, pools, hooks, poll).run()
 
-    try:
-        while True:
-            for task in ready():
-                if len(running) >= executor.max_workers:
+
+class _Runner:
+    def __init__(
+        self,
+        dag: Dag,
+        handler: TaskHandler,
+        executor: Executor,
+        store: Store,
+        run: RunContext,
+        listener: RunListener | None,
+        pools: Pools | None,
+        hooks: Hooks | None,
+        poll: float,
+    ) -> None:
+        self.dag = dag
+        self.handler = handler
+        self.executor = executor
+        self.store = store
+        self.run_ctx = run
+        self.listen = listener or _Silent()
+        self.pools = pools or Pools()
+        self.hooks = hooks or Hooks()
+        self.poll = poll
+        self.state = {tid: TaskStatus.PENDING for tid in dag.tasks}
+        self.seen = {tid: Upstream(len(t.depends_on)) for tid, t in dag.tasks.items()}
+        self.values: dict[str, Any] = {}
+        self.attempts: dict[str, int] = {}
+        self.ready: deque[str] = deque()
+        self.queued: set[str] = set()  # what ``ready`` holds
+        self.retries: list[tuple[float, str]] = []
+        self.running: dict[Future[TaskOutcome], _Running] = {}
+        self.updates: list[tuple[str, dict[str, Any]]] = []
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> RunStatus:
+        run_id = self.run_ctx.run_id
+        self.store.add_tasks(run_id, {t.id: (t.kind, t.target) for t in self.dag.tasks.values()})
+        self._resume()
+        next_poll = time.monotonic() + self.poll
+        try:
+            while True:
+                self._launch()
+                if not self.running and not self.ready and not self.retries:
                     break
-                store.update_task(run_id, task.id, status=TaskStatus.RUNNING, started_at=now())
-                running[executor.submit(handler, task, run_id)] = task
-                listen.task_started(task)
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                task = running.pop(future)
-                exc = future.exception()
-                if exc is None:
-                    outcome = future.result()
-                    store.update_task(
-                        run_id,
-                        task.id,
-                        status=TaskStatus.SUCCESS,
-                        ended_at=now(),
-                        rows=outcome.rows,
-                        bytes=outcome.bytes,
-                        snapshot_id=outcome.snapshot_id,
-                        details=dict(outcome.details) if outcome.details else None,
-                    )
-                    done.add(task.id)
-                    listen.task_finished(task, TaskStatus.SUCCESS, outcome, None)
-                    continue
-                failed = True
-                failed_ids.add(task.id)
-                message = describe_error(exc)
-                store.update_task(
-                    run_id, task.id, status=TaskStatus.FAILED, ended_at=now(), error=message
-                )
-                listen.task_finished(task, TaskStatus.FAILED, None, message)
-                for tid in sorted(dag.downstream(task.id) - blocked):
-                    blocked.add(tid)
-                    store.update_task(
-                        run_id,
-                        tid,
-                        status=TaskStatus.UPSTREAM_FAILED,
-                        error=f"not run: upstream task `{task.id}` failed",
-                    )
-                    listen.task_finished(dag.tasks[tid], TaskStatus.UPSTREAM_FAILED, None, None)
-    except BaseException:
-        # interrupted (Ctrl-C): what was queued never starts; what runs is recorded as cut off
-        for future, task in running.items():
-            future.cancel()
-            store.update_task(
-                run_id, task.id, status=TaskStatus.FAILED, ended_at=now(), error="interrupted"
+                self._flush()
+                current = time.monotonic()
+                if current >= next_poll:
+                    next_poll = current + self.poll
+                    if self.store.cancel_requested(run_id):
+                        self._cancel_all("cancelled on request")
+                        self._flush()
+                        return RunStatus.CANCELLED
+                wake = [next_poll]
+                if self.retries:
+                    wake.append(self.retries[0][0])
+                wake.extend(r.deadline for r in self.running.values() if r.deadline)
+                timeout = max(0.0, min(wake) - time.monotonic())
+                if self.running:
+                    done, _ = wait(self.running, timeout=timeout, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        self._finished(future)
+                    self._expire()
+                elif not self.ready:
+                    time.sleep(timeout)
+                self._due_retries()
+        except BaseException:
+            # interrupted (Ctrl-C): what was queued never starts; what runs is recorded as cut off
+            self._cancel_all("interrupted")
+            self._flush()
+            raise
+        self._flush()
+        bad = (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED, TaskStatus.CANCELLED)
+        return RunStatus.FAILED if any(s in bad for s in self.state.values()) else RunStatus.SUCCESS
+
+    def _resume(self) -> None:
+        """Start from the tasks without upstream, or from where a resumed run stopped."""
+        record = self.store.run(self.run_ctx.run_id)
+        kept = {
+            t.task_id: t
+            for t in record.tasks
+            if t.status in (TaskStatus.SUCCESS, TaskStatus.SKIPPED) and t.task_id in self.dag.tasks
+        }
+        for tid, t in kept.items():
+            self.values[tid] = t.value
+        if len(kept) != len(record.tasks):
+            for t in record.tasks:
+                if t.task_id not in kept and t.status is not TaskStatus.PENDING:
+                    self._record(t.task_id, status=TaskStatus.PENDING, error=None, ended_at=None)
+        for tid in self.dag.order():
+            if tid in kept:
+                self._finish(tid, kept[tid].status, None)
+        for tid, task in self.dag.tasks.items():
+            if not task.depends_on:
+                self._evaluate(tid)
+
+    def _launch(self) -> None:
+        deferred: list[str] = []
+        while self.ready and len(self.running) < self.executor.max_workers:
+            tid = self.ready.popleft()
+            task = self.dag.tasks[tid]
+            if not self.pools.acquire(task.pool):
+                deferred.append(tid)
+                continue
+            self.queued.discard(tid)
+            attempt = self.attempts.get(tid, 0) + 1
+            self.attempts[tid] = attempt
+            log_dir = self.run_ctx.log_dir
+            ctx = TaskContext(
+                run=self.run_ctx,
+                task=task,
+                attempt=attempt,
+                values={d: self.values[d] for d in task.depends_on if d in self.values},
+                log=TaskLog(
+                    log_path(log_dir, self.run_ctx.run_id, tid) if log_dir else None,
+                    echo=self.run_ctx.echo,
+                ),
+                on_rows=self._progress(task),
             )
-        raise
-    return RunStatus.FAILED if failed else RunStatus.SUCCESS
+            self.state[tid] = TaskStatus.RUNNING
+            self._record(tid, status=TaskStatus.RUNNING, started_at=now(), attempts=attempt)
+            started = time.monotonic()
+            deadline = started + task.timeout if task.timeout else None
+            future = self.executor.submit(invoke, self.handler, task, ctx)
+            self.running[future] = _Running(task, ctx, started, deadline)
+            self.listen.task_started(task)
+        self.ready.extendleft(reversed(deferred))
+
+    def _progress(self, task: Task) -> Callable[[int], None]:
+        return lambda rows: self.listen.task_progress(task, rows)
+
+    def _finished(self, future: Future[TaskOutcome]) -> None:
+        entry = self.running.pop(future)
+        task = entry.task
+        self.pools.release(task.pool)
+        exc = future.exception()
+        if exc is None:
+            outcome = future.result()
+            problem = self._check_outcome(task, outcome)
+            if problem is None:
+                self._succeeded(task, outcome)
+                return
+            exc = problem
+        self._failed(task, describe_error(exc))
+
+    def _check_outcome(self, task: Task, outcome: TaskOutcome) -> Exception | None:
+        if outcome.value is not None:
+            try:
+                json.dumps(outcome.value)
+            except (TypeError, ValueError):
+                return HeadwaterError(
+                    f"task `{task.id}` returned a {type(outcome.value).__name__}, which is not "
+                    "a JSON value",
+                    hint="return small values (numbers, strings, lists, dicts); write data to "
+                    "tables or files and return where it is",
+                )
+        if outcome.branch is not None:
+            children = set(self.dag.children[task.id])
+            unknown = [b for b in outcome.branch if b not in children]
+            if unknown:
+                return HeadwaterError(
+                    f"task `{task.id}` chose `{unknown[0]}`, which is not one of its downstream "
+                    f"tasks ({', '.join(sorted(children)) or 'none'})"
+                )
+        return None
+
+    def _succeeded(self, task: Task, outcome: TaskOutcome) -> None:
+        self.values[task.id] = outcome.value
+        self._record(
+            task.id,
+            status=TaskStatus.SUCCESS,
+            ended_at=now(),
+            rows=outcome.rows,
+            bytes=outcome.bytes,
+            snapshot_id=outcome.snapshot_id,
+            details=dict(outcome.details) if outcome.details else None,
+            value=outcome.value,
+            error=None,
+        )
+        self.listen.task_finished(task, TaskStatus.SUCCESS, outcome, None)
+        if self.hooks.on_success:
+            emit(
+                self.store,
+                self.hooks,
+                "task_succeeded",
+                f"task `{task.id}` succeeded",
+                self.run_ctx.pipeline,
+                self.run_ctx.run_id,
+                task.id,
+            )
+        self._finish(task.id, TaskStatus.SUCCESS, outcome.branch)
+
+    def _failed(self, task: Task, message: str) -> None:
+        attempt = self.attempts.get(task.id, 1)
+        where = (self.run_ctx.pipeline, self.run_ctx.run_id, task.id)
+        if attempt <= task.retry.retries:
+            delay = task.retry.wait(attempt)
+            self.state[task.id] = TaskStatus.UP_FOR_RETRY
+            heapq.heappush(self.retries, (time.monotonic() + delay, task.id))
+            self._record(task.id, status=TaskStatus.UP_FOR_RETRY, error=message)
+            self.listen.task_finished(task, TaskStatus.UP_FOR_RETRY, None, message)
+            emit(
+                self.store,
+                self.hooks,
+                "task_retry",
+                f"task `{task.id}` failed (attempt {attempt} of {task.retry.retries + 1}), "
+                f"retrying in {delay:.1f}s: {message}",
+                *where,
+            )
+            return
+        self._record(task.id, status=TaskStatus.FAILED, ended_at=now(), error=message)
+        self.listen.task_finished(task, TaskStatus.FAILED, None, message)
+        emit(
+            self.store,
+            self.hooks,
+            "task_failed",
+            f"task `{task.id}` of pipeline `{self.run_ctx.pipeline}` failed: {message}",
+            *where,
+        )
+        self._finish(task.id, TaskStatus.FAILED, None)
+
+    def _expire(self) -> None:
+        """Stop tasks past their timeout; they fail (and may retry)."""
+        current = time.monotonic()
+        for future, entry in list(self.running.items()):
+            if entry.deadline is not None and current >= entry.deadline:
+                del self.running[future]
+                entry.ctx.cancelled.set()
+                self.executor.stop(future)
+                self.pools.release(entry.task.pool)
+                assert entry.task.timeout is not None
+                self._failed(entry.task, f"timed out after {entry.task.timeout:g}s and was stopped")
+
+    def _due_retries(self) -> None:
+        current = time.monotonic()
+        while self.retries and self.retries[0][0] <= current:
+            _, tid = heapq.heappop(self.retries)
+            self.state[tid] = TaskStatus.PENDING
+            self.ready.append(tid)
+            self.queued.add(tid)
+
+    def _cancel_all(self, reason: str) -> None:
+        for future, entry in list(self.running.items()):
+            entry.ctx.cancelled.set()
+            self.executor.stop(future)
+            self.pools.release(entry.task.pool)
+            self.state[entry.task.id] = TaskStatus.CANCELLED
+            self._record(entry.task.id, status=TaskStatus.CANCELLED, ended_at=now(), error=reason)
+            self.listen.task_finished(entry.task, TaskStatus.CANCELLED, None, reason)
+        self.running.clear()
+        for tid, status in self.state.items():
+            if status in (TaskStatus.PENDING, TaskStatus.UP_FOR_RETRY):
+                self.state[tid] = TaskStatus.CANCELLED
+                self._record(tid, status=TaskStatus.CANCELLED, error=f"not run: {reason}")
+        self.ready.clear()
+        self.queued.clear()
+        self.retries.clear()
+
+    # -- downstream ------------------------------------------------------------------------
+
+    def _finish(self, tid: str, status: TaskStatus, branch: tuple[str, ...] | None) -> None:
+        """``tid`` ended: tell its downstream tasks, and settle those that can be settled."""
+        work = [(tid, status, branch)]
+        while work:
+            current, state, chosen = work.pop()
+            self.state[current] = state
+            for child in self.dag.children[current]:
+                edge = state
+                if state is TaskStatus.SUCCESS and chosen is not None and child not in chosen:
+                    edge = TaskStatus.SKIPPED
+                self.seen[child].add(edge)
+                settled = self._evaluate(child)
+                if settled is not None:
+                    work.append((child, settled, None))
+
+    def _evaluate(self, tid: str) -> TaskStatus | None:
+        """Queue ``tid`` if its trigger rule says run; return its state if it is settled
+        without running (skipped, or blocked by a failure upstream)."""
+        if self.state[tid] is not TaskStatus.PENDING or tid in self.queued:
+            return None
+        task = self.dag.tasks[tid]
+        decision = decide(task.trigger_rule, self.seen[tid])
+        if decision == "run":
+            self.ready.append(tid)
+            self.queued.add(tid)
+            return None
+        if decision == "wait":
+            return None
+        if decision == "skip":
+            self.state[tid] = TaskStatus.SKIPPED
+            self._record(tid, status=TaskStatus.SKIPPED, ended_at=now())
+            self.listen.task_finished(task, TaskStatus.SKIPPED, None, None)
+            return TaskStatus.SKIPPED
+        failed = next(
+            (
+                d
+                for d in sorted(task.depends_on)
+                if self.state.get(d) in (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED)
+            ),
+            None,
+        )
+        self.state[tid] = TaskStatus.UPSTREAM_FAILED
+        self._record(
+            tid,
+            status=TaskStatus.UPSTREAM_FAILED,
+            error=f"not run: upstream task `{failed}` failed" if failed else "not run",
+        )
+        self.listen.task_finished(task, TaskStatus.UPSTREAM_FAILED, None, None)
+        return TaskStatus.UPSTREAM_FAILED
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def _record(self, tid: str, **values: Any) -> None:
+        self.updates.append((tid, values))
+
+    def _flush(self) -> None:
+        if self.updates:
+            updates, self.updates = self.updates, []
+            self.store.update_tasks(self.run_ctx.run_id, updates)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from headwater.sql.models import Model
 
-TaskKind = Literal["ingest", "model"]
+TaskKind = Literal["ingest", "model", "check", "python", "shell", "sensor", "pipeline"]
+
+#: when a task runs, given how its upstream tasks ended (Airflow's names)
+TriggerRule = Literal[
+    "all_success", "all_done", "none_failed", "one_success", "none_failed_or_skipped"
+]
 
 
 @dataclass(frozen=True)
@@ -28,14 +34,88 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class CheckSpec:
+    target: str | None  # a suite, a table, or every check of the project
+
+
+@dataclass(frozen=True)
+class PythonSpec:
+    """A Python callable: ``ref`` is ``module:function`` (re-imported in worker processes)."""
+
+    ref: str
+    params: Mapping[str, Any] = field(default_factory=dict)  # templated keyword arguments
+    # positional/keyword arguments given in a Python pipeline; a TaskRef is an upstream value
+    args: tuple[Any, ...] = ()
+    function: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    names: Mapping[str, Any] = field(default_factory=dict)  # extra template names ({{ item }})
+
+
+@dataclass(frozen=True)
+class ShellSpec:
+    command: str  # templated; runs in the project folder
+    env: Mapping[str, str] = field(default_factory=dict)
+    names: Mapping[str, Any] = field(default_factory=dict)  # extra template names ({{ item }})
+
+
+@dataclass(frozen=True)
+class SensorSpec:
+    """Waits until ``condition`` holds: poked every ``poke`` seconds, up to ``timeout``."""
+
+    condition: Mapping[str, Any]  # {file: glob} | {table_updated: t} | {new_rows: {…}}
+    poke: float = 30.0
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    pipeline: str  # run another pipeline to the end, as one task
+    conf: Mapping[str, Any] = field(default_factory=dict)
+
+
+TaskSpec = IngestSpec | ModelSpec | CheckSpec | PythonSpec | ShellSpec | SensorSpec | PipelineSpec
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries with exponential backoff: delay × backoff^(n-1), capped, with full jitter."""
+
+    retries: int = 0  # attempts after the first
+    delay: float = 1.0
+    backoff: float = 2.0
+    max_delay: float = 300.0
+    jitter: bool = True
+
+    def wait(self, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt + 1`` (``attempt`` ≥ 1 has failed)."""
+        base = min(self.delay * self.backoff ** (attempt - 1), self.max_delay)
+        return random.uniform(base / 2, base) if self.jitter else base
+
+
+@dataclass(frozen=True)
 class Task:
     """One unit of work: ``id`` is unique in its pipeline, ``target`` the table it writes."""
 
     id: str
     kind: TaskKind
     target: str | None
-    spec: IngestSpec | ModelSpec
+    spec: TaskSpec
     depends_on: frozenset[str] = field(default_factory=frozenset)
+    trigger_rule: TriggerRule = "all_success"
+    retry: RetryPolicy = RetryPolicy()
+    timeout: float | None = None  # seconds; the task is stopped after it
+    pool: str | None = None  # a named pool bounds how many such tasks run at once
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Branch:
+    """Returned by a task to choose which of its downstream tasks run; the others are skipped."""
+
+    follow: tuple[str, ...]
+    value: Any = None
+
+    def __init__(self, *follow: str, value: Any = None) -> None:
+        object.__setattr__(self, "follow", follow)
+        object.__setattr__(self, "value", value)
 
 
 @dataclass(frozen=True)
@@ -46,3 +126,5 @@ class TaskOutcome:
     bytes: int = 0
     snapshot_id: int | None = None
     details: Mapping[str, Any] | None = None  # what the task did, for the run history
+    value: Any = None  # a small JSON value handed to downstream tasks (like Airflow's XCom)
+    branch: tuple[str, ...] | None = None  # the downstream tasks to run; None: all

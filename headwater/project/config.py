@@ -6,9 +6,10 @@ these validated value objects.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, SecretStr, Tag, field_validator, model_validator
 
 from headwater.project.base import (
     Contract,
@@ -18,16 +19,29 @@ from headwater.project.base import (
     Strict,
     TableBase,
 )
-from headwater.project.files import FilesConnection, FileSource, FileTable
+from headwater.project.files import FilesConnection, FileSource, FileTable, S3Config
 from headwater.project.http import HttpConnection, RestSource, RestTable
+from headwater.project.pipelines import (
+    CheckStep,
+    GroupStep,
+    IngestStep,
+    ModelsStep,
+    Pipeline,
+    PipelineStep,
+    PythonStep,
+    SensorStep,
+    ShellStep,
+)
 from headwater.project.redis import RedisConnection, RedisSource, RedisTable
 
 __all__ = [
+    "CheckStep",
     "Connection",
     "Contract",
     "FileSource",
     "FileTable",
     "FilesConnection",
+    "GroupStep",
     "HttpConnection",
     "IngestStep",
     "Lake",
@@ -36,13 +50,18 @@ __all__ = [
     "ModelsStep",
     "Partition",
     "Pipeline",
+    "PipelineStep",
     "ProjectConfig",
+    "PythonStep",
     "Quality",
     "RedisConnection",
     "RedisSource",
     "RedisTable",
     "RestSource",
     "RestTable",
+    "SensorStep",
+    "Serve",
+    "ShellStep",
     "Source",
     "SourceBase",
     "SourceTable",
@@ -179,8 +198,19 @@ class Lake(Strict):
     catalog_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the catalog; default .headwater/catalog.db"
     )
-    warehouse: str = Field(default=".headwater/warehouse", description="folder or file:// URL")
+    warehouse: str = Field(
+        default=".headwater/warehouse", description="folder, file:// URL or s3://bucket/prefix"
+    )
     target_file_mb: int = Field(default=128, gt=0, description="size of one data file on storage")
+    s3: S3Config | None = Field(default=None, description="S3 settings for an s3:// warehouse")
+
+    @model_validator(mode="after")
+    def _s3_settings_on_s3(self) -> Lake:
+        if self.s3 is not None and not self.warehouse.startswith("s3://"):
+            raise ValueError(
+                f"`s3` settings apply to an s3:// warehouse, not to `{self.warehouse}`"
+            )
+        return self
 
 
 class State(Strict):
@@ -189,49 +219,35 @@ class State(Strict):
     url: str | None = Field(default=None, description="SQLAlchemy URL; default .headwater/state.db")
 
 
-class IngestStep(Strict):
-    """Extract a source's tables (all, or the listed ones): one task per table."""
+class Serve(Strict):
+    """``headwater serve``: where the query service and Iceberg REST catalog listen, and who
+    may call them. Tokens come from variables, e.g. ``tokens: ["${var.api_token}"]``."""
 
-    ingest: str
-    tables: tuple[str, ...] | None = None
-    depends_on: tuple[str, ...] = ()
-    name: str | None = None
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8000, ge=0, le=65535, description="port to listen on")
+    tokens: tuple[SecretStr, ...] = Field(
+        default=(),
+        description="bearer tokens accepted (any one); none: no token is asked for",
+    )
+    catalog_prefix: str | None = Field(
+        default=None,
+        description="path prefix the Iceberg REST catalog announces in /v1/config "
+        "(routes /v1/{prefix}/namespaces/…); none: no prefix",
+    )
 
-
-class ModelsStep(Strict):
-    """Build models selected by namespace (`gold`), name (`gold.dim_customers`) or glob."""
-
-    models: tuple[str, ...]
-    depends_on: tuple[str, ...] = ()
-    name: str | None = None
-
-    @field_validator("models", mode="before")
+    @field_validator("tokens")
     @classmethod
-    def _coerce_models(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    def _no_empty_token(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(not token.get_secret_value().strip() for token in value):
+            raise ValueError("a token is empty: set the variable it comes from")
+        return value
 
-
-def _step_kind(value: Any) -> str | None:
-    keys = value if isinstance(value, dict) else vars(value)
-    return "ingest" if "ingest" in keys else "models" if "models" in keys else None
-
-
-Step = Annotated[
-    Annotated[IngestStep, Tag("ingest")] | Annotated[ModelsStep, Tag("models")],
-    Discriminator(
-        _step_kind,
-        custom_error_type="step_kind",
-        custom_error_message="a task needs `ingest: SOURCE` or `models: SELECTOR`",
-    ),
-]
-
-
-class Pipeline(Strict):
-    """An ordered list of steps; each step expands to tasks whose dependencies come from data."""
-
-    description: str | None = None
-    tasks: tuple[Step, ...] = Field(min_length=1)
-    parallelism: int = Field(default=4, gt=0, description="tasks running at once")
+    @field_validator("catalog_prefix")
+    @classmethod
+    def _one_segment(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+            raise ValueError(f"`{value}` must be one path segment: letters, digits, _ . -")
+        return value
 
 
 class ProjectConfig(Strict):
@@ -248,8 +264,12 @@ class ProjectConfig(Strict):
         default_factory=dict, description="checks per table, like a file under checks/"
     )
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
+    pools: dict[str, int] = Field(
+        default_factory=dict, description="named pools: at most N of their tasks run at once"
+    )
     lake: Lake = Lake()
     state: State = State()
+    serve: Serve = Serve()
 
     @field_validator("variables", mode="before")
     @classmethod
@@ -318,8 +338,19 @@ class ProjectConfig(Strict):
                 path: tuple[str | int, ...] = ("sources", name, "connection")
                 broken.append((path, "connection", source.connection, list(self.connections)))
         for pname, pipeline in self.pipelines.items():
-            for index, step in enumerate(pipeline.tasks):
+            steps: list[tuple[tuple[str | int, ...], Any]] = [
+                (("pipelines", pname, "tasks", i), st) for i, st in enumerate(pipeline.tasks)
+            ]
+            while steps:
+                where, step = steps.pop(0)
+                if isinstance(step, GroupStep):
+                    steps.extend(((*where, "tasks", i), st) for i, st in enumerate(step.tasks))
                 if isinstance(step, IngestStep) and step.ingest not in self.sources:
-                    path = ("pipelines", pname, "tasks", index, "ingest")
-                    broken.append((path, "source", step.ingest, list(self.sources)))
+                    broken.append(((*where, "ingest"), "source", step.ingest, list(self.sources)))
+                if isinstance(step, PipelineStep) and step.pipeline not in self.pipelines:
+                    broken.append(
+                        ((*where, "pipeline"), "pipeline", step.pipeline, list(self.pipelines))
+                    )
+                if step.pool is not None and step.pool not in self.pools:
+                    broken.append(((*where, "pool"), "pool", step.pool, list(self.pools)))
         return broken

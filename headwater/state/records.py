@@ -9,21 +9,30 @@ from typing import Any
 
 
 class RunStatus(StrEnum):
+    QUEUED = "queued"  # waiting for a scheduler (or `headwater run`) to claim it
     RUNNING = "running"
     SUCCESS = "success"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 class TaskStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    UP_FOR_RETRY = "up_for_retry"
     SUCCESS = "success"
     FAILED = "failed"
     UPSTREAM_FAILED = "upstream_failed"
+    SKIPPED = "skipped"  # a branch not taken, or a trigger rule that said so
+    CANCELLED = "cancelled"
 
     @property
     def finished(self) -> bool:
-        return self not in (TaskStatus.PENDING, TaskStatus.RUNNING)
+        return self not in (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.UP_FOR_RETRY)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class TaskRunRecord:
     snapshot_id: int | None = None
     error: str | None = None
     details: dict[str, Any] | None = None
+    attempts: int = 0
+    value: Any = None  # what the task returned, handed to its downstream tasks
 
     @property
     def seconds(self) -> float | None:
@@ -58,6 +69,15 @@ class RunRecord:
     error: str | None = None
     variables: dict[str, Any] | None = None
     tasks: tuple[TaskRunRecord, ...] = ()
+    logical_date: datetime | None = None
+    interval_start: datetime | None = None
+    interval_end: datetime | None = None
+    trigger: str = "manual"
+    conf: dict[str, Any] | None = None
+    owner: str | None = None
+    cancel_requested: bool = False
+    deadline: datetime | None = None
+    sla_missed: bool = False
 
     @property
     def seconds(self) -> float | None:
@@ -80,3 +100,16 @@ class SchemaChangeRecord:
     old_type: str | None
     new_type: str | None
     changed_at: datetime
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """Something an operator should hear about: an SLA missed, a schedule missed, a failure."""
+
+    id: int
+    at: datetime
+    kind: str
+    pipeline: str | None
+    run_id: str | None
+    task_id: str | None
+    message: str

@@ -16,6 +16,20 @@ runs = sa.Table(
     sa.Column("ended_at", sa.DateTime(timezone=True)),
     sa.Column("error", sa.Text),
     sa.Column("variables", sa.JSON),
+    sa.Column("logical_date", sa.DateTime(timezone=True)),
+    sa.Column("interval_start", sa.DateTime(timezone=True)),
+    sa.Column("interval_end", sa.DateTime(timezone=True)),
+    # manual | schedule | backfill | event | api
+    sa.Column("trigger", sa.String(20), nullable=False, server_default="manual"),
+    # the logical date of a scheduled or backfilled run: one run per date, whoever creates it
+    sa.Column("schedule_key", sa.String(40)),
+    sa.Column("conf", sa.JSON),
+    sa.Column("owner", sa.String(80)),  # the process executing the run
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("deadline", sa.DateTime(timezone=True)),
+    sa.Column("sla_missed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("pipeline", "schedule_key", name="uq_runs_pipeline_schedule_key"),
+    sa.Index("ix_runs_status", "status"),
 )
 
 task_runs = sa.Table(
@@ -33,6 +47,9 @@ task_runs = sa.Table(
     sa.Column("snapshot_id", sa.BigInteger),
     sa.Column("error", sa.Text),
     sa.Column("details", sa.JSON),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("value", sa.JSON),  # what the task returned, for its downstream tasks
+    sa.Column("retry_at", sa.DateTime(timezone=True)),
 )
 
 schema_changes = sa.Table(
@@ -65,4 +82,44 @@ check_results = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_check_results_table_name_check_name", "table_name", "check_name"),
+)
+
+pipeline_state = sa.Table(
+    "pipeline_state",
+    metadata,
+    sa.Column("pipeline", sa.String(200), primary_key=True),
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+schedulers = sa.Table(
+    "schedulers",
+    metadata,
+    sa.Column("scheduler_id", sa.String(80), primary_key=True),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+trigger_state = sa.Table(
+    "trigger_state",
+    metadata,
+    sa.Column("pipeline", sa.String(200), primary_key=True),
+    sa.Column("trigger_key", sa.String(300), primary_key=True),
+    sa.Column("value", sa.JSON),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("pipeline", sa.String(200)),
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("task_id", sa.String(300)),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Index("ix_events_kind", "kind"),
 )

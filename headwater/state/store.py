@@ -6,6 +6,7 @@ existing store at another revision is refused with the command that fixes it.
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from headwater.errors import MigrationRequired, StateError
 from headwater.state import schema
+from headwater.state.orchestration import OrchestrationState
 from headwater.state.records import (
     RunRecord,
     RunStatus,
@@ -30,7 +32,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 # The newest migration; a test checks it against the migration scripts. Kept here so that
 # opening a store does not import Alembic (a tenth of a second on every command).
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _alembic_config() -> Any:
@@ -75,7 +77,7 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
-class Store:
+class Store(OrchestrationState):
     """Reads and writes runs and task runs. Thread-safe for one process."""
 
     def __init__(self, engine: sa.Engine) -> None:
@@ -142,19 +144,58 @@ class Store:
 
     # -- runs ------------------------------------------------------------------------------
 
-    def start_run(self, pipeline: str, variables: Mapping[str, Any] | None = None) -> str:
+    def start_run(
+        self,
+        pipeline: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        status: RunStatus = RunStatus.RUNNING,
+        trigger: str = "manual",
+        logical_date: datetime | None = None,
+        interval: tuple[datetime, datetime] | None = None,
+        conf: Mapping[str, Any] | None = None,
+        schedule_key: str | None = None,
+        owner: str | None = None,
+        deadline: datetime | None = None,
+    ) -> str | None:
+        """Record a new run (running, or queued for a scheduler); its id.
+
+        With a ``schedule_key`` (the logical date of a scheduled or backfilled run) the run is
+        created at most once per pipeline: None when it exists already."""
         run_id = str(uuid.uuid4())
+        try:
+            with self._write, self.engine.begin() as conn:
+                conn.execute(
+                    schema.runs.insert().values(
+                        run_id=run_id,
+                        pipeline=pipeline,
+                        status=status,
+                        started_at=now(),
+                        variables=dict(variables or {}),
+                        trigger=trigger,
+                        logical_date=logical_date,
+                        interval_start=interval[0] if interval else None,
+                        interval_end=interval[1] if interval else None,
+                        conf=dict(conf) if conf else None,
+                        schedule_key=schedule_key,
+                        owner=owner,
+                        deadline=deadline,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            if schedule_key is None:
+                raise
+            return None
+        return run_id
+
+    def reopen_run(self, run_id: str) -> None:
+        """A finished run runs again (``headwater run --resume``): its failed tasks retry."""
         with self._write, self.engine.begin() as conn:
             conn.execute(
-                schema.runs.insert().values(
-                    run_id=run_id,
-                    pipeline=pipeline,
-                    status=RunStatus.RUNNING,
-                    started_at=now(),
-                    variables=dict(variables or {}),
-                )
+                schema.runs.update()
+                .where(schema.runs.c.run_id == run_id)
+                .values(status=RunStatus.RUNNING, ended_at=None, error=None, cancel_requested=False)
             )
-        return run_id
 
     def finish_run(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
         with self._write, self.engine.begin() as conn:
@@ -165,7 +206,14 @@ class Store:
             )
 
     def add_tasks(self, run_id: str, tasks: Mapping[str, tuple[str, str | None]]) -> None:
-        """Register every task of a run as pending: task id → (kind, target table)."""
+        """Register every task of a run as pending: task id → (kind, target table). Tasks the
+        run already has (a resumed run) are kept as they are."""
+        with self.engine.connect() as conn:
+            known = set(
+                conn.execute(
+                    sa.select(schema.task_runs.c.task_id).where(schema.task_runs.c.run_id == run_id)
+                ).scalars()
+            )
         rows = [
             {
                 "run_id": run_id,
@@ -175,10 +223,29 @@ class Store:
                 "status": TaskStatus.PENDING,
             }
             for t, (k, target) in tasks.items()
+            if t not in known
         ]
         if rows:
             with self._write, self.engine.begin() as conn:
                 conn.execute(schema.task_runs.insert(), rows)
+
+    def update_tasks(self, run_id: str, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Apply several task-run changes, in order, in one transaction.
+
+        Statements are built once per set of columns and run as executemany batches: the
+        runner records every state change of every task, so this is its per-task cost."""
+        batches: list[tuple[tuple[str, ...], list[dict[str, Any]]]] = []
+        for task_id, values in updates:
+            columns = tuple(sorted(values))
+            row = {f"v_{k}": v for k, v in values.items()}
+            row["k_run"], row["k_task"] = run_id, task_id
+            if batches and batches[-1][0] == columns:
+                batches[-1][1].append(row)
+            else:
+                batches.append((columns, [row]))
+        with self._write, self.engine.begin() as conn:
+            for columns, rows in batches:
+                conn.execute(_task_update(columns), rows)
 
     def update_task(self, run_id: str, task_id: str, **values: Any) -> None:
         with self._write, self.engine.begin() as conn:
@@ -284,6 +351,16 @@ class Store:
             ).all()
         return _run_record(row, tasks)
 
+    def run_ids(self, prefix: str) -> list[str]:
+        """Ids of the runs whose id starts with ``prefix`` (at most a few)."""
+        runs = schema.runs
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(runs.c.run_id).where(runs.c.run_id.startswith(prefix)).limit(5)
+                ).scalars()
+            )
+
     def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
         query = schema.runs.select().order_by(schema.runs.c.started_at.desc()).limit(limit)
         if pipeline:
@@ -303,6 +380,16 @@ class Store:
         self.engine.dispose()
 
 
+@functools.lru_cache(maxsize=64)
+def _task_update(columns: tuple[str, ...]) -> sa.Update:
+    t = schema.task_runs
+    return (
+        t.update()
+        .where(t.c.run_id == sa.bindparam("k_run"), t.c.task_id == sa.bindparam("k_task"))
+        .values({c: sa.bindparam(f"v_{c}", type_=t.c[c].type) for c in columns})
+    )
+
+
 def _run_record(row: Any, tasks: Sequence[Any]) -> RunRecord:
     return RunRecord(
         run_id=row.run_id,
@@ -312,6 +399,15 @@ def _run_record(row: Any, tasks: Sequence[Any]) -> RunRecord:
         ended_at=_utc(row.ended_at),
         error=row.error,
         variables=row.variables,
+        logical_date=_utc(row.logical_date),
+        interval_start=_utc(row.interval_start),
+        interval_end=_utc(row.interval_end),
+        trigger=row.trigger,
+        conf=row.conf,
+        owner=row.owner,
+        cancel_requested=bool(row.cancel_requested),
+        deadline=_utc(row.deadline),
+        sla_missed=bool(row.sla_missed),
         tasks=tuple(
             TaskRunRecord(
                 run_id=t.run_id,
@@ -326,6 +422,8 @@ def _run_record(row: Any, tasks: Sequence[Any]) -> RunRecord:
                 snapshot_id=t.snapshot_id,
                 error=t.error,
                 details=t.details,
+                attempts=t.attempts or 0,
+                value=t.value,
             )
             for t in tasks
         ),

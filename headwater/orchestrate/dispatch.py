@@ -1,0 +1,97 @@
+"""Run one task of a pipeline against a workspace, whatever its kind."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import QualityFailed
+from headwater.orchestrate import handlers, sensors
+from headwater.orchestrate.context import TaskContext
+from headwater.orchestrate.task import (
+    CheckSpec,
+    IngestSpec,
+    ModelSpec,
+    PipelineSpec,
+    PythonSpec,
+    SensorSpec,
+    ShellSpec,
+    Task,
+    TaskOutcome,
+)
+
+if TYPE_CHECKING:
+    from headwater.workspace import Workspace
+
+
+def execute_task(
+    ws: Workspace, task: Task, ctx: TaskContext, full_refresh: bool = False
+) -> TaskOutcome:
+    spec = task.spec
+    root = ws.project.root
+    if isinstance(spec, PythonSpec):
+        return handlers.run_python(spec, ctx, root)
+    if isinstance(spec, ShellSpec):
+        return handlers.run_shell(spec, ctx, root)
+    if isinstance(spec, SensorSpec):
+        return handlers.wait_for(spec, ctx, lambda condition: _sensor(ws, condition, ctx))
+    if isinstance(spec, CheckSpec):
+        return _check(ws, spec, ctx)
+    if isinstance(spec, PipelineSpec):
+        record = ws.run(
+            spec.pipeline,
+            conf={**ctx.run.params, **spec.conf},
+            logical_date=ctx.run.logical_date,
+            trigger="pipeline",
+        )
+        return TaskOutcome(rows=record.rows, value=record.run_id)
+    props = {"headwater.run-id": ctx.run_id, "headwater.task": task.id}
+    if isinstance(spec, IngestSpec):
+        from headwater.ingest.task import run_ingest
+
+        return run_ingest(ws, task, spec, ctx.run_id, props, ctx.on_rows, full_refresh)
+    assert isinstance(spec, ModelSpec)
+    from headwater.sql.build import build_model
+
+    before = ws.schema_or_none(spec.name)
+    result = build_model(
+        ws.lake, root, spec.model, props, ctx.on_rows, ws.auditor(spec.name, ctx.run_id)
+    )
+    ws.record_schema(ctx.run_id, task.id, spec.name, before)
+    return TaskOutcome(rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id)
+
+
+def _sensor(ws: Workspace, condition: Mapping[str, Any], ctx: TaskContext) -> object:
+    since = None
+    if "table_updated" in condition and ctx.run.interval_start is not None:
+        # a snapshot committed in or after the run's data interval
+        return _snapshot_since(ws, condition["table_updated"], ctx.run.interval_start)
+    return sensors.holds(ws, condition, since)
+
+
+def _snapshot_since(ws: Workspace, table: str, start: object) -> int | None:
+    if not ws.lake.exists(table):
+        return None
+    snapshots = ws.lake.snapshots(table)
+    fresh = [s for s in snapshots if s.committed_at >= start]  # type: ignore[operator]
+    return fresh[-1].snapshot_id if fresh else None
+
+
+def _check(ws: Workspace, spec: CheckSpec, ctx: TaskContext) -> TaskOutcome:
+    result = ws.check(spec.target, run_id=ctx.run_id)
+    for r in result.results:
+        mark = "PASS" if r.passed else ("FAIL" if r.blocking else "WARN")
+        ctx.log.info(f"{mark} {r.table} {r.check} failing={r.failing} observed={r.observed}")
+    failed = [r for r in result.results if r.blocking]
+    if failed:
+        first = failed[0]
+        raise QualityFailed(
+            f"{len(failed)} check(s) of severity error failed — {first.table}: {first.check}"
+            + (f" ({first.failing} failing rows)" if first.failing else ""),
+            table=first.table,
+            failed=[r.check for r in failed],
+            hint="see them with `headwater check` or in the task's log",
+        )
+    return TaskOutcome(
+        value={"passed": len(result.results) - len(result.failed), "warned": len(result.failed)}
+    )

@@ -1,0 +1,73 @@
+"""Running a task in another process that has only the project's folder: a Dask worker.
+
+The worker opens the project once (cached per process), plans the pipeline, finds the task by
+id and runs it. Only plain data crosses the wire: the project's location, the task id, and the
+run's context; the result is a :class:`TaskOutcome` or an error message.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import HeadwaterError
+from headwater.orchestrate.context import RunContext, TaskContext
+from headwater.orchestrate.logs import TaskLog, log_path
+from headwater.orchestrate.task import TaskOutcome
+
+if TYPE_CHECKING:
+    from headwater.orchestrate.dag import Dag
+    from headwater.workspace import Workspace
+
+
+class RemoteTaskError(HeadwaterError):
+    """A task failed on a worker; the message is the worker's."""
+
+
+@dataclass(frozen=True)
+class RemoteProject:
+    root: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    pipeline: str = ""
+    full_refresh: bool = False
+
+
+_cache: dict[tuple[str, str], tuple[Workspace, Dag]] = {}
+_lock = threading.Lock()
+
+
+def _open(project: RemoteProject) -> tuple[Workspace, Dag]:
+    from headwater.workspace import Workspace
+
+    cache_key = (project.root, repr(sorted(project.variables.items())) + project.pipeline)
+    with _lock:
+        if cache_key not in _cache:
+            ws = Workspace.open(project.root, project.variables)
+            _cache[cache_key] = (ws, ws.plan(project.pipeline))
+        return _cache[cache_key]
+
+
+def context_payload(ctx: TaskContext) -> dict[str, Any]:
+    return {"run": ctx.run, "attempt": ctx.attempt, "values": dict(ctx.values)}
+
+
+def run_remote(project: RemoteProject, task_id: str, payload: dict[str, Any]) -> TaskOutcome:
+    from headwater.orchestrate.dispatch import execute_task
+    from headwater.orchestrate.runner import describe_error, invoke
+
+    try:
+        ws, dag = _open(project)
+        task = dag.tasks[task_id]
+        run: RunContext = payload["run"]
+        ctx = TaskContext(
+            run=run,
+            task=task,
+            attempt=payload["attempt"],
+            values=payload["values"],
+            log=TaskLog(log_path(Path(run.log_dir), run.run_id, task_id) if run.log_dir else None),
+        )
+        return invoke(lambda t, c: execute_task(ws, t, c, project.full_refresh), task, ctx)
+    except Exception as exc:
+        raise RemoteTaskError(describe_error(exc)) from None

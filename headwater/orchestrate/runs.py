@@ -1,0 +1,256 @@
+"""Start, resume, queue and backfill runs of a workspace's pipelines."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import DagError, RunFailed, StateError
+from headwater.orchestrate.context import RunContext
+from headwater.orchestrate.dag import Dag
+from headwater.orchestrate.executor import Executor, LocalExecutor
+from headwater.orchestrate.hooks import Hooks, emit
+from headwater.orchestrate.runner import RunListener, run_dag
+from headwater.orchestrate.schedule import Schedule, key
+from headwater.project.pipelines import PipelineSettings
+from headwater.state.records import RunRecord, RunStatus
+
+if TYPE_CHECKING:
+    from headwater.workspace import Workspace
+
+
+def this_process() -> str:
+    return f"process:{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A pipeline of the project, from headwater.yaml or from a ``@pipeline`` function."""
+
+    name: str
+    settings: PipelineSettings
+    origin: str  # where it is written, for messages
+
+
+def executor_for(
+    ws: Workspace, name: str, settings: PipelineSettings, full_refresh: bool
+) -> Executor:
+    config = settings.executor
+    if config.type == "processes":
+        from headwater.orchestrate.processes import ProcessExecutor
+
+        return ProcessExecutor(settings.parallelism)
+    if config.type == "dask":
+        from headwater.orchestrate.dask_executor import DaskExecutor
+        from headwater.orchestrate.remote import RemoteProject
+
+        assert config.address is not None
+        project = RemoteProject(str(ws.project.root), dict(ws.overrides), name, full_refresh)
+        return DaskExecutor(config.address, project, settings.parallelism)
+    return LocalExecutor(settings.parallelism)
+
+
+def _hooks(settings: PipelineSettings) -> Hooks:
+    h = settings.hooks
+    return Hooks(on_failure=h.on_failure, on_retry=h.on_retry, on_success=h.on_success)
+
+
+def execute_run(
+    ws: Workspace,
+    pipeline: str,
+    *,
+    listener: RunListener | None = None,
+    dag: Dag | None = None,
+    full_refresh: bool = False,
+    logical_date: datetime | None = None,
+    conf: Mapping[str, Any] | None = None,
+    trigger: str = "manual",
+    run_id: str | None = None,
+    owner: str | None = None,
+    echo: bool = False,
+) -> RunRecord:
+    """Run ``pipeline`` to the end in this process, or continue ``run_id`` (claimed or resumed)."""
+    definition = ws.definition(pipeline)
+    settings = definition.settings
+    dag = dag or ws.plan(pipeline)
+    store = ws.store
+    if run_id is None:
+        interval = _interval(pipeline, settings, logical_date)
+        started = store.start_run(
+            pipeline,
+            ws.public_variables(),
+            trigger=trigger,
+            logical_date=interval[0] if interval else None,
+            interval=interval,
+            conf=conf,
+            owner=owner or this_process(),
+            deadline=_deadline(settings, interval),
+        )
+        assert started is not None
+        run_id = started
+    record = store.run(run_id)
+    params = {**settings.params, **(record.conf or {})}
+    context = RunContext(
+        run_id=run_id,
+        pipeline=pipeline,
+        logical_date=record.logical_date,
+        interval_start=record.interval_start,
+        interval_end=record.interval_end,
+        params=params,
+        variables=dict(ws.project.variables),
+        root=ws.project.root,
+        log_dir=ws.log_dir,
+        echo=echo,
+    )
+    ws.prepare_run()
+    executor = executor_for(ws, pipeline, settings, full_refresh)
+    hooks = _hooks(settings)
+
+    def handler(task: Any, ctx: Any) -> Any:
+        from headwater.orchestrate.dispatch import execute_task
+
+        return execute_task(ws, task, ctx, full_refresh)
+
+    try:
+        status = run_dag(dag, handler, executor, store, context, listener, ws.pools, hooks)
+    except BaseException as exc:
+        executor.shutdown(cancel=True)
+        store.finish_run(run_id, RunStatus.FAILED, f"run interrupted: {exc!r}")
+        raise
+    executor.shutdown()
+    record = store.run(run_id)
+    failed = [t for t in record.tasks if t.status in ("failed", "upstream_failed")]
+    first = next((t for t in failed if t.status == "failed"), failed[0] if failed else None)
+    error = "; ".join(f"{t.task_id}: {t.error}" for t in failed if t.status == "failed") or None
+    if status is RunStatus.CANCELLED:
+        error = "cancelled on request"
+    store.finish_run(run_id, status, error)
+    record = store.run(run_id)
+    if status is RunStatus.SUCCESS:
+        if hooks.on_success:
+            emit(
+                store, hooks, "run_succeeded", f"pipeline `{pipeline}` succeeded", pipeline, run_id
+            )
+        return record
+    if status is RunStatus.CANCELLED:
+        raise RunFailed(f"run {run_id} of pipeline `{pipeline}` was cancelled", run=record)
+    emit(store, hooks, "run_failed", f"pipeline `{pipeline}` failed: {error}", pipeline, run_id)
+    assert first is not None
+    raise RunFailed(
+        f"pipeline `{pipeline}` failed: {sum(t.status == 'failed' for t in failed)} task(s) "
+        f"failed — {first.task_id}: {first.error}",
+        run=record,
+        hint="tables published by earlier runs are unchanged; fix the cause and run again "
+        f"(`headwater run {pipeline} --resume {run_id[:8]}` re-runs only what did not succeed)",
+    )
+
+
+def _interval(
+    pipeline: str, settings: PipelineSettings, logical_date: datetime | None
+) -> tuple[datetime, datetime] | None:
+    schedule = Schedule.of(pipeline, settings)
+    if logical_date is None:
+        return None
+    when = logical_date if logical_date.tzinfo else logical_date.replace(tzinfo=UTC)
+    if schedule is None:
+        return when, when
+    return schedule.interval_at(when)
+
+
+def _deadline(
+    settings: PipelineSettings, interval: tuple[datetime, datetime] | None
+) -> datetime | None:
+    if settings.sla is None:
+        return None
+    from datetime import timedelta
+
+    due = interval[1] if interval else datetime.now(UTC)
+    return max(due, datetime.now(UTC)) + timedelta(seconds=settings.sla)
+
+
+def queue_run(
+    ws: Workspace,
+    pipeline: str,
+    conf: Mapping[str, Any] | None = None,
+    logical_date: datetime | None = None,
+    trigger: str = "manual",
+    schedule_key: str | None = None,
+    interval: tuple[datetime, datetime] | None = None,
+) -> str | None:
+    """Queue a run for a scheduler to pick up; its id (None: that logical date has one)."""
+    definition = ws.definition(pipeline)
+    if interval is None:
+        interval = _interval(pipeline, definition.settings, logical_date)
+    return ws.store.start_run(
+        pipeline,
+        ws.public_variables(),
+        status=RunStatus.QUEUED,
+        trigger=trigger,
+        logical_date=interval[0] if interval else None,
+        interval=interval,
+        conf=conf,
+        schedule_key=schedule_key,
+        deadline=_deadline(definition.settings, interval),
+    )
+
+
+def backfill(
+    ws: Workspace,
+    pipeline: str,
+    start: datetime,
+    end: datetime,
+    max_active: int = 2,
+    rerun: bool = False,
+    on_run: Callable[[RunRecord | RunFailed], None] | None = None,
+) -> list[RunRecord]:
+    """One run per logical date of the schedule in [start, end], ``max_active`` at a time.
+    Dates that already have a scheduled or backfilled run are skipped unless ``rerun``."""
+    definition = ws.definition(pipeline)
+    schedule = Schedule.of(pipeline, definition.settings)
+    if schedule is None:
+        raise DagError(
+            f"pipeline `{pipeline}` has no schedule, so it has no logical dates to backfill",
+            hint="give it `schedule:` (cron, @daily or `every 1h`), or use "
+            "`headwater run PIPELINE --date D` for one date",
+        )
+    first, last = (d if d.tzinfo else d.replace(tzinfo=UTC) for d in (start, end))
+    if last < first:
+        raise DagError(f"backfill: --end {end:%Y-%m-%d} is before --start {start:%Y-%m-%d}")
+    done = set() if rerun else ws.store.schedule_keys(pipeline)
+    intervals = [i for i in schedule.between(first, last) if key(i[0]) not in done]
+    dag = ws.plan(pipeline)
+
+    def one(interval: tuple[datetime, datetime]) -> RunRecord:
+        run_id = ws.store.start_run(
+            pipeline,
+            ws.public_variables(),
+            trigger="backfill",
+            logical_date=interval[0],
+            interval=interval,
+            schedule_key=None if rerun else key(interval[0]),
+            owner=this_process(),
+        )
+        if run_id is None:
+            raise StateError(f"a run for {interval[0]:%Y-%m-%d %H:%M} was created meanwhile")
+        return execute_run(ws, pipeline, dag=dag, run_id=run_id)
+
+    records: list[RunRecord] = []
+    with ThreadPoolExecutor(max_workers=max(1, max_active), thread_name_prefix="backfill") as pool:
+        for future in [pool.submit(one, i) for i in intervals]:
+            try:
+                record = future.result()
+            except RunFailed as exc:
+                if on_run:
+                    on_run(exc)
+                if isinstance(exc.run, RunRecord):
+                    records.append(exc.run)
+                continue
+            if on_run:
+                on_run(record)
+            records.append(record)
+    return records
