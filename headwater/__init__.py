@@ -26,8 +26,19 @@ __version__ = "0.1.0"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from headwater import tasks
     from headwater.ingest.extraction import ReadContext
+    from headwater.orchestrate.context import TaskContext
+    from headwater.orchestrate.define import pipeline, task
+    from headwater.orchestrate.task import Branch
     from headwater.workspace import TableDetails, Workspace
+
+_ORCHESTRATION = {
+    "pipeline": "headwater.orchestrate.define",
+    "task": "headwater.orchestrate.define",
+    "Branch": "headwater.orchestrate.task",
+    "TaskContext": "headwater.orchestrate.context",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -36,6 +47,14 @@ def __getattr__(name: str) -> object:
         from headwater import workspace
 
         return getattr(workspace, name)
+    if name in _ORCHESTRATION:  # pipelines written in Python (pipelines/*.py)
+        import importlib
+
+        return getattr(importlib.import_module(_ORCHESTRATION[name]), name)
+    if name == "tasks":
+        import importlib
+
+        return importlib.import_module("headwater.tasks")
     if name == "ReadContext":  # what a REST source's `python:` hook is handed
         from headwater.ingest.extraction import ReadContext
 
@@ -44,6 +63,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "Branch",
     "ContractViolation",
     "HeadwaterError",
     "LakeError",
@@ -57,6 +77,10 @@ __all__ = [
     "SourceUnreachable",
     "TableDetails",
     "TableNotFound",
+    "TaskContext",
     "Workspace",
     "__version__",
+    "pipeline",
+    "task",
+    "tasks",
 ]

@@ -5,6 +5,7 @@ import headwater
 
 def test_public_names() -> None:
     assert sorted(headwater.__all__) == [
+        "Branch",
         "ContractViolation",
         "HeadwaterError",
         "LakeError",
@@ -18,8 +19,12 @@ def test_public_names() -> None:
         "SourceUnreachable",
         "TableDetails",
         "TableNotFound",
+        "TaskContext",
         "Workspace",
         "__version__",
+        "pipeline",
+        "task",
+        "tasks",
     ]
     for name in headwater.__all__:
         assert hasattr(headwater, name)

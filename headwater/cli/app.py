@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from headwater.cli.output import Format, write_result
+from headwater.cli.output import Format, write_stream
 from headwater.errors import HeadwaterError, RunFailed
 from headwater.project import parse_assignments
 from headwater.project.init import init_project
@@ -107,7 +108,9 @@ def open_workspace(project: Path, var: list[str] | None) -> Workspace:
 @app.command()
 @handles_errors
 def run(
-    pipeline: Annotated[str, typer.Argument(help="Pipeline name from headwater.yaml.")],
+    pipeline: Annotated[
+        str | None, typer.Argument(help="Pipeline name (headwater.yaml or pipelines/*.py).")
+    ] = None,
     project: ProjectOpt = Path("."),
     var: VarOpt = None,
     full_refresh: Annotated[
@@ -118,21 +121,62 @@ def run(
             "ignored (an scd2 table starts a new history).",
         ),
     ] = False,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            help="The run's logical date (YYYY-MM-DD or ISO time): {{ ds }} and the data "
+            "interval of the schedule that starts then.",
+        ),
+    ] = None,
+    conf: Annotated[
+        str | None,
+        typer.Option("--conf", help='Params for this run, as JSON: \'{"vendor": "x"}\'.'),
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Continue a run (id or prefix): a queued one, or re-run what did not succeed.",
+        ),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Run a pipeline: its tasks in dependency order, independent ones in parallel.
+    """Run a pipeline now, in this process: its tasks in dependency order, independent ones in
+    parallel. What tasks print is shown and kept in their logs (`headwater logs`).
 
     Each source table loads by its strategy (full, append, incremental, merge, scd2); a load
     that finds nothing new commits nothing (`full` always publishes what it read).
 
-    Example: headwater run classicmodels --var source_url=mysql+pymysql://root@127.0.0.1/classicmodels
+    Examples:
+      headwater run classicmodels --var source_url=mysql+pymysql://root@127.0.0.1/classicmodels
+      headwater run simple_dag --date 2024-03-01
+      headwater run --resume 3f2a9c1d
     """
+    from headwater.cli.orchestrate_commands import parse_conf, parse_date
     from headwater.cli.progress import RunProgress
 
     ws = open_workspace(project, var)
+    if resume is not None:
+        record = ws.store.run(ws.resolve_run(resume))
+        pipeline = record.pipeline
+    elif pipeline is None:
+        raise HeadwaterError(
+            "which pipeline? name one, or --resume a run",
+            hint="pipelines: " + ", ".join(ws.pipelines()) if ws.pipelines() else None,
+        )
     dag = ws.plan(pipeline)
     with RunProgress(dag, err) as progress:
-        record = ws.run(pipeline, listener=progress, dag=dag, full_refresh=full_refresh)
+        record = ws.run(
+            pipeline,
+            listener=progress,
+            dag=dag,
+            full_refresh=full_refresh,
+            logical_date=parse_date(date),
+            conf=parse_conf(conf),
+            run_id=resume,
+            echo=True,
+        )
     _print_run(record)
 
 
@@ -154,7 +198,13 @@ def query(
     var: VarOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Query catalog tables with SQL (DuckDB dialect).
+    """Query catalog tables with SQL (DuckDB dialect); read-only, one statement.
+
+    The result streams to the output batch by batch, so memory stays bounded whatever its
+    size (--format table keeps only the rows it shows). A table can be read as it was:
+    `FROM gold.t FOR TIMESTAMP AS OF TIMESTAMP '2026-11-01 10:00:00'` (UTC) or
+    `FOR VERSION AS OF <snapshot id>` (`headwater show` lists them). A WHERE clause on a
+    table keeps the files it cannot match out of the scan.
 
     Example: headwater query "SELECT country, count(*) FROM gold.dim_locations GROUP BY 1" --format json
     """
@@ -163,7 +213,11 @@ def query(
     text = file.read_text(encoding="utf-8") if file else sql
     assert text is not None
     ws = open_workspace(project, var)
-    write_result(ws.query(text), fmt, output, out if output is None else err, max_rows)
+    try:
+        with ws.query_stream(text) as reader:
+            write_stream(reader, fmt, output, out if output is None else err, max_rows)
+    except BrokenPipeError:  # the reader of a pipe stopped early (`| head`): that is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 @app.command()
@@ -285,6 +339,8 @@ def runs(
         "run",
         "pipeline",
         "status",
+        "trigger",
+        "logical date",
         "started (UTC)",
         "seconds",
         "tasks",
@@ -297,6 +353,8 @@ def runs(
             r.run_id[:8],
             r.pipeline,
             _status(r.status.value),
+            r.trigger,
+            r.logical_date.strftime("%Y-%m-%d %H:%M") if r.logical_date else "",
             r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
             f"{r.seconds:.2f}" if r.seconds is not None else "",
             str(len(r.tasks)),
@@ -438,7 +496,10 @@ def _status(value: str) -> str:
         "success": "green",
         "failed": "red",
         "upstream_failed": "yellow",
+        "up_for_retry": "yellow",
+        "cancelled": "magenta",
         "running": "cyan",
+        "queued": "cyan",
     }.get(value, "dim")
     return f"[{color}]{value}[/{color}]"
 
@@ -452,8 +513,8 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-# the quality commands register themselves on `app`
-from headwater.cli import quality_commands  # noqa: E402, F401
+# the quality and maintenance commands register themselves on `app`
+from headwater.cli import orchestrate_commands, quality_commands  # noqa: E402, F401
 
 
 def main() -> None:
