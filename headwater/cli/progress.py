@@ -19,7 +19,11 @@ STYLE = {
     TaskStatus.FAILED: ("✗", "red"),
     TaskStatus.UPSTREAM_FAILED: ("–", "yellow"),
     TaskStatus.PENDING: ("·", "dim"),
+    TaskStatus.SKIPPED: ("↷", "dim"),
+    TaskStatus.UP_FOR_RETRY: ("↻", "yellow"),
+    TaskStatus.CANCELLED: ("⊘", "magenta"),
 }
+_DATA = ("ingest", "model")  # tasks that write rows
 
 
 class RunProgress:
@@ -66,7 +70,7 @@ class RunProgress:
             seconds = time.perf_counter() - began if began else None
             self.state[task.id] = (status, seconds, outcome)
         if self._live is None:
-            rows = f"{outcome.rows:,} rows" if outcome else ""
+            rows = f"{outcome.rows:,} rows" if outcome and task.kind in _DATA else ""
             took = f"{seconds:.2f}s" if seconds is not None else ""
             self.console.print(
                 f"{status.value:>15}  {task.kind:<6} {task.id:<40} {rows:>14} {took:>8}",
@@ -86,7 +90,7 @@ class RunProgress:
         with self._lock:
             for task_id, (status, seconds, outcome) in self.state.items():
                 task = self.dag.tasks[task_id]
-                rows = f"{outcome.rows:,} rows" if outcome else ""
+                rows = f"{outcome.rows:,} rows" if outcome and task.kind in _DATA else ""
                 if status is TaskStatus.RUNNING:
                     mark: Text | Spinner = Spinner("dots", style="cyan")
                     elapsed = now - self.started[task_id]

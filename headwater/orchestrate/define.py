@@ -102,7 +102,7 @@ def _options(
     return Options(trigger_rule=trigger_rule, retry=retry, timeout=timeout, pool=pool)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class TaskFunction:
     """A function made a task by ``@task``; called in a pipeline, it adds a task."""
 

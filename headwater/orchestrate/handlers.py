@@ -87,8 +87,13 @@ def run_shell(spec: ShellSpec, ctx: TaskContext, root: Path | None) -> TaskOutco
                 raise TaskCancelled(f"command stopped: {command}")
     except BaseException:
         _kill(process)
+        reader.join(timeout=5)
+        if process.stdout is not None:
+            process.stdout.close()
         raise
     reader.join(timeout=5)
+    assert process.stdout is not None
+    process.stdout.close()
     if process.returncode != 0:
         shown = "".join(tail).rstrip()
         raise TaskFailed(

@@ -218,7 +218,7 @@ class _Runner:
                 run=self.run_ctx,
                 task=task,
                 attempt=attempt,
-                values={d: self.values[d] for d in task.depends_on if d in self.values},
+                values={d: self.values[d] for d in sorted(task.depends_on) if d in self.values},
                 log=TaskLog(
                     log_path(log_dir, self.run_ctx.run_id, tid) if log_dir else None,
                     echo=self.run_ctx.echo,
