@@ -85,7 +85,7 @@ def execute_run(
             pipeline,
             ws.public_variables(),
             trigger=trigger,
-            logical_date=interval[0] if interval else None,
+            logical_date=interval[0],
             interval=interval,
             conf=conf,
             owner=owner or this_process(),
@@ -152,11 +152,14 @@ def execute_run(
 
 def _interval(
     pipeline: str, settings: PipelineSettings, logical_date: datetime | None
-) -> tuple[datetime, datetime] | None:
-    schedule = Schedule.of(pipeline, settings)
+) -> tuple[datetime, datetime]:
+    """The run's data interval: the schedule's interval starting at ``logical_date``; a run
+    without a date (started by hand) is dated now, with an empty interval."""
     if logical_date is None:
-        return None
+        moment = datetime.now(UTC)
+        return moment, moment
     when = logical_date if logical_date.tzinfo else logical_date.replace(tzinfo=UTC)
+    schedule = Schedule.of(pipeline, settings)
     if schedule is None:
         return when, when
     return schedule.interval_at(when)

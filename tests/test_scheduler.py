@@ -1,0 +1,269 @@
+"""The scheduler: schedules and catch-up, restarts, two schedulers on one PostgreSQL store,
+orphaned runs, SLA alerts, event triggers, backfills and queued runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from headwater import Workspace
+from headwater.orchestrate.scheduler import Scheduler
+from headwater.state import schema
+from tests.orchestration_support import make_project, statuses
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def daily_project(root: Path, state_url: str | None = None) -> Path:
+    """A daily pipeline from 2024-01-01 to 2024-01-05 with catch-up; each run leaves a stamp."""
+    mod = unique("daily")
+    state = f"state:\n  url: {state_url}\n" if state_url else ""
+    pipeline = (
+        "pipelines:\n"
+        "  daily:\n"
+        '    schedule: "@daily"\n'
+        "    start_date: 2024-01-01\n"
+        "    end_date: 2024-01-05\n"
+        "    catchup: true\n"
+        "    max_active_runs: 5\n"
+        "    tasks:\n"
+        f'      - {{name: stamp, python: "{mod}:stamp"}}\n'
+    )
+    return make_project(
+        root,
+        state + pipeline,
+        {
+            mod: """
+            from pathlib import Path
+
+            def stamp(ctx):
+                folder = Path(ctx.run.root) / "stamps"
+                folder.mkdir(exist_ok=True)
+                path = folder / f"{ctx.ds}-{ctx.run_id}"
+                path.write_text(ctx.ds)
+                return ctx.ds
+            """
+        },
+    )
+
+
+def drain(scheduler: Scheduler, now: datetime | None = None) -> None:
+    scheduler.tick(now)
+    for thread in list(scheduler.running.values()):
+        thread.join(timeout=60)
+
+
+def test_catchup_runs_each_date_once_across_restarts(tmp_path: Path) -> None:
+    root = daily_project(tmp_path / "p")
+    now = datetime(2024, 1, 4, 3, tzinfo=UTC)
+    first = Scheduler(Workspace.open(root))
+    drain(first, now)
+    drain(first, now)  # the queued runs start on the next pass if the first was full
+    stamps = sorted(p.name[:10] for p in (root / "stamps").iterdir())
+    assert stamps == ["2024-01-01", "2024-01-02", "2024-01-03"]  # 01-04 is not over yet
+    # a new scheduler (a restart) finds those dates done: nothing runs twice
+    second = Scheduler(Workspace.open(root))
+    drain(second, now + timedelta(hours=1))
+    assert len(list((root / "stamps").iterdir())) == 3
+    drain(second, datetime(2024, 2, 1, tzinfo=UTC))  # later: up to the end date only
+    stamps = sorted(p.name[:10] for p in (root / "stamps").iterdir())
+    assert stamps == [f"2024-01-0{d}" for d in range(1, 6)]
+    ws = Workspace.open(root)
+    runs = ws.runs("daily")
+    assert {r.trigger for r in runs} == {"schedule"} and all(r.status == "success" for r in runs)
+    assert sorted(r.logical_date.day for r in runs if r.logical_date) == [1, 2, 3, 4, 5]
+
+
+def test_without_catchup_only_the_latest_interval_runs(tmp_path: Path) -> None:
+    root = daily_project(tmp_path / "p")
+    text = (root / "headwater.yaml").read_text().replace("catchup: true", "catchup: false")
+    (root / "headwater.yaml").write_text(text.replace("    end_date: 2024-01-05\n", ""))
+    scheduler = Scheduler(Workspace.open(root))
+    drain(scheduler, datetime(2024, 3, 10, 12, tzinfo=UTC))
+    assert [p.name[:10] for p in (root / "stamps").iterdir()] == ["2024-03-09"]
+    # it started far later than due: the missed schedule is an alert
+    kinds = [e.kind for e in Workspace.open(root).store.events()]
+    assert "schedule_missed" in kinds
+
+
+@pytest.mark.postgres
+def test_two_schedulers_on_one_postgres_store_never_run_a_date_twice(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    root = daily_project(tmp_path / "p", state_url=postgres_url)
+    now = datetime(2024, 1, 6, tzinfo=UTC)
+    schedulers = [Scheduler(Workspace.open(root)) for _ in range(2)]
+    barrier = threading.Barrier(2)
+
+    def work(s: Scheduler) -> None:
+        barrier.wait()
+        for _ in range(3):
+            drain(s, now)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in schedulers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for s in schedulers:
+        s.ws.close()
+    stamps = sorted(p.name[:10] for p in (root / "stamps").iterdir())
+    assert stamps == [f"2024-01-0{d}" for d in range(1, 6)]  # five dates, each run once
+    ws = Workspace.open(root)
+    runs = ws.runs("daily")
+    ws.close()
+    assert len(runs) == 5 and {r.status for r in runs} == {"success"}
+
+
+def test_an_orphaned_run_resumes_without_rerunning_what_succeeded(tmp_path: Path) -> None:
+    mod = unique("orphan")
+    root = make_project(
+        tmp_path / "p",
+        f"""
+        pipelines:
+          two:
+            tasks:
+              - {{name: first, python: "{mod}:count"}}
+              - {{name: second, python: "{mod}:count", depends_on: first}}
+        """,
+        {
+            mod: """
+            from pathlib import Path
+
+            def count(ctx):
+                path = Path(ctx.run.root) / f"{ctx.task.id}.calls"
+                calls = int(path.read_text()) + 1 if path.exists() else 1
+                path.write_text(str(calls))
+                return calls
+            """
+        },
+    )
+    ws = Workspace.open(root)
+    store = ws.store
+    # a scheduler that died mid-run: `first` succeeded, `second` was running
+    run_id = store.start_run("two", owner="scheduler:gone:1:abc")
+    assert run_id is not None
+    dag = ws.plan("two")
+    store.add_tasks(run_id, {t.id: (t.kind, t.target) for t in dag.tasks.values()})
+    store.update_task(run_id, "first", status="success", value=1)
+    store.update_task(run_id, "second", status="running")
+    (root / "first.calls").write_text("1")
+    store.heartbeat("scheduler:gone:1:abc", "gone", 1)
+    with store.engine.begin() as conn:
+        conn.execute(
+            schema.schedulers.update().values(heartbeat_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    scheduler = Scheduler(ws, stale_after=30)
+    report = scheduler.tick()
+    assert report.recovered == [run_id]
+    for thread in list(scheduler.running.values()):
+        thread.join(timeout=60)
+    record = store.run(run_id)
+    assert record.status == "success"
+    assert (root / "first.calls").read_text() == "1"  # not run again
+    assert (root / "second.calls").read_text() == "1"
+    assert statuses(ws, run_id) == {"first": "success", "second": "success"}
+
+
+def test_sla_miss_raises_one_alert(tmp_path: Path) -> None:
+    mod = unique("sla")
+    root = make_project(
+        tmp_path / "p",
+        f"""
+        pipelines:
+          slow:
+            sla: 0.5
+            tasks:
+              - {{name: nap, python: "{mod}:nap"}}
+        """,
+        {mod: "import time\n\ndef nap():\n    time.sleep(2)\n"},
+    )
+    ws = Workspace.open(root)
+    run_id = ws.trigger("slow")
+    scheduler = Scheduler(ws)
+    scheduler.tick()  # starts it
+    time.sleep(1.0)
+    scheduler.tick()  # past its deadline while it runs
+    scheduler.tick()
+    for thread in list(scheduler.running.values()):
+        thread.join(timeout=30)
+    missed = [e for e in ws.store.events("sla_missed") if e.run_id == run_id]
+    assert len(missed) == 1 and "missed its deadline" in missed[0].message
+    assert ws.store.run(run_id).sla_missed
+
+
+def test_event_triggers_start_runs_when_a_table_changes_or_files_arrive(tmp_path: Path) -> None:
+    mod = unique("evt")
+    root = make_project(
+        tmp_path / "p",
+        f"""
+        pipelines:
+          on_files:
+            poke: 0
+            triggers:
+              - file: "landing/*.csv"
+            tasks:
+              - {{name: seen, python: "{mod}:seen"}}
+        """,
+        {mod: "def seen(ctx):\n    return ctx.params['trigger']\n"},
+    )
+    ws = Workspace.open(root)
+    scheduler = Scheduler(ws)
+    drain(scheduler)
+    assert ws.runs("on_files") == []  # nothing there yet
+    (root / "landing").mkdir()
+    (root / "landing" / "a.csv").write_text("x\n1\n")
+    drain(scheduler)
+    drain(scheduler)
+    runs = ws.runs("on_files")
+    assert len(runs) == 1 and runs[0].trigger == "event" and runs[0].status == "success"
+    drain(scheduler)  # no new file: no new run
+    assert len(ws.runs("on_files")) == 1
+    (root / "landing" / "b.csv").write_text("x\n2\n")
+    drain(scheduler)
+    drain(scheduler)
+    assert len(ws.runs("on_files")) == 2
+
+
+def test_backfill_runs_each_date_once_and_skips_done_dates(tmp_path: Path) -> None:
+    root = daily_project(tmp_path / "p")
+    ws = Workspace.open(root)
+    records = ws.backfill(
+        "daily", datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 4, tzinfo=UTC), max_active=2
+    )
+    assert sorted(r.logical_date.day for r in records if r.logical_date) == [2, 3, 4]
+    assert {r.trigger for r in records} == {"backfill"}
+    stamps = sorted(p.name[:10] for p in (root / "stamps").iterdir())
+    assert stamps == ["2024-01-02", "2024-01-03", "2024-01-04"]
+    again = ws.backfill("daily", datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 4, tzinfo=UTC))
+    assert [r.logical_date.day for r in again if r.logical_date] == [1]
+    # the scheduler's catch-up does not redo backfilled dates either
+    drain(Scheduler(Workspace.open(root)), datetime(2024, 1, 5, 1, tzinfo=UTC))
+    assert len(list((root / "stamps").iterdir())) == 4
+
+
+def test_paused_pipelines_wait_and_triggered_runs_start(tmp_path: Path) -> None:
+    root = daily_project(tmp_path / "p")
+    ws = Workspace.open(root)
+    ws.pause("daily")
+    run_id = ws.trigger("daily", conf={"note": "by hand"})
+    scheduler = Scheduler(ws)
+    drain(scheduler, datetime(2024, 1, 3, tzinfo=UTC))
+    assert ws.store.run(run_id).status == "queued"
+    assert not (root / "stamps").exists()
+    ws.pause("daily", False)
+    drain(scheduler, datetime(2024, 1, 3, tzinfo=UTC))
+    drain(scheduler, datetime(2024, 1, 3, tzinfo=UTC))
+    record = ws.store.run(run_id)
+    assert record.status == "success" and record.conf == {"note": "by hand"}
+    with ws.store.engine.connect() as conn:
+        owners = conn.execute(sa.select(schema.runs.c.owner)).scalars().all()
+    assert all(o.startswith("scheduler:") for o in owners)
