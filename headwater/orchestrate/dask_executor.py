@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 class DaskExecutor:
     """Submits each task as ``run_remote(project, task id, context)``: ``submit`` receives the
-    runner's ``(invoke, handler, task, ctx)`` and sends only what a worker needs."""
+    runner's ``invoke, handler, task, ctx`` and sends only what a worker needs."""
 
     def __init__(self, address: str, project: RemoteProject, max_workers: int = 4) -> None:
         self.project = project
@@ -46,7 +46,7 @@ class DaskExecutor:
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
         future: Future[T] = Future()
         future.set_running_or_notify_cancel()
-        _invoke, _handler, task, ctx = args
+        _handler, task, ctx = args
         remote = self.client.submit(
             run_remote, self.project, task.id, context_payload(ctx), pure=False
         )

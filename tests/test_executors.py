@@ -1,0 +1,88 @@
+"""Executors: tasks in worker processes (killed on timeout, retried when the worker dies) and
+on a Dask cluster of separate worker processes."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from headwater import Workspace
+from headwater.errors import RunFailed
+from tests.orchestration_support import make_project
+
+WORKER = """
+import os, signal, time
+from pathlib import Path
+
+def whoami():
+    return os.getpid()
+
+def die_once(ctx):
+    marker = Path(ctx.run.root) / "died"
+    if not marker.exists():
+        marker.write_text("x")
+        os.kill(os.getpid(), signal.SIGKILL)  # the worker dies without a word
+    return os.getpid()
+
+def hang():
+    time.sleep(60)  # a blocking call: only killing the process stops it
+"""
+
+
+def project(root: Path, executor: str) -> tuple[Path, str]:
+    mod = f"worker_{uuid.uuid4().hex[:8]}"
+    yaml = f"""
+    pipelines:
+      work:
+        executor: {executor}
+        tasks:
+          - {{name: who, python: "{mod}:whoami", map: [1, 2, 3]}}
+      crash:
+        executor: {executor}
+        tasks:
+          - {{name: crash, python: "{mod}:die_once", retries: {{retries: 1, delay: 0.1}}}}
+      stuck:
+        executor: {executor}
+        tasks:
+          - {{name: stuck, python: "{mod}:hang", timeout: 1}}
+    """
+    return make_project(root, yaml, {mod: WORKER}), mod
+
+
+def test_process_executor_isolates_kills_and_retries(tmp_path: Path) -> None:
+    root, _ = project(tmp_path / "p", "{type: processes}")
+    ws = Workspace.open(root)
+    record = ws.run("work")
+    pids = {t.value for t in record.tasks}
+    assert os.getpid() not in pids and len(pids) == 3  # one process per task
+    crashed = ws.run("crash")
+    task = crashed.tasks[0]
+    assert task.status == "success" and task.attempts == 2  # the dead worker's task was retried
+    retry = [e for e in ws.store.events("task_retry") if e.run_id == crashed.run_id]
+    assert "worker process" in retry[0].message and "died (signal 9)" in retry[0].message
+    with pytest.raises(RunFailed, match="timed out after 1s"):
+        ws.run("stuck")
+
+
+@pytest.mark.slow
+def test_dask_executor_runs_tasks_on_cluster_workers(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        root, _ = project(tmp_path / "p", f"{{type: dask, address: {cluster.scheduler_address}}}")
+        ws = Workspace.open(root)
+        record = ws.run("work")
+        assert all(t.status == "success" for t in record.tasks)
+        from distributed import Client
+
+        with Client(cluster) as client:
+            workers = set(client.run(os.getpid).values())
+        assert {t.value for t in record.tasks} <= workers and os.getpid() not in workers
+        with pytest.raises(RunFailed, match="timed out after 1s"):
+            ws.run("stuck")
+        ws.close()
