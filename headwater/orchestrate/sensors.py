@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import ProjectError
+from headwater.errors import ProjectError, SourceError
 
 if TYPE_CHECKING:
     from headwater.workspace import Workspace
@@ -60,7 +60,10 @@ def _files(ws: Workspace, condition: Mapping[str, Any]) -> dict[str, str]:
         storage = open_storage(url, ws.project.root)
     else:
         storage = open_storage(str(ws.project.root), ws.project.root)
-    return {f.path: f.version for f in storage.list(condition["file"])}
+    try:
+        return {f.path: f.version for f in storage.list(condition["file"])}
+    except SourceError:
+        return {}  # the folder is not there yet: nothing has arrived
 
 
 def _source_maximum(ws: Workspace, spec: Mapping[str, Any]) -> Any:
