@@ -8,12 +8,15 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+import pytest
 
 from typer.testing import CliRunner
 
 from headwater import Workspace
 from headwater.cli import app
+from headwater.errors import RunFailed
 from tests.orchestration_support import make_project, statuses
 
 
@@ -43,10 +46,9 @@ def test_file_sensor_waits_for_the_file(tmp_path: Path) -> None:
 
     threading.Thread(target=drop).start()
     ws = Workspace.open(root)
-    try:
+    with pytest.raises(RunFailed) as failed:  # `never` times out; `wait` and `read` succeed
         ws.run("waiting")
-    except Exception as exc:  # `never` times out: the run fails, but `read` ran
-        run = exc.run  # type: ignore[attr-defined]
+    run = failed.value.run
     tasks = {t.task_id: t for t in run.tasks}
     assert tasks["wait"].status == "success" and tasks["wait"].value == ["inbox/day1.csv"]
     assert tasks["read"].value == ["inbox/day1.csv"]
@@ -54,7 +56,7 @@ def test_file_sensor_waits_for_the_file(tmp_path: Path) -> None:
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -81,10 +83,8 @@ def test_failure_webhook_is_called(tmp_path: Path) -> None:
         """,
     )
     ws = Workspace.open(root)
-    try:
+    with pytest.raises(RunFailed):
         ws.run("broken")
-    except Exception:
-        pass
     deadline = time.monotonic() + 10
     while len(_Hook.received) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
