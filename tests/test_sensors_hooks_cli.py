@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-
 from typer.testing import CliRunner
 
 from headwater import Workspace
