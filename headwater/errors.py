@@ -17,7 +17,8 @@ callers (the CLI, the web UI, tests) never parse text. Retryable failures derive
     ├── ModelError                   a model's SQL: parse/bind/runtime error, unknown table, cycle
     ├── DagError                     a pipeline's task graph is invalid
     ├── LakeError                    catalog / table / storage problems
-    │   └── TableNotFound
+    │   ├── TableNotFound
+    │   └── CommitConflict           TransientError too: another writer committed first
     ├── QueryError                   an interactive query failed
     ├── QualityFailed                new data failed its error checks and was not published
     ├── StateError                   metadata store problems
@@ -139,6 +140,14 @@ class LakeError(HeadwaterError):
 
 class TableNotFound(LakeError):
     """A table name that is not in the catalog."""
+
+
+class CommitConflict(LakeError, TransientError):
+    """Another writer committed to the table first; nothing of this write was published."""
+
+    def __init__(self, message: str, *, table: str, hint: str | None = None) -> None:
+        self.table = table
+        super().__init__(message, hint=hint)
 
 
 class QueryError(HeadwaterError):

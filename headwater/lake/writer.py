@@ -22,14 +22,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table, Transaction
+from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.types import ListType, MapType, NestedField, StructType
 
-from headwater.errors import LakeError
+from headwater.errors import CommitConflict, LakeError
 from headwater.lake.arrow_types import conform, storable_schema, widens
 from headwater.lake.catalog import Lake, split_name
 from headwater.lake.prefetch import prefetch
@@ -172,20 +172,25 @@ def commit_files(
     properties: Mapping[str, str] | Callable[[], Mapping[str, str]] | None,
     remove: Callable[[Table], list[DataFile]] | None = None,
     audit: Audit | None = None,
+    *,
+    rebase: bool = True,
 ) -> WriteResult:
     """One snapshot: the files ``remove`` picks out, every produced file in, or nothing.
 
     Without ``remove`` it is an APPEND snapshot; with it an OVERWRITE. The table is created
     (with ``schema``) when missing, and its schema evolved to ``schema`` first. ``properties``
     go to the snapshot summary; a callable is asked once every file is produced (for state
-    that is known only then, like a cursor).
+    that is known only then, like a cursor). When another writer commits first, pyiceberg
+    re-applies this commit on top of theirs if they do not conflict; ``rebase=False`` fails
+    with CommitConflict instead, for commits whose properties were derived from the snapshot
+    they replace (they would overwrite the other commit's).
     """
     namespace, _ = split_name(name)
     lake.ensure_namespace(namespace)
     table_props = {"write.target-file-size-bytes": str(lake.target_file_bytes)}
     txn: Transaction
     if lake.exists(name):
-        table = lake.table(name)
+        table = lake.table(name) if rebase else _without_commit_retries(lake.table(name))
         txn = table.transaction()
         _evolve_schema(txn, name, schema)
         txn.set_properties(table_props)
@@ -230,9 +235,11 @@ def commit_files(
     except BaseException as exc:
         if commit_uuid is not None:
             _remove_files_of(txn.table_metadata.location, str(commit_uuid))
-        if isinstance(exc, CommitFailedException):
-            raise LakeError(
+        # pyiceberg retries a lost race itself; what is left conflicts with the other commit
+        if isinstance(exc, CommitFailedException | ValidationException):
+            raise CommitConflict(
                 f"table `{name}` changed while it was being written: {exc}",
+                table=name,
                 hint="run again; another writer committed first",
             ) from exc
         raise
@@ -333,6 +340,17 @@ def with_field_ids(schema: pa.Schema, table_schema: Schema) -> pa.Schema:
         return pa.field(field.name, t, field.nullable, {b"PARQUET:field_id": str(column.field_id)})
 
     return pa.schema([tag(f, table_schema.find_field(f.name)) for f in schema])
+
+
+def _without_commit_retries(table: Table) -> Table:
+    """``table`` as the base of a transaction that pyiceberg commits once, never retried on a
+    newer snapshot. pyiceberg reads the retry count from the base's properties; the changed
+    property stays local: a commit sends only the transaction's own updates."""
+    properties = {**table.metadata.properties, TableProperties.COMMIT_NUM_RETRIES: "0"}
+    metadata = table.metadata.model_copy(update={"properties": properties})
+    return Table(
+        table.name(), metadata, table.metadata_location, table.io, table.catalog, table.config
+    )
 
 
 def _delete(paths: Iterable[str]) -> None:

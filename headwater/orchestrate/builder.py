@@ -77,6 +77,7 @@ class DagBuilder:
         self.model_graph = models
         self.pools = set(pools)
         self.drafts: list[_Draft] = []
+        self.ids: set[str] = set()
         self.names: dict[str, list[str]] = {}  # step and group names → their task ids
         self.groups: list[str] = []  # the open groups, outermost first
 
@@ -89,8 +90,7 @@ class DagBuilder:
         """``name`` qualified by the open groups, with ``__2``… when it is taken."""
         base = self.qualify(name)
         candidate, n = base, 1
-        taken = {d.id for d in self.drafts} | set(self.names)
-        while candidate in taken:
+        while candidate in self.ids or candidate in self.names:
             n += 1
             candidate = f"{base}__{n}"
         return candidate
@@ -122,6 +122,7 @@ class DagBuilder:
                 hint="declare it under `pools:` in headwater.yaml, e.g. `pools: {db: 2}`",
             )
         group = ".".join(self.groups) or None
+        self.ids.add(task_id)
         self.drafts.append(_Draft(task_id, kind, target, spec, tuple(after), options, group))
         return task_id
 

@@ -26,16 +26,27 @@ def code_folder(root: Path) -> Path:
     return root / PIPELINES
 
 
-def _on_path(root: Path) -> None:
-    folder = str(code_folder(root).resolve())
+def _on_path(root: Path, module: str) -> None:
+    """Put this project's folder first on sys.path, and forget a module of the same name that
+    another project (opened earlier in this process) loaded from its own folder."""
+    folder = code_folder(root).resolve()
     with _lock:
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
+        if str(folder) in sys.path:
+            sys.path.remove(str(folder))
+        sys.path.insert(0, str(folder))
+        top = module.split(".")[0]
+        loaded = sys.modules.get(top)
+        origin = getattr(loaded, "__file__", None) if loaded is not None else None
+        ours = (folder / f"{top}.py").exists() or (folder / top).is_dir()
+        if origin and ours and not Path(origin).resolve().is_relative_to(folder):
+            for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+                del sys.modules[name]
+            importlib.invalidate_caches()
 
 
 def _import(module: str, root: Path | None, what: str) -> Any:
     if root is not None:
-        _on_path(root)
+        _on_path(root, module)
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import inspect
 import os
 import signal
@@ -18,12 +19,14 @@ from headwater.errors import HeadwaterError
 from headwater.orchestrate.code import load_callable
 from headwater.orchestrate.context import TaskCancelled, TaskContext
 from headwater.orchestrate.task import Branch, PythonSpec, SensorSpec, ShellSpec, TaskOutcome
+from headwater.orchestrate.templates import is_template, render
 
 
 class TaskFailed(HeadwaterError):
     """A shell command exited non-zero, or a sensor gave up."""
 
 
+@functools.lru_cache(maxsize=1024)
 def _wants_context(function: Callable[..., Any]) -> str | None:
     try:
         parameters = inspect.signature(function).parameters
@@ -51,10 +54,11 @@ def outcome_of(result: Any) -> TaskOutcome:
 
 def run_python(spec: PythonSpec, ctx: TaskContext, root: Path | None) -> TaskOutcome:
     function = spec.function or load_callable(spec.ref, root)
-    names = {**ctx.names(), **spec.names}
     args = [_resolve(a, ctx) for a in spec.args]
     kwargs = {k: _resolve(v, ctx) for k, v in spec.params.items()}
-    kwargs = {k: ctx.render(v, **names) if isinstance(v, str) else v for k, v in kwargs.items()}
+    if any(is_template(v) for v in kwargs.values()):
+        names = {**ctx.names(), **spec.names}
+        kwargs = {k: render(v, names) for k, v in kwargs.items()}
     wants = _wants_context(function)
     if wants and wants not in kwargs:
         kwargs[wants] = ctx

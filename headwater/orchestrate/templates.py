@@ -1,11 +1,13 @@
 """Templated task parameters (``{{ ds }}``, ``{{ data_interval_start }}``, ``{{ params.x }}``).
 
-Jinja, as in Airflow, so users' templates carry over; rendered natively, so a template that is
-one expression (``"{{ values.extract }}"``) keeps its type. Templates are compiled once.
+Jinja, as in Airflow, so users' templates carry over. A template that is one expression
+(``"{{ values.extract }}"``) yields that expression's value with its type; any other template
+yields text (``"{{ ds_nodash }}"`` stays the string ``"20240301"``). Compiled once.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
@@ -13,14 +15,42 @@ from typing import Any
 
 from headwater.errors import DagError
 
+_SINGLE = re.compile(r"^\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}$", re.DOTALL)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    from jinja2 import Environment, StrictUndefined
+
+    return Environment(undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+class _Expression:
+    """``{{ expr }}`` alone: evaluated to a value, not to text."""
+
+    def __init__(self, expression: Any) -> None:
+        self.expression = expression
+
+    def render(self, **names: Any) -> Any:
+        value = self.expression(**names)
+        if hasattr(value, "_undefined_message"):  # StrictUndefined is not raised by expressions
+            from jinja2 import UndefinedError
+
+            raise UndefinedError(value._undefined_message)
+        return value
+
 
 @lru_cache(maxsize=4096)
 def _compile(text: str) -> Any:
-    from jinja2 import StrictUndefined, TemplateSyntaxError
-    from jinja2.nativetypes import NativeEnvironment
+    from jinja2 import TemplateSyntaxError
 
-    env = NativeEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+    env = _environment()
+    single = _SINGLE.match(text.strip())
     try:
+        if single:
+            return _Expression(
+                env.compile_expression(single.group("expr"), undefined_to_none=False)
+            )
         return env.from_string(text)
     except TemplateSyntaxError as exc:
         raise DagError(f"template {text!r}: {exc.message} (line {exc.lineno})") from None

@@ -1,0 +1,1 @@
+"""The labs' task functions and the helpers they share (``pipelines/`` is on ``sys.path``)."""

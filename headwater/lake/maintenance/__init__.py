@@ -1,0 +1,28 @@
+"""Table maintenance: compaction, snapshot expiry and orphan-file removal (``headwater maintain``)."""
+
+from headwater.lake.maintenance.compact import compact
+from headwater.lake.maintenance.expire import expire_snapshots
+from headwater.lake.maintenance.maintain import Maintenance, maintain
+from headwater.lake.maintenance.orphans import remove_orphan_files
+from headwater.lake.maintenance.report import (
+    CompactReport,
+    ExpireReport,
+    MaintenanceReport,
+    OrphanFile,
+    OrphanReport,
+    Progress,
+)
+
+__all__ = [
+    "CompactReport",
+    "ExpireReport",
+    "Maintenance",
+    "MaintenanceReport",
+    "OrphanFile",
+    "OrphanReport",
+    "Progress",
+    "compact",
+    "expire_snapshots",
+    "maintain",
+    "remove_orphan_files",
+]

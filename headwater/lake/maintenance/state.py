@@ -1,0 +1,40 @@
+"""The load state a table's history must keep through maintenance.
+
+A load commits its cursor and source state in its snapshot's summary (headwater/ingest/
+state.py), and the next load reads them from the newest snapshot marked as a load's. A
+compaction carries them into its own snapshot, and expiry never removes the snapshots between
+the current one and the one holding them, so the next load starts where the last one ended.
+"""
+
+from __future__ import annotations
+
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
+
+from headwater.ingest.state import LOADED
+
+MAINTENANCE = "headwater.maintenance"  # names the operation that wrote a snapshot
+
+# who wrote a snapshot, not state: a compaction is not that run's work
+_WRITER = frozenset({"headwater.run-id", "headwater.task", "headwater.reader"})
+
+
+def state_lineage(table: Table) -> list[Snapshot]:
+    """The snapshots from the current one back to the newest a load wrote (both included);
+    empty when no load wrote any (a model's table)."""
+    lineage = []
+    for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
+        lineage.append(snapshot)
+        if snapshot.summary is not None and LOADED in snapshot.summary.additional_properties:
+            return lineage
+    return []
+
+
+def carried_properties(table: Table) -> dict[str, str]:
+    """The Headwater properties of the newest load's snapshot, for a snapshot that rewrites
+    files without changing rows (every ``headwater.*`` key but those naming the writer)."""
+    lineage = state_lineage(table)
+    if not lineage or lineage[-1].summary is None:
+        return {}
+    props = lineage[-1].summary.additional_properties
+    return {k: v for k, v in props.items() if k.startswith("headwater.") and k not in _WRITER}
