@@ -200,11 +200,12 @@ def query(
 ) -> None:
     """Query catalog tables with SQL (DuckDB dialect); read-only, one statement.
 
-    The result streams to the output batch by batch, so memory stays bounded whatever its
-    size (--format table keeps only the rows it shows). A table can be read as it was:
-    `FROM gold.t FOR TIMESTAMP AS OF TIMESTAMP '2026-11-01 10:00:00'` (UTC) or
-    `FOR VERSION AS OF <snapshot id>` (`headwater show` lists them). A WHERE clause on a
-    table keeps the files it cannot match out of the scan.
+    The result streams to the output batch by batch: memory stays bounded,
+    whatever its size (--format table keeps only the rows it shows).
+
+    Read a table as it was (UTC; `headwater show TABLE` lists its snapshots):
+    FROM gold.t FOR TIMESTAMP AS OF TIMESTAMP '2026-11-01 10:00:00'
+    FROM gold.t FOR VERSION AS OF <snapshot id>
 
     Example: headwater query "SELECT country, count(*) FROM gold.dim_locations GROUP BY 1" --format json
     """
@@ -451,23 +452,23 @@ def _print_run(record: RunRecord) -> None:
         title=f"run {record.run_id[:8]} of {record.pipeline}",
         title_justify="left",
     )
-    for name in ("task", "kind", "status", "rows", "change", "size", "seconds"):
+    for name in ("task", "kind", "status", "rows", "result", "size", "seconds"):
         view.add_column(name, justify="right" if name in ("rows", "size", "seconds") else "left")
     for t in sorted(record.tasks, key=lambda t: (t.started_at is None, t.started_at, t.task_id)):
+        data = t.kind in ("ingest", "model")
         view.add_row(
             t.task_id,
             t.kind,
             _status(t.status.value),
-            f"{t.rows:,}" if t.rows is not None else "",
-            _change(t.details),
+            f"{t.rows:,}" if t.rows is not None and data else "",
+            _change(t.details) if data else _value(t.value),
             _size(t.bytes) if t.bytes else "",
             f"{t.seconds:.2f}" if t.seconds is not None else "",
         )
     err.print(view)
     seconds = f" in {record.seconds:.2f}s" if record.seconds is not None else ""
-    err.print(
-        f"{_status(record.status.value)}: {len(record.tasks)} tasks, {record.rows:,} rows{seconds}"
-    )
+    rows = sum(t.rows or 0 for t in record.tasks if t.kind in ("ingest", "model"))
+    err.print(f"{_status(record.status.value)}: {len(record.tasks)} tasks, {rows:,} rows{seconds}")
 
 
 def _change(details: dict[str, Any] | None) -> str:
@@ -489,6 +490,14 @@ def _change(details: dict[str, Any] | None) -> str:
     if details.get("rejected"):
         text += f" [yellow]{details['rejected']:,} rejected[/yellow]"
     return text
+
+
+def _value(value: Any) -> str:
+    """What a task handed downstream, shortened."""
+    if value is None:
+        return ""
+    text = str(value)
+    return f"→ {text if len(text) <= 40 else text[:39] + '…'}"
 
 
 def _status(value: str) -> str:
@@ -514,7 +523,13 @@ def _size(n: int) -> str:
 
 
 # the quality and maintenance commands register themselves on `app`
-from headwater.cli import orchestrate_commands, quality_commands  # noqa: E402, F401
+import headwater.cli.crawl_commands  # noqa: E402, F401
+from headwater.cli import (  # noqa: E402, F401
+    maintain_commands,
+    orchestrate_commands,
+    quality_commands,
+    serve_commands,
+)
 
 
 def main() -> None:
