@@ -411,3 +411,46 @@ def test_cancel_stops_a_running_run(tmp_path: Path) -> None:
     record = ws.store.run(run_id)
     assert record.status == "cancelled"
     assert statuses(ws, run_id) == {"wait": "cancelled", "never": "cancelled"}
+
+
+def test_maintain_step_compacts_what_loads_appended(tmp_path: Path) -> None:
+    root = make_project(
+        tmp_path / "p",
+        """
+        connections:
+          drop: {type: files, url: landing}
+        sources:
+          drops:
+            connection: drop
+            namespace: raw
+            load: append
+            tables:
+              - {name: events, glob: "*.csv"}
+        pipelines:
+          load:
+            tasks:
+              - ingest: drops
+          tidy:
+            tasks:
+              - {maintain: raw.events, keep_last: 1, orphans: false}
+        """,
+    )
+    (root / "landing").mkdir()
+    ws = Workspace.open(root)
+    for day in range(3):
+        (root / "landing" / f"day{day}.csv").write_text(
+            f"id,day\n{day * 2},{day}\n{day * 2 + 1},{day}\n"
+        )
+        ws.run("load")
+    assert len(ws.lake.data_files("raw.events")) == 3
+    before = sorted(ws.query("SELECT id, day FROM raw.events").to_pylist(), key=str)
+    record = ws.run("tidy")
+    task = record.tasks[0]
+    assert task.task_id == "maintain_raw_events" and task.kind == "maintain"
+    assert task.value["raw.events"]["files"] == [3, 1]
+    assert task.value["raw.events"]["snapshots_expired"] >= 2
+    assert len(ws.lake.data_files("raw.events")) == 1
+    assert sorted(ws.query("SELECT id, day FROM raw.events").to_pylist(), key=str) == before
+    (root / "landing" / "day3.csv").write_text("id,day\n6,3\n")
+    ws.run("load")  # the files already loaded are still known after compaction
+    assert ws.query("SELECT count(*) AS n FROM raw.events").to_pylist() == [{"n": 7}]

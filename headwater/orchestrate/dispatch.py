@@ -11,6 +11,7 @@ from headwater.orchestrate.context import TaskContext
 from headwater.orchestrate.task import (
     CheckSpec,
     IngestSpec,
+    MaintainSpec,
     ModelSpec,
     PipelineSpec,
     PythonSpec,
@@ -37,6 +38,8 @@ def execute_task(
         return handlers.wait_for(spec, ctx, lambda condition: _sensor(ws, condition, ctx))
     if isinstance(spec, CheckSpec):
         return _check(ws, spec, ctx)
+    if isinstance(spec, MaintainSpec):
+        return _maintain(ws, spec, ctx)
     if isinstance(spec, PipelineSpec):
         record = ws.run(
             spec.pipeline,
@@ -95,3 +98,31 @@ def _check(ws: Workspace, spec: CheckSpec, ctx: TaskContext) -> TaskOutcome:
     return TaskOutcome(
         value={"passed": len(result.results) - len(result.failed), "warned": len(result.failed)}
     )
+
+
+def _maintain(ws: Workspace, spec: MaintainSpec, ctx: TaskContext) -> TaskOutcome:
+    from datetime import timedelta
+
+    from headwater.lake.maintenance import Maintenance
+
+    o = spec.options
+    options = Maintenance(
+        compact=o.get("compact", True),
+        expire=o.get("expire", True),
+        orphans=o.get("orphans", True),
+        keep_last=o.get("keep_last", 5),
+        older_than=timedelta(seconds=o["older_than"]) if o.get("older_than") else None,
+        orphan_age=timedelta(seconds=o.get("orphan_age", 86400)),
+    )
+    summary: dict[str, Any] = {}
+    for report in ws.maintain(spec.target, options):
+        done: dict[str, Any] = {}
+        if report.compact is not None:
+            done["files"] = [report.compact.files_before, report.compact.files_after]
+        if report.expire is not None:
+            done["snapshots_expired"] = len(report.expire.expired)
+        if report.orphans is not None:
+            done["orphans_removed"] = len(report.orphans.orphans)
+        ctx.log.info(f"{report.table}: {done}")
+        summary[report.table] = done
+    return TaskOutcome(value=summary)

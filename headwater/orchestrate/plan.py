@@ -11,6 +11,7 @@ from headwater.orchestrate.builder import DagBuilder, Options, retry_policy
 from headwater.orchestrate.dag import Dag
 from headwater.orchestrate.task import (
     CheckSpec,
+    MaintainSpec,
     PipelineSpec,
     PythonSpec,
     SensorSpec,
@@ -23,6 +24,7 @@ from headwater.project.pipelines import (
     CheckStep,
     GroupStep,
     IngestStep,
+    MaintainStep,
     Mapped,
     ModelsStep,
     Pipeline,
@@ -52,6 +54,8 @@ def step_name(step: Step | StepBase, index: int = 0) -> str:
         return step.python.partition(":")[2]
     if isinstance(step, PipelineStep):
         return f"run_{step.pipeline}"
+    if isinstance(step, MaintainStep):
+        return "maintain_" + _WORD.sub("_", step.maintain)
     if isinstance(step, GroupStep):
         return step.group
     if isinstance(step, SensorStep):
@@ -129,5 +133,10 @@ def _spec(step: Step, item: Any) -> tuple[TaskKind, TaskSpec]:
         return "sensor", SensorSpec(step.sensor.model_dump(), step.poke)
     if isinstance(step, CheckStep):
         return "check", CheckSpec(None if step.check == "all" else step.check)
+    if isinstance(step, MaintainStep):
+        options = step.model_dump(
+            include={"compact", "expire", "orphans", "keep_last", "older_than", "orphan_age"}
+        )
+        return "maintain", MaintainSpec(None if step.maintain == "all" else step.maintain, options)
     assert isinstance(step, PipelineStep)
     return "pipeline", PipelineSpec(step.pipeline, step.conf)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from headwater.sql.models import Model
 
-TaskKind = Literal["ingest", "model", "check", "python", "shell", "sensor", "pipeline"]
+TaskKind = Literal["ingest", "model", "check", "python", "shell", "sensor", "pipeline", "maintain"]
 
 #: when a task runs, given how its upstream tasks ended (Airflow's names)
 TriggerRule = Literal[
@@ -71,7 +71,22 @@ class PipelineSpec:
     conf: Mapping[str, Any] = field(default_factory=dict)
 
 
-TaskSpec = IngestSpec | ModelSpec | CheckSpec | PythonSpec | ShellSpec | SensorSpec | PipelineSpec
+@dataclass(frozen=True)
+class MaintainSpec:
+    target: str | None  # a table, or every table
+    options: Mapping[str, Any] = field(default_factory=dict)  # headwater.lake.maintenance options
+
+
+TaskSpec = (
+    IngestSpec
+    | ModelSpec
+    | CheckSpec
+    | PythonSpec
+    | ShellSpec
+    | SensorSpec
+    | PipelineSpec
+    | MaintainSpec
+)
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,18 @@ class PipelineStep(StepBase):
     conf: dict[str, Any] = Field(default_factory=dict)
 
 
+class MaintainStep(StepBase):
+    """Table maintenance (`headwater maintain`): a table, or every table with `maintain: all`."""
+
+    maintain: str
+    compact: bool = True
+    expire: bool = True
+    orphans: bool = True
+    keep_last: int = Field(default=5, ge=1)
+    older_than: Seconds | None = None
+    orphan_age: Seconds = 86400.0
+
+
 class GroupStep(StepBase):
     """Steps under one name: task ids become ``group.task``; depending on a group waits for it."""
 
@@ -182,7 +194,7 @@ class GroupStep(StepBase):
     tasks: tuple[Step, ...] = Field(min_length=1)
 
 
-_KINDS = ("ingest", "models", "check", "python", "shell", "sensor", "pipeline", "group")
+_KINDS = ("ingest", "models", "check", "python", "shell", "sensor", "pipeline", "maintain", "group")
 
 
 def _step_kind(value: Any) -> str | None:
@@ -198,12 +210,13 @@ Step = Annotated[
     | Annotated[ShellStep, Tag("shell")]
     | Annotated[SensorStep, Tag("sensor")]
     | Annotated[PipelineStep, Tag("pipeline")]
+    | Annotated[MaintainStep, Tag("maintain")]
     | Annotated[GroupStep, Tag("group")],
     Discriminator(
         _step_kind,
         custom_error_type="step_kind",
         custom_error_message="a task needs one of `ingest:`, `models:`, `check:`, `python:`, "
-        "`shell:`, `sensor:`, `pipeline:` or `group:`",
+        "`shell:`, `sensor:`, `pipeline:`, `maintain:` or `group:`",
     ),
 ]
 
