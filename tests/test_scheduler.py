@@ -267,3 +267,62 @@ def test_paused_pipelines_wait_and_triggered_runs_start(tmp_path: Path) -> None:
     with ws.store.engine.connect() as conn:
         owners = conn.execute(sa.select(schema.runs.c.owner)).scalars().all()
     assert all(o.startswith("scheduler:") for o in owners)
+
+
+@pytest.mark.slow
+def test_a_killed_scheduler_process_leaves_nothing_running_forever(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    mod = unique("killed")
+    root = make_project(
+        tmp_path / "p",
+        f"""
+        pipelines:
+          slow:
+            tasks:
+              - {{name: first, python: "{mod}:mark"}}
+              - {{name: nap, python: "{mod}:nap", depends_on: first}}
+        """,
+        {
+            mod: """
+            import time
+            from pathlib import Path
+
+            def mark(ctx):
+                path = Path(ctx.run.root) / "first.calls"
+                path.write_text(str(int(path.read_text()) + 1 if path.exists() else 1))
+
+            def nap(ctx):
+                marker = Path(ctx.run.root) / "napping"
+                if not marker.exists():
+                    marker.write_text("x")
+                    time.sleep(60)  # the first scheduler is killed during this
+                return "rested"
+            """
+        },
+    )
+    ws = Workspace.open(root)
+    run_id = ws.trigger("slow")
+    command = [sys.executable, "-m", "headwater.cli", "scheduler", "-p", str(root)]
+    first = subprocess.Popen(command, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not (root / "napping").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (root / "napping").exists()
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert ws.store.run(run_id).status == "running"  # what the dead scheduler left
+    # a new scheduler takes it over once the old heartbeat is stale (shortened here)
+    second = Scheduler(Workspace.open(root), stale_after=1)
+    time.sleep(1.5)
+    report = second.tick()
+    assert report.recovered == [run_id]
+    for thread in list(second.running.values()):
+        thread.join(timeout=60)
+    record = ws.store.run(run_id)
+    assert record.status == "success"
+    assert statuses(ws, run_id) == {"first": "success", "nap": "success"}
+    assert (root / "first.calls").read_text() == "1"  # what had succeeded did not run again
