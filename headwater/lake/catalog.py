@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
@@ -21,6 +22,10 @@ from pyiceberg.table import Table
 from headwater.errors import LakeError, TableNotFound, did_you_mean
 from headwater.lake.arrow_types import storable_schema
 from headwater.project.base import IDENTIFIER
+
+if TYPE_CHECKING:
+    from headwater.connect.storage.s3 import S3Access
+    from headwater.lake.crawl.registry import ExternalRegistry
 
 _COMMIT_LOCK = threading.Lock()
 
@@ -64,12 +69,21 @@ class Lake:
     """Iceberg catalog and warehouse of one project."""
 
     def __init__(
-        self, catalog_url: str, warehouse: str, target_file_bytes: int = 128 << 20
+        self,
+        catalog_url: str,
+        warehouse: str,
+        target_file_bytes: int = 128 << 20,
+        s3: S3Access | None = None,
+        s3_connections: Mapping[str, S3Access] | None = None,
     ) -> None:
         self.catalog_url = catalog_url
         self.warehouse = warehouse
         self.target_file_bytes = target_file_bytes
+        # how to reach an s3:// warehouse, and the files connections external tables came from
+        self.s3 = s3
+        self.s3_connections = dict(s3_connections or {})
         self._catalog: SqlCatalog | None = None
+        self._external: ExternalRegistry | None = None
         self._lock = threading.RLock()
 
     @classmethod
@@ -93,8 +107,27 @@ class Lake:
                     uri=self.catalog_url,
                     warehouse=self.warehouse,
                     init_catalog_tables="true",
+                    **(self.s3.iceberg_properties() if self.s3 else {}),
                 )
             return self._catalog
+
+    def attach(self, con: Any) -> None:
+        """Let DuckDB connection ``con`` read and write an s3:// warehouse (httpfs, a secret)."""
+        if self.s3 is not None and self.warehouse.startswith("s3://"):
+            from headwater.connect.storage.s3 import split_url
+
+            self.s3.attach(con, f"s3://{split_url(self.warehouse)[0]}")
+
+    @property
+    def external(self) -> ExternalRegistry:
+        """External tables: files registered where they lie (``headwater crawl``), kept in
+        the catalog's database next to the Iceberg tables."""
+        with self._lock:
+            if self._external is None:
+                from headwater.lake.crawl.registry import ExternalRegistry
+
+                self._external = ExternalRegistry(self.catalog.engine, self.catalog_url)
+            return self._external
 
     # -- reading the catalog ------------------------------------------------------------
 
@@ -115,6 +148,12 @@ class Lake:
         try:
             return self.catalog.load_table(split_name(name))
         except (NoSuchTableError, NoSuchNamespaceError):
+            if self.external.get(name) is not None:
+                raise TableNotFound(
+                    f"`{name}` is an external table (files registered by `headwater crawl`), "
+                    "not an Iceberg table",
+                    hint=f"query it with `headwater query`; see it with `headwater external {name}`",
+                ) from None
             known = self.tables()
             raise TableNotFound(
                 f"table `{name}` is not in the catalog{did_you_mean(name, known)}",

@@ -1,10 +1,10 @@
-"""Config of file connections (a folder, later object storage) and file sources."""
+"""Config of file connections (a local folder or an S3 prefix) and file sources."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from headwater.project.base import SourceBase, Strict, TableBase, identifier
 
@@ -23,11 +23,40 @@ ENCODING_ALIASES = {
 }
 
 
+class S3Config(Strict):
+    """How to reach an S3 bucket; anything left out comes from the AWS_* environment."""
+
+    endpoint_url: str | None = Field(
+        default=None, description="e.g. http://127.0.0.1:9000 (MinIO, moto); default: AWS"
+    )
+    region: str | None = Field(default=None, description="default: AWS_REGION, or us-east-1")
+    access_key_id: str | None = Field(default=None, description="default: AWS_ACCESS_KEY_ID")
+    secret_access_key: SecretStr | None = Field(
+        default=None, description="default: AWS_SECRET_ACCESS_KEY; give it as a sensitive variable"
+    )
+    session_token: SecretStr | None = Field(default=None, description="temporary credentials")
+    profile: str | None = Field(default=None, description="a profile of ~/.aws/credentials")
+    path_style: bool | None = Field(
+        default=None,
+        description="bucket in the path, not the host name (default: with an endpoint)",
+    )
+
+
 class FilesConnection(Strict):
-    """A folder of files: relative to the project, absolute, or a ``file://`` URL."""
+    """A folder of files: relative to the project, absolute, a ``file://`` or ``s3://`` URL."""
 
     type: Literal["files"] = "files"
-    url: str = Field(description="folder of the files; relative paths are from the project folder")
+    url: str = Field(
+        description="folder of the files (relative paths are from the project folder), or "
+        "s3://bucket/prefix"
+    )
+    s3: S3Config | None = Field(default=None, description="S3 settings for an s3:// url")
+
+    @model_validator(mode="after")
+    def _s3_settings_on_s3(self) -> FilesConnection:
+        if self.s3 is not None and not self.url.startswith("s3://"):
+            raise ValueError(f"`s3` settings apply to an s3:// url, not to `{self.url}`")
+        return self
 
 
 class FileTable(TableBase):

@@ -7,13 +7,12 @@ scanned by DuckDB's Parquet reader, so projections and filters are pushed down t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from headwater.connect.sql.quoting import ident, literal
-from headwater.errors import ModelError, QueryError, TableNotFound, did_you_mean
+from headwater.errors import ModelError, QueryError
 from headwater.lake.catalog import Lake
-from headwater.sql.references import is_query, parse_select, table_references
 
 if TYPE_CHECKING:  # DuckDB loads with the first session: an ingest from MySQL never needs it
     import duckdb
@@ -35,6 +34,7 @@ class Session:
         self.lake = lake
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
+        lake.attach(self.con)  # an s3:// warehouse: httpfs and the lake's credentials
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._mapped: set[str] = set()
@@ -51,6 +51,11 @@ class Session:
     def map_table(self, name: str) -> None:
         """Make catalog table ``name`` (namespace.table) queryable under the same name."""
         if name in self._mapped:
+            return
+        from headwater.lake.crawl.relation import external_view
+
+        if external_view(self.con, self.lake, name):  # files registered by `headwater crawl`
+            self._mapped.add(name)
             return
         namespace, table = name.split(".")
         files = [_path(f) for f in self.lake.data_files(name)]
@@ -74,40 +79,58 @@ class Session:
         for name in names:
             self.map_table(name)
 
+    def map_scan(
+        self,
+        name: str,
+        files: list[str],
+        schema: pa.Schema,
+        evolved: bool,
+        in_schema: str | None = None,
+    ) -> None:
+        """Make ``files`` (some data files of catalog table ``name``) queryable as ``name``, or
+        as ``"<in_schema>".<table>``: a past snapshot, or the files a filter can match."""
+        namespace, table = name.split(".")
+        if in_schema is None:
+            self._mapped.discard(name)  # the view no longer holds the whole table
+        folder = in_schema or namespace
+        target = f"{ident(folder)}.{ident(table)}"
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(folder)}")
+        # an earlier statement's view or (empty) table: replacing one kind by the other fails
+        found = self.con.execute(
+            "SELECT table_type FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [folder, table],
+        ).fetchone()
+        if found:
+            self.con.execute(f"DROP {'VIEW' if found[0] == 'VIEW' else 'TABLE'} {target}")
+        if files:
+            listing = ", ".join(literal(_path(f)) for f in files)
+            options = ", union_by_name = true" if evolved else ""
+            self.con.execute(
+                f"CREATE VIEW {target} AS SELECT * FROM read_parquet([{listing}]{options})"
+            )
+        else:
+            self.con.register("__headwater_empty", schema.empty_table())
+            self.con.execute(f"CREATE TABLE {target} AS SELECT * FROM __headwater_empty")
+            self.con.unregister("__headwater_empty")
+
     def query(self, sql: str, batch_rows: int = 100_000) -> pa.RecordBatchReader:
-        """Run a read-only statement over catalog tables; results stream in batches."""
+        """Run a read-only statement over catalog tables; results stream in batches.
+
+        A table may be read as of a past time or snapshot (``FOR TIMESTAMP AS OF …``,
+        ``FOR VERSION AS OF …``), and a WHERE clause keeps the files it cannot match out of
+        the scan (see :mod:`headwater.sql.scans`).
+        """
         import duckdb
 
+        from headwater.sql.scans import prepare
+
+        statement = prepare(self, sql)
         try:
-            tree = parse_select(sql)
-        except Exception as exc:  # sqlglot ParseError: let DuckDB give its own message below
-            tree = None
-            parse_error: Exception | None = exc
-        else:
-            parse_error = None
-        if tree is not None and not is_query(tree):
-            raise QueryError(
-                "only SELECT statements can be run here",
-                hint="tables are written by pipelines (sources and models), not by ad-hoc SQL",
-            )
-        if tree is not None:
-            known = None
-            for ref in table_references(tree):
-                if "." not in ref.name:
-                    continue
-                try:
-                    self.map_table(ref.name)
-                except TableNotFound:
-                    known = known if known is not None else self.lake.tables()
-                    raise QueryError(
-                        f"table `{ref.name}` is not in the catalog{did_you_mean(ref.name, known)}",
-                        hint="list tables with `headwater tables`",
-                    ) from None
-        try:
-            return self.con.execute(sql).to_arrow_reader(batch_rows)
+            return _failing_as_query_error(self.con.execute(statement).to_arrow_reader(batch_rows))
         except duckdb.Error as exc:
             detail = str(exc).strip()
-            raise QueryError(detail, hint="fix the SQL and run again") from (parse_error or exc)
+            raise QueryError(detail, hint="fix the SQL and run again") from exc
 
     def schema_of(self, sql: str, file: str) -> pa.Schema:
         """The Arrow schema of a model's result, computed without running it."""
@@ -135,6 +158,20 @@ class Session:
             return self.con.execute(sql).to_arrow_reader(batch_rows)
         except duckdb.Error as exc:
             raise model_error(exc, file) from exc
+
+
+def _failing_as_query_error(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """``reader``, where an error DuckDB meets while computing later batches is a QueryError
+    too (DuckDB raises it as an Arrow IO error from the stream)."""
+    import pyarrow as pa
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except (pa.ArrowException, OSError) as exc:
+            raise QueryError(str(exc).strip(), hint="fix the SQL and run again") from exc
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 def model_error(exc: duckdb.Error, file: str) -> ModelError:

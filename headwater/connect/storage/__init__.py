@@ -1,4 +1,4 @@
-"""Where files live, behind one small Protocol: a local folder now, object stores later.
+"""Where files live, behind one small Protocol: a local folder or an S3 bucket prefix.
 
 A storage lists the files a glob matches (with what identifies their content: size and a
 version, the mtime locally or the ETag on S3) and tells DuckDB where to read each one.
@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from headwater.errors import SourceError
 
-__all__ = ["FileEntry", "Storage", "open_storage"]
+if TYPE_CHECKING:
+    import duckdb
+
+    from headwater.project.files import S3Config
+
+__all__ = ["FileEntry", "Storage", "attach", "open_storage"]
 
 
 @dataclass(frozen=True)
@@ -43,17 +48,35 @@ class Storage(Protocol):
         ...
 
 
-def open_storage(url: str, base: Path) -> Storage:
-    """The storage for a connection URL; a relative folder is relative to ``base``."""
+def open_storage(
+    url: str, base: Path, s3: S3Config | None = None, setting: str = "the url"
+) -> Storage:
+    """The storage for a connection URL; a relative folder is relative to ``base``.
+
+    ``s3://bucket/prefix`` is reached with ``s3`` (then the AWS_* environment); ``setting``
+    names where the URL was given, for messages.
+    """
     from headwater.connect.storage.local import LocalStorage
 
     if url.startswith("file://"):
         return LocalStorage(Path(url.removeprefix("file://")))
+    if url.startswith("s3://"):
+        from headwater.connect.storage.s3 import S3Access, S3Storage
+
+        return S3Storage(url, S3Access.resolve(s3), setting)
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise SourceError(
-            f"files connection `{url}`: storage `{scheme}://` is not supported yet",
-            hint="use a local folder (relative to the project, absolute, or file://)",
+            f"files connection `{url}`: storage `{scheme}://` is not supported",
+            hint="use a local folder (relative to the project, absolute, or file://) or s3://",
         )
     folder = Path(url).expanduser()
     return LocalStorage(folder if folder.is_absolute() else base / folder)
+
+
+def attach(storage: Storage, con: duckdb.DuckDBPyConnection) -> None:
+    """Let DuckDB connection ``con`` open the storage's locations (S3: httpfs and a secret)."""
+    from headwater.connect.storage.s3 import S3Storage
+
+    if isinstance(storage, S3Storage):
+        storage.attach(con)

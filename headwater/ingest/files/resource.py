@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from headwater.connect.sql.quoting import ident, literal
-from headwater.connect.storage import FileEntry, Storage, open_storage
+from headwater.connect.storage import FileEntry, Storage, attach, open_storage
 from headwater.errors import SourceError
 from headwater.ingest.extraction import Extraction, ReadContext, Reject
 from headwater.ingest.files import csv_files, jsonl_files, state, whole_files
@@ -29,7 +29,10 @@ def build(
     project: Project, source: FileSource, table: FileTable, connection: FilesConnection
 ) -> FileResource:
     """The resource for one table of a file source."""
-    return FileResource(table, open_storage(connection.url, project.root), source.batch_rows)
+    storage = open_storage(
+        connection.url, project.root, connection.s3, f"connections.{source.connection}.url"
+    )
+    return FileResource(table, storage, source.batch_rows)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class FileResource:
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
+            attach(self.storage, con)
             scan = self._scan(con, todo, kind, workdir)
             stream = Stream(con, scan, self._select(scan), self.batch_rows, workdir)
             reader = stream.reader(self.table.glob)

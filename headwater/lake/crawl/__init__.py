@@ -1,0 +1,55 @@
+"""The crawler: find datasets under a folder or S3 prefix and make them tables, like Glue's.
+
+``crawl(lake, storage, namespace, options)`` registers each dataset as an external table
+(files queried where they lie) or, with ``import_files``, loads it into an Iceberg table.
+Names load on first use: a query session needs the registry, not DuckDB's sniffers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from headwater.lake.crawl.crawler import CrawlOptions, Progress, Recrawl, crawl
+    from headwater.lake.crawl.infer import Sampling
+    from headwater.lake.crawl.register import Policy
+    from headwater.lake.crawl.registry import ExternalRegistry, ExternalTable, ExternalVersion
+    from headwater.lake.crawl.report import CrawlReport, SkippedFile, TableOutcome
+
+_WHERE = {
+    "CrawlOptions": "crawler",
+    "Progress": "crawler",
+    "Recrawl": "crawler",
+    "crawl": "crawler",
+    "Sampling": "infer",
+    "Policy": "register",
+    "ExternalRegistry": "registry",
+    "ExternalTable": "registry",
+    "ExternalVersion": "registry",
+    "CrawlReport": "report",
+    "SkippedFile": "report",
+    "TableOutcome": "report",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"headwater.lake.crawl.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'headwater.lake.crawl' has no attribute {name!r}")
+
+
+__all__ = [
+    "CrawlOptions",
+    "CrawlReport",
+    "ExternalRegistry",
+    "ExternalTable",
+    "ExternalVersion",
+    "Policy",
+    "Progress",
+    "Recrawl",
+    "Sampling",
+    "SkippedFile",
+    "TableOutcome",
+    "crawl",
+]
