@@ -339,3 +339,53 @@ def test_warehouse_in_a_missing_bucket_fails_clearly(tmp_path: Path, s3_server: 
         f"bucket `no-such-bucket` does not exist at {s3_server.endpoint} — "
         "create it or fix lake.warehouse"
     )
+
+
+@pytest.mark.postgres
+def test_warehouse_on_s3_merge_and_duckdb_copy_loads(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str, postgres_url: str
+) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE items (id int primary key, name text, qty int)")
+        conn.exec_driver_sql("INSERT INTO items VALUES (1, 'a', 1), (2, 'b', 2)")
+    root = write_project(
+        tmp_path / "p",
+        f"""
+lake:
+  warehouse: s3://{s3_bucket}/lake
+  s3: {{endpoint_url: "{s3_server.endpoint}", region: us-east-1}}
+connections:
+  shop: {{type: sql, url: "{postgres_url}"}}
+sources:
+  full:
+    connection: shop
+    namespace: copied
+    tables: [items]
+  merged:
+    connection: shop
+    namespace: merged
+    load: {{strategy: merge, primary_key: [id]}}
+    tables: [items]
+pipelines:
+  p:
+    tasks:
+      - ingest: full
+      - ingest: merged
+""",
+    )
+    ws = Workspace.open(root)
+    ws.run("p")  # a full load from PostgreSQL is DuckDB's COPY straight into the bucket
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE items SET qty = 20 WHERE id = 2")
+        conn.exec_driver_sql("INSERT INTO items VALUES (3, 'c', 3)")
+    ws.run("p")  # the second merge compares against the table's files in the bucket
+    expected = [(1, "a", 1), (2, "b", 20), (3, "c", 3)]
+    for table in ("copied.items", "merged.items"):
+        rows = ws.query(f"SELECT id, name, qty FROM {table} ORDER BY id").to_pylist()
+        assert [tuple(r.values()) for r in rows] == expected
+        assert all(p.startswith(f"s3://{s3_bucket}/lake/") for p in ws.lake.data_files(table))
+    ws.close()
+    engine.dispose()

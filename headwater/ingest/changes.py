@@ -8,7 +8,7 @@ produce no change at all, which makes every strategy idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,9 +47,12 @@ class ChangeSet:
         existing: Sequence[str],
         table_schema: pa.Schema,
         incoming_schema: pa.Schema,
+        attach: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     ) -> None:
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
+        if attach is not None:  # the lake's storage (an s3:// warehouse)
+            attach(self.con)
         self._existing_paths = {_local(p): p for p in existing}
         self.con.register("shape_incoming", incoming_schema.empty_table())
         self.con.register("shape_existing", table_schema.empty_table())

@@ -347,7 +347,9 @@ class _Job:
         """Write the lag-window rows the table does not hold yet."""
         schema = self.contract.write_schema
         existing = [f.file_path for f in ALL_FILES(self.lake.table(self.target))]
-        with contextlib.closing(ChangeSet(staged, existing, schema, schema)) as changes:
+        with contextlib.closing(
+            ChangeSet(staged, existing, schema, schema, self.lake.attach)
+        ) as changes:
             assert self.settings.cursor is not None
             low = cursors.behind(boundary, self.settings.lag)
             writer = DataFileWriter(txn, schema, tag, self.lake.target_file_bytes)
@@ -385,7 +387,9 @@ class _Job:
             [] if self.replace else [f.file_path for f in ALL_FILES(self.lake.table(self.target))]
         )
         outcome = _Outcome()
-        with contextlib.closing(ChangeSet(staged, existing, table_schema, incoming)) as changes:
+        with contextlib.closing(
+            ChangeSet(staged, existing, table_schema, incoming, self.lake.attach)
+        ) as changes:
             keys = settings.primary_key
             nulls = changes.null_keys(keys)
             if nulls:

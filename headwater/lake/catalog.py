@@ -118,6 +118,15 @@ class Lake:
 
             self.s3.attach(con, f"s3://{split_url(self.warehouse)[0]}")
 
+    def filesystem(self, uri: str) -> tuple[Any, str]:
+        """A pyarrow filesystem and path for a file of the warehouse (with its S3 settings:
+        ``FileSystem.from_uri`` alone knows no endpoint or credentials)."""
+        import pyarrow.fs as pafs
+
+        if uri.startswith("s3://") and self.s3 is not None:
+            return self.s3.filesystem(), uri.removeprefix("s3://")
+        return pafs.FileSystem.from_uri(uri)
+
     @property
     def external(self) -> ExternalRegistry:
         """External tables: files registered where they lie (``headwater crawl``), kept in

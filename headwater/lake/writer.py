@@ -231,10 +231,10 @@ def commit_files(
         lake.commit(txn.commit_transaction)
         if audit is not None:  # files the audit replaced were never published
             kept = {f.file_path for f in written}
-            _delete(f.file_path for f in produced if f.file_path not in kept)
+            _delete(lake, (f.file_path for f in produced if f.file_path not in kept))
     except BaseException as exc:
         if commit_uuid is not None:
-            _remove_files_of(txn.table_metadata.location, str(commit_uuid))
+            _remove_files_of(lake, txn.table_metadata.location, str(commit_uuid))
         # pyiceberg retries a lost race itself; what is left conflicts with the other commit
         if isinstance(exc, CommitFailedException | ValidationException):
             raise CommitConflict(
@@ -353,18 +353,18 @@ def _without_commit_retries(table: Table) -> Table:
     )
 
 
-def _delete(paths: Iterable[str]) -> None:
+def _delete(lake: Lake, paths: Iterable[str]) -> None:
     for path in paths:
-        filesystem, local = pafs.FileSystem.from_uri(path)
+        filesystem, local = lake.filesystem(path)
         filesystem.delete_file(local)
 
 
-def _remove_files_of(table_location: str, commit_uuid: str) -> None:
+def _remove_files_of(lake: Lake, table_location: str, commit_uuid: str) -> None:
     """Delete the data files one failed write produced; their names carry its commit UUID.
 
     Files are written on a thread pool, so some may exist that were never handed back to us.
     """
-    filesystem, root = pafs.FileSystem.from_uri(table_location.rstrip("/") + "/data")
+    filesystem, root = lake.filesystem(table_location.rstrip("/") + "/data")
     selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
     for info in filesystem.get_file_info(selector):
         if info.type == pafs.FileType.File and commit_uuid in info.base_name:

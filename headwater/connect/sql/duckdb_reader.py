@@ -7,7 +7,7 @@ Arrow batches (``read``) or written by DuckDB straight to Parquet files (``copy`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import duckdb
 import pyarrow as pa
@@ -107,7 +107,12 @@ def schema(db: SqlDatabase, request: ReadRequest) -> pa.Schema:
 
 
 def copy(
-    db: SqlDatabase, request: ReadRequest, folder: str, prefix: str, file_bytes: int
+    db: SqlDatabase,
+    request: ReadRequest,
+    folder: str,
+    prefix: str,
+    file_bytes: int,
+    attach: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> list[str]:
     """Write ``request``'s rows as Parquet files named ``prefix-*`` into ``folder``.
 
@@ -116,6 +121,8 @@ def copy(
     """
     con, sql = _attached(db, request)
     try:
+        if attach is not None:  # the lake's storage, for a folder on S3
+            attach(con)
         return copy_to_parquet(con, sql, folder, prefix, file_bytes)
     except duckdb.Error as exc:
         raise _read_error(db, request, exc) from exc
