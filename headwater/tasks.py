@@ -1,12 +1,7 @@
-"""Tasks other than ``@task`` functions, for use inside a ``@pipeline`` function::
+"""Tasks other than ``@task`` functions, for use inside a ``@pipeline`` function.
 
-    from headwater import pipeline, tasks
-
-    @pipeline(schedule="@daily")
-    def nightly():
-        loaded = tasks.ingest("classicmodels")
-        built = tasks.models("gold", after=loaded)
-        tasks.check("gold", after=built)
+For example ``loaded = tasks.ingest("classicmodels")`` then ``tasks.models("gold",
+after=loaded)``; see docs/orchestration.md.
 """
 
 from headwater.orchestrate.define import (
