@@ -143,8 +143,8 @@ class Scheduler:
             trigger_key = json.dumps(spec, sort_keys=True)
             seen = observe(self.ws, spec)
             last = store.trigger_value(name, trigger_key)
-            if seen is None or seen == last:
-                continue
+            if seen is None or seen == {} or seen == last:
+                continue  # nothing there yet, or nothing new
             store.set_trigger_value(name, trigger_key, seen)
             if "file" in spec and isinstance(last, dict):
                 fresh = sorted(k for k, v in seen.items() if last.get(k) != v)
