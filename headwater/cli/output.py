@@ -1,15 +1,19 @@
-"""Writing query results as a table, CSV, JSON (an array of row objects) or Parquet."""
+"""Writing query results as a table, CSV, JSON (an array of row objects) or Parquet.
+
+Results are written batch by batch as they stream from the engine: memory holds one batch
+(and, for the terminal table, the rows shown), whatever the result's size.
+"""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import decimal
-import io
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -35,19 +39,11 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def to_json(table: pa.Table) -> str:
-    return json.dumps(table.to_pylist(), default=_json_value, ensure_ascii=False, indent=2)
-
-
-def to_csv(table: pa.Table) -> bytes:
-    import pyarrow.csv as pacsv
-
-    buffer = io.BytesIO()
-    pacsv.write_csv(table, buffer)
-    return buffer.getvalue()
-
-
-def render_table(table: pa.Table, console: Console, max_rows: int) -> None:
+def render_table(
+    table: pa.Table, console: Console, max_rows: int, total: int | None = None
+) -> None:
+    """Show the first ``max_rows`` rows of ``table``; ``total``: the result's row count, when
+    ``table`` holds only the rows to show."""
     import pyarrow as pa
 
     view = Table(show_lines=False, header_style="bold")
@@ -61,9 +57,10 @@ def render_table(table: pa.Table, console: Console, max_rows: int) -> None:
     for row in table.slice(0, max_rows).to_pylist():
         view.add_row(*("" if v is None else _cell(v) for v in row.values()))
     console.print(view)
-    shown = min(max_rows, table.num_rows)
-    note = f"{table.num_rows} row{'s' if table.num_rows != 1 else ''}"
-    if shown < table.num_rows:
+    total = table.num_rows if total is None else total
+    shown = min(max_rows, total)
+    note = f"{total} row{'s' if total != 1 else ''}"
+    if shown < total:
         note += f", first {shown} shown (use --format csv or --output for all)"
     console.print(f"[dim]{note}[/dim]")
 
@@ -78,34 +75,76 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def write_stream(
+    reader: pa.RecordBatchReader,
+    fmt: Format,
+    output: Path | None,
+    console: Console,
+    max_rows: int,
+) -> int:
+    """Write the batches of ``reader`` in ``fmt`` to ``output`` (a file) or to the terminal as
+    they arrive; returns the rows written. A file appears only once it is complete."""
+    import pyarrow as pa
+
+    if fmt == "parquet" and output is None:
+        raise HeadwaterError(
+            "--format parquet needs --output FILE", hint="e.g. --output result.parquet"
+        )
+    if output is None and fmt == "table":
+        shown: list[pa.RecordBatch] = []
+        total = 0
+        for batch in reader:
+            if total < max_rows:
+                shown.append(batch.slice(0, max_rows - total))
+            total += batch.num_rows
+        render_table(pa.Table.from_batches(shown, reader.schema), console, max_rows, total)
+        return total
+    if output is None:
+        rows = _write(reader, fmt, sys.stdout.buffer)
+        sys.stdout.flush()
+        return rows
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with open(partial, "wb") as sink:
+            rows = _write(reader, "csv" if fmt == "table" else fmt, sink)
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+    console.print(f"[dim]wrote {rows} rows to {output}[/dim]", highlight=False)
+    return rows
+
+
+def _write(reader: pa.RecordBatchReader, fmt: Format, sink: IO[bytes]) -> int:
+    """Stream ``reader`` into ``sink`` as CSV, JSON or Parquet; returns the rows."""
+    rows = 0
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetWriter(sink, reader.schema) as parquet:
+            for batch in reader:
+                parquet.write_batch(batch)
+                rows += batch.num_rows
+    elif fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        with pacsv.CSVWriter(sink, reader.schema) as csv:
+            for batch in reader:
+                csv.write_batch(batch)
+                rows += batch.num_rows
+    else:
+        sink.write(b"[")
+        for batch in reader:
+            for row in batch.to_pylist():
+                text = json.dumps(row, default=_json_value, ensure_ascii=False, indent=2)
+                # the layout json.dumps(rows, indent=2) gives, one row at a time
+                sink.write(((",\n  " if rows else "\n  ") + text.replace("\n", "\n  ")).encode())
+                rows += 1
+        sink.write(b"\n]\n" if rows else b"]\n")
+    return rows
+
+
 def write_result(
     table: pa.Table, fmt: Format, output: Path | None, console: Console, max_rows: int
 ) -> None:
     """Write ``table`` in ``fmt`` to ``output`` (a file) or to the terminal."""
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        if output is None:
-            raise HeadwaterError(
-                "--format parquet needs --output FILE", hint="e.g. --output result.parquet"
-            )
-        pq.write_table(table, output)
-    elif fmt == "csv":
-        data = to_csv(table)
-        if output:
-            output.write_bytes(data)
-        else:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-    elif fmt == "json":
-        text = to_json(table)
-        if output:
-            output.write_text(text + "\n", encoding="utf-8")
-        else:
-            sys.stdout.write(text + "\n")
-    elif output:
-        output.write_bytes(to_csv(table))
-    else:
-        render_table(table, console, max_rows)
-    if output:
-        console.print(f"[dim]wrote {table.num_rows} rows to {output}[/dim]", highlight=False)
+    write_stream(table.to_reader(), fmt, output, console, max_rows)

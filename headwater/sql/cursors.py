@@ -1,0 +1,149 @@
+"""Server-side cursors: one query's result read page by page over many requests, in bounded memory.
+
+A cursor holds an open DuckDB session and its streaming result; each page is read from the
+stream when it is asked for, so memory holds a page and one batch, whatever the result's size,
+and every page of one query comes from the same snapshots. A page token is good for one
+request (a retried request gets a clear "expired" error rather than silently the next page).
+Idle cursors close after ``idle_seconds``; at most ``limit`` are open, the least recently used
+one closing to make room.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from headwater.errors import QueryError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+Opener = Callable[[str], AbstractContextManager["pa.RecordBatchReader"]]
+
+
+@dataclass(frozen=True)
+class Page:
+    """Rows of a result; ``token`` asks for the next page, None after the last."""
+
+    rows: pa.Table
+    token: str | None
+
+
+class _Cursor:
+    def __init__(self, stack: ExitStack, reader: pa.RecordBatchReader) -> None:
+        self.stack = stack
+        self.reader = reader
+        self.pending: pa.RecordBatch | None = None  # read ahead, not yet returned
+        self.used = time.monotonic()
+
+    def page(self, rows: int) -> tuple[pa.Table, bool]:
+        """Up to ``rows`` rows, and whether more follow."""
+        import pyarrow as pa
+
+        batches: list[pa.RecordBatch] = []
+        count = 0
+        while count < rows:
+            batch = self.pending if self.pending is not None else self._next()
+            self.pending = None
+            if batch is None:
+                break
+            if count + batch.num_rows > rows:
+                self.pending = batch.slice(rows - count)
+                batch = batch.slice(0, rows - count)
+            batches.append(batch)
+            count += batch.num_rows
+        if self.pending is None:
+            self.pending = self._next()
+        self.used = time.monotonic()
+        return pa.Table.from_batches(batches, self.reader.schema), self.pending is not None
+
+    def _next(self) -> pa.RecordBatch | None:
+        while True:
+            try:
+                batch = self.reader.read_next_batch()
+            except StopIteration:
+                return None
+            if batch.num_rows:
+                return batch
+
+    def close(self) -> None:
+        self.stack.close()
+
+
+class Cursors:
+    """The open cursors of one server; thread-safe."""
+
+    def __init__(self, opener: Opener, limit: int = 16, idle_seconds: float = 300.0) -> None:
+        self.opener = opener  # sql → a context manager giving the result's stream
+        self.limit = limit
+        self.idle_seconds = idle_seconds
+        self._open: OrderedDict[str, _Cursor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first(self, sql: str, rows: int) -> Page:
+        """Run ``sql`` and return its first ``rows`` rows (raises QueryError)."""
+        stack = ExitStack()
+        try:
+            reader = stack.enter_context(self.opener(sql))
+        except BaseException:
+            stack.close()
+            raise
+        return self._serve(_Cursor(stack, reader), rows)
+
+    def next(self, token: str, rows: int) -> Page:
+        """The page after the one that returned ``token``."""
+        with self._lock:
+            cursor = self._open.pop(token, None)
+        if cursor is None:
+            raise QueryError(
+                "the page token is unknown, was used already, or its query was closed "
+                f"(idle queries close after {self.idle_seconds:.0f} s)",
+                hint="run the query again from its first page",
+            )
+        return self._serve(cursor, rows)
+
+    def close(self) -> None:
+        """Close every open cursor (the server is stopping)."""
+        with self._lock:
+            cursors = list(self._open.values())
+            self._open.clear()
+        for cursor in cursors:
+            cursor.close()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._open)
+
+    def _serve(self, cursor: _Cursor, rows: int) -> Page:
+        try:
+            table, more = cursor.page(rows)
+        except BaseException:
+            cursor.close()
+            raise
+        if not more:
+            cursor.close()
+            return Page(table, None)
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            self._open[token] = cursor
+            closing = self._expired()
+        for old in closing:
+            old.close()
+        return Page(table, token)
+
+    def _expired(self) -> list[_Cursor]:
+        """Take out the cursors to close: idle too long, then the oldest beyond ``limit``."""
+        now = time.monotonic()
+        out = []
+        for token, cursor in list(self._open.items()):
+            if now - cursor.used > self.idle_seconds:
+                out.append(self._open.pop(token))
+        while len(self._open) > self.limit:
+            out.append(self._open.popitem(last=False)[1])
+        return out

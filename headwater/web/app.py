@@ -1,0 +1,65 @@
+"""The FastAPI app of ``headwater serve``, built from one Workspace; a router per concern.
+
+Adding a concern is one line in ``ROUTERS``; every route is behind the bearer-token check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Depends, FastAPI
+
+import headwater
+from headwater.sql.cursors import Cursors
+from headwater.web import errors, iceberg_rest, pipelines, query, tables
+from headwater.web.auth import require_token
+from headwater.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+ROUTERS: tuple[APIRouter, ...] = (
+    query.router,
+    tables.router,
+    iceberg_rest.router,
+    pipelines.router,
+)
+
+# rows per batch from DuckDB: a page is assembled from batches this small
+_BATCH_ROWS = 10_000
+
+
+def create_app(workspace: Workspace) -> FastAPI:
+    """The HTTP app over ``workspace``: ``/v1/query``, ``/v1/tables``, the Iceberg REST
+    catalog (``/v1/config``, ``/v1/namespaces/…``) and OpenAPI docs at ``/docs``."""
+    settings = workspace.project.config.serve
+    workspace.lake.catalog  # noqa: B018 — open the catalog once, before requests race to
+
+    def stream(sql: str) -> AbstractContextManager[pa.RecordBatchReader]:
+        return workspace.query_stream(sql, batch_rows=_BATCH_ROWS, sandboxed=True)
+
+    cursors = Cursors(stream)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        cursors.close()
+
+    app = FastAPI(
+        title=f"Headwater: {workspace.project.name}",
+        version=headwater.__version__,
+        description="SQL over the project's Iceberg tables, their metadata, and an Iceberg REST "
+        "catalog that other engines read them through.",
+        dependencies=[Depends(require_token)],
+        lifespan=lifespan,
+    )
+    app.state.workspace = workspace
+    app.state.cursors = cursors
+    app.state.tokens = tuple(t.get_secret_value().encode() for t in settings.tokens)
+    app.state.catalog_prefix = settings.catalog_prefix
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
