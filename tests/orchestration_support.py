@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import uuid
 from pathlib import Path
 
 from headwater import Workspace
@@ -27,3 +28,8 @@ def make_project(root: Path, yaml: str, modules: dict[str, str] | None = None) -
 
 def statuses(ws: Workspace, run_id: str) -> dict[str, str]:
     return {t.task_id: t.status.value for t in ws.store.run(run_id).tasks}
+
+
+def unique(prefix: str) -> str:
+    """A module name no other test uses (modules are cached by name for the whole session)."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,11 +13,7 @@ import pytest
 
 from headwater import Workspace
 from headwater.errors import DagError, ProjectFileError, RunFailed
-from tests.orchestration_support import make_project, statuses
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+from tests.orchestration_support import make_project, statuses, unique
 
 
 def test_yaml_steps_templates_map_groups_and_values(tmp_path: Path) -> None:

@@ -65,7 +65,9 @@ def test_unknown_table_in_step_and_unknown_step_name(tmp_path: Path) -> None:
     with pytest.raises(DagError, match="source `shop` has no table `order`.*did you mean `orders`"):
         Workspace.open(root).plan("main")
     root = project(tmp_path, PROJECT.replace("depends_on: [load]", "depends_on: [lod]"))
-    with pytest.raises(DagError, match=r"depends on `lod`, which names no step.*did you mean `load`"):
+    with pytest.raises(
+        DagError, match=r"depends on `lod`, which names no step.*did you mean `load`"
+    ):
         Workspace.open(root).plan("main")
 
 

@@ -135,7 +135,9 @@ def test_undefined_connection_and_missing_file(tmp_path: Path) -> None:
 
 def test_step_needs_a_kind(tmp_path: Path) -> None:
     text = VALID.replace("      - models: gold\n", "      - model: gold\n")
-    with pytest.raises(ProjectFileError, match="a task needs one of `ingest:`, `models:`, `check:`"):
+    with pytest.raises(
+        ProjectFileError, match="a task needs one of `ingest:`, `models:`, `check:`"
+    ):
         load_project(write(tmp_path, text), environ={})
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,11 +14,7 @@ import sqlalchemy as sa
 from headwater import Workspace
 from headwater.orchestrate.scheduler import Scheduler
 from headwater.state import schema
-from tests.orchestration_support import make_project, statuses
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+from tests.orchestration_support import make_project, statuses, unique
 
 
 def daily_project(root: Path, state_url: str | None = None) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,11 +15,7 @@ from typer.testing import CliRunner
 from headwater import Workspace
 from headwater.cli import app
 from headwater.errors import RunFailed
-from tests.orchestration_support import make_project, statuses
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+from tests.orchestration_support import make_project, statuses, unique
 
 
 def test_file_sensor_waits_for_the_file(tmp_path: Path) -> None:

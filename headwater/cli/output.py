@@ -6,8 +6,6 @@ Results are written batch by batch as they stream from the engine: memory holds 
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import decimal
 import json
 import os
@@ -19,24 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from headwater.errors import HeadwaterError
+from headwater.sql.json_values import json_value
 
 if TYPE_CHECKING:  # Arrow is imported when a result is written, not when the CLI starts
     import pyarrow as pa
 
 Format = Literal["table", "csv", "json", "parquet"]
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        exponent = value.as_tuple().exponent
-        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def render_table(
@@ -135,7 +121,7 @@ def _write(reader: pa.RecordBatchReader, fmt: Format, sink: IO[bytes]) -> int:
         sink.write(b"[")
         for batch in reader:
             for row in batch.to_pylist():
-                text = json.dumps(row, default=_json_value, ensure_ascii=False, indent=2)
+                text = json.dumps(row, default=json_value, ensure_ascii=False, indent=2)
                 # the layout json.dumps(rows, indent=2) gives, one row at a time
                 sink.write(((",\n  " if rows else "\n  ") + text.replace("\n", "\n  ")).encode())
                 rows += 1

@@ -76,7 +76,7 @@ def replace_table(
 
     def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
         stream = prefetch(reader, transform, schema)
-        return _write_files(txn, stream, commit_uuid, lake.target_file_bytes)
+        return write_files(txn, stream, commit_uuid, lake.target_file_bytes)
 
     return commit_files(lake, name, schema, produce, properties, ALL_FILES, audit)
 
@@ -312,7 +312,7 @@ class DataFileWriter:
         return data_file
 
 
-def _write_files(
+def write_files(
     txn: Transaction, stream: pa.RecordBatchReader, commit_uuid: uuid.UUID, target: int
 ) -> Iterator[DataFile]:
     """Write ``stream`` as data files (see :class:`DataFileWriter`), yielding each when done."""

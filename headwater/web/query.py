@@ -8,9 +8,6 @@ reads the same snapshots and memory holds one page, whatever the result's size.
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import decimal
 import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -19,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from headwater.sql.cursors import Cursors, Page
+from headwater.sql.json_values import json_value
 from headwater.web.errors import RESPONSES, ApiError
 
 if TYPE_CHECKING:
@@ -142,17 +140,9 @@ def _json(page: Page) -> bytes:
 
 
 def _json_value(value: Any) -> Any:
-    """Values JSON has no type for: decimals as numbers, times in ISO 8601, bytes in
-    base64 (as ``headwater query --format json`` writes them)."""
-    if isinstance(value, decimal.Decimal):
-        exponent = value.as_tuple().exponent
-        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    raise ApiError(
-        500, "ServiceFailureException", f"cannot answer a {type(value).__name__} as JSON"
-    )
+    try:
+        return json_value(value)
+    except TypeError:
+        raise ApiError(
+            500, "ServiceFailureException", f"cannot answer a {type(value).__name__} as JSON"
+        ) from None

@@ -29,7 +29,7 @@ from headwater.lake.catalog import Lake
 from headwater.lake.maintenance.report import CompactReport
 from headwater.lake.maintenance.state import MAINTENANCE, carried_properties
 from headwater.lake.prefetch import prefetch
-from headwater.lake.writer import DataFileWriter, commit_files
+from headwater.lake.writer import commit_files, write_files
 
 log = logging.getLogger(__name__)
 
@@ -206,13 +206,7 @@ class _Rewrite:
         limit = min(self.target, ROW_GROUP_BYTES)
         batches = _read(self.io, txn.table_metadata, self.picked, schema, limit)
         stream = prefetch(pa.RecordBatchReader.from_batches(schema, batches), self._count, schema)
-        writer = DataFileWriter(txn, schema, str(commit_uuid), self.target)
-        try:
-            for batch in stream:
-                yield from writer.write(batch)
-            yield from writer.close()
-        finally:
-            writer.abort()
+        yield from write_files(txn, stream, commit_uuid, self.target)
 
     def properties(self) -> dict[str, str]:
         return {**self.carried, MAINTENANCE: "compact"}
