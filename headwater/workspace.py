@@ -12,42 +12,31 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from headwater.connect.sql import SqlDatabase
-from headwater.connect.sql.database import resolve_url
-from headwater.connect.sql.quoting import ident
 from headwater.errors import ProjectError, StateError, did_you_mean
-from headwater.ingest.contract import schema_changes
-from headwater.ingest.extraction import Resource
-from headwater.ingest.resources import build_resource
-from headwater.ingest.sql_source import SqlResource
-from headwater.ingest.state import committed_state
-from headwater.lake import (
-    Lake,
-    SnapshotInfo,
-    TableInfo,
-)
-from headwater.lake.writer import Audit
-from headwater.orchestrate import Dag, RunListener
-from headwater.orchestrate.builder import DagBuilder
-from headwater.orchestrate.plan import plan_pipeline
-from headwater.orchestrate.pools import Pools
-from headwater.orchestrate.runs import Definition, this_process
-from headwater.project import Project, load_project
-from headwater.project.config import SourceTable, SqlConnection, SqlSource
-from headwater.sql import ModelGraph, Session, discover_models
-from headwater.state import RunRecord, RunStatus, SchemaChangeRecord, Store
 
+# The heavy parts (pyiceberg, SQLAlchemy, DuckDB, the ingest machinery) are imported where they
+# are used: `headwater runs`, `logs` or a Python-only pipeline never pay for them.
 if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from headwater.connect.sql import SqlDatabase
+    from headwater.ingest.extraction import Resource
+    from headwater.lake import Lake, SnapshotInfo, TableInfo
     from headwater.lake.crawl import CrawlOptions, CrawlReport
     from headwater.lake.crawl import Progress as CrawlProgress
     from headwater.lake.maintenance import Maintenance, MaintenanceReport, Progress
+    from headwater.lake.writer import Audit
+    from headwater.orchestrate import Dag, RunListener
     from headwater.orchestrate.define import PipelineDefinition
+    from headwater.orchestrate.pools import Pools
+    from headwater.orchestrate.runs import Definition
+    from headwater.project import Project
     from headwater.quality.profile import TableProfile
     from headwater.quality.results import CheckResult, SuiteResult
     from headwater.quality.rules import Rule
     from headwater.quality.suite import Suite
+    from headwater.sql import ModelGraph
+    from headwater.state import RunRecord, SchemaChangeRecord, Store
 
 
 @dataclass(frozen=True)
@@ -75,14 +64,18 @@ class Workspace:
         cls, project: str | Path = ".", variables: Mapping[str, Any] | None = None
     ) -> Workspace:
         """Load the project in ``project`` with variable overrides (like ``--var``)."""
+        from headwater.project import load_project
+
         return cls(load_project(project, variables))
 
     # -- the parts ------------------------------------------------------------------------
 
     @cached_property
     def lake(self) -> Lake:
+        from headwater.connect.sql.database import resolve_url
         from headwater.connect.storage.s3 import S3Access, S3Storage
         from headwater.errors import LakeError, SourceError
+        from headwater.lake import Lake
         from headwater.project.config import FilesConnection
 
         cfg = self.project.config.lake
@@ -130,6 +123,8 @@ class Workspace:
     def state_url(self) -> str:
         """The metadata store's URL: ``state.url`` (a relative SQLite path is relative to the
         project folder), or ``.headwater/state.db``."""
+        from headwater.connect.sql.database import resolve_url
+
         if self.project.config.state.url:
             url = resolve_url(self.project.config.state.url, self.project.root)
             return url.render_as_string(hide_password=False)
@@ -137,10 +132,14 @@ class Workspace:
 
     @cached_property
     def store(self) -> Store:
+        from headwater.state import Store
+
         return Store.open(self.state_url)
 
     def migrate(self) -> tuple[str | None, str]:
         """Upgrade the metadata store's schema; returns (revision before, revision after)."""
+        from headwater.state import Store
+
         store = Store.open(self.state_url, check=False)
         try:
             return store.migrate()
@@ -148,6 +147,9 @@ class Workspace:
             store.close()
 
     def database(self, connection: str) -> SqlDatabase:
+        from headwater.connect.sql import SqlDatabase
+        from headwater.project.config import SqlConnection
+
         with self._lock:
             if connection not in self._databases:
                 spec = self.project.config.connections[connection]
@@ -162,6 +164,8 @@ class Workspace:
 
     def models(self) -> ModelGraph:
         """Every model of the project, checked against the tables the project can produce."""
+        from headwater.sql import ModelGraph, discover_models
+
         cfg = self.project.config
         folder = self.project.path(cfg.models.path)
         produced = {f"{s.namespace}.{t.name}" for s in cfg.sources.values() for t in s.tables}
@@ -175,6 +179,7 @@ class Workspace:
     @cached_property
     def _definitions(self) -> dict[str, Definition]:
         from headwater.orchestrate.code import discover_pipelines
+        from headwater.orchestrate.runs import Definition
 
         found = {
             name: Definition(name, settings, f"{self.project.file}")
@@ -207,6 +212,9 @@ class Workspace:
         return definitions[pipeline]
 
     def plan(self, pipeline: str) -> Dag:
+        from headwater.orchestrate.builder import DagBuilder
+        from headwater.orchestrate.plan import plan_pipeline
+
         definition = self.definition(pipeline)
         cfg = self.project.config
         python = self._python_pipelines.get(pipeline)
@@ -240,7 +248,8 @@ class Workspace:
         ``run_id`` continues a run: a queued one, or a finished one whose failed tasks re-run.
         ``echo`` shows what tasks print on the terminal as well as in their logs.
         """
-        from headwater.orchestrate.runs import execute_run
+        from headwater.orchestrate.runs import execute_run, this_process
+        from headwater.state import RunStatus
 
         if run_id is not None:
             record = self.store.run(self.resolve_run(run_id))
@@ -339,6 +348,8 @@ class Workspace:
 
     @cached_property
     def pools(self) -> Pools:
+        from headwater.orchestrate.pools import Pools
+
         return Pools(self.project.config.pools)
 
     def public_variables(self) -> dict[str, Any]:
@@ -355,6 +366,10 @@ class Workspace:
 
     def resource(self, source_name: str, table: str) -> Resource:
         """The resource that reads ``table`` of source ``source_name``."""
+        from headwater.ingest.resources import build_resource
+        from headwater.ingest.sql_source import SqlResource
+        from headwater.project.config import SourceTable, SqlSource
+
         source = self.project.config.sources[source_name]
         entry = next(t for t in source.tables if t.name == table)
         if isinstance(source, SqlSource):
@@ -397,6 +412,8 @@ class Workspace:
     def record_schema(
         self, run_id: str, task_id: str, table: str, before: pa.Schema | None
     ) -> None:
+        from headwater.ingest.contract import schema_changes
+
         after = self.schema_or_none(table)
         if after is not None:
             changes = schema_changes(before, after)
@@ -453,6 +470,8 @@ class Workspace:
 
     def query(self, sql: str) -> pa.Table:
         """Run a SELECT over catalog tables and return the whole result."""
+        from headwater.sql import Session
+
         with Session(self.lake) as session:
             return session.query(sql).read_all()
 
@@ -460,6 +479,8 @@ class Workspace:
         return [self.lake.info(name) for name in self.lake.tables()]
 
     def table(self, name: str) -> TableDetails:
+        from headwater.ingest.state import committed_state
+
         return TableDetails(
             info=self.lake.info(name),
             schema=self.lake.arrow_schema(name),
@@ -491,6 +512,7 @@ class Workspace:
         """Run a read-only statement; its result streams in batches while the block runs, so
         memory stays bounded whatever its size. ``sandboxed``: DuckDB may open the lake's
         files only (a served query)."""
+        from headwater.sql import Session
         from headwater.sql.sandbox import lock_to_lake
 
         with Session(self.lake) as session:
@@ -513,8 +535,10 @@ class Workspace:
         """Evaluate the checks of one suite, one table, or all; results go to the history.
 
         ``samples`` failing rows are fetched per failed check (a query each; 0 for none)."""
+        from headwater.connect.sql.quoting import ident
         from headwater.quality.evaluate import evaluate
         from headwater.quality.results import SuiteResult
+        from headwater.sql import Session
 
         plan = self._check_plan(target)
         results: list[CheckResult] = []
@@ -540,7 +564,9 @@ class Workspace:
 
     def profile(self, table: str) -> TableProfile:
         """Column statistics of ``table`` and the checks its data passes (``headwater profile``)."""
+        from headwater.connect.sql.quoting import ident
         from headwater.quality.profile import profile
+        from headwater.sql import Session
 
         self.lake.table(table)  # an unknown or malformed name fails here, with suggestions
         with Session(self.lake) as session:

@@ -15,8 +15,6 @@ from rich.table import Table
 
 from headwater.cli.output import Format, write_stream
 from headwater.errors import HeadwaterError, RunFailed
-from headwater.project import parse_assignments
-from headwater.project.init import init_project
 
 if TYPE_CHECKING:
     from headwater.state import RunRecord
@@ -100,6 +98,7 @@ def handles_errors(fn: F) -> F:
 
 
 def open_workspace(project: Path, var: list[str] | None) -> Workspace:
+    from headwater.project.variables import parse_assignments
     from headwater.workspace import Workspace
 
     return Workspace.open(project, parse_assignments(var))
@@ -374,6 +373,8 @@ def init(
     debug: DebugOpt = False,
 ) -> None:
     """Create a starter project: headwater.yaml and one model."""
+    from headwater.project.init import init_project
+
     for path in init_project(folder):
         out.print(f"created {path}", highlight=False)
     out.print(

@@ -22,7 +22,6 @@ from headwater.cli.app import (
     open_workspace,
 )
 from headwater.errors import HeadwaterError, RunFailed
-from headwater.state.records import RunRecord
 
 
 def parse_date(text: str | None) -> datetime | None:
@@ -127,8 +126,7 @@ def backfill(
     assert first is not None and last is not None
 
     def report(result: Any) -> None:
-        record = result.run if isinstance(result, RunFailed) else result
-        assert isinstance(record, RunRecord)
+        record: Any = result.run if isinstance(result, RunFailed) else result
         when = record.logical_date.strftime("%Y-%m-%d %H:%M") if record.logical_date else "?"
         err.print(
             f"{when}  {_status(record.status.value)}  run {record.run_id[:8]}  "

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from headwater.errors import HeadwaterError
-from headwater.sql.json_values import json_value
+from headwater.json_values import json_value
 
 if TYPE_CHECKING:  # Arrow is imported when a result is written, not when the CLI starts
     import pyarrow as pa

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from headwater.json_values import json_value
 from headwater.sql.cursors import Cursors, Page
-from headwater.sql.json_values import json_value
 from headwater.web.errors import RESPONSES, ApiError
 
 if TYPE_CHECKING:
