@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -218,11 +218,12 @@ class Workspace:
         definition = self.definition(pipeline)
         cfg = self.project.config
         python = self._python_pipelines.get(pipeline)
-        needs_models = python is not None or _uses_models(cfg.pipelines[pipeline].tasks)
-        models = self.models() if needs_models else None
+        # the model graph (which reads the catalog) is made only when a step selects models
         if python is None:
-            return plan_pipeline(pipeline, cfg.pipelines[pipeline], cfg.sources, models, cfg.pools)
-        builder = DagBuilder(pipeline, definition.settings, cfg.sources, models, cfg.pools)
+            return plan_pipeline(
+                pipeline, cfg.pipelines[pipeline], cfg.sources, self.models, cfg.pools
+            )
+        builder = DagBuilder(pipeline, definition.settings, cfg.sources, self.models, cfg.pools)
         python.plan(builder)
         return builder.build()
 
@@ -619,15 +620,6 @@ class Workspace:
             db.dispose()
         if "store" in self.__dict__:
             self.store.close()
-
-
-def _uses_models(steps: Sequence[Any]) -> bool:
-    from headwater.project.pipelines import GroupStep, ModelsStep
-
-    return any(
-        isinstance(s, ModelsStep) or (isinstance(s, GroupStep) and _uses_models(s.tasks))
-        for s in steps
-    )
 
 
 def _latest(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ also depends on whatever task of the pipeline writes a table it reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -68,13 +68,13 @@ class DagBuilder:
         name: str,
         settings: PipelineSettings,
         sources: Mapping[str, Source],
-        models: ModelGraph | None,
+        models: ModelGraph | Callable[[], ModelGraph] | None,
         pools: Iterable[str] = (),
     ) -> None:
         self.name = name
         self.settings = settings
         self.sources = sources
-        self.model_graph = models
+        self._models = models  # the graph, or how to make it (only if a step needs models)
         self.pools = set(pools)
         self.drafts: list[_Draft] = []
         self.ids: set[str] = set()
@@ -156,11 +156,14 @@ class DagBuilder:
     def models(
         self, selectors: Sequence[str], after: Iterable[str] = (), options: Options = Options()
     ) -> list[str]:
-        if self.model_graph is None:
+        if self._models is None:
             raise DagError(f"pipeline `{self.name}`: the project has no models")
+        if callable(self._models):
+            self._models = self._models()
+        graph = self._models
         ids = []
-        for model in self.model_graph.select(selectors):
-            spec = ModelSpec(self.model_graph.models[model])
+        for model in graph.select(selectors):
+            spec = ModelSpec(graph.models[model])
             ids.append(self.add(model, "model", spec, after, options, model))
         return ids
 

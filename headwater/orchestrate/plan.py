@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from headwater.orchestrate import templates
 from headwater.orchestrate.builder import DagBuilder, Options, retry_policy
@@ -19,7 +19,6 @@ from headwater.orchestrate.task import (
     TaskKind,
     TaskSpec,
 )
-from headwater.project.config import Source
 from headwater.project.pipelines import (
     CheckStep,
     GroupStep,
@@ -35,7 +34,10 @@ from headwater.project.pipelines import (
     Step,
     StepBase,
 )
-from headwater.sql.graph import ModelGraph
+
+if TYPE_CHECKING:
+    from headwater.project.config import Source
+    from headwater.sql.graph import ModelGraph
 
 _WORD = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -67,7 +69,7 @@ def plan_pipeline(
     name: str,
     pipeline: Pipeline,
     sources: Mapping[str, Source],
-    models: ModelGraph | None,
+    models: ModelGraph | Callable[[], ModelGraph] | None,
     pools: Iterable[str] = (),
 ) -> Dag:
     builder = DagBuilder(name, pipeline, sources, models, pools)

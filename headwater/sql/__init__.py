@@ -1,7 +1,32 @@
-"""SQL over the lake: DuckDB sessions over catalog tables, SQL models and their graph."""
+"""SQL over the lake: DuckDB sessions over catalog tables, SQL models and their graph.
 
-from headwater.sql.graph import ModelGraph
-from headwater.sql.models import Model, TableRef, discover_models, parse_model
-from headwater.sql.session import Session
+Names are imported on first use: planning a pipeline needs the model graph, not the lake.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from headwater.sql.graph import ModelGraph
+    from headwater.sql.models import Model, TableRef, discover_models, parse_model
+    from headwater.sql.session import Session
+
+_WHERE = {
+    "ModelGraph": "headwater.sql.graph",
+    "Model": "headwater.sql.models",
+    "TableRef": "headwater.sql.models",
+    "discover_models": "headwater.sql.models",
+    "parse_model": "headwater.sql.models",
+    "Session": "headwater.sql.session",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'headwater.sql' has no attribute {name!r}")
+
 
 __all__ = ["Model", "ModelGraph", "Session", "TableRef", "discover_models", "parse_model"]
