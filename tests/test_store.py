@@ -11,6 +11,7 @@ from headwater import Workspace
 from headwater.errors import MigrationRequired
 from headwater.samples import build_classicmodels
 from headwater.state import RunStatus, Store, head_revision
+from tests import services
 from tests.classicmodels_support import copy_example
 
 
@@ -156,3 +157,49 @@ def test_the_head_constant_is_the_newest_migration() -> None:
     from headwater.state.store import _alembic_config
 
     assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == head_revision()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_new_store_has_exactly_the_migrated_schema(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from headwater.state import schema
+    from headwater.state.store import _alembic_config, create_engine
+
+    second = None
+    if database == "sqlite":
+        created_url = f"sqlite:///{tmp_path / 'created.db'}"
+        migrated_url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    else:
+        created_url = request.getfixturevalue("postgres_url")
+        second = services.postgres_database()
+        migrated_url = next(second)
+    request.addfinalizer(lambda: second.close() if second else None)
+    created = Store.open(created_url)  # a new store: created from the tables' definitions
+    engine = create_engine(migrated_url)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    for url in (created_url, migrated_url):
+        check = create_engine(url)
+        with check.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), schema.metadata)
+            indexes = {
+                t: sorted(i["name"] for i in sa.inspect(conn).get_indexes(t))
+                for t in sa.inspect(conn).get_table_names()
+            }
+            version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        check.dispose()
+        assert diff == [], f"{url}: {diff}"
+        assert version == head_revision()
+        if url == created_url:
+            created_indexes = indexes
+        else:
+            assert indexes == created_indexes
+    created.close()
+    engine.dispose()

@@ -27,6 +27,7 @@ from headwater.orchestrate.executor import Executor
 from headwater.orchestrate.hooks import Hooks, emit
 from headwater.orchestrate.logs import TaskLog, capture, log_path, release
 from headwater.orchestrate.pools import Pools
+from headwater.orchestrate.recorder import Recorder
 from headwater.orchestrate.task import Task, TaskOutcome
 from headwater.orchestrate.trigger_rules import Upstream, decide
 from headwater.state.records import RunStatus, TaskStatus
@@ -138,6 +139,7 @@ class _Runner:
         self.retries: list[tuple[float, str]] = []
         self.running: dict[Future[TaskOutcome], _Running] = {}
         self.updates: list[tuple[str, dict[str, Any]]] = []
+        self.recorder: Recorder | None = None
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -157,7 +159,7 @@ class _Runner:
                     next_poll = current + self.poll
                     if self.store.cancel_requested(run_id):
                         self._cancel_all("cancelled on request")
-                        self._flush()
+                        self._flush(wait=True)
                         return RunStatus.CANCELLED
                 wake = [next_poll]
                 if self.retries:
@@ -175,9 +177,9 @@ class _Runner:
         except BaseException:
             # interrupted (Ctrl-C): what was queued never starts; what runs is recorded as cut off
             self._cancel_all("interrupted")
-            self._flush()
+            self._flush(wait=True)
             raise
-        self._flush()
+        self._flush(wait=True)
         bad = (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED, TaskStatus.CANCELLED)
         return RunStatus.FAILED if any(s in bad for s in self.state.values()) else RunStatus.SUCCESS
 
@@ -421,7 +423,13 @@ class _Runner:
     def _record(self, tid: str, **values: Any) -> None:
         self.updates.append((tid, values))
 
-    def _flush(self) -> None:
+    def _flush(self, wait: bool = False) -> None:
+        """Hand this step's changes to the recorder; ``wait`` until the store holds them."""
+        if self.recorder is None:
+            self.recorder = Recorder(self.store, self.run_ctx.run_id)
         if self.updates:
             updates, self.updates = self.updates, []
-            self.store.update_tasks(self.run_ctx.run_id, updates)
+            self.recorder.add(updates)
+        if wait:
+            self.recorder.close()
+            self.recorder = None
