@@ -321,3 +321,100 @@ def test_a_killed_scheduler_process_leaves_nothing_running_forever(tmp_path: Pat
     assert record.status == "success"
     assert statuses(ws, run_id) == {"first": "success", "nap": "success"}
     assert (root / "first.calls").read_text() == "1"  # what had succeeded did not run again
+
+
+def test_data_aware_triggers_a_new_snapshot_and_new_source_rows(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    source = tmp_path / "shop.db"
+    engine = sa.create_engine(f"sqlite:///{source}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE orders (id INTEGER PRIMARY KEY, amount REAL)")
+        conn.exec_driver_sql("INSERT INTO orders VALUES (1, 5.0), (2, 7.5)")
+    mod = unique("aware")
+    root = make_project(
+        tmp_path / "p",
+        f"""
+        connections:
+          shop: {{type: sql, url: "sqlite:///{source}"}}
+        sources:
+          shop:
+            connection: shop
+            namespace: raw
+            load: {{strategy: incremental, cursor: id}}
+            tables: [orders]
+        pipelines:
+          load:
+            poke: 0
+            triggers:
+              - new_rows: {{source: shop, table: orders}}
+            tasks:
+              - ingest: shop
+          report:
+            poke: 0
+            triggers:
+              - table_updated: raw.orders
+            tasks:
+              - {{name: count, python: "{mod}:count"}}
+              - {{name: nested, pipeline: child, depends_on: count}}
+          child:
+            tasks:
+              - {{name: hello, python: "{mod}:hello"}}
+        """,
+        {
+            mod: """
+            def count(ctx):
+                return ctx.params["trigger"]
+
+            def hello(ctx):
+                return f"child of {ctx.params.get('trigger')}"
+            """
+        },
+    )
+    ws = Workspace.open(root)
+    scheduler = Scheduler(ws)
+    drain(scheduler)  # rows the table does not hold yet: a load starts
+    drain(scheduler)  # the load made a snapshot: the report starts
+    drain(scheduler)
+    loads, reports = ws.runs("load"), ws.runs("report")
+    assert [r.status for r in loads] == ["success"] and loads[0].trigger == "event"
+    assert [r.status for r in reports] == ["success"]
+    assert ws.query("SELECT count(*) AS n FROM raw.orders").to_pylist() == [{"n": 2}]
+    nested = {t.task_id: t for t in reports[0].tasks}["nested"]
+    child = ws.store.run(nested.value)  # a pipeline step's value is the child run's id
+    assert child.pipeline == "child" and child.trigger == "pipeline"
+    assert child.tasks[0].value == "child of {'table_updated': 'raw.orders'}"
+    drain(scheduler)  # nothing new anywhere: nothing starts
+    assert len(ws.runs("load")) == 1 and len(ws.runs("report")) == 1
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO orders VALUES (3, 1.0)")
+    for _ in range(3):
+        drain(scheduler)
+    assert len(ws.runs("load")) == 2 and len(ws.runs("report")) == 2
+    assert ws.query("SELECT count(*) AS n FROM raw.orders").to_pylist() == [{"n": 3}]
+    engine.dispose()
+    ws.close()
+
+
+def test_max_active_runs_holds_queued_runs_back(tmp_path: Path) -> None:
+    mod = unique("one_at_a_time")
+    root = make_project(
+        tmp_path / "p",
+        f"""
+        pipelines:
+          single:
+            max_active_runs: 1
+            tasks:
+              - {{name: nap, python: "{mod}:nap"}}
+        """,
+        {mod: "import time\n\ndef nap():\n    time.sleep(0.5)\n"},
+    )
+    ws = Workspace.open(root)
+    first, second = ws.trigger("single"), ws.trigger("single")
+    scheduler = Scheduler(ws)
+    scheduler.tick()
+    assert ws.store.run(first).status == "running" and ws.store.run(second).status == "queued"
+    drain(scheduler)
+    drain(scheduler)
+    assert ws.store.run(second).status == "success"
+    assert ws.store.run(second).started_at >= ws.store.run(first).ended_at  # type: ignore[operator]
