@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -171,7 +171,10 @@ class Workspace:
         produced = {f"{s.namespace}.{t.name}" for s in cfg.sources.values() for t in s.tables}
         known = produced | set(self.lake.tables()) | set(self.lake.external.names())
         return ModelGraph.build(
-            discover_models(folder, self.project.root), known, self.project.root
+            discover_models(folder, self.project.root),
+            known,
+            self.project.root,
+            _crawled_namespaces(cfg.pipelines.values()),
         )
 
     # -- pipelines ------------------------------------------------------------------------
@@ -620,6 +623,21 @@ class Workspace:
             db.dispose()
         if "store" in self.__dict__:
             self.store.close()
+
+
+def _crawled_namespaces(pipelines: Iterable[Any]) -> set[str]:
+    """Namespaces that crawl steps fill: their tables are known only once the crawl runs."""
+    from headwater.project.pipelines import CrawlStep, GroupStep
+
+    found: set[str] = set()
+    steps = [step for p in pipelines for step in p.tasks]
+    while steps:
+        step = steps.pop()
+        if isinstance(step, GroupStep):
+            steps.extend(step.tasks)
+        elif isinstance(step, CrawlStep):
+            found.add(step.namespace)
+    return found
 
 
 def _latest(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

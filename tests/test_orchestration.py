@@ -449,3 +449,29 @@ def test_maintain_step_compacts_what_loads_appended(tmp_path: Path) -> None:
     (root / "landing" / "day3.csv").write_text("id,day\n6,3\n")
     ws.run("load")  # the files already loaded are still known after compaction
     assert ws.query("SELECT count(*) AS n FROM raw.events").to_pylist() == [{"n": 7}]
+
+
+def test_crawl_step_registers_files_a_model_then_reads(tmp_path: Path) -> None:
+    root = make_project(
+        tmp_path / "p",
+        """
+        pipelines:
+          discover:
+            tasks:
+              - {crawl: landing, namespace: ext}
+              - {models: gold, depends_on: crawl_ext}
+        """,
+    )
+    for year, rows in ((2023, "1,4.5\n2,1.5\n"), (2024, "3,10\n")):
+        folder = root / "landing" / "sales" / f"year={year}"
+        folder.mkdir(parents=True)
+        (folder / "part.csv").write_text("id,amount\n" + rows)
+    model = root / "models" / "gold" / "by_year.sql"
+    model.parent.mkdir(parents=True)
+    model.write_text("SELECT year, sum(amount) AS total FROM ext.sales GROUP BY year")
+    ws = Workspace.open(root)
+    record = ws.run("discover")
+    crawl = {t.task_id: t for t in record.tasks}["crawl_ext"]
+    assert crawl.kind == "crawl" and crawl.value == {"ext.sales": "added"}
+    rows = ws.query("SELECT year, total FROM gold.by_year ORDER BY year").to_pylist()
+    assert rows == [{"year": 2023, "total": 6.0}, {"year": 2024, "total": 10.0}]

@@ -10,6 +10,7 @@ from headwater.orchestrate import handlers, sensors
 from headwater.orchestrate.context import TaskContext
 from headwater.orchestrate.task import (
     CheckSpec,
+    CrawlSpec,
     IngestSpec,
     MaintainSpec,
     ModelSpec,
@@ -40,6 +41,8 @@ def execute_task(
         return _check(ws, spec, ctx)
     if isinstance(spec, MaintainSpec):
         return _maintain(ws, spec, ctx)
+    if isinstance(spec, CrawlSpec):
+        return _crawl(ws, spec, ctx)
     if isinstance(spec, PipelineSpec):
         record = ws.run(
             spec.pipeline,
@@ -126,3 +129,22 @@ def _maintain(ws: Workspace, spec: MaintainSpec, ctx: TaskContext) -> TaskOutcom
         ctx.log.info(f"{report.table}: {done}")
         summary[report.table] = done
     return TaskOutcome(value=summary)
+
+
+def _crawl(ws: Workspace, spec: CrawlSpec, ctx: TaskContext) -> TaskOutcome:
+    from headwater.lake.crawl import CrawlOptions
+
+    options = CrawlOptions(
+        policy=spec.policy,  # type: ignore[arg-type]
+        recrawl=spec.recrawl,  # type: ignore[arg-type]
+        import_files=spec.import_files,
+    )
+    report = ws.crawl(ctx.render(spec.url), spec.namespace, options)
+    for table in report.tables:
+        ctx.log.info(f"{table.name}: {table.action}, {table.files} files, {table.format}")
+    for skipped in report.skipped:
+        ctx.log.warning(f"skipped {skipped}")
+    return TaskOutcome(
+        rows=sum(t.rows or 0 for t in report.tables),
+        value={t.name: t.action for t in report.tables},
+    )

@@ -11,6 +11,7 @@ from headwater.orchestrate.builder import DagBuilder, Options, retry_policy
 from headwater.orchestrate.dag import Dag
 from headwater.orchestrate.task import (
     CheckSpec,
+    CrawlSpec,
     MaintainSpec,
     PipelineSpec,
     PythonSpec,
@@ -21,6 +22,7 @@ from headwater.orchestrate.task import (
 )
 from headwater.project.pipelines import (
     CheckStep,
+    CrawlStep,
     GroupStep,
     IngestStep,
     MaintainStep,
@@ -58,6 +60,8 @@ def step_name(step: Step | StepBase, index: int = 0) -> str:
         return f"run_{step.pipeline}"
     if isinstance(step, MaintainStep):
         return "maintain_" + _WORD.sub("_", step.maintain)
+    if isinstance(step, CrawlStep):
+        return f"crawl_{step.namespace}"
     if isinstance(step, GroupStep):
         return step.group
     if isinstance(step, SensorStep):
@@ -135,6 +139,10 @@ def _spec(step: Step, item: Any) -> tuple[TaskKind, TaskSpec]:
         return "sensor", SensorSpec(step.sensor.model_dump(), step.poke)
     if isinstance(step, CheckStep):
         return "check", CheckSpec(None if step.check == "all" else step.check)
+    if isinstance(step, CrawlStep):
+        return "crawl", CrawlSpec(
+            step.crawl, step.namespace, step.import_files, step.policy, step.recrawl
+        )
     if isinstance(step, MaintainStep):
         options = step.model_dump(
             include={"compact", "expire", "orphans", "keep_last", "older_than", "orphan_age"}

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from headwater.sql.models import Model
 
-TaskKind = Literal["ingest", "model", "check", "python", "shell", "sensor", "pipeline", "maintain"]
+TaskKind = Literal[
+    "ingest", "model", "check", "python", "shell", "sensor", "pipeline", "maintain", "crawl"
+]
 
 #: when a task runs, given how its upstream tasks ended (Airflow's names)
 TriggerRule = Literal[
@@ -77,6 +79,15 @@ class MaintainSpec:
     options: Mapping[str, Any] = field(default_factory=dict)  # headwater.lake.maintenance options
 
 
+@dataclass(frozen=True)
+class CrawlSpec:
+    url: str
+    namespace: str
+    import_files: bool = False
+    policy: str = "update"
+    recrawl: str = "everything"
+
+
 TaskSpec = (
     IngestSpec
     | ModelSpec
@@ -86,6 +97,7 @@ TaskSpec = (
     | SensorSpec
     | PipelineSpec
     | MaintainSpec
+    | CrawlSpec
 )
 
 

@@ -187,6 +187,16 @@ class MaintainStep(StepBase):
     orphan_age: Seconds = 86400.0
 
 
+class CrawlStep(StepBase):
+    """Crawl a folder or S3 prefix into tables of ``namespace`` (`headwater crawl`)."""
+
+    crawl: str = Field(description="a folder (relative to the project) or s3://bucket/prefix")
+    namespace: str
+    import_files: bool = Field(default=False, alias="import", description="load into Iceberg")
+    policy: Literal["log", "update", "deprecate"] = "update"
+    recrawl: Literal["everything", "new-folders-only"] = "everything"
+
+
 class GroupStep(StepBase):
     """Steps under one name: task ids become ``group.task``; depending on a group waits for it."""
 
@@ -194,7 +204,18 @@ class GroupStep(StepBase):
     tasks: tuple[Step, ...] = Field(min_length=1)
 
 
-_KINDS = ("ingest", "models", "check", "python", "shell", "sensor", "pipeline", "maintain", "group")
+_KINDS = (
+    "ingest",
+    "models",
+    "check",
+    "python",
+    "shell",
+    "sensor",
+    "pipeline",
+    "maintain",
+    "crawl",
+    "group",
+)
 
 
 def _step_kind(value: Any) -> str | None:
@@ -211,12 +232,13 @@ Step = Annotated[
     | Annotated[SensorStep, Tag("sensor")]
     | Annotated[PipelineStep, Tag("pipeline")]
     | Annotated[MaintainStep, Tag("maintain")]
+    | Annotated[CrawlStep, Tag("crawl")]
     | Annotated[GroupStep, Tag("group")],
     Discriminator(
         _step_kind,
         custom_error_type="step_kind",
         custom_error_message="a task needs one of `ingest:`, `models:`, `check:`, `python:`, "
-        "`shell:`, `sensor:`, `pipeline:`, `maintain:` or `group:`",
+        "`shell:`, `sensor:`, `pipeline:`, `maintain:`, `crawl:` or `group:`",
     ),
 ]
 

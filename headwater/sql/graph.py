@@ -20,12 +20,18 @@ class ModelGraph:
 
     @classmethod
     def build(
-        cls, models: Iterable[Model], known_tables: Iterable[str], root: Path | None = None
+        cls,
+        models: Iterable[Model],
+        known_tables: Iterable[str],
+        root: Path | None = None,
+        open_namespaces: Iterable[str] = (),
     ) -> ModelGraph:
         """Check every reference (a model, or a known table) and that there is no cycle.
 
-        ``known_tables`` are tables that exist or that the project's sources will write.
+        ``known_tables`` are tables that exist or that the project's sources will write;
+        any table of ``open_namespaces`` may exist (a crawl decides their names when it runs).
         """
+        open_ = set(open_namespaces)
         by_name: dict[str, Model] = {}
         for model in models:
             if model.name in by_name:
@@ -43,7 +49,7 @@ class ModelGraph:
                         line=ref.line,
                         hint=f"write NAMESPACE.{ref.name}, e.g. raw.{ref.name}",
                     )
-                if ref.name not in known:
+                if ref.name not in known and ref.name.split(".")[0] not in open_:
                     raise ModelError(
                         f"unknown table `{ref.name}`{did_you_mean(ref.name, known)}",
                         file=model.display_path(root),
