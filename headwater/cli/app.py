@@ -523,9 +523,9 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-# the quality and maintenance commands register themselves on `app`
-import headwater.cli.crawl_commands  # noqa: E402, F401
+# the other command modules register themselves on `app`
 from headwater.cli import (  # noqa: E402, F401
+    crawl_commands,
     maintain_commands,
     orchestrate_commands,
     quality_commands,
