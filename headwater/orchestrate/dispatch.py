@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import QualityFailed
@@ -36,7 +35,8 @@ def execute_task(
     if isinstance(spec, ShellSpec):
         return handlers.run_shell(spec, ctx, root)
     if isinstance(spec, SensorSpec):
-        return handlers.wait_for(spec, ctx, lambda condition: _sensor(ws, condition, ctx))
+        since = ctx.run.interval_start
+        return handlers.wait_for(spec, ctx, lambda condition: sensors.holds(ws, condition, since))
     if isinstance(spec, CheckSpec):
         return _check(ws, spec, ctx)
     if isinstance(spec, MaintainSpec):
@@ -65,22 +65,6 @@ def execute_task(
     )
     ws.record_schema(ctx.run_id, task.id, spec.name, before)
     return TaskOutcome(rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id)
-
-
-def _sensor(ws: Workspace, condition: Mapping[str, Any], ctx: TaskContext) -> object:
-    since = None
-    if "table_updated" in condition and ctx.run.interval_start is not None:
-        # a snapshot committed in or after the run's data interval
-        return _snapshot_since(ws, condition["table_updated"], ctx.run.interval_start)
-    return sensors.holds(ws, condition, since)
-
-
-def _snapshot_since(ws: Workspace, table: str, start: object) -> int | None:
-    if not ws.lake.exists(table):
-        return None
-    snapshots = ws.lake.snapshots(table)
-    fresh = [s for s in snapshots if s.committed_at >= start]  # type: ignore[operator]
-    return fresh[-1].snapshot_id if fresh else None
 
 
 def _check(ws: Workspace, spec: CheckSpec, ctx: TaskContext) -> TaskOutcome:

@@ -26,7 +26,7 @@ from headwater.errors import HeadwaterError
 from headwater.orchestrate.hooks import Hooks, emit
 from headwater.orchestrate.runs import execute_run, queue_run
 from headwater.orchestrate.schedule import Schedule
-from headwater.orchestrate.sensors import observe
+from headwater.orchestrate.sensors import news, observe
 from headwater.state.records import RunStatus
 
 if TYPE_CHECKING:
@@ -143,13 +143,11 @@ class Scheduler:
             trigger_key = json.dumps(spec, sort_keys=True)
             seen = observe(self.ws, spec)
             last = store.trigger_value(name, trigger_key)
-            if seen is None or seen == {} or seen == last:
+            fresh = news(self.ws, spec, seen, last)
+            if seen is not None and seen != last:
+                store.set_trigger_value(name, trigger_key, seen)
+            if not fresh:
                 continue  # nothing there yet, or nothing new
-            store.set_trigger_value(name, trigger_key, seen)
-            if "file" in spec and isinstance(last, dict):
-                fresh = sorted(k for k, v in seen.items() if last.get(k) != v)
-                if not fresh:
-                    continue
             digest = hashlib.sha256(
                 f"{trigger_key}{json.dumps(seen, sort_keys=True, default=str)}".encode()
             ).hexdigest()[:16]

@@ -8,6 +8,7 @@ fired?", so it keeps what it saw (file versions, snapshot id, cursor) in the met
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ProjectError, SourceError
@@ -33,19 +34,32 @@ def observe(ws: Workspace, condition: Mapping[str, Any]) -> Any:
     return load_callable(condition["python"], ws.project.root)()
 
 
-def holds(ws: Workspace, condition: Mapping[str, Any], since: Any = None) -> Any:
-    """For a sensor: what is seen, if it satisfies the condition (and differs from ``since``)."""
-    seen = observe(ws, condition)
-    if "file" in condition:
-        files = seen or {}
-        fresh = {k: v for k, v in files.items() if not since or since.get(k) != v}
-        return sorted(fresh) if len(fresh) >= condition.get("min_files", 1) else None
-    if "new_rows" in condition:
-        spec = condition["new_rows"]
-        return seen if seen is not None and _beyond(ws, spec, seen) else None
-    if since is not None and seen == since:
+def news(ws: Workspace, condition: Mapping[str, Any], seen: Any, last: Any = None) -> Any:
+    """What of ``seen`` is new since ``last`` was seen (falsy: nothing): the files added or
+    changed, a new snapshot id, a source maximum past what the table holds."""
+    if seen is None or seen == {}:
         return None
-    return seen
+    if "file" in condition:
+        fresh = sorted(k for k, v in seen.items() if not last or last.get(k) != v)
+        return fresh if len(fresh) >= condition.get("min_files", 1) else None
+    if "new_rows" in condition and not _beyond(ws, condition["new_rows"], seen):
+        return None
+    return None if seen == last else seen
+
+
+def holds(ws: Workspace, condition: Mapping[str, Any], since: datetime | None) -> Any:
+    """For a sensor task: what it waited for, once there (a snapshot must be committed at or
+    after ``since``, the start of the run's data interval)."""
+    if "table_updated" in condition:
+        return _snapshot_since(ws, condition["table_updated"], since)
+    return news(ws, condition, observe(ws, condition))
+
+
+def _snapshot_since(ws: Workspace, table: str, since: datetime | None) -> int | None:
+    if not ws.lake.exists(table):
+        return None
+    fresh = [s for s in ws.lake.snapshots(table) if since is None or s.committed_at >= since]
+    return fresh[-1].snapshot_id if fresh else None
 
 
 def _files(ws: Workspace, condition: Mapping[str, Any]) -> dict[str, str]:
