@@ -251,3 +251,25 @@ def test_built_from_the_project_file(tmp_path: Path) -> None:
     connection = project.config.connections["drop"]
     resource = build_resource(project, source, source.tables[0], connection)
     assert rows(resource.read(ReadContext())) == [{"id": 1, "total": 9.5, "src": "orders.csv"}]
+
+
+def test_columns_typed_differently_in_two_files_widen_without_loss() -> None:
+    import duckdb
+
+    from headwater.ingest.files.scan import common_type
+
+    con = duckdb.connect()
+    assert common_type(con, ["INTEGER", "DOUBLE"]) == "DOUBLE"
+    assert common_type(con, ["DATE", "TIMESTAMP"]) == "TIMESTAMP"
+    # DuckDB's UNION type would be DATE: a number file's values would fail to convert
+    assert common_type(con, ["BIGINT", "DATE"]) == "VARCHAR"
+    assert common_type(con, ["BOOLEAN", "DATE"]) == "VARCHAR"
+    assert common_type(con, ["INTEGER[]", "VARCHAR"]) == "VARCHAR"
+
+
+def test_a_dangling_link_among_the_files_is_not_a_file(tmp_path: Path) -> None:
+    from headwater.connect.storage import open_storage
+
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    (tmp_path / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    assert [f.path for f in open_storage(str(tmp_path), tmp_path).list("*.csv")] == ["a.csv"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from headwater.errors import CommitConflict, LakeError
 from headwater.lake.arrow_types import conform, storable_schema, widens
 from headwater.lake.catalog import Lake, split_name
 from headwater.lake.prefetch import prefetch
+
+log = logging.getLogger("headwater.lake")
 
 NAME_MAPPING = "schema.name-mapping.default"
 
@@ -189,6 +192,7 @@ def commit_files(
     lake.ensure_namespace(namespace)
     table_props = {"write.target-file-size-bytes": str(lake.target_file_bytes)}
     txn: Transaction
+    table: Table | None = None
     if lake.exists(name):
         table = lake.table(name) if rebase else _without_commit_retries(lake.table(name))
         txn = table.transaction()
@@ -216,10 +220,10 @@ def commit_files(
                 gone = {f.file_path for f in existing}
                 staying = (
                     []
-                    if remove is ALL_FILES or not lake.exists(name)
+                    if remove is ALL_FILES or table is None
                     else [
                         t.file.file_path
-                        for t in lake.table(name).scan().plan_files()
+                        for t in table.scan().plan_files()
                         if t.file.file_path not in gone
                     ]
                 )
@@ -229,9 +233,6 @@ def commit_files(
             props = properties() if callable(properties) else properties
             producer.snapshot_properties = {k: str(v) for k, v in (props or {}).items()}
         lake.commit(txn.commit_transaction)
-        if audit is not None:  # files the audit replaced were never published
-            kept = {f.file_path for f in written}
-            _delete(lake, (f.file_path for f in produced if f.file_path not in kept))
     except BaseException as exc:
         if commit_uuid is not None:
             _remove_files_of(lake, txn.table_metadata.location, str(commit_uuid))
@@ -243,6 +244,10 @@ def commit_files(
                 hint="run again; another writer committed first",
             ) from exc
         raise
+    # published: from here on a failure must never touch the commit's files
+    if audit is not None:  # files the audit replaced were never published
+        kept = {f.file_path for f in written}
+        _delete(lake, (f.file_path for f in produced if f.file_path not in kept))
     committed = lake.table(name).current_snapshot()
     return WriteResult(
         table=name,
@@ -354,9 +359,18 @@ def _without_commit_retries(table: Table) -> Table:
 
 
 def _delete(lake: Lake, paths: Iterable[str]) -> None:
+    """Remove unpublished files; one that cannot be removed is left to `headwater maintain`
+    (an orphan), never a reason to fail a commit that has happened."""
     for path in paths:
         filesystem, local = lake.filesystem(path)
-        filesystem.delete_file(local)
+        try:
+            filesystem.delete_file(local)
+        except OSError as exc:
+            log.warning(
+                "could not delete unpublished file %s (%s); `headwater maintain` removes orphans",
+                path,
+                exc,
+            )
 
 
 def _remove_files_of(lake: Lake, table_location: str, commit_uuid: str) -> None:

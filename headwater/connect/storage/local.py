@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob as globbing
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -31,12 +32,15 @@ class LocalStorage:
         matches = globbing.glob(pattern, root_dir=self.folder, recursive=True)
         for relative in sorted(matches):
             path = self.folder / relative
-            stat = path.stat()
-            if path.is_file():
+            try:
+                info = path.stat()
+            except FileNotFoundError:  # a dangling link, or removed while we list
+                continue
+            if stat.S_ISREG(info.st_mode):
                 yield FileEntry(
                     path=Path(relative).as_posix(),
-                    size=stat.st_size,
-                    version=str(stat.st_mtime_ns),
+                    size=info.st_size,
+                    version=str(info.st_mtime_ns),
                     location=str(path),
                 )
 

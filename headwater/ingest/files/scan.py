@@ -30,10 +30,15 @@ class Scan:
 
 
 def common_type(con: duckdb.DuckDBPyConnection, types: list[str]) -> str:
-    """The type DuckDB gives a column that has each of ``types`` in some file."""
-    if len(set(types)) == 1:
-        return types[0]
-    union = " UNION ALL ".join(f"SELECT NULL::{t} AS c" for t in dict.fromkeys(types))
+    """A type every one of ``types`` widens to without loss (BIGINT and DOUBLE → DOUBLE), or
+    VARCHAR when there is none: DuckDB's UNION type alone would make BIGINT and DATE a DATE."""
+    distinct = list(dict.fromkeys(types))
+    if len(distinct) == 1:
+        return distinct[0]
+    union = " UNION ALL ".join(f"SELECT NULL::{t} AS c" for t in distinct)
     row = con.execute(f"SELECT typeof(c) FROM ({union}) LIMIT 1").fetchone()
     assert row is not None
-    return str(row[0])
+    widest = str(row[0])
+    checks = ", ".join(f"can_cast_implicitly(NULL::{t}, NULL::{widest})" for t in distinct)
+    lossless = con.execute(f"SELECT [{checks}]").fetchone()
+    return widest if lossless is not None and all(lossless[0]) else "VARCHAR"
