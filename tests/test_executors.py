@@ -86,3 +86,39 @@ def test_dask_executor_runs_tasks_on_cluster_workers(tmp_path: Path) -> None:
         with pytest.raises(RunFailed, match="timed out after 1s"):
             ws.run("stuck")
         ws.close()
+
+
+@pytest.mark.postgres
+def test_forked_tasks_use_their_own_database_connections(tmp_path: Path, postgres_url: str) -> None:
+    import sqlalchemy as sa
+
+    source = tmp_path / "shop.db"
+    engine = sa.create_engine(f"sqlite:///{source}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE orders (id INTEGER PRIMARY KEY, amount REAL)")
+        conn.exec_driver_sql("INSERT INTO orders VALUES (1, 5.0), (2, 7.5)")
+    engine.dispose()
+    root = make_project(
+        tmp_path / "p",
+        f"""
+        state: {{url: "{postgres_url}"}}
+        connections:
+          shop: {{type: sql, url: "sqlite:///{source}"}}
+        sources:
+          shop: {{connection: shop, namespace: raw, tables: [orders]}}
+        pipelines:
+          load:
+            executor: {{type: processes}}
+            tasks:
+              - ingest: shop
+        """,
+    )
+    ws = Workspace.open(root)
+    ws.store.runs()  # the parent's pool holds a connection when the children fork
+    for _ in range(2):
+        record = ws.run("load")
+        assert [t.status for t in record.tasks] == ["success"]
+    # the children recorded what they did through connections of their own
+    assert [c.kind for c in ws.store.schema_changes("raw.orders")] == ["created"]
+    assert ws.query("SELECT count(*) AS n FROM raw.orders").to_pylist() == [{"n": 2}]
+    ws.close()

@@ -475,3 +475,41 @@ def test_crawl_step_registers_files_a_model_then_reads(tmp_path: Path) -> None:
     assert crawl.kind == "crawl" and crawl.value == {"ext.sales": "added"}
     rows = ws.query("SELECT year, total FROM gold.by_year ORDER BY year").to_pylist()
     assert rows == [{"year": 2023, "total": 6.0}, {"year": 2024, "total": 10.0}]
+
+
+def test_override_keeps_what_it_does_not_change() -> None:
+    from headwater.orchestrate.define import task
+
+    @task(retries=3, timeout=5, pool="db")
+    def pull() -> None:
+        return None
+
+    renamed = pull.override(id="pull_orders")
+    assert renamed.id == "pull_orders"
+    assert renamed.options.retry is not None and renamed.options.retry.retries == 3
+    assert (renamed.options.timeout, renamed.options.pool) == (5, "db")
+    slower = pull.override(timeout=60)
+    assert slower.options.timeout == 60 and slower.options.retry == pull.options.retry
+
+
+def test_pipelines_lists_the_good_ones_beside_a_broken_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from headwater.cli import app
+
+    root = make_project(
+        tmp_path / "p",
+        """
+        pipelines:
+          good:
+            tasks:
+              - {shell: "true"}
+          broken:
+            tasks:
+              - {shell: "true", depends_on: nowhere}
+        """,
+    )
+    shown = CliRunner().invoke(app, ["pipelines", "-p", str(root)])
+    assert shown.exit_code == 1
+    assert "good" in shown.stdout and "cannot plan" in shown.stdout
+    assert "broken: pipeline `broken`" in shown.stderr and "`nowhere`" in shown.stderr

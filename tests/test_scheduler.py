@@ -418,3 +418,27 @@ def test_max_active_runs_holds_queued_runs_back(tmp_path: Path) -> None:
     drain(scheduler)
     assert ws.store.run(second).status == "success"
     assert ws.store.run(second).started_at >= ws.store.run(first).ended_at  # type: ignore[operator]
+
+
+def test_a_run_that_cannot_start_is_failed_not_left_running(tmp_path: Path) -> None:
+    root = make_project(
+        tmp_path / "p",
+        """
+        pipelines:
+          build:
+            tasks:
+              - {shell: "true"}
+        """,
+    )
+    ws = Workspace.open(root)
+    run_id = ws.trigger("build")
+    # the project changes before a scheduler starts the run: it cannot be planned any more
+    (root / "headwater.yaml").write_text(
+        (root / "headwater.yaml").read_text().replace('{shell: "true"}', "{models: nope}")
+    )
+    scheduler = Scheduler(Workspace.open(root))
+    drain(scheduler)
+    record = ws.store.run(run_id)
+    assert record.status == "failed"
+    assert record.error is not None and record.error.startswith("not started:")
+    assert ws.store.active_runs("build") == 0  # the pipeline can run again

@@ -55,23 +55,32 @@ def parse_conf(text: str | None) -> dict[str, Any] | None:
 @handles_errors
 def pipelines(project: ProjectOpt = Path("."), var: VarOpt = None, debug: DebugOpt = False) -> None:
     """List the project's pipelines: schedule, state, tasks and where each is defined."""
-    out, _ = consoles()
+    out, err = consoles()
     ws = open_workspace(project, var)
     paused = ws.store.paused()
+    broken: list[str] = []
     view = Table("pipeline", "schedule", "state", "tasks", "defined in", header_style="bold")
     for name, definition in ws.pipelines().items():
         settings = definition.settings
         schedule = settings.schedule or "manual"
         if settings.schedule and settings.timezone != "UTC":
             schedule += f" ({settings.timezone})"
+        try:
+            tasks = str(len(ws.plan(name).tasks))
+        except HeadwaterError as exc:  # one broken pipeline does not hide the others
+            tasks, broken = "[red]cannot plan[/red]", [*broken, f"{name}: {exc.message}"]
         view.add_row(
             name,
             schedule,
             "[yellow]paused[/yellow]" if name in paused else "active",
-            str(len(ws.plan(name).tasks)),
+            tasks,
             definition.origin,
         )
     out.print(view)
+    for problem in broken:
+        err.print(f"[bold red]error:[/bold red] {problem}", highlight=False, soft_wrap=True)
+    if broken:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -180,20 +189,9 @@ def scheduler(
     say(f"scheduler {daemon.id} on {ws.state_url.split('@')[-1]}: {len(ws.pipelines())} pipelines")
     if once:
         daemon.tick()
-        for thread in list(daemon.running.values()):
-            thread.join()
-        ws.store.retire(daemon.id)
+        daemon.drain()
         return
-    try:
-        daemon.serve(tick)
-    except KeyboardInterrupt:
-        say(
-            "stopping: waiting for the runs in progress (Ctrl-C again to leave them to the next scheduler)"
-        )
-        daemon.stop()
-        for thread in list(daemon.running.values()):
-            thread.join()
-        ws.store.retire(daemon.id)
+    daemon.serve(tick)
 
 
 @app.command()

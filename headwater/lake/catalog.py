@@ -109,6 +109,9 @@ class Lake:
                     init_catalog_tables="true",
                     **(self.s3.iceberg_properties() if self.s3 else {}),
                 )
+                from headwater.connect.sql.engines import fork_safe
+
+                fork_safe(self._catalog.engine)
             return self._catalog
 
     def attach(self, con: Any) -> None:

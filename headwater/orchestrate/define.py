@@ -24,6 +24,7 @@ Passing a reference to another task makes it a dependency and hands over its val
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -128,14 +129,20 @@ class TaskFunction:
         return TaskRef((name,))
 
     def override(self, id: str | None = None, **options: Any) -> TaskFunction:
-        """The same function with another task id or options (``retries``, ``timeout``…)."""
-        merged = {
-            "trigger_rule": self.options.trigger_rule,
-            "timeout": self.options.timeout,
-            "pool": self.options.pool,
-            **options,
+        """The same function with another task id or options (``retries``, ``timeout``…);
+        what is not given stays as the decorator set it."""
+        changed = _options(**options)
+        kept = {
+            name: getattr(changed, name)
+            for name, key in (
+                ("trigger_rule", "trigger_rule"),
+                ("retry", "retries"),
+                ("timeout", "timeout"),
+                ("pool", "pool"),
+            )
+            if key in options or (name == "retry" and "retry_delay" in options)
         }
-        return TaskFunction(self.function, id or self.id, _options(**merged))
+        return TaskFunction(self.function, id or self.id, dataclasses.replace(self.options, **kept))
 
     @property
     def __wrapped_task__(self) -> Callable[..., Any]:

@@ -98,7 +98,7 @@ def _maintain(ws: Workspace, spec: MaintainSpec, ctx: TaskContext) -> TaskOutcom
         expire=o.get("expire", True),
         orphans=o.get("orphans", True),
         keep_last=o.get("keep_last", 5),
-        older_than=timedelta(seconds=o["older_than"]) if o.get("older_than") else None,
+        older_than=timedelta(seconds=o["older_than"]) if o.get("older_than") is not None else None,
         orphan_age=timedelta(seconds=o.get("orphan_age", 86400)),
     )
     summary: dict[str, Any] = {}

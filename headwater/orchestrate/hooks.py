@@ -39,6 +39,11 @@ class Hooks:
         default=("task_failed", "task_retry", "run_failed", "sla_missed", "schedule_missed")
     )
 
+    @classmethod
+    def of(cls, settings: Any) -> Hooks:
+        """The hooks of a pipeline's settings (``project.pipelines.Hooks``)."""
+        return cls(settings.on_failure, settings.on_retry, settings.on_success)
+
     def urls(self, kind: str) -> Sequence[str]:
         if kind in ("task_failed", "run_failed", "sla_missed", "schedule_missed"):
             return self.on_failure

@@ -5,21 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from headwater.errors import DagError, did_you_mean
-
 
 class Pools:
     def __init__(self, slots: Mapping[str, int] | None = None) -> None:
         self.slots = dict(slots or {})
         self._used: dict[str, int] = {}
         self._lock = threading.Lock()
-
-    def check(self, pool: str, where: str) -> None:
-        if pool not in self.slots:
-            raise DagError(
-                f"{where}: unknown pool `{pool}`{did_you_mean(pool, self.slots)}",
-                hint="declare it under `pools:` in headwater.yaml, e.g. `pools: {db: 2}`",
-            )
 
     def acquire(self, pool: str | None) -> bool:
         """Take a slot if one is free (never blocks)."""

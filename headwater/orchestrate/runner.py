@@ -171,8 +171,8 @@ class _Runner:
                     for future in done:
                         self._finished(future)
                     self._expire()
-                elif not self.ready:
-                    time.sleep(timeout)
+                else:  # waiting for a retry, or for a pool slot another run holds
+                    time.sleep(min(timeout, 0.05) if self.ready else timeout)
                 self._due_retries()
         except BaseException:
             # interrupted (Ctrl-C): what was queued never starts; what runs is recorded as cut off

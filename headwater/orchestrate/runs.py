@@ -15,7 +15,7 @@ from headwater.orchestrate.context import RunContext
 from headwater.orchestrate.dag import Dag
 from headwater.orchestrate.executor import Executor, LocalExecutor
 from headwater.orchestrate.hooks import Hooks, emit
-from headwater.orchestrate.runner import RunListener, run_dag
+from headwater.orchestrate.runner import RunListener, describe_error, run_dag
 from headwater.orchestrate.schedule import Schedule, key
 from headwater.project.pipelines import PipelineSettings
 from headwater.state.records import RunRecord, RunStatus
@@ -55,11 +55,6 @@ def executor_for(
     return LocalExecutor(settings.parallelism)
 
 
-def _hooks(settings: PipelineSettings) -> Hooks:
-    h = settings.hooks
-    return Hooks(on_failure=h.on_failure, on_retry=h.on_retry, on_success=h.on_success)
-
-
 def execute_run(
     ws: Workspace,
     pipeline: str,
@@ -75,10 +70,16 @@ def execute_run(
     echo: bool = False,
 ) -> RunRecord:
     """Run ``pipeline`` to the end in this process, or continue ``run_id`` (claimed or resumed)."""
-    definition = ws.definition(pipeline)
-    settings = definition.settings
-    dag = dag or ws.plan(pipeline)
+    settings = ws.definition(pipeline).settings
     store = ws.store
+    try:
+        dag = dag or ws.plan(pipeline)
+        ws.prepare_run()
+        executor = executor_for(ws, pipeline, settings, full_refresh)
+    except BaseException as exc:
+        if run_id is not None:  # a claimed or resumed run must not stay `running`
+            store.finish_run(run_id, RunStatus.FAILED, f"not started: {describe_error(exc)}")
+        raise
     if run_id is None:
         interval = _interval(pipeline, settings, logical_date)
         started = store.start_run(
@@ -107,9 +108,7 @@ def execute_run(
         log_dir=ws.log_dir,
         echo=echo,
     )
-    ws.prepare_run()
-    executor = executor_for(ws, pipeline, settings, full_refresh)
-    hooks = _hooks(settings)
+    hooks = Hooks.of(settings.hooks)
 
     def handler(task: Any, ctx: Any) -> Any:
         from headwater.orchestrate.dispatch import execute_task

@@ -101,8 +101,7 @@ class Scheduler:
         return report
 
     def _hooks(self, pipeline: str) -> Hooks:
-        h = self.ws.definition(pipeline).settings.hooks
-        return Hooks(on_failure=h.on_failure, on_retry=h.on_retry, on_success=h.on_success)
+        return Hooks.of(self.ws.definition(pipeline).settings.hooks)
 
     def _schedule(self, name: str, settings: Any, now: datetime, report: TickReport) -> None:
         schedule = Schedule.of(name, settings)
@@ -200,14 +199,29 @@ class Scheduler:
     # -- the loop ----------------------------------------------------------------------------
 
     def serve(self, tick: float = 1.0, until: Callable[[], bool] | None = None) -> None:
-        """Tick until stopped (Ctrl-C, :meth:`stop`, or ``until()``); then wait for the runs
-        in progress to end and retire."""
+        """Tick until stopped (Ctrl-C, :meth:`stop`, or ``until()``), then :meth:`drain`."""
         try:
             while not self._stop.is_set() and not (until and until()):
                 self.tick()
                 self._stop.wait(tick)
-            for thread in list(self.running.values()):
-                thread.join()
+        except KeyboardInterrupt:
+            self.on_event(
+                "stopping: waiting for the runs in progress "
+                "(Ctrl-C again leaves them to the next scheduler)"
+            )
+        finally:
+            self.drain()
+
+    def drain(self) -> None:
+        """Wait for the runs this scheduler started, still beating its heartbeat (so no other
+        scheduler takes them over), then retire."""
+        try:
+            while True:
+                alive = [t for t in self.running.values() if t.is_alive()]
+                if not alive:
+                    return
+                self.ws.store.heartbeat(self.id, socket.gethostname(), os.getpid())
+                alive[0].join(timeout=self.heartbeat_every)
         finally:
             self.ws.store.retire(self.id)
 

@@ -7,16 +7,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from headwater.project.pipelines import TriggerRule
+
 if TYPE_CHECKING:
     from headwater.sql.models import Model
 
 TaskKind = Literal[
     "ingest", "model", "check", "python", "shell", "sensor", "pipeline", "maintain", "crawl"
-]
-
-#: when a task runs, given how its upstream tasks ended (Airflow's names)
-TriggerRule = Literal[
-    "all_success", "all_done", "none_failed", "one_success", "none_failed_or_skipped"
 ]
 
 

@@ -60,9 +60,11 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def create_engine(url: str) -> sa.Engine:
     """An engine for the store; SQLite gets WAL and a busy timeout for concurrent task threads."""
+    from headwater.connect.sql.engines import fork_safe
+
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        return fork_safe(sa.create_engine(parsed, pool_pre_ping=True))
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(parsed, connect_args={"timeout": 30})
@@ -74,7 +76,7 @@ def create_engine(url: str) -> sa.Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    return engine
+    return fork_safe(engine)
 
 
 class Store(OrchestrationState):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from headwater.connect.sql.engines import fork_safe
 from headwater.errors import SourceError, SourceUnreachable, did_you_mean
 
 # Errors that retrying will not fix: wrong credentials, missing database.
@@ -67,7 +68,7 @@ class SqlDatabase:
         args: dict[str, object] = {}
         if self.dialect in ("mysql", "mariadb", "postgresql"):
             args["connect_timeout"] = 10
-        return sa.create_engine(self.url, connect_args=args, pool_pre_ping=True)
+        return fork_safe(sa.create_engine(self.url, connect_args=args, pool_pre_ping=True))
 
     def check(self) -> None:
         """Connect once; raise SourceUnreachable or SourceError with what to check."""
