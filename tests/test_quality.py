@@ -298,3 +298,50 @@ def test_samples_can_be_turned_off(ws: Any) -> None:
     assert (result.failing, result.sample) == (1, ())
     [result] = ws.check("s", samples=1).results
     assert len(result.sample) == 1 and result.sample[0]["customer"] is None
+
+
+def test_braces_in_a_checks_own_text_are_just_text(ws: Any) -> None:
+    got = run(ws, "  - {regex: {column: code, pattern: '^[A-Z]{2}-\\d{1}$'}}\n")
+    (result,) = got.values()
+    assert result.failing == 1  # only "XY"
+    assert ws.check("s", samples=5).results[0].passed is False
+
+
+def test_two_suites_of_one_name_are_refused(ws: Any) -> None:
+    folder = ws.project.root / "checks"
+    folder.mkdir()
+    (folder / "orders.yaml").write_text("shop.orders:\n  - not_null: id\n")
+    (folder / "orders.py").write_text("CHECKS = {'shop.orders': [{'unique': 'id'}]}\n")
+    with pytest.raises(ProjectFileError, match="suite `orders` is defined twice"):
+        ws.suites()
+
+
+def test_a_gx_file_that_is_not_a_suite_is_refused_clearly(tmp_path: Path) -> None:
+    from headwater.quality.gx import read_suite
+
+    path = tmp_path / "suite.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(ProjectError, match="is not a Great Expectations suite"):
+        read_suite(path)
+    path.write_text(
+        json.dumps(
+            {
+                "expectations": [
+                    {
+                        "expectation_type": "expect_column_values_to_be_between",
+                        "kwargs": {"column": "x"},
+                    },
+                    {
+                        "expectation_type": "expect_column_values_to_not_be_null",
+                        "kwargs": {"column": "x"},
+                    },
+                ]
+            }
+        )
+    )
+    entries, skipped = read_suite(path)
+    assert entries == [{"not_null": {"column": "x"}}]
+    assert len(skipped) == 1 and skipped[0].startswith(
+        "expect_column_values_to_be_between (expectation 0:"
+    )
+    assert "`between` needs `min`, `max` or both" in skipped[0]

@@ -171,4 +171,5 @@ def checks_import(
     target.write_text(yaml.safe_dump({table: entries}, sort_keys=False), encoding="utf-8")
     consoles()[0].print(f"wrote {len(entries)} checks to {target}")
     for name in skipped:
-        consoles()[1].print(f"[yellow]skipped[/yellow] {name}: no Headwater equivalent yet")
+        why = "" if "(" in name else ": no Headwater equivalent yet"  # else: its own reason
+        consoles()[1].print(f"[yellow]skipped[/yellow] {name}{why}", highlight=False)

@@ -31,7 +31,7 @@ from headwater.lake import Lake, replace_table
 from headwater.lake.arrow_types import fit, storable_schema
 from headwater.lake.writer import DataFileWriter
 from headwater.quality import rules as r
-from headwater.quality.compile import CheckError, compile_check
+from headwater.quality.compile import CheckError, compile_check, fill
 from headwater.quality.evaluate import evaluate
 from headwater.quality.results import CheckResult, SuiteResult
 from headwater.sql.session import Session
@@ -110,7 +110,7 @@ class Auditor:
             if isinstance(check, r.Relationships):
                 session.map_table(check.to)
                 other = ".".join(ident(p) for p in check.to.split("."))
-            predicates.append((check.label, compiled.failing_rows.format(other=other)))
+            predicates.append((check.label, fill(compiled.failing_rows, other=other)))
         new = _relation([f.file_path for f in written])
         any_fails = " OR ".join(f"coalesce(({p}), false)" for _, p in predicates)
         reasons = ", ".join(

@@ -40,6 +40,18 @@ class CheckError(ValueError):
     """A check that cannot run on this table (a missing column, a bad regex…)."""
 
 
+def fill(template: str | None, **names: str | None) -> str:
+    """``template`` with the compiler's ``{table}``/``{other}``/``{sql}`` placeholders filled.
+
+    Not ``str.format``: a check's own text (a regex ``\\d{5}``, a ``where``, accepted values)
+    is part of the template and may hold braces of its own."""
+    assert template is not None, "the check compiled to no SQL"
+    for name, value in names.items():
+        if value is not None:
+            template = template.replace("{" + name + "}", value)
+    return template
+
+
 @dataclass
 class Compiled:
     """One check's part of the scan, and how to read its outcome from the scan's row."""

@@ -14,7 +14,7 @@ from headwater.connect.sql.quoting import ident
 from headwater.errors import HeadwaterError
 from headwater.ingest.cursor import parse_duration
 from headwater.quality import rules as r
-from headwater.quality.compile import CheckError, Compiled, compile_check
+from headwater.quality.compile import CheckError, Compiled, compile_check, fill
 from headwater.quality.results import CheckResult, SuiteResult
 
 SAMPLE_ROWS = 5  # failing rows fetched per failed check, by default
@@ -150,9 +150,7 @@ def _outcome(
         rows = int(got["rows"] or 0)
         evaluated, observed = rows, rows
         if check.equal_to:
-            other_rows = con.execute(
-                c.query.format(other=resolve(check.equal_to))  # type: ignore[union-attr]
-            ).fetchone()
+            other_rows = con.execute(fill(c.query, other=resolve(check.equal_to))).fetchone()
             expected_rows = int(other_rows[0]) if other_rows else 0
             passed = rows == expected_rows
             observed = {"rows": rows, "other": expected_rows}
@@ -180,13 +178,13 @@ def _outcome(
             observed = {"rows": rows, "mean": round(mean, 2), "z": round(z, 2)}
             passed = z <= check.z
     elif isinstance(check, r.Relationships):
-        row = con.execute(c.query.format(table=relation, other=other)).fetchone()  # type: ignore[union-attr]
+        row = con.execute(fill(c.query, table=relation, other=other)).fetchone()
         evaluated, failing = (int(row[0]), int(row[1])) if row else (0, 0)
         observed = failing
         passed = failing <= math.floor((1 - check.mostly) * evaluated + 1e-9)
     elif isinstance(check, r.CustomSql):
         sql = _select_only(check.sql).replace("{table}", relation)
-        row = con.execute(c.query.format(sql=sql)).fetchone()  # type: ignore[union-attr]
+        row = con.execute(fill(c.query, sql=sql)).fetchone()
         evaluated, failing = total, int(row[0]) if row else 0
         observed = failing
         passed = failing <= math.floor((1 - check.mostly) * evaluated + 1e-9)
@@ -199,7 +197,7 @@ def _outcome(
     sample: tuple[dict[str, Any], ...] = ()
     if not passed and samples > 0:
         if c.failing_rows:
-            cond = c.failing_rows.format(table=relation, other=other)
+            cond = fill(c.failing_rows, table=relation, other=other)
             sample_sql = f"SELECT * FROM {relation} WHERE {cond} LIMIT {int(samples)}"
             sample = _rows(con, sample_sql)
         elif isinstance(check, r.CustomSql):

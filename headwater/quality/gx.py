@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from headwater.errors import ProjectError
 from headwater.quality.entries import COMMON, from_gx, parse
 from headwater.quality.rules import GX_ALIASES
@@ -24,8 +26,14 @@ def read_suite(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             f"cannot read {path} as a Great Expectations suite: {exc}",
             hint="give the suite's JSON file (great_expectations/expectations/<suite>.json)",
         ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("expectations", []), list):
+        raise ProjectError(
+            f"{path} is not a Great Expectations suite: expected an object with "
+            "an `expectations` list",
+            hint="give the suite's JSON file (great_expectations/expectations/<suite>.json)",
+        )
     entries, skipped = [], []
-    for item in data.get("expectations", []):
+    for index, item in enumerate(data.get("expectations", [])):
         name = _snake(str(item.get("expectation_type") or item.get("type") or ""))
         kwargs = dict(item.get("kwargs") or {})
         if name not in GX_ALIASES:
@@ -35,7 +43,11 @@ def read_suite(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         severity = (item.get("meta") or {}).get("severity") or item.get("severity")
         if severity in ("warning", "warn"):
             entry["severity"] = "warn"
-        parse(entry)  # refuse now what could not run later
+        try:
+            parse(entry)  # refuse now what could not run later
+        except (ValidationError, ValueError) as exc:
+            skipped.append(f"{name} (expectation {index}: {_first_problem(exc)})")
+            continue
         kind = entry.pop("kind")
         common = {k: entry.pop(k) for k in COMMON if k in entry}
         entries.append({kind: entry, **common})
@@ -47,3 +59,10 @@ def _snake(name: str) -> str:
     if "_" in name or name.islower():
         return name
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def _first_problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return str(first["msg"])
+    return str(exc)

@@ -40,9 +40,23 @@ def load_suites(
     suites: dict[str, Suite] = {}
     if inline:
         suites[INLINE] = _suite(INLINE, project_file, inline, None, ("checks",))
+
+    def taken(name: str, path: Path) -> None:
+        if name in suites:
+            where = project_file if name == INLINE else f"{folder / name}.py"
+            raise ProjectFileError(
+                f"suite `{name}` is defined twice: in {where} and in {path}",
+                file=str(path),
+                line=1,
+                hint="rename one of the files (a suite is named after its file; "
+                f"`{INLINE}` is the project file's own `checks:`)",
+            )
+
     for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        taken(path.stem, path)
         suites[path.stem] = _python_suite(path)
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        taken(path.stem, path)
         doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
         data = doc.data or {}
         if not isinstance(data, dict):
