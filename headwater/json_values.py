@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import math
 from typing import Any
 
 
@@ -21,3 +22,15 @@ def json_value(value: Any) -> Any:
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and ±Infinity (which JSON cannot hold) as None, in lists and dicts too;
+    ``json.dumps`` writes floats itself and never asks ``default`` about them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    return value

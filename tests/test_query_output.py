@@ -102,3 +102,28 @@ def test_a_failing_query_leaves_no_file(project: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "error: Invalid Input Error: bad row" in result.stderr
     assert list(tmp_path.iterdir()) == []  # neither the file nor a partial one
+
+
+def test_not_a_number_is_null_in_json(project: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "query",
+            "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, [1.5, 'nan'::DOUBLE] AS c",
+            "-p",
+            str(project),
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"a": None, "b": None, "c": [1.5, None]}]
+
+
+def test_writing_into_a_missing_folder_says_so(project: Path, tmp_path: Path) -> None:
+    target = tmp_path / "nowhere" / "out.csv"
+    result = CliRunner().invoke(
+        app, ["query", "SELECT 1 AS x", "-p", str(project), "-o", str(target)]
+    )
+    assert result.exit_code == 1
+    assert f"cannot write {target}" in result.stderr and "Traceback" not in result.output

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from headwater.errors import HeadwaterError
-from headwater.json_values import json_value
+from headwater.json_values import finite, json_value
 
 if TYPE_CHECKING:  # Arrow is imported when a result is written, not when the CLI starts
     import pyarrow as pa
@@ -94,6 +94,11 @@ def write_stream(
         with open(partial, "wb") as sink:
             rows = _write(reader, "csv" if fmt == "table" else fmt, sink)
         os.replace(partial, output)
+    except OSError as exc:  # a missing folder, a full disk, a directory in the way
+        raise HeadwaterError(
+            f"cannot write {output}: {exc.strerror or exc}",
+            hint="check that its folder exists, is writable and has space",
+        ) from exc
     finally:
         partial.unlink(missing_ok=True)
     console.print(f"[dim]wrote {rows} rows to {output}[/dim]", highlight=False)
@@ -121,16 +126,11 @@ def _write(reader: pa.RecordBatchReader, fmt: Format, sink: IO[bytes]) -> int:
         sink.write(b"[")
         for batch in reader:
             for row in batch.to_pylist():
-                text = json.dumps(row, default=json_value, ensure_ascii=False, indent=2)
+                text = json.dumps(
+                    finite(row), default=json_value, ensure_ascii=False, indent=2, allow_nan=False
+                )
                 # the layout json.dumps(rows, indent=2) gives, one row at a time
                 sink.write(((",\n  " if rows else "\n  ") + text.replace("\n", "\n  ")).encode())
                 rows += 1
         sink.write(b"\n]\n" if rows else b"]\n")
     return rows
-
-
-def write_result(
-    table: pa.Table, fmt: Format, output: Path | None, console: Console, max_rows: int
-) -> None:
-    """Write ``table`` in ``fmt`` to ``output`` (a file) or to the terminal."""
-    write_stream(table.to_reader(), fmt, output, console, max_rows)

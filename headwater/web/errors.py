@@ -6,6 +6,7 @@ alike; a Headwater error adds its ``hint`` (what to do next).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from headwater.errors import HeadwaterError, LakeError, QueryError, TableNotFound, TransientError
+
+log = logging.getLogger("headwater.web")
 
 
 class ErrorModel(BaseModel):
@@ -84,6 +87,17 @@ def install(app: FastAPI) -> None:
     async def _headwater(_: Request, exc: HeadwaterError) -> JSONResponse:
         code = next((c for kind, c in _STATUS if isinstance(exc, kind)), 500)
         return error_response(code, type(exc).__name__, exc.message, exc.hint)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # a file gone from the lake, a catalog database down: still an ErrorModel, and logged
+        log.exception("request failed")
+        return error_response(
+            500,
+            "ServiceFailureException",
+            f"{type(exc).__name__}: {exc}",
+            "the server's log has the traceback",
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

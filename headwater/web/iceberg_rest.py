@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from headwater.errors import TableNotFound
+from headwater.web.deps import Ws
 from headwater.web.errors import ApiError, ErrorResponse
 from headwater.workspace import Workspace
 
@@ -70,11 +71,6 @@ class LoadTableResult(BaseModel):
     config: dict[str, str]
 
 
-def workspace(request: Request) -> Workspace:
-    ws: Workspace = request.app.state.workspace
-    return ws
-
-
 def check_prefix(request: Request) -> None:
     """A prefixed route answers the prefix ``/v1/config`` announces, and no other."""
     given = request.path_params.get("prefix")
@@ -87,8 +83,6 @@ def check_prefix(request: Request) -> None:
             hint=f"GET /v1/config announces the prefix: {expected or 'none'}",
         )
 
-
-Ws = Annotated[Workspace, Depends(workspace)]
 
 catalog = APIRouter(tags=["Iceberg REST catalog"], responses=_ERRORS)
 

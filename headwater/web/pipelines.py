@@ -6,23 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from headwater.errors import ProjectError, StateError
 from headwater.state.records import RunRecord
+from headwater.web.deps import Ws
 from headwater.web.errors import RESPONSES, ApiError, ErrorResponse
 from headwater.workspace import Workspace
 
 router = APIRouter(tags=["pipelines"])
 
 
-def workspace(request: Request) -> Workspace:
-    ws: Workspace = request.app.state.workspace
-    return ws
-
-
-Ws = Annotated[Workspace, Depends(workspace)]
 Name = Annotated[str, Path(description="a pipeline of the project", examples=["simple_dag"])]
 
 

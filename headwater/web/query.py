@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from headwater.json_values import json_value
+from headwater.json_values import finite, json_value
 from headwater.sql.cursors import Cursors, Page
 from headwater.web.errors import RESPONSES, ApiError
 
@@ -129,14 +129,14 @@ def _json(page: Page) -> bytes:
     table: pa.Table = page.rows
     columns = [{"name": f.name, "type": str(f.type)} for f in table.schema]
     values = table.to_pydict()
-    rows = [list(row) for row in zip(*values.values(), strict=True)] if values else []
+    rows = [finite(list(row)) for row in zip(*values.values(), strict=True)] if values else []
     body = {
         "columns": columns,
         "rows": rows,
         "row_count": table.num_rows,
         "next_page_token": page.token,
     }
-    return json.dumps(body, default=_json_value, ensure_ascii=False).encode()
+    return json.dumps(body, default=_json_value, ensure_ascii=False, allow_nan=False).encode()
 
 
 def _json_value(value: Any) -> Any:

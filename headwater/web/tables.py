@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from headwater.web.deps import Ws
 from headwater.web.errors import RESPONSES, ErrorResponse
-from headwater.workspace import Workspace
 
 if TYPE_CHECKING:
     from headwater.lake import TableInfo
@@ -62,14 +62,6 @@ class TableDetail(TableSummary):
     schema_changes: list[SchemaChange]
     cursor: Any = Field(description="the cursor committed with the last load, if any")
     checks: list[dict[str, Any]] = Field(description="the latest result of each check")
-
-
-def workspace(request: Request) -> Workspace:
-    ws: Workspace = request.app.state.workspace
-    return ws
-
-
-Ws = Annotated[Workspace, Depends(workspace)]
 
 
 @router.get("/v1/tables", response_model=TableList, responses=RESPONSES)
