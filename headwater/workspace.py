@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import ProjectError, did_you_mean
+from headwater.errors import HeadwaterError, ProjectError, did_you_mean
 
 # The heavy parts (pyiceberg, SQLAlchemy, DuckDB, the ingest machinery) are imported where they
 # are used: `headwater runs`, `logs` or a Python-only pipeline never pay for them.
@@ -309,13 +309,20 @@ class Workspace(Pipelines):
         progress: Progress | None = None,
     ) -> list[MaintenanceReport]:
         """Compact, expire snapshots and remove orphan files: of ``table``, or of every table,
-        one at a time (each table's operations commit on their own; see docs/maintenance.md)."""
-        from headwater.lake.maintenance import Maintenance, maintain
+        one at a time (each table's operations commit on their own; see docs/maintenance.md).
+        Of every table, one that fails is reported with its error and the others go on."""
+        from headwater.lake.maintenance import Maintenance, MaintenanceReport, maintain
 
         if table is not None:
             self.lake.table(table)  # an unknown or malformed name fails here, with suggestions
-        names = [table] if table is not None else self.lake.tables()
-        return [maintain(self.lake, name, options or Maintenance(), progress) for name in names]
+            return [maintain(self.lake, table, options or Maintenance(), progress)]
+        reports = []
+        for name in self.lake.tables():
+            try:
+                reports.append(maintain(self.lake, name, options or Maintenance(), progress))
+            except HeadwaterError as exc:
+                reports.append(MaintenanceReport(name, error=str(exc)))
+        return reports
 
     @contextlib.contextmanager
     def query_stream(

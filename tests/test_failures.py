@@ -108,3 +108,20 @@ def test_unknown_pipeline_and_variable(project: Path) -> None:
         Workspace.open(project).run("classicmodel")
     with pytest.raises(ProjectError, match="unknown variable `source`"):
         Workspace.open(project, {"source": "x"})
+
+
+def test_an_unreachable_postgres_is_retried_on_the_fast_path_too(tmp_path: Path) -> None:
+    (tmp_path / "headwater.yaml").write_text(
+        "name: down\n"
+        "connections:\n"
+        "  pg: {type: sql, url: 'postgresql+psycopg://postgres@127.0.0.1:1/shop'}\n"
+        "sources:\n"
+        "  pg: {connection: pg, namespace: raw, tables: [orders], attempts: 2, retry_delay: 0.01}\n"
+        "pipelines:\n"
+        "  load: {tasks: [{ingest: pg}]}\n"
+    )
+    ws = Workspace.open(tmp_path)
+    with pytest.raises(RunFailed) as info:
+        ws.run("load")
+    assert "127.0.0.1:1" in str(info.value) and "gave up after 2 attempts" in str(info.value)
+    assert ws.lake.tables() == []

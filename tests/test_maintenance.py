@@ -433,3 +433,30 @@ def test_maintain_command(tmp_path: Path) -> None:
 
     help_text = runner.invoke(app, ["maintain", "--help"]).stdout
     assert "Example: headwater maintain" in help_text and "--no-compact" in help_text
+
+
+def test_maintaining_every_table_goes_on_past_one_that_fails(tmp_path: Path) -> None:
+    from pyiceberg.partitioning import PartitionField, PartitionSpec
+    from pyiceberg.schema import Schema
+    from pyiceberg.transforms import IdentityTransform
+    from pyiceberg.types import LongType, NestedField
+
+    p = SqliteProject(tmp_path / "p", "- name: events\n  table: ev\n")
+    p.sql("CREATE TABLE ev (id INTEGER)")
+    ws = p.workspace()
+    try:
+        small_files_table(ws.lake, loads=4)
+        schema = Schema(NestedField(1, "day", LongType(), required=False))
+        spec = PartitionSpec(PartitionField(1, 1000, IdentityTransform(), "day"))
+        ws.lake.ensure_namespace("raw")
+        parted = ws.lake.catalog.create_table("raw.parted", schema=schema, partition_spec=spec)
+        for day in (1, 2):
+            parted.append(pa.table({"day": pa.array([day], pa.int64())}))
+    finally:
+        ws.close()
+    result = CliRunner().invoke(app, ["maintain", "-p", str(p.root), "--no-orphans"])
+    assert result.exit_code == 1
+    assert "4 → 1" in result.stdout  # raw.events was compacted all the same
+    assert "1 table(s) maintained" in result.stdout
+    assert "raw.parted: table `raw.parted` is partitioned" in result.stderr
+    assert p.rows(f"SELECT count(*) FROM {T}") == [(200,)]

@@ -113,7 +113,7 @@ def maintain(
     count = 1 if table else len(ws.lake.tables())
     with _Progress(err, count) as progress:
         reports = ws.maintain(table, options, progress)
-    _show(out, reports, dry_run)
+    _show(out, err, reports, dry_run)
 
 
 def _duration(option: str, text: str) -> timedelta:
@@ -156,7 +156,7 @@ class _Progress:
             self.shown = (table, step)
 
 
-def _show(out: Console, reports: list[MaintenanceReport], dry_run: bool) -> None:
+def _show(out: Console, err: Console, reports: list[MaintenanceReport], dry_run: bool) -> None:
     if not reports:
         out.print("[dim]no tables yet — run a pipeline first[/dim]")
         return
@@ -169,6 +169,9 @@ def _show(out: Console, reports: list[MaintenanceReport], dry_run: bool) -> None
         view.add_column(name, justify="left" if name == "table" else "right")
     freed = 0
     for r in reports:
+        if r.error is not None:
+            view.add_row(r.table, "[red]failed[/red]", "", "", "")
+            continue
         view.add_row(r.table, *_cells(r))
         freed += (r.expire.deleted_bytes if r.expire else 0) + (r.orphans.bytes if r.orphans else 0)
     out.print(view)
@@ -181,7 +184,14 @@ def _show(out: Console, reports: list[MaintenanceReport], dry_run: bool) -> None
             if len(r.orphans.orphans) > SHOWN_ORPHANS:
                 out.print(f"  … and {len(r.orphans.orphans) - SHOWN_ORPHANS:,} more")
     verb = "would free" if dry_run else "freed"
-    out.print(f"{len(reports)} table(s) maintained; {verb} {_size(freed)}", highlight=False)
+    failed = [r for r in reports if r.error is not None]
+    out.print(
+        f"{len(reports) - len(failed)} table(s) maintained; {verb} {_size(freed)}", highlight=False
+    )
+    for r in failed:
+        err.print(f"[bold red]error:[/bold red] {r.table}: {r.error}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _cells(r: MaintenanceReport) -> tuple[str, str, str, str]:

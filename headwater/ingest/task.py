@@ -37,7 +37,13 @@ def run_ingest(
     before = ws.schema_or_none(target)
     resource = ws.resource(spec.source, entry.name)
     audit = ws.auditor(target, run_id)
-    incoming = _direct_copy(resource, settings, before)
+    # probing the source reaches the server: retried like the load itself
+    incoming = with_retries(
+        lambda: _direct_copy(resource, settings, before),
+        source.attempts,
+        source.retry_delay,
+        f"reaching the source of {target}",
+    )
     if incoming is not None:
         # the fast path: DuckDB reads the source and writes the files itself, on all cores
         assert isinstance(resource, SqlResource)

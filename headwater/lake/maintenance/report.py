@@ -78,3 +78,4 @@ class MaintenanceReport:
     compact: CompactReport | None = None
     expire: ExpireReport | None = None
     orphans: OrphanReport | None = None
+    error: str | None = None  # why this table could not be maintained (the others were)
