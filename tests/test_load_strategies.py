@@ -285,3 +285,14 @@ def test_the_run_summary_says_what_each_load_changed(tmp_path: Path) -> None:
     assert "+1 −1" in second.stderr
     third = cli.invoke(app, ["run", "p", "-p", str(p.root)])
     assert "unchanged" in third.stderr
+
+
+def test_a_rerun_does_not_quarantine_the_same_input_twice(tmp_path: Path) -> None:
+    q = project(tmp_path, "{strategy: incremental, cursor: ts, on_null_cursor: exclude}")
+    q.sql("INSERT INTO ev VALUES (9, 'x', 9.0, NULL, 0);")
+    q.run()
+    q.run(full_refresh=True)  # the NULL-cursor row is read again: it is quarantined already
+    assert q.rows("SELECT count(*) FROM raw.t__quarantine") == [(1,)]
+    q.sql("INSERT INTO ev VALUES (10, 'y', 1.0, NULL, 0);")
+    q.run(full_refresh=True)
+    assert q.rows("SELECT count(*) FROM raw.t__quarantine") == [(2,)]

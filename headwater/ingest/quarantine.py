@@ -32,7 +32,12 @@ def quarantine_name(table: str) -> str:
 def quarantine(
     lake: Lake, table: str, rejects: Sequence[Reject], run_id: str, loaded_at: datetime
 ) -> WriteResult | None:
-    """Append ``rejects`` to ``<table>__quarantine`` in one commit (nothing when empty)."""
+    """Append ``rejects`` to ``<table>__quarantine`` in one commit (nothing when empty).
+
+    The quarantine is written before the table's own commit; if that commit then fails, the
+    load is retried or run again and meets the same rejects. Those already held (same reason,
+    column, location and record) are not added twice: the quarantine keeps the first run that
+    saw each."""
     if not rejects:
         return None
     batch = pa.record_batch(
@@ -46,6 +51,9 @@ def quarantine(
         ],
         schema=SCHEMA,
     )
+    batch = _unseen(lake, quarantine_name(table), batch)
+    if batch.num_rows == 0:
+        return None
 
     def produce(txn, commit_uuid):  # type: ignore[no-untyped-def]
         writer = DataFileWriter(txn, SCHEMA, str(commit_uuid), lake.target_file_bytes)
@@ -56,3 +64,34 @@ def quarantine(
             writer.abort()
 
     return commit_files(lake, quarantine_name(table), SCHEMA, produce, {"headwater.run-id": run_id})
+
+
+def _unseen(lake: Lake, name: str, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The rows of ``batch`` the quarantine table does not hold yet (an anti-join in DuckDB)."""
+    if not lake.exists(name):
+        return batch
+    files = lake.data_files(name)
+    if not files:
+        return batch
+    import duckdb
+
+    from headwater.connect.sql.quoting import literal
+
+    con = duckdb.connect()
+    try:
+        lake.attach(con)
+        con.register("incoming", pa.Table.from_batches([batch]))
+        listing = ", ".join(literal(f.removeprefix("file://")) for f in files)
+        fresh = con.execute(
+            "SELECT * FROM incoming i WHERE NOT EXISTS (SELECT 1 FROM read_parquet(["
+            + listing
+            + "]) q WHERE q.reason IS NOT DISTINCT FROM i.reason"
+            " AND q.column IS NOT DISTINCT FROM i.column"
+            " AND q.location IS NOT DISTINCT FROM i.location"
+            " AND q.record IS NOT DISTINCT FROM i.record)"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    if fresh.num_rows == 0:
+        return batch.slice(0, 0)
+    return fresh.cast(SCHEMA).combine_chunks().to_batches()[0]
