@@ -99,7 +99,10 @@ class Cursors:
     def next(self, token: str, rows: int) -> Page:
         """The page after the one that returned ``token``."""
         with self._lock:
+            closing = self._expired()  # an idle query is closed however the server is used
             cursor = self._open.pop(token, None)
+        for old in closing:
+            old.close()
         if cursor is None:
             raise QueryError(
                 "the page token is unknown, was used already, or its query was closed "

@@ -75,6 +75,12 @@ def require_read(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     except duckdb.Error as exc:
         raise QueryError(str(exc).strip(), hint="fix the SQL and run again") from exc
     if len(statements) != 1:
+        kinds = ", ".join(st.type.name for st in statements)
+        if ";" not in body.strip().rstrip(";"):  # one statement that DuckDB expands into several
+            raise QueryError(
+                f"this statement runs as several ({kinds}), which a read-only query cannot",
+                hint="for a PIVOT, list its values: `ON column IN ('a', 'b')`",
+            )
         raise QueryError("give one statement at a time", hint="remove the extra `;` statements")
     kind = statements[0].type.name
     if kind != "SELECT":
