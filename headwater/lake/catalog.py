@@ -84,6 +84,7 @@ class Lake:
         self.s3_connections = dict(s3_connections or {})
         self._catalog: SqlCatalog | None = None
         self._external: ExternalRegistry | None = None
+        self._s3_filesystem: Any = None
         self._lock = threading.RLock()
 
     @classmethod
@@ -127,7 +128,10 @@ class Lake:
         import pyarrow.fs as pafs
 
         if uri.startswith("s3://") and self.s3 is not None:
-            return self.s3.filesystem(), uri.removeprefix("s3://")
+            with self._lock:
+                if self._s3_filesystem is None:  # one client for every file of the warehouse
+                    self._s3_filesystem = self.s3.filesystem()
+            return self._s3_filesystem, uri.removeprefix("s3://")
         return pafs.FileSystem.from_uri(uri)
 
     @property
