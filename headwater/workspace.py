@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from headwater.quality.suite import Suite
     from headwater.sql import ModelGraph
     from headwater.state import RunRecord, SchemaChangeRecord, Store
+    from headwater.state.lite import LiteCheckStore
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,6 @@ class Workspace(Pipelines):
 
     @cached_property
     def lake(self) -> Lake:
-        from headwater.connect.sql.database import resolve_url
-        from headwater.connect.storage.s3 import S3Access, S3Storage
         from headwater.errors import LakeError, SourceError
         from headwater.lake import Lake
         from headwater.project.config import FilesConnection
@@ -81,17 +80,25 @@ class Workspace(Pipelines):
         target = cfg.target_file_mb << 20
         location = cfg.warehouse
         # external tables crawled through an S3 files connection are read with its settings
-        connections = {
-            name: S3Access.resolve(spec.s3)
+        s3_files = {
+            name: spec
             for name, spec in self.project.config.connections.items()
             if isinstance(spec, FilesConnection) and spec.url.startswith("s3://")
         }
-        catalog_url = (
-            resolve_url(cfg.catalog_url, self.project.root).render_as_string(hide_password=False)
-            if cfg.catalog_url
-            else None
-        )
+        connections = {}
+        if s3_files:
+            from headwater.connect.storage.s3 import S3Access
+
+            connections = {name: S3Access.resolve(spec.s3) for name, spec in s3_files.items()}
+        catalog_url = None
+        if cfg.catalog_url:
+            from headwater.connect.sql.database import resolve_url
+
+            url = resolve_url(cfg.catalog_url, self.project.root)
+            catalog_url = url.render_as_string(hide_password=False)
         if location.startswith("s3://"):
+            from headwater.connect.storage.s3 import S3Access, S3Storage
+
             try:
                 access = S3Access.resolve(cfg.s3)
                 S3Storage(location, access, "lake.warehouse").check()
@@ -122,9 +129,9 @@ class Workspace(Pipelines):
     def state_url(self) -> str:
         """The metadata store's URL: ``state.url`` (a relative SQLite path is relative to the
         project folder), or ``.headwater/state.db``."""
-        from headwater.connect.sql.database import resolve_url
-
         if self.project.config.state.url:
+            from headwater.connect.sql.database import resolve_url
+
             url = resolve_url(self.project.config.state.url, self.project.root)
             return url.render_as_string(hide_password=False)
         return f"sqlite:///{self.project.state_dir / 'state.db'}"
@@ -370,7 +377,7 @@ class Workspace(Pipelines):
                     return ".".join(ident(p) for p in name.split("."))
 
                 def history(table: str, check: str) -> list[float]:
-                    rows = self.store.check_history(table, check, limit=100)
+                    rows = self._check_store.check_history(table, check, limit=100)
                     counts = [_rows_of(r["observed"]) for r in reversed(rows)]
                     return [c for c in counts if c is not None]
 
@@ -378,8 +385,20 @@ class Workspace(Pipelines):
                     session.con, table, resolve(table), checks, resolve, history, samples=samples
                 )
                 results.extend(suite.results)
-        self.store.add_check_results(results, run_id)
+        self._check_store.add_check_results(results, run_id)
         return SuiteResult(tuple(results))
+
+    @cached_property
+    def _check_store(self) -> Store | LiteCheckStore:
+        """Where check results go: the embedded store through sqlite3 when it can (a check
+        then never imports SQLAlchemy), else the store."""
+        from headwater.state.lite import LiteCheckStore
+
+        if "store" not in self.__dict__:  # a store already open serves as well
+            lite = LiteCheckStore.open(self.state_url)
+            if lite is not None:
+                return lite
+        return self.store
 
     def profile(self, table: str) -> TableProfile:
         """Column statistics of ``table`` and the checks its data passes (``headwater profile``)."""
@@ -432,6 +451,12 @@ class Workspace(Pipelines):
 
     def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
         return self.store.runs(pipeline, limit)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def close(self) -> None:
         for db in self._databases.values():

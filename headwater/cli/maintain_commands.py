@@ -117,7 +117,7 @@ def maintain(
 
 
 def _duration(option: str, text: str) -> timedelta:
-    from headwater.ingest.cursor import parse_duration
+    from headwater.durations import parse_duration
 
     try:
         return parse_duration(text)

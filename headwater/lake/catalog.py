@@ -14,16 +14,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceError, NoSuchTableError
-from pyiceberg.table import Table
-
 from headwater.errors import LakeError, TableNotFound, did_you_mean
-from headwater.lake.arrow_types import storable_schema
+from headwater.lake import metadata
 from headwater.project.base import IDENTIFIER
 
+# pyiceberg (with SQLAlchemy, ~1 s of imports) loads with the first catalog call that needs
+# it: a check or a query of the embedded lake reads the metadata files itself (lake.metadata)
 if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.catalog.sql import SqlCatalog
+    from pyiceberg.table import Table
+
     from headwater.connect.storage.s3 import S3Access
     from headwater.lake.crawl.registry import ExternalRegistry
 
@@ -97,6 +98,8 @@ class Lake:
 
     @property
     def catalog(self) -> SqlCatalog:
+        from pyiceberg.catalog.sql import SqlCatalog
+
         with self._lock:
             if self._catalog is None:
                 if self.catalog_url.startswith("sqlite:///"):
@@ -148,6 +151,8 @@ class Lake:
     # -- reading the catalog ------------------------------------------------------------
 
     def tables(self, namespace: str | None = None) -> list[str]:
+        from pyiceberg.exceptions import NoSuchNamespaceError
+
         names: list[str] = []
         namespaces = [(namespace,)] if namespace else self.catalog.list_namespaces()
         for ns in namespaces:
@@ -161,6 +166,8 @@ class Lake:
         return self.catalog.table_exists(split_name(name))
 
     def table(self, name: str) -> Table:
+        from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
         try:
             return self.catalog.load_table(split_name(name))
         except (NoSuchTableError, NoSuchNamespaceError):
@@ -211,10 +218,24 @@ class Lake:
     def arrow_schema(self, name: str) -> pa.Schema:
         """The table's schema in the Arrow types it is written with (pyiceberg reports
         ``large_string`` for ``string``)."""
+        from headwater.lake.arrow_types import storable_schema
+
         return storable_schema(self.table(name).schema().as_arrow())
+
+    def current_metadata(self, name: str) -> metadata.TableMetadata | None:
+        """The table's current metadata read without pyiceberg, where the embedded layout
+        allows it (a SQLite catalog, a local warehouse); None elsewhere."""
+        if not self.warehouse.startswith("file://"):
+            return None
+        namespace, table = split_name(name)
+        return metadata.current(self.catalog_url, namespace, table)
 
     def data_files(self, name: str, snapshot_id: int | None = None) -> list[str]:
         """Paths of the data files of the current (or given) snapshot, for direct scans."""
+        current = self.current_metadata(name) if snapshot_id is None else None
+        files = current.data_files if current is not None else None
+        if files is not None:
+            return [f.path for f in files]
         table = self.table(name)
         tasks = table.scan(snapshot_id=snapshot_id).plan_files()
         if any(task.delete_files for task in tasks):
@@ -239,6 +260,8 @@ class Lake:
         with self._lock:
             if (namespace,) in self.catalog.list_namespaces():
                 return
+            from pyiceberg.exceptions import NamespaceAlreadyExistsError
+
             # another process may create it between our look and our create
             with contextlib.suppress(NamespaceAlreadyExistsError):
                 self.catalog.create_namespace(namespace)

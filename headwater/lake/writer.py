@@ -38,6 +38,10 @@ from headwater.lake.prefetch import prefetch
 log = logging.getLogger("headwater.lake")
 
 NAME_MAPPING = "schema.name-mapping.default"
+# Rows per Parquet row group: DuckDB scans a file's row groups in parallel, so a 5M-row file
+# in groups of 1M (pyarrow's default) keeps a core idle for the last fifth of every scan
+# (docs/benchmarks.md, "Data quality"); DuckDB writes groups of 122,880 rows.
+ROW_GROUP_ROWS = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -290,7 +294,7 @@ class DataFileWriter:
             self._path = f"{self._folder}/{self._prefix}-{next(self._sequence):05d}.parquet"
             self._sink = self._io.new_output(self._path).create(overwrite=False)
             self._writer = pq.ParquetWriter(self._sink, self._schema, compression="zstd")
-        self._writer.write_batch(batch)
+        self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
         if self._sink.tell() >= self._target:
             return [self._finish()]
         return []

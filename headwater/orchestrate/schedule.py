@@ -46,7 +46,7 @@ class Schedule:
         cron = cron_of(settings.schedule)
         every = None
         if cron is None:
-            from headwater.ingest.cursor import parse_duration
+            from headwater.durations import parse_duration
 
             every = parse_duration(settings.schedule.removeprefix("every ").strip())
             if every.total_seconds() <= 0:

@@ -14,7 +14,9 @@ class Strict(BaseModel):
     """Base for every config object: frozen, and unknown keys are errors."""
 
     # numbers given where text is expected (a variable's default in a description) are text
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, coerce_numbers_to_str=True, defer_build=True
+    )
 
 
 def identifier(value: str, what: str) -> str:

@@ -23,8 +23,8 @@ TriggerRule = Literal[
 def _seconds(value: Any) -> Any:
     """A duration: a number of seconds, or ``90s``, ``15m``, ``2h``, ``1d``, ``PT2H``."""
     if isinstance(value, str):
+        from headwater.durations import parse_duration
         from headwater.errors import ProjectError
-        from headwater.ingest.cursor import parse_duration
 
         try:
             return parse_duration(value).total_seconds()

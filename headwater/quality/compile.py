@@ -79,6 +79,26 @@ def value(v: Any) -> str:
     return literal(str(v))
 
 
+def _and(*conditions: str) -> str:
+    """The conjunction of ``conditions``, leaving out the ones that are just ``true``."""
+    parts = [c for c in conditions if c != "true"]
+    return " AND ".join(parts) or "true"
+
+
+def _count(*conditions: str) -> str:
+    """Rows meeting every condition, as the cheapest aggregate DuckDB has for it."""
+    cond = _and(*conditions)
+    if cond == "true":
+        return "count(*)"
+    if cond.endswith(" IS NOT NULL") and " " not in cond.removesuffix(" IS NOT NULL"):
+        return f"count({cond.removesuffix(' IS NOT NULL')})"  # one quoted column
+    return f"count(*) FILTER (WHERE {cond})"
+
+
+def _filtered(aggregate: str, where: str) -> str:
+    return aggregate if where == "true" else f"{aggregate} FILTER (WHERE {where})"
+
+
 def compile_check(
     check: r.Rule, index: int, table: str, columns: dict[str, str], cond: str | None
 ) -> Compiled:
@@ -94,22 +114,19 @@ def compile_check(
 
     def value_check(column: str, fails: str, expected: str) -> Compiled:
         c = col(column)
-        scope = f"{where} AND {c} IS NOT NULL"
+        scope = _and(where, f"{c} IS NOT NULL")
         out.expressions = {
-            f"{a}_eval": f"count(*) FILTER (WHERE {scope})",
-            f"{a}_fail": f"count(*) FILTER (WHERE {scope} AND ({fails}))",
+            f"{a}_eval": _count(scope),
+            f"{a}_fail": _count(scope, f"({fails})"),
         }
-        out.failing_rows = f"{scope} AND ({fails})"
+        out.failing_rows = _and(scope, f"({fails})")
         out.expected = expected
         return out
 
     if isinstance(check, r.NotNull):
         c = col(check.column)
-        out.expressions = {
-            f"{a}_eval": f"count(*) FILTER (WHERE {where})",
-            f"{a}_fail": f"count(*) FILTER (WHERE {where} AND {c} IS NULL)",
-        }
-        out.failing_rows = f"{where} AND {c} IS NULL"
+        out.expressions = {f"{a}_eval": _count(where), f"{a}_fail": _count(where, f"{c} IS NULL")}
+        out.failing_rows = _and(where, f"{c} IS NULL")
         out.expected = f"{check.column} is not NULL"
         return out
     if isinstance(check, r.AcceptedValues | r.NotInSet):
@@ -153,12 +170,15 @@ def compile_check(
         )
     if isinstance(check, r.Unique):
         cs = [col(name) for name in check.columns]
-        scope = where + "".join(f" AND {c} IS NOT NULL" for c in cs)
+        scope = _and(where, *(f"{c} IS NOT NULL" for c in cs))
         key = cs[0] if len(cs) == 1 else f"row({', '.join(cs)})"
-        out.expressions = {
-            f"{a}_eval": f"count(*) FILTER (WHERE {scope})",
-            f"{a}_fail": f"count(*) FILTER (WHERE {scope}) - count(DISTINCT {key}) FILTER (WHERE {scope})",
-        }
+        # count(DISTINCT) skips NULL keys itself: a filter is needed only for a `where`
+        distinct = (
+            f"count(DISTINCT {key})"
+            if where == "true" and len(cs) == 1
+            else f"count(DISTINCT {key}) FILTER (WHERE {scope})"
+        )
+        out.expressions = {f"{a}_eval": _count(scope), f"{a}_fail": f"{_count(scope)} - {distinct}"}
         grouped = ", ".join(cs)
         out.failing_rows = (
             f"{scope} AND ({grouped}) IN (SELECT {grouped} FROM {{table}} WHERE {scope} "
@@ -167,7 +187,7 @@ def compile_check(
         out.expected = f"({', '.join(check.columns)}) unique"
         return out
     if isinstance(check, r.RowCount):
-        out.expressions = {f"{a}_rows": f"count(*) FILTER (WHERE {where})"}
+        out.expressions = {f"{a}_rows": _count(where)}
         if check.equal_to:
             out.query = "SELECT count(*) FROM {other}"
         out.expected = (
@@ -182,7 +202,7 @@ def compile_check(
             raise CheckError(
                 f"freshness needs a date or timestamp column; `{check.column}` is {columns[check.column]}"
             )
-        out.expressions = {f"{a}_max": f"max({c}) FILTER (WHERE {where})"}
+        out.expressions = {f"{a}_max": _filtered(f"max({c})", where)}
         out.expected = f"newest {check.column} younger than {check.max_age}"
         return out
     if isinstance(check, r.AggregateBetween):
@@ -199,11 +219,11 @@ def compile_check(
             "sum": f"sum({c})",
             "quantile": f"quantile_cont({c}, {check.quantile})",
         }[check.function]
-        out.expressions = {f"{a}_agg": f"{function} FILTER (WHERE {where})"}
+        out.expressions = {f"{a}_agg": _filtered(function, where)}
         out.expected = f"{check.function}({check.column}) in [{check.min}, {check.max}]"
         return out
     if isinstance(check, r.VolumeAnomaly):
-        out.expressions = {f"{a}_rows": f"count(*) FILTER (WHERE {where})"}
+        out.expressions = {f"{a}_rows": _count(where)}
         out.expected = f"row count within {check.z} standard deviations of its history"
         return out
     if isinstance(check, r.Relationships):

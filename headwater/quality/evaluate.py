@@ -10,9 +10,8 @@ from typing import Any
 
 import duckdb
 
-from headwater.connect.sql.quoting import ident
+from headwater.durations import parse_duration
 from headwater.errors import HeadwaterError
-from headwater.ingest.cursor import parse_duration
 from headwater.quality import rules as r
 from headwater.quality.compile import CheckError, Compiled, compile_check, fill
 from headwater.quality.results import CheckResult, SuiteResult
@@ -95,10 +94,13 @@ def _scan(
     expressions = {"__rows": "count(*)"}
     for c in compiled:
         expressions.update(c.expressions)
-    select = ", ".join(f"{sql} AS {ident(alias)}" for alias, sql in expressions.items())
+    # checks often ask for the same aggregate (rows, non-NULL values of a column): once each
+    distinct = list(dict.fromkeys(expressions.values()))
+    select = ", ".join(f"{sql} AS v{i}" for i, sql in enumerate(distinct))
     try:
         row = con.execute(f"SELECT {select} FROM {relation}").fetchone()
-        return dict(zip(expressions, row or (), strict=True))
+        by_sql = dict(zip(distinct, row or (), strict=True))
+        return {alias: by_sql[sql] for alias, sql in expressions.items()}
     except duckdb.Error:
         pass  # one check's SQL is wrong: evaluate them one by one to tell which
     values: dict[str, Any] = {}

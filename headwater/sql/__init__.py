@@ -5,8 +5,9 @@ Names are imported on first use: planning a pipeline needs the model graph, not 
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from headwater.lazy import exports
 
 if TYPE_CHECKING:
     from headwater.sql.graph import ModelGraph
@@ -23,10 +24,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'headwater.sql' has no attribute {name!r}")
+__getattr__ = exports("headwater.sql", _WHERE)
 
 
 __all__ = ["Model", "ModelGraph", "Session", "TableRef", "discover_models", "parse_model"]

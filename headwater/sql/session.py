@@ -52,18 +52,23 @@ class Session:
         """Make catalog table ``name`` (namespace.table) queryable under the same name."""
         if name in self._mapped:
             return
-        from headwater.lake.crawl.relation import external_view
+        # the embedded lake's metadata files answer without pyiceberg (the crawler refuses a
+        # name an Iceberg table has, so trying Iceberg first cannot hide an external table)
+        current = self.lake.current_metadata(name)
+        if current is None:
+            from headwater.lake.crawl.relation import external_view
 
-        if external_view(self.con, self.lake, name):  # files registered by `headwater crawl`
-            self._mapped.add(name)
-            return
+            if external_view(self.con, self.lake, name):  # files registered by `headwater crawl`
+                self._mapped.add(name)
+                return
         namespace, table = name.split(".")
         files = [_path(f) for f in self.lake.data_files(name)]
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(namespace)}")
         target = f"{ident(namespace)}.{ident(table)}"
         if files:
             listing = ", ".join(literal(f) for f in files)
-            evolved = len(self.lake.table(name).schemas()) > 1
+            schemas = current.schema_count if current else len(self.lake.table(name).schemas())
+            evolved = schemas > 1
             options = ", union_by_name = true" if evolved else ""
             self.con.execute(
                 f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM read_parquet([{listing}]{options})"

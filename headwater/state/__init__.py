@@ -1,13 +1,38 @@
-"""The metadata store: runs, task runs and (later) cursors, metrics and check results."""
+"""The metadata store: runs, task runs, schema changes, check results and orchestration state.
 
-from headwater.state.records import (
-    RunRecord,
-    RunStatus,
-    SchemaChangeRecord,
-    TaskRunRecord,
-    TaskStatus,
-)
-from headwater.state.store import Store, head_revision
+Names are imported on first use: the store loads SQLAlchemy, which a short command on the
+embedded store does without (see :mod:`headwater.state.lite`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from headwater.lazy import exports
+
+if TYPE_CHECKING:
+    from headwater.state.records import (
+        RunRecord,
+        RunStatus,
+        SchemaChangeRecord,
+        TaskRunRecord,
+        TaskStatus,
+    )
+    from headwater.state.store import Store, head_revision
+
+_WHERE = {
+    "RunRecord": "headwater.state.records",
+    "RunStatus": "headwater.state.records",
+    "SchemaChangeRecord": "headwater.state.records",
+    "TaskRunRecord": "headwater.state.records",
+    "TaskStatus": "headwater.state.records",
+    "Store": "headwater.state.store",
+    "head_revision": "headwater.state.store",
+}
+
+
+__getattr__ = exports("headwater.state", _WHERE)
+
 
 __all__ = [
     "RunRecord",

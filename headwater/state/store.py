@@ -26,13 +26,9 @@ from headwater.state.records import (
     TaskRunRecord,
     TaskStatus,
 )
+from headwater.state.revision import HEAD
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-# The newest migration; a test checks it against the migration scripts. Kept here so that
-# opening a store does not import Alembic (a tenth of a second on every command).
-HEAD = "0004"
 
 
 def _alembic_config() -> Any:

@@ -7,8 +7,9 @@ Names load on first use: a query session needs the registry, not DuckDB's sniffe
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from headwater.lazy import exports
 
 if TYPE_CHECKING:
     from headwater.lake.crawl.crawler import CrawlOptions, Progress, Recrawl, crawl
@@ -33,10 +34,9 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"headwater.lake.crawl.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'headwater.lake.crawl' has no attribute {name!r}")
+__getattr__ = exports(
+    "headwater.lake.crawl", {n: f"headwater.lake.crawl.{m}" for n, m in _WHERE.items()}
+)
 
 
 __all__ = [

@@ -1,0 +1,166 @@
+"""A table's current Iceberg metadata, read without pyiceberg.
+
+Loading a table through pyiceberg imports its catalog, table and manifest modules and
+SQLAlchemy: about 1.2 s on a 2-core machine, longer than checking 5M rows takes
+(docs/benchmarks.md, "Data quality"). Commands that only need a table's snapshot, schema
+and data files read the catalog's SQLite file with ``sqlite3``, the metadata JSON with
+``json`` and the Avro manifests with fastavro, all from the Iceberg spec's own layout.
+
+Only the embedded layout is read this way: a SQLite catalog and a local warehouse. For
+anything else (PostgreSQL catalogs, s3:// files) and for tables with delete files,
+:func:`current` answers None and the caller goes through pyiceberg.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, cast
+
+CATALOG_NAME = "headwater"  # the name Lake gives its pyiceberg SqlCatalog
+
+
+@dataclass(frozen=True)
+class DataFileEntry:
+    """One live data file of a snapshot, as its manifest describes it."""
+
+    path: str
+    record_count: int
+    size: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+def local_path(uri: str) -> str | None:
+    """The local path of a ``file://`` URI or plain path; None for any other scheme."""
+    if uri.startswith("file://"):
+        return uri.removeprefix("file://")
+    return None if "://" in uri else uri
+
+
+def catalog_file(catalog_url: str) -> Path | None:
+    """The SQLite file of a ``sqlite:///`` catalog URL; None for any other database."""
+    if not catalog_url.startswith("sqlite:///"):
+        return None
+    return Path(catalog_url.removeprefix("sqlite:///"))
+
+
+def metadata_location(catalog_url: str, namespace: str, name: str) -> str | None:
+    """The current metadata file of ``namespace.name`` in a SQLite catalog, or None when the
+    catalog is not SQLite, does not exist yet or does not hold the table."""
+    path = catalog_file(catalog_url)
+    if path is None or not path.exists():
+        return None
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        row = con.execute(
+            "SELECT metadata_location FROM iceberg_tables "
+            "WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?",
+            (CATALOG_NAME, namespace, name),
+        ).fetchone()
+    except sqlite3.OperationalError:  # no catalog tables yet
+        return None
+    finally:
+        con.close()
+    return str(row[0]) if row and row[0] else None
+
+
+class TableMetadata:
+    """The parsed metadata JSON of one table version (immutable, as its file is)."""
+
+    def __init__(self, location: str, document: dict[str, Any]) -> None:
+        self.location = location
+        self.document = document
+
+    @property
+    def format_version(self) -> int:
+        return int(self.document.get("format-version", 1))
+
+    @property
+    def schema_count(self) -> int:
+        return len(self.document.get("schemas", [])) or 1
+
+    @property
+    def current_snapshot(self) -> dict[str, Any] | None:
+        current = self.document.get("current-snapshot-id")
+        if current is None or current == -1:
+            return None
+        for snapshot in self.document.get("snapshots", []):
+            if snapshot.get("snapshot-id") == current:
+                return dict(snapshot)
+        return None
+
+    @property
+    def summary(self) -> dict[str, str]:
+        """The current snapshot's summary (where loads keep their cursor); {} when empty."""
+        snapshot = self.current_snapshot
+        return {k: str(v) for k, v in (snapshot or {}).get("summary", {}).items()}
+
+    def schema(self) -> dict[str, Any]:
+        """The current schema, as the metadata JSON writes it."""
+        current = self.document.get("current-schema-id", 0)
+        for schema in self.document.get("schemas", []):
+            if schema.get("schema-id", 0) == current:
+                return dict(schema)
+        return dict(self.document["schema"])  # format v1 keeps one schema
+
+    @cached_property
+    def data_files(self) -> list[DataFileEntry] | None:
+        """The live data files of the current snapshot; None when it has delete files (the
+        caller reads through pyiceberg, which applies them) or its manifests are not local."""
+        snapshot = self.current_snapshot
+        if snapshot is None:
+            return []
+        manifest_list = local_path(str(snapshot.get("manifest-list", "")))
+        if manifest_list is None:
+            return None
+        files: list[DataFileEntry] = []
+        for manifest in _records(manifest_list):
+            if int(manifest.get("content") or 0) != 0:  # a delete manifest
+                if manifest.get("added_files_count") or manifest.get("existing_files_count"):
+                    return None
+                continue
+            path = local_path(str(manifest["manifest_path"]))
+            if path is None:
+                return None
+            for entry in _records(path):
+                if entry["status"] == 2:  # deleted in this snapshot
+                    continue
+                data = entry["data_file"]
+                if int(data.get("content") or 0) != 0:
+                    return None
+                files.append(
+                    DataFileEntry(
+                        path=str(data["file_path"]),
+                        record_count=int(data["record_count"]),
+                        size=int(data["file_size_in_bytes"]),
+                        raw=data,
+                    )
+                )
+        return files
+
+
+def _records(path: str) -> list[dict[str, Any]]:
+    """The records of a local Avro file (a manifest list or a manifest)."""
+    import fastavro
+
+    with open(path, "rb") as handle:
+        return [cast(dict[str, Any], record) for record in fastavro.reader(handle)]
+
+
+def read(location: str) -> TableMetadata | None:
+    """The metadata file at ``location``; None when it is not on the local file system."""
+    path = local_path(location)
+    if path is None:
+        return None
+    with open(path, "rb") as handle:
+        return TableMetadata(location, json.load(handle))
+
+
+def current(catalog_url: str, namespace: str, name: str) -> TableMetadata | None:
+    """The current metadata of ``namespace.name``, or None where only pyiceberg can tell
+    (another catalog, another file system, an unknown table: its error names the fix)."""
+    location = metadata_location(catalog_url, namespace, name)
+    return read(location) if location else None

@@ -1,0 +1,175 @@
+"""The embedded layout read without pyiceberg and SQLAlchemy: same answers, fewer imports."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from headwater import Workspace
+from headwater.lake import Lake, replace_table
+from headwater.lake.writer import ALL_FILES, commit_files, write_files
+from headwater.quality.results import CheckResult
+from headwater.state import Store
+from headwater.state.lite import LiteCheckStore
+
+
+def _reader(table: pa.Table) -> pa.RecordBatchReader:
+    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=2))
+
+
+def _append(lake: Lake, name: str, table: pa.Table, remove: Any = None) -> None:
+    def produce(txn: Any, commit_uuid: Any) -> Any:
+        return write_files(txn, _reader(table), commit_uuid, lake.target_file_bytes)
+
+    commit_files(lake, name, table.schema, produce, {"headwater.cursor": "7"}, remove)
+
+
+def _pyiceberg_files(lake: Lake, name: str) -> set[str]:
+    return {t.file.file_path for t in lake.table(name).scan().plan_files()}
+
+
+def test_metadata_files_are_pyicebergs(tmp_path: Path) -> None:
+    lake = Lake.local(tmp_path / ".headwater")
+    first = pa.table({"id": pa.array([1, 2, 3], pa.int64())})
+    replace_table(lake, "raw.t", _reader(first))
+    _append(lake, "raw.t", pa.table({"id": pa.array([4, 5], pa.int64())}))
+    wider = pa.table({"id": pa.array([6], pa.int64()), "note": ["new column"]})
+    _append(lake, "raw.t", wider)
+
+    current = lake.current_metadata("raw.t")
+    assert current is not None
+    files = current.data_files
+    assert files is not None
+    assert {f.path for f in files} == _pyiceberg_files(lake, "raw.t")
+    assert len(files) == 3  # 3 rows in one file, then 2 and 1: each write one file
+    assert sum(f.record_count for f in files) == 6
+    assert current.schema_count == len(lake.table("raw.t").schemas()) == 2
+    snapshot = lake.table("raw.t").current_snapshot()
+    assert snapshot is not None and snapshot.summary is not None
+    assert current.summary["headwater.cursor"] == "7"
+    assert current.summary["total-records"] == snapshot.summary["total-records"] == "6"
+    assert sorted(lake.data_files("raw.t")) == sorted(_pyiceberg_files(lake, "raw.t"))
+
+    # an overwrite deletes every file: the deleted entries are not live any more
+    _append(lake, "raw.t", wider, remove=ALL_FILES)
+    after = lake.current_metadata("raw.t")
+    assert after is not None and after.data_files is not None
+    assert {f.path for f in after.data_files} == _pyiceberg_files(lake, "raw.t")
+    assert [f.record_count for f in after.data_files] == [1]
+
+
+def test_metadata_is_not_read_outside_the_embedded_layout(tmp_path: Path) -> None:
+    shared = Lake("postgresql+psycopg://nobody@127.0.0.1:1/none", tmp_path.as_uri())
+    assert shared.current_metadata("raw.t") is None  # no connection is attempted
+    on_s3 = Lake(f"sqlite:///{tmp_path / 'c.db'}", "s3://bucket/lake")
+    assert on_s3.current_metadata("raw.t") is None
+    empty = Lake.local(tmp_path / "new")
+    assert empty.current_metadata("raw.missing") is None  # pyiceberg then names the error
+
+
+def _result(check: str, observed: Any, passed: bool = True) -> CheckResult:
+    return CheckResult(
+        table="raw.t",
+        check=check,
+        kind="not_null",
+        severity="error",
+        passed=passed,
+        evaluated=10,
+        failing=0 if passed else 3,
+        observed=observed,
+        error=None if passed else "x",
+    )
+
+
+def test_lite_check_store_and_store_read_each_others_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    assert LiteCheckStore.open(url) is None  # no store yet: Store creates it
+    store = Store.open(url)
+    lite = LiteCheckStore.open(url)
+    assert lite is not None
+
+    lite.add_check_results([_result("a", {"rows": 5, "mean": 1.5}), _result("b", None, False)])
+    store.add_check_results([_result("a", 7)], run_id="run-1")
+    by_store, by_lite = store.check_history("raw.t"), lite.check_history("raw.t")
+    assert by_store == by_lite
+    assert [(r["check_name"], r["observed"], r["passed"], r["run_id"]) for r in by_lite] == [
+        ("a", 7, True, "run-1"),
+        ("b", None, False, None),
+        ("a", {"rows": 5, "mean": 1.5}, True, None),
+    ]
+    assert lite.check_history("raw.t", "a", limit=1) == store.check_history("raw.t", "a", limit=1)
+    assert by_lite[1]["evaluated_at"].tzinfo is not None
+    store.close()
+
+    con = sqlite3.connect(tmp_path / "state.db")
+    with con:
+        con.execute("UPDATE alembic_version SET version_num = '0003'")
+    con.close()
+    assert LiteCheckStore.open(url) is None  # another revision: Store refuses it, by name
+    assert LiteCheckStore.open("postgresql+psycopg://nobody@127.0.0.1:1/none") is None
+
+
+CHILD = """
+import json, sys
+from headwater.cli.app import main
+sys.argv = ["headwater", "check", "s", "--project", sys.argv[1], "--format", "json"]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pyiceberg", "sqlalchemy", "alembic"})
+print(json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+def test_check_command_reads_the_embedded_lake_without_pyiceberg(tmp_path: Path) -> None:
+    (tmp_path / "headwater.yaml").write_text("name: lean\n")
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "s.yaml").write_text(
+        "raw.t:\n  - not_null: v\n  - unique: id\n  - row_count: {min: 1}\n"
+    )
+    with Workspace.open(tmp_path) as ws:
+        table = pa.table({"id": pa.array([1, 2, 2, 3], pa.int64()), "v": [1, None, 3, None]})
+        replace_table(ws.lake, "raw.t", _reader(table))
+        ws.store  # noqa: B018 - the store exists, as after any earlier command
+
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    lines = child.stdout.strip().splitlines()
+    status = json.loads(lines[-1])
+    report = json.loads("\n".join(lines[:-1]))
+    assert status == {"code": 1, "heavy": []}
+    got = {r["check"]: (r["evaluated"], r["failing"], r["observed"]) for r in report["results"]}
+    assert got == {
+        "not_null_v": (4, 2, 2),
+        "unique_id": (4, 1, 1),
+        "row_count": (4, 0, 4),
+    }
+    # recorded where every other command reads the history
+    with Workspace.open(tmp_path) as ws:
+        history = ws.store.check_history("raw.t")
+    assert sorted((r["check_name"], r["failing"]) for r in history) == [
+        ("not_null_v", 2),
+        ("row_count", 0),
+        ("unique_id", 1),
+    ]
+
+
+@pytest.mark.parametrize("module", ["headwater.lake", "headwater.state", "headwater.orchestrate"])
+def test_packages_import_their_heavy_parts_on_first_use(module: str) -> None:
+    code = (
+        f"import sys, {module}; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pyiceberg', 'sqlalchemy'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
