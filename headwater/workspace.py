@@ -381,8 +381,16 @@ class Workspace(Pipelines):
                     counts = [_rows_of(r["observed"]) for r in reversed(rows)]
                     return [c for c in counts if c is not None]
 
+                current = self.lake.current_metadata(table)
                 suite = evaluate(
-                    session.con, table, resolve(table), checks, resolve, history, samples=samples
+                    session.con,
+                    table,
+                    resolve(table),
+                    checks,
+                    resolve,
+                    history,
+                    samples=samples,
+                    known=current.column_counts() if current else None,
                 )
                 results.extend(suite.results)
         self._check_store.add_check_results(results, run_id)

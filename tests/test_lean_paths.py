@@ -173,3 +173,56 @@ def test_packages_import_their_heavy_parts_on_first_use(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_manifest_counts_answer_not_null_and_row_count(tmp_path: Path) -> None:
+    (tmp_path / "headwater.yaml").write_text("name: counts\n")
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "s.yaml").write_text(
+        "raw.t:\n  - not_null: v\n  - not_null: w\n  - row_count: {min: 1}\n"
+        "  - not_null: {column: v, where: 'id > 1', name: v_where}\n"
+    )
+    with Workspace.open(tmp_path) as ws:
+        replace_table(ws.lake, "raw.t", _reader(pa.table({"id": [1, 2], "v": [None, 2]})))
+        # a column added later: the first file's statistics know nothing of it
+        _append(
+            ws.lake, "raw.t", pa.table({"id": [3, 4, 5], "v": [3, None, None], "w": [1, None, 3]})
+        )
+        current = ws.lake.current_metadata("raw.t")
+        assert current is not None
+        counts = current.column_counts()
+        assert counts is not None
+        assert (counts.rows, counts.nulls) == (5, {"id": 0, "v": 3})  # no `w`: not known
+
+        got = {r.check: (r.evaluated, r.failing) for r in ws.check("s").results}
+    # `w` is NULL in the two rows loaded before it existed: only a scan sees them
+    assert got == {
+        "not_null_v": (5, 3),
+        "not_null_w": (5, 3),
+        "row_count": (5, 0),
+        "v_where": (4, 2),
+    }
+
+
+def test_known_counts_are_used_instead_of_the_scan() -> None:
+    import duckdb
+
+    from headwater.lake.metadata import ColumnCounts
+    from headwater.quality import rules
+    from headwater.quality.evaluate import evaluate
+
+    con = duckdb.connect()
+    con.execute("CREATE VIEW t AS SELECT * FROM (VALUES (1, NULL), (2, 5)) AS v(id, x)")
+    checks = [
+        rules.NotNull(column="x"),
+        rules.NotNull(column="id"),
+        rules.RowCount(min=1),
+    ]
+    known = ColumnCounts(rows=10, nulls={"x": 3})  # as if the manifests said so
+    suite = evaluate(con, "raw.t", "t", checks, lambda n: n, samples=0, known=known)
+    got = {r.check: (r.evaluated, r.failing, r.observed) for r in suite.results}
+    assert got == {
+        "not_null_x": (10, 3, 3),  # from the counts
+        "not_null_id": (2, 0, 0),  # no count for `id`: scanned, 2 rows
+        "row_count": (10, 0, 10),
+    }

@@ -24,6 +24,16 @@ CATALOG_NAME = "headwater"  # the name Lake gives its pyiceberg SqlCatalog
 
 
 @dataclass(frozen=True)
+class ColumnCounts:
+    """What the manifests already count: rows, and NULLs of the top-level columns every
+    live data file has statistics for (a column added later is missing from older files'
+    statistics, so it is not here)."""
+
+    rows: int
+    nulls: dict[str, int]
+
+
+@dataclass(frozen=True)
 class DataFileEntry:
     """One live data file of a snapshot, as its manifest describes it."""
 
@@ -140,6 +150,27 @@ class TableMetadata:
                     )
                 )
         return files
+
+    def column_counts(self) -> ColumnCounts | None:
+        """Row and NULL counts of the current snapshot from its manifests, without a scan;
+        None when the data files are not readable here (see :attr:`data_files`)."""
+        files = self.data_files
+        if files is None:
+            return None
+        ids = {int(f["id"]): str(f["name"]) for f in self.schema().get("fields", [])}
+        nulls = dict.fromkeys(ids.values(), 0)
+        for entry in files:
+            counted = {
+                int(kv["key"]): int(kv["value"]) for kv in entry.raw.get("null_value_counts") or []
+            }
+            for field_id, name in ids.items():
+                if name not in nulls:
+                    continue
+                if field_id in counted:
+                    nulls[name] += counted[field_id]
+                else:  # no statistics for it in this file: not known
+                    del nulls[name]
+        return ColumnCounts(rows=sum(f.record_count for f in files), nulls=nulls)
 
 
 def _records(path: str) -> list[dict[str, Any]]:
