@@ -226,3 +226,43 @@ def test_known_counts_are_used_instead_of_the_scan() -> None:
         "not_null_id": (2, 0, 0),  # no count for `id`: scanned, 2 rows
         "row_count": (10, 0, 10),
     }
+
+
+def test_arrow_schema_from_the_metadata_is_pyicebergs(tmp_path: Path) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from headwater.lake.local_table import arrow_schema
+
+    lake = Lake.local(tmp_path / ".headwater")
+    table = pa.table(
+        {
+            "a": pa.array([1], pa.int64()),
+            "b": pa.array([1], pa.int16()),
+            "c": pa.array([Decimal("1.50")], pa.decimal128(12, 2)),
+            "s": pa.array(["x"], pa.large_string()),
+            "ts": pa.array([dt.datetime(2024, 1, 1)], pa.timestamp("ns")),
+            "tz": pa.array([dt.datetime(2024, 1, 1)], pa.timestamp("ms", tz="Europe/Paris")),
+            "d": pa.array([dt.date(2024, 1, 1)]),
+            "f": pa.array([1.0], pa.float32()),
+            "g": pa.array([1.0], pa.float64()),
+            "bo": [True],
+            "bi": pa.array([b"x"], pa.large_binary()),
+            "tm": pa.array([dt.time(1, 2)], pa.time64("us")),
+        }
+    )
+    replace_table(lake, "raw.t", _reader(table))
+    current = lake.current_metadata("raw.t")
+    assert current is not None
+    lean = arrow_schema(current)
+    assert lean is not None
+    from headwater.lake.arrow_types import storable_schema
+
+    by_pyiceberg = storable_schema(lake.table("raw.t").schema().as_arrow())
+    assert lean.equals(by_pyiceberg, check_metadata=True)
+
+    nested = pa.table({"l": pa.array([[1, 2]], pa.list_(pa.int64()))})
+    replace_table(lake, "raw.n", _reader(nested))
+    current = lake.current_metadata("raw.n")
+    assert current is not None and arrow_schema(current) is None  # left to pyiceberg
+    assert lake.arrow_schema("raw.n").field("l").type == pa.list_(pa.int64())

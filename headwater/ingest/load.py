@@ -31,13 +31,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pyiceberg.manifest import DataFile
-from pyiceberg.table import Table, Transaction
 
 from headwater.errors import SourceError, did_you_mean
 from headwater.ingest import cursor as cursors
@@ -48,8 +46,15 @@ from headwater.ingest.quarantine import quarantine
 from headwater.ingest.state import LoadState, committed_state, state_properties
 from headwater.lake import Lake
 from headwater.lake.arrow_types import fit
+from headwater.lake.local_table import LocalFile, LocalTable
 from headwater.lake.writer import ALL_FILES, Audit, DataFileWriter, commit_files
 from headwater.project.base import Load
+
+# pyiceberg loads with the first commit through it: an append LocalTable can publish does
+# without (see headwater.lake.local_table)
+if TYPE_CHECKING:
+    from pyiceberg.manifest import DataFile
+    from pyiceberg.table import Table, Transaction
 
 
 @dataclass(frozen=True)
@@ -109,8 +114,13 @@ def load(
     """Read ``resource`` and write it to ``target`` by ``settings.strategy`` (module docstring).
 
     ``audit`` sees the data before it is published (write–audit–publish)."""
-    exists = lake.exists(target)
-    prior = LoadState() if full_refresh or not exists else committed_state(lake, target)
+    local = (
+        LocalTable.open(lake, target)
+        if _appends(settings) and audit is None and not full_refresh
+        else None
+    )
+    exists = local is not None or lake.exists(target)
+    prior = LoadState() if full_refresh or not exists else committed_state(lake, target, local)
     start = _start(prior, settings)
     extraction = resource.read(
         ReadContext(run_id, settings.cursor, start, prior.source, landing, progress=on_rows)
@@ -118,7 +128,7 @@ def load(
     if not extraction.schema.names:  # nothing matched (an empty glob): nothing to load
         return LoadResult(target, settings.strategy, None, 0, 0, 0, 0, changed=False)
     _require_columns(target, extraction.schema, settings)
-    current = lake.arrow_schema(target) if exists else None
+    current = local.arrow_schema if local else lake.arrow_schema(target) if exists else None
     if settings.strategy == "scd2" and current is not None:
         current = pa.schema([f for f in current if f.name not in HISTORY_COLUMNS])
     job = _Job(
@@ -137,6 +147,7 @@ def load(
         else {**(properties or {})},
         on_rows=on_rows,
         audit=audit,
+        local=local,
     )
     try:
         outcome = job.run()
@@ -189,6 +200,7 @@ class _Job:
     properties: dict[str, str]
     on_rows: Callable[[int], None] | None
     audit: Audit | None = None
+    local: LocalTable | None = None  # the table, when an append can skip pyiceberg
     tally: _Tally = field(default_factory=_Tally)
     rejected: int = 0
     staging: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="headwater-stage-")))
@@ -205,6 +217,8 @@ class _Job:
             return self._changes()
         if self.settings.strategy == "full" or self.replace:
             return self._stream(replace=True)
+        if self.local is not None and not self.contract.changes:
+            return self._append_local(self.local)
         return self._stream(replace=False)
 
     def cleanup(self) -> None:
@@ -341,12 +355,55 @@ class _Job:
 
         return self._commit(schema, produce, ALL_FILES if replace else None, outcome)
 
+    def _append_local(self, local: LocalTable) -> _Outcome:
+        """Append and incremental without pyiceberg: the same steps as :meth:`_stream`, the
+        files written for ``local`` and published by its fast append."""
+        schema = self.contract.write_schema
+        boundary = self.prior.cursor if self.settings.strategy == "incremental" else None
+        tag = str(uuid.uuid4())
+        outcome = _Outcome()
+        files: list[LocalFile] = []
+        try:
+            files, staged = _parallel_write(
+                local,
+                self.extraction,
+                self.prepare,
+                schema,
+                tag,
+                self.lake.target_file_bytes,
+                boundary,
+                self.settings.cursor,
+                self.staging,
+            )
+            if staged:
+                files += self._unseen(local, staged, f"{tag}-lag", boundary)
+            self._quarantine()
+            if not files and not self._state_moved():
+                return outcome
+            outcome.inserted = sum(f.record_count for f in files)
+            snapshot = local.append(files, self._state())
+            if snapshot is None:  # a layout only pyiceberg commits: publish the same files
+                return self._commit(schema, _written(files), None, outcome)
+        except BaseException:
+            _delete_local(files)
+            raise
+        outcome.snapshot_id = snapshot
+        outcome.written = outcome.inserted
+        outcome.bytes = sum(f.file_size_in_bytes for f in files)
+        outcome.files = len(files)
+        outcome.changed = True
+        return outcome
+
     def _unseen(
-        self, txn: Transaction, staged: list[str], tag: str, boundary: Any
-    ) -> list[DataFile]:
+        self, txn: Transaction | LocalTable, staged: list[str], tag: str, boundary: Any
+    ) -> list[Any]:
         """Write the lag-window rows the table does not hold yet."""
         schema = self.contract.write_schema
-        existing = [f.file_path for f in ALL_FILES(self.lake.table(self.target))]
+        existing = (
+            txn.data_paths()
+            if isinstance(txn, LocalTable)
+            else [f.file_path for f in ALL_FILES(self.lake.table(self.target))]
+        )
         with contextlib.closing(
             ChangeSet(staged, existing, schema, schema, self.lake.attach)
         ) as changes:
@@ -433,6 +490,29 @@ class _Job:
             return self._commit(table_schema, produce, remove, outcome)
 
 
+def _appends(settings: Load) -> bool:
+    """Whether a load adds rows without changing any (the case LocalTable can publish)."""
+    return settings.strategy in ("append", "incremental") and not settings.primary_key
+
+
+def _written(files: list[LocalFile]) -> Callable[[Transaction, uuid.UUID], Iterator[DataFile]]:
+    """A producer handing pyiceberg data files already written."""
+
+    def produce(txn: Transaction, _commit_uuid: uuid.UUID) -> Iterator[DataFile]:
+        from pyiceberg.io.pyarrow import parquet_file_to_data_file
+
+        for f in files:
+            yield parquet_file_to_data_file(txn._table.io, txn.table_metadata, f.file_path)
+
+    return produce
+
+
+def _delete_local(files: list[LocalFile]) -> None:
+    """Remove data files of a load that was not published."""
+    for f in files:
+        Path(f.file_path).unlink(missing_ok=True)
+
+
 def _check_not_backwards(target: str, resource: Resource, column: str, stored: Any) -> None:
     """A source whose maximum fell below the stored cursor was restored or rewritten."""
     probe = getattr(resource, "max_cursor", None)
@@ -482,7 +562,7 @@ def _require_columns(target: str, schema: pa.Schema, settings: Load) -> None:
 
 
 def _parallel_write(
-    txn: Transaction | None,
+    txn: Transaction | LocalTable | None,
     extraction: Extraction,
     prepare: Callable[[pa.RecordBatch], pa.RecordBatch],
     schema: pa.Schema,

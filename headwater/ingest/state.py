@@ -4,12 +4,17 @@ the rows they cover (so a crash between writing rows and saving the cursor canno
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.ingest import cursor as cursors
 from headwater.lake import Lake
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+    from headwater.lake.local_table import LocalTable
 
 CURSOR = "headwater.cursor"
 SOURCE_STATE = "headwater.source-state"
@@ -23,19 +28,29 @@ class LoadState:
     found: bool = False  # False: the table has never been loaded
 
 
-def committed_state(lake: Lake, name: str) -> LoadState:
-    """The state of the newest snapshot written by a load, walking back from the current one."""
+def committed_state(lake: Lake, name: str, local: LocalTable | None = None) -> LoadState:
+    """The state of the newest snapshot written by a load, walking back from the current one
+    (read from ``local``'s metadata when given, else through pyiceberg)."""
+    if local is not None:
+        return _first_loaded(local.summaries())
     if not lake.exists(name):
         return LoadState()
-    table = lake.table(name)
+    return _first_loaded(_summaries(lake.table(name)))
+
+
+def _summaries(table: Table) -> Iterator[dict[str, str]]:
     snapshot = table.current_snapshot()
     while snapshot is not None:
-        props = dict(snapshot.summary.additional_properties) if snapshot.summary else {}
+        yield dict(snapshot.summary.additional_properties) if snapshot.summary else {}
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+
+
+def _first_loaded(summaries: Iterable[Mapping[str, str]]) -> LoadState:
+    for props in summaries:
         if LOADED in props:
             source = json.loads(props[SOURCE_STATE]) if props.get(SOURCE_STATE) else {}
             return LoadState(cursors.decode(props.get(CURSOR)), source, True)
-        parent = snapshot.parent_snapshot_id
-        snapshot = table.snapshot_by_id(parent) if parent is not None else None
     return LoadState()
 
 

@@ -163,6 +163,8 @@ class Lake:
         return sorted(names)
 
     def exists(self, name: str) -> bool:
+        if self.current_metadata(name) is not None:
+            return True
         return self.catalog.table_exists(split_name(name))
 
     def table(self, name: str) -> Table:
@@ -219,7 +221,12 @@ class Lake:
         """The table's schema in the Arrow types it is written with (pyiceberg reports
         ``large_string`` for ``string``)."""
         from headwater.lake.arrow_types import storable_schema
+        from headwater.lake.local_table import arrow_schema
 
+        current = self.current_metadata(name)
+        schema = arrow_schema(current) if current is not None else None
+        if schema is not None:
+            return schema
         return storable_schema(self.table(name).schema().as_arrow())
 
     def current_metadata(self, name: str) -> metadata.TableMetadata | None:

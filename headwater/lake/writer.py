@@ -18,22 +18,25 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from pyiceberg.exceptions import CommitFailedException, ValidationException
-from pyiceberg.io.pyarrow import parquet_file_to_data_file
-from pyiceberg.manifest import DataFile
-from pyiceberg.schema import Schema
-from pyiceberg.table import Table, TableProperties, Transaction
-from pyiceberg.types import ListType, MapType, NestedField, StructType
 
 from headwater.errors import CommitConflict, LakeError
 from headwater.lake.arrow_types import conform, storable_schema, widens
 from headwater.lake.catalog import Lake, split_name
+from headwater.lake.local_table import LocalFile, LocalTable
 from headwater.lake.prefetch import prefetch
+
+# pyiceberg loads with the first write through it: an append that LocalTable can commit
+# does without it (see headwater.lake.local_table)
+if TYPE_CHECKING:
+    from pyiceberg.manifest import DataFile
+    from pyiceberg.schema import Schema
+    from pyiceberg.table import Table, Transaction
+    from pyiceberg.types import NestedField
 
 log = logging.getLogger("headwater.lake")
 
@@ -54,12 +57,12 @@ class WriteResult:
 
 
 # Produces the data files of one write, named with the write's commit UUID.
-FileProducer = Callable[[Transaction, uuid.UUID], Iterator[DataFile]]
+FileProducer = Callable[["Transaction", uuid.UUID], Iterator["DataFile"]]
 
 # Looks at a write before it is published: given the transaction, the files written and the
 # paths of the table's files that stay, returns the files to publish (the same, or others it
 # wrote instead) or raises to publish nothing (write–audit–publish).
-Audit = Callable[[Transaction, list[DataFile], list[str]], list[DataFile]]
+Audit = Callable[["Transaction", list["DataFile"], list[str]], list["DataFile"]]
 
 
 def replace_table(
@@ -108,6 +111,8 @@ def replace_table_with_files(
         return None
 
     def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
+        from pyiceberg.io.pyarrow import parquet_file_to_data_file
+
         mapping = txn.table_metadata.schema().name_mapping.model_dump_json()
         txn.set_properties({NAME_MAPPING: mapping})
         location = txn.table_metadata.location.rstrip("/") + "/data"
@@ -238,6 +243,8 @@ def commit_files(
             producer.snapshot_properties = {k: str(v) for k, v in (props or {}).items()}
         lake.commit(txn.commit_transaction)
     except BaseException as exc:
+        from pyiceberg.exceptions import CommitFailedException, ValidationException
+
         if commit_uuid is not None:
             _remove_files_of(lake, txn.table_metadata.location, str(commit_uuid))
         # pyiceberg retries a lost race itself; what is left conflicts with the other commit
@@ -272,34 +279,51 @@ class DataFileWriter:
     """
 
     def __init__(
-        self, txn: Transaction, schema: pa.Schema, tag: str, target: int, part: str = ""
+        self,
+        txn: Transaction | LocalTable,
+        schema: pa.Schema,
+        tag: str,
+        target: int,
+        part: str = "",
     ) -> None:
-        self._metadata = txn.table_metadata
-        self._io = txn._table.io
-        self._schema = with_field_ids(schema, self._metadata.schema())
-        self._folder = self._metadata.location.rstrip("/") + "/data"
+        self._local = txn if isinstance(txn, LocalTable) else None
+        if isinstance(txn, LocalTable):
+            self._schema = txn.with_field_ids(schema)
+            self._folder = txn.data_folder
+            Path(self._folder).mkdir(parents=True, exist_ok=True)
+        else:
+            self._metadata = txn.table_metadata
+            self._io = txn._table.io
+            self._schema = with_field_ids(schema, self._metadata.schema())
+            self._folder = self._metadata.location.rstrip("/") + "/data"
         self._prefix = f"{tag}{'-' + part if part else ''}"
         self._target = target
         self._sequence = itertools.count()
         self._path = ""
+        self._rows = 0
         self._sink: Any = None
         self._writer: pq.ParquetWriter | None = None
-        self.files: list[DataFile] = []
+        self.files: list[Any] = []  # DataFile, or LocalFile for a LocalTable
 
-    def write(self, batch: pa.RecordBatch) -> list[DataFile]:
+    def write(self, batch: pa.RecordBatch) -> list[Any]:
         """Write ``batch``; returns the files it completed (usually none)."""
         if batch.num_rows == 0:
             return []
         if self._writer is None:
             self._path = f"{self._folder}/{self._prefix}-{next(self._sequence):05d}.parquet"
-            self._sink = self._io.new_output(self._path).create(overwrite=False)
+            if self._local is not None:
+                self._sink = pafs.LocalFileSystem().open_output_stream(self._path)
+            else:
+                self._sink = self._io.new_output(self._path).create(overwrite=False)
             self._writer = pq.ParquetWriter(self._sink, self._schema, compression="zstd")
+            self._rows = 0
         self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+        self._rows += batch.num_rows
         if self._sink.tell() >= self._target:
             return [self._finish()]
         return []
 
-    def close(self) -> list[DataFile]:
+    def close(self) -> list[Any]:
         """Finish the open file; returns it (or nothing)."""
         return [self._finish()] if self._writer is not None else []
 
@@ -311,12 +335,19 @@ class DataFileWriter:
                 self._sink.close()
             self._writer = None
 
-    def _finish(self) -> DataFile:
+    def _finish(self) -> Any:
         assert self._writer is not None
         self._writer.close()
+        size = self._sink.tell()
         self._sink.close()
         self._writer = None
-        data_file = parquet_file_to_data_file(self._io, self._metadata, self._path)
+        data_file: Any
+        if self._local is not None:
+            data_file = LocalFile(self._path, self._rows, size)
+        else:
+            from pyiceberg.io.pyarrow import parquet_file_to_data_file
+
+            data_file = parquet_file_to_data_file(self._io, self._metadata, self._path)
         self.files.append(data_file)
         return data_file
 
@@ -336,6 +367,7 @@ def write_files(
 
 def with_field_ids(schema: pa.Schema, table_schema: Schema) -> pa.Schema:
     """``schema`` with each field (nested ones too) tagged with its Iceberg field id, by name."""
+    from pyiceberg.types import ListType, MapType, StructType
 
     def tag(field: pa.Field, column: NestedField) -> pa.Field:
         t, it = field.type, column.field_type
@@ -355,6 +387,8 @@ def _without_commit_retries(table: Table) -> Table:
     """``table`` as the base of a transaction that pyiceberg commits once, never retried on a
     newer snapshot. pyiceberg reads the retry count from the base's properties; the changed
     property stays local: a commit sends only the transaction's own updates."""
+    from pyiceberg.table import Table, TableProperties
+
     properties = {**table.metadata.properties, TableProperties.COMMIT_NUM_RETRIES: "0"}
     metadata = table.metadata.model_copy(update={"properties": properties})
     return Table(
