@@ -266,3 +266,42 @@ def test_arrow_schema_from_the_metadata_is_pyicebergs(tmp_path: Path) -> None:
     current = lake.current_metadata("raw.n")
     assert current is not None and arrow_schema(current) is None  # left to pyiceberg
     assert lake.arrow_schema("raw.n").field("l").type == pa.list_(pa.int64())
+
+
+def test_unique_integers_are_counted_in_a_bitmap_of_the_manifest_bounds(tmp_path: Path) -> None:
+    from headwater.quality import rules
+    from headwater.quality.compile import compile_check
+
+    (tmp_path / "headwater.yaml").write_text("name: bitmap\n")
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "s.yaml").write_text(
+        "raw.t:\n  - unique: id\n  - unique: small\n"
+        "  - unique: {columns: [id], where: 'small > 0', name: id_where}\n"
+    )
+    first = pa.table(
+        {"id": pa.array([-5, 1, 2, None], pa.int64()), "small": pa.array([1, 1, 2, 3], pa.int32())}
+    )
+    # the second file repeats -5 and 2 of the first, and 7 twice within itself
+    second = pa.table(
+        {"id": pa.array([2, 7, 7, -5], pa.int64()), "small": pa.array([4, -1, 5, None], pa.int32())}
+    )
+    with Workspace.open(tmp_path) as ws:
+        replace_table(ws.lake, "raw.t", _reader(first))
+        _append(ws.lake, "raw.t", second)
+        current = ws.lake.current_metadata("raw.t")
+        assert current is not None
+        counts = current.column_counts()
+        assert counts is not None
+        assert counts.bounds == {"id": (-5, 7), "small": (-1, 5)}
+        got = {r.check: (r.evaluated, r.failing) for r in ws.check("s").results}
+    assert got == {
+        "unique_id": (7, 3),  # -5, 2 and 7 each once more
+        "unique_small": (7, 1),  # 1 twice
+        "id_where": (5, 1),  # small > 0: ids -5, 1, 2, 2, 7 (and NULL skipped)
+    }
+    columns = {"id": "BIGINT", "small": "INTEGER"}
+    check = rules.Unique(columns=("id",))
+    with_bounds = compile_check(check, 0, "raw.t", columns, None, {"id": (-5, 7)})
+    assert "bitstring_agg" in with_bounds.expressions["c0_fail"]
+    too_wide = compile_check(check, 0, "raw.t", columns, None, {"id": (0, 1 << 40)})
+    assert "count(DISTINCT" in too_wide.expressions["c0_fail"]

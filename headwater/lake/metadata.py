@@ -31,6 +31,8 @@ class ColumnCounts:
 
     rows: int
     nulls: dict[str, int]
+    # (min, max) of integer columns every file has bounds for: exact, as Iceberg keeps them
+    bounds: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,12 @@ class TableMetadata:
         files = self.data_files
         if files is None:
             return None
-        ids = {int(f["id"]): str(f["name"]) for f in self.schema().get("fields", [])}
+        fields = self.schema().get("fields", [])
+        ids = {int(f["id"]): str(f["name"]) for f in fields}
+        widths = {int(f["id"]): _INT_WIDTHS[f["type"]] for f in fields if f["type"] in _INT_WIDTHS}
         nulls = dict.fromkeys(ids.values(), 0)
+        bounds: dict[int, tuple[int, int]] = {}
+        unbounded: set[int] = set()
         for entry in files:
             counted = {
                 int(kv["key"]): int(kv["value"]) for kv in entry.raw.get("null_value_counts") or []
@@ -170,7 +176,32 @@ class TableMetadata:
                     nulls[name] += counted[field_id]
                 else:  # no statistics for it in this file: not known
                     del nulls[name]
-        return ColumnCounts(rows=sum(f.record_count for f in files), nulls=nulls)
+            lower = _ints(entry.raw.get("lower_bounds"), widths)
+            upper = _ints(entry.raw.get("upper_bounds"), widths)
+            for field_id in widths:
+                if field_id not in lower or field_id not in upper:
+                    unbounded.add(field_id)
+                    continue
+                low, high = bounds.get(field_id, (lower[field_id], upper[field_id]))
+                bounds[field_id] = (min(low, lower[field_id]), max(high, upper[field_id]))
+        return ColumnCounts(
+            rows=sum(f.record_count for f in files),
+            nulls=nulls,
+            bounds={ids[i]: b for i, b in bounds.items() if i not in unbounded},
+        )
+
+
+_INT_WIDTHS = {"int": 4, "long": 8}
+
+
+def _ints(pairs: Any, widths: dict[int, int]) -> dict[int, int]:
+    """Iceberg's single-value serialisation of int and long bounds: little-endian, signed."""
+    out = {}
+    for kv in pairs or []:
+        width = widths.get(int(kv["key"]))
+        if width is not None and len(kv["value"]) == width:
+            out[int(kv["key"])] = int.from_bytes(kv["value"], "little", signed=True)
+    return out
 
 
 def _records(path: str) -> list[dict[str, Any]]:

@@ -50,7 +50,8 @@ def evaluate(
     for index, check in enumerate(checks):
         try:
             cond = _condition(check.where)
-            compiled.append(compile_check(check, index, table, columns, cond))
+            bounds = known.bounds if known is not None else None
+            compiled.append(compile_check(check, index, table, columns, cond, bounds))
         except (CheckError, HeadwaterError) as exc:
             compiled.append(_broken(table, check, str(exc)))
     values: dict[str, Any] = {}
