@@ -161,7 +161,11 @@ class TableMetadata:
             return None
         fields = self.schema().get("fields", [])
         ids = {int(f["id"]): str(f["name"]) for f in fields}
-        widths = {int(f["id"]): _INT_WIDTHS[f["type"]] for f in fields if f["type"] in _INT_WIDTHS}
+        widths = {
+            int(f["id"]): _INT_WIDTHS[f["type"]]
+            for f in fields
+            if isinstance(f["type"], str) and f["type"] in _INT_WIDTHS  # nested types are dicts
+        }
         nulls = dict.fromkeys(ids.values(), 0)
         bounds: dict[int, tuple[int, int]] = {}
         unbounded: set[int] = set()

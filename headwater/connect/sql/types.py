@@ -8,7 +8,6 @@ from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 Convert = Callable[[Any], Any] | None
 
@@ -53,7 +52,7 @@ def arrow_type(
         return pa.binary(), None
     if isinstance(t, sa.JSON):
         return pa.string(), _json
-    if isinstance(t, sa.Uuid | postgresql.UUID):
+    if isinstance(t, sa.Uuid):  # PostgreSQL's UUID too (a subclass)
         return pa.string(), _text
     if isinstance(t, sa.ARRAY):
         item, convert = arrow_type(t.item_type, dialect)
