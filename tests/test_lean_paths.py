@@ -307,3 +307,58 @@ def test_unique_integers_are_counted_in_a_bitmap_of_the_manifest_bounds(tmp_path
     assert "bitstring_agg" in with_bounds.expressions["c0_fail"]
     too_wide = compile_check(check, 0, "raw.t", columns, None, {"id": (0, 1 << 40)})
     assert "count(DISTINCT" in too_wide.expressions["c0_fail"]
+
+
+class _Failing:
+    """A source of ids that fails after ``good`` batches of its read (``None``: never)."""
+
+    name = "events"
+
+    def __init__(self, first: int, last: int, good: int | None) -> None:
+        self.first, self.last, self.good = first, last, good
+
+    def read(self, context: Any) -> Any:
+        from headwater.ingest.extraction import Extraction
+
+        schema = pa.schema([pa.field("id", pa.int64())])
+        start = context.cursor_start if context.cursor_start is not None else self.first
+
+        def batches() -> Any:
+            for n, low in enumerate(range(start, self.last + 1, 10)):
+                if self.good is not None and n >= self.good:
+                    raise ConnectionError("the server went away")
+                ids = list(range(low, min(low + 10, self.last + 1)))
+                yield pa.record_batch([pa.array(ids, pa.int64())], schema=schema)
+
+        return Extraction(readers=[pa.RecordBatchReader.from_batches(schema, batches())])
+
+
+def test_a_failed_append_without_pyiceberg_leaves_no_file_and_the_next_run_resumes(
+    tmp_path: Path,
+) -> None:
+    from headwater.ingest.load import load
+    from headwater.lake.local_table import LocalTable
+    from headwater.project.base import Load
+
+    lake = Lake.local(tmp_path / ".headwater")
+    settings = Load(strategy="incremental", cursor="id")
+    load(lake, "raw.events", _Failing(1, 30, None), settings)  # creates the table: pyiceberg
+    assert LocalTable.open(lake, "raw.events") is not None  # what follows takes the lean path
+    data = tmp_path / ".headwater" / "warehouse" / "raw" / "events" / "data"
+    before = sorted(p.name for p in data.iterdir())
+
+    with pytest.raises(ConnectionError):
+        load(lake, "raw.events", _Failing(1, 80, good=3), settings)  # 3 batches, then down
+    assert sorted(p.name for p in data.iterdir()) == before  # nothing written stays
+    assert lake.current_metadata("raw.events").summary["total-records"] == "30"  # type: ignore[union-attr]
+
+    result = load(lake, "raw.events", _Failing(1, 80, None), settings)
+    assert (result.inserted, result.cursor) == (50, 80)  # 31..80: the boundary row 30 once
+    ids = sorted(int(v) for f in lake.data_files("raw.events") for v in pq_ids(f))
+    assert ids == list(range(1, 81))
+
+
+def pq_ids(path: str) -> list[int]:
+    import pyarrow.parquet as pq
+
+    return [int(v) for v in pq.read_table(path.removeprefix("file://")).column("id").to_pylist()]

@@ -47,7 +47,13 @@ from headwater.ingest.state import LoadState, committed_state, state_properties
 from headwater.lake import Lake
 from headwater.lake.arrow_types import fit
 from headwater.lake.local_table import LocalFile, LocalTable
-from headwater.lake.writer import ALL_FILES, Audit, DataFileWriter, commit_files
+from headwater.lake.writer import (
+    ALL_FILES,
+    Audit,
+    DataFileWriter,
+    commit_files,
+    remove_files_of,
+)
 from headwater.project.base import Load
 
 # pyiceberg loads with the first commit through it: an append LocalTable can publish does
@@ -334,20 +340,7 @@ class _Job:
         outcome = _Outcome()
 
         def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
-            files, staged = _parallel_write(
-                txn,
-                self.extraction,
-                self.prepare,
-                schema,
-                str(commit_uuid),
-                self.lake.target_file_bytes,
-                boundary,
-                self.settings.cursor,
-                self.staging,
-            )
-            if staged:
-                files += self._unseen(txn, staged, f"{commit_uuid}-lag", boundary)
-            self._quarantine()
+            files = self._write_new(txn, str(commit_uuid), boundary)
             if not files and not replace and not self._state_moved():
                 raise _Nothing
             outcome.inserted = sum(f.record_count for f in files)
@@ -362,22 +355,8 @@ class _Job:
         boundary = self.prior.cursor if self.settings.strategy == "incremental" else None
         tag = str(uuid.uuid4())
         outcome = _Outcome()
-        files: list[LocalFile] = []
         try:
-            files, staged = _parallel_write(
-                local,
-                self.extraction,
-                self.prepare,
-                schema,
-                tag,
-                self.lake.target_file_bytes,
-                boundary,
-                self.settings.cursor,
-                self.staging,
-            )
-            if staged:
-                files += self._unseen(local, staged, f"{tag}-lag", boundary)
-            self._quarantine()
+            files: list[LocalFile] = self._write_new(local, tag, boundary)
             if not files and not self._state_moved():
                 return outcome
             outcome.inserted = sum(f.record_count for f in files)
@@ -385,7 +364,8 @@ class _Job:
             if snapshot is None:  # a layout only pyiceberg commits: publish the same files
                 return self._commit(schema, _written(files), None, outcome)
         except BaseException:
-            _delete_local(files)
+            # files written on reader threads may never have been handed back: by name
+            remove_files_of(self.lake, str(local.metadata.document["location"]), tag)
             raise
         outcome.snapshot_id = snapshot
         outcome.written = outcome.inserted
@@ -393,6 +373,25 @@ class _Job:
         outcome.files = len(files)
         outcome.changed = True
         return outcome
+
+    def _write_new(self, txn: Transaction | LocalTable, tag: str, boundary: Any) -> list[Any]:
+        """The extracted rows as data files of the table (named with ``tag``): rows at or
+        below ``boundary`` only where the table does not hold them; rejects quarantined."""
+        files, staged = _parallel_write(
+            txn,
+            self.extraction,
+            self.prepare,
+            self.contract.write_schema,
+            tag,
+            self.lake.target_file_bytes,
+            boundary,
+            self.settings.cursor,
+            self.staging,
+        )
+        if staged:
+            files += self._unseen(txn, staged, f"{tag}-lag", boundary)
+        self._quarantine()
+        return files
 
     def _unseen(
         self, txn: Transaction | LocalTable, staged: list[str], tag: str, boundary: Any
@@ -505,12 +504,6 @@ def _written(files: list[LocalFile]) -> Callable[[Transaction, uuid.UUID], Itera
             yield parquet_file_to_data_file(txn._table.io, txn.table_metadata, f.file_path)
 
     return produce
-
-
-def _delete_local(files: list[LocalFile]) -> None:
-    """Remove data files of a load that was not published."""
-    for f in files:
-        Path(f.file_path).unlink(missing_ok=True)
 
 
 def _check_not_backwards(target: str, resource: Resource, column: str, stored: Any) -> None:

@@ -246,7 +246,7 @@ def commit_files(
         from pyiceberg.exceptions import CommitFailedException, ValidationException
 
         if commit_uuid is not None:
-            _remove_files_of(lake, txn.table_metadata.location, str(commit_uuid))
+            remove_files_of(lake, txn.table_metadata.location, str(commit_uuid))
         # pyiceberg retries a lost race itself; what is left conflicts with the other commit
         if isinstance(exc, CommitFailedException | ValidationException):
             raise CommitConflict(
@@ -411,8 +411,9 @@ def _delete(lake: Lake, paths: Iterable[str]) -> None:
             )
 
 
-def _remove_files_of(lake: Lake, table_location: str, commit_uuid: str) -> None:
-    """Delete the data files one failed write produced; their names carry its commit UUID.
+def remove_files_of(lake: Lake, table_location: str, commit_uuid: str) -> None:
+    """Delete the data files one failed write produced; their names carry its commit UUID
+    (or the tag it wrote them under).
 
     Files are written on a thread pool, so some may exist that were never handed back to us.
     """
