@@ -295,7 +295,11 @@ def test_unique_integers_are_counted_in_a_bitmap_of_the_manifest_bounds(tmp_path
         counts = current.column_counts()
         assert counts is not None
         assert counts.bounds == {"id": (-5, 7), "small": (-1, 5)}
-        got = {r.check: (r.evaluated, r.failing) for r in ws.check("s").results}
+        results = {r.check: r for r in ws.check("s").results}
+    got = {name: (r.evaluated, r.failing) for name, r in results.items()}
+    # the failing rows: every row of a duplicated id (grouped with a perfect hash)
+    sampled = [row["id"] for row in results["unique_id"].sample]
+    assert len(sampled) == 5 and set(sampled) <= {-5, 2, 7}  # 5 of the 6 such rows
     assert got == {
         "unique_id": (7, 3),  # -5, 2 and 7 each once more
         "unique_small": (7, 1),  # 1 twice
@@ -305,6 +309,7 @@ def test_unique_integers_are_counted_in_a_bitmap_of_the_manifest_bounds(tmp_path
     check = rules.Unique(columns=("id",))
     with_bounds = compile_check(check, 0, "raw.t", columns, None, {"id": (-5, 7)})
     assert "bitstring_agg" in with_bounds.expressions["c0_fail"]
+    assert with_bounds.sample_settings == {"perfect_ht_threshold": 12}
     too_wide = compile_check(check, 0, "raw.t", columns, None, {"id": (0, 1 << 40)})
     assert "count(DISTINCT" in too_wide.expressions["c0_fail"]
 

@@ -345,3 +345,35 @@ def test_a_gx_file_that_is_not_a_suite_is_refused_clearly(tmp_path: Path) -> Non
         "expect_column_values_to_be_between (expectation 0:"
     )
     assert "`between` needs `min`, `max` or both" in skipped[0]
+
+
+def test_failing_rows_of_several_checks_come_from_one_scan(tmp_path: Path) -> None:
+    (tmp_path / "headwater.yaml").write_text("name: q\n")
+    many = pa.table(
+        {
+            "id": pa.array(range(1000), pa.int64()),
+            # every other row is NULL; only the last row breaks the range
+            "v": pa.array([None if i % 2 else i for i in range(1000)], pa.int64()),
+            "w": pa.array([5000 if i == 999 else i for i in range(1000)], pa.int64()),
+        }
+    )
+    with Workspace.open(tmp_path) as workspace:
+        replace_table(
+            workspace.lake,
+            "shop.many",
+            pa.RecordBatchReader.from_batches(many.schema, many.to_batches(max_chunksize=100)),
+        )
+        folder = tmp_path / "checks"
+        folder.mkdir()
+        (folder / "s.yaml").write_text(
+            "shop.many:\n  - not_null: v\n  - between: {column: w, min: 0, max: 999}\n"
+            "  - not_null: {column: v, where: 'id >= 990', name: late_nulls}\n"
+        )
+        got = {r.check: r for r in workspace.check("s", samples=3).results}
+    assert got["not_null_v"].failing == 500 and len(got["not_null_v"].sample) == 3
+    assert all(row["v"] is None and row["id"] % 2 for row in got["not_null_v"].sample)
+    assert [row["id"] for row in got["between_w"].sample] == [999]  # the one row, at the end
+    late = got["late_nulls"]
+    assert late.failing == 5 and len(late.sample) == 3
+    assert all(row["id"] >= 990 and row["v"] is None for row in late.sample)
+    assert all(set(row) == {"id", "v", "w"} for r in got.values() for row in r.sample)

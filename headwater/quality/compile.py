@@ -62,6 +62,8 @@ class Compiled:
     query: str | None = None  # a query of its own, returning (evaluated, failing, observed)
     outcome: Callable[[dict[str, Any]], tuple[int, int, Any, bool | None]] | None = None
     expected: str = ""
+    # DuckDB settings for the query of failing rows (SET before, RESET after)
+    sample_settings: dict[str, int] = field(default_factory=dict)
 
 
 def value(v: Any) -> str:
@@ -102,6 +104,10 @@ def _filtered(aggregate: str, where: str) -> str:
 # Widest range of an integer key whose distinct values are counted in a bitmap: 2^28 bits,
 # 32 MB for each thread's partial bitmap
 BITMAP_BITS = 1 << 28
+# Widest range (in bits) for which the failing rows of a unique check are grouped with
+# DuckDB's perfect hash aggregate (an array indexed by value): 0.73 s instead of 1.36 s on
+# 5M ids, about the same memory as the hash table
+PERFECT_HASH_BITS = 24
 
 
 def compile_check(
@@ -187,6 +193,9 @@ def compile_check(
         scope = _and(where, *(f"{c} IS NOT NULL" for c in cs))
         key = cs[0] if len(cs) == 1 else f"row({', '.join(cs)})"
         span = (bounds or {}).get(check.columns[0]) if len(cs) == 1 else None
+        if span is not None and (span[1] - span[0]).bit_length() <= PERFECT_HASH_BITS:
+            # DuckDB's default threshold is 12 bits: a wider key range gets a hash table
+            out.sample_settings["perfect_ht_threshold"] = max(12, (span[1] - span[0]).bit_length())
         if span is not None and span[1] - span[0] < BITMAP_BITS:
             # one bit per value of the range; NULLs set none
             bitmap = _filtered(f"bitstring_agg({key}, {span[0]}, {span[1]})", where)

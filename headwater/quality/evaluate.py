@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Callable, Sequence
@@ -67,20 +68,66 @@ def evaluate(
         values["__rows"] = known.rows
     if scanned or "__rows" not in values:
         values = {**_scan(con, relation, scanned), **values}
-    results = []
+    results: list[CheckResult] = []
+    pending: list[tuple[int, str]] = []  # failed checks whose rows one scan can sample
     for item in compiled:
         if isinstance(item, CheckResult):
             results.append(item)
             continue
+        local = _row_local(item)
         try:
-            results.append(
-                _outcome(
-                    con, table, relation, item, values, columns, resolve, history, now, samples
-                )
+            result = _outcome(
+                con,
+                table,
+                relation,
+                item,
+                values,
+                columns,
+                resolve,
+                history,
+                now,
+                0 if local else samples,
             )
         except (duckdb.Error, CheckError, HeadwaterError) as exc:
-            results.append(_broken(table, item.check, str(exc).splitlines()[0]))
+            result = _broken(table, item.check, str(exc).splitlines()[0])
+        if local and not result.passed and result.error is None and item.failing_rows:
+            pending.append((len(results), item.failing_rows))
+        results.append(result)
+    if pending and samples > 0:
+        found = _first_rows(con, relation, [cond for _, cond in pending], samples)
+        for (at, _), rows in zip(pending, found, strict=True):
+            results[at] = dataclasses.replace(results[at], sample=rows)
     return SuiteResult(tuple(results))
+
+
+def _row_local(c: Compiled) -> bool:
+    """Whether ``c``'s failing rows are told by a condition on the row alone."""
+    cond = c.failing_rows
+    if not cond or c.sample_settings:
+        return False
+    return "{table}" not in cond and "{other}" not in cond
+
+
+def _first_rows(
+    con: duckdb.DuckDBPyConnection, relation: str, conditions: list[str], limit: int
+) -> list[tuple[dict[str, Any], ...]]:
+    """Up to ``limit`` rows meeting each condition, from one scan of ``relation`` that stops
+    once every condition has its rows (a query per condition would scan once each)."""
+    flags = [f"__headwater_sample_{i}" for i in range(len(conditions))]
+    marks = ", ".join(
+        f"coalesce(({c}), false) AS {f}" for c, f in zip(conditions, flags, strict=True)
+    )
+    where = " OR ".join(f"({c})" for c in conditions)
+    result = con.execute(f"SELECT *, {marks} FROM {relation} WHERE {where}")
+    found: list[list[dict[str, Any]]] = [[] for _ in conditions]
+    for batch in result.to_arrow_reader(10_000):
+        for rows, flag in zip(found, flags, strict=True):
+            if len(rows) < limit:
+                hits = batch.filter(batch.column(flag)).slice(0, limit - len(rows))
+                rows.extend(hits.drop_columns(flags).to_pylist())
+        if all(len(rows) >= limit for rows in found):
+            break
+    return [tuple({k: _plain(v) for k, v in row.items()} for row in rows) for rows in found]
 
 
 def _broken(table: str, check: r.Rule, message: str) -> CheckResult:
@@ -237,7 +284,13 @@ def _outcome(
         if c.failing_rows:
             cond = fill(c.failing_rows, table=relation, other=other)
             sample_sql = f"SELECT * FROM {relation} WHERE {cond} LIMIT {int(samples)}"
-            sample = _rows(con, sample_sql)
+            for name, setting in c.sample_settings.items():
+                con.execute(f"SET {name} = {int(setting)}")
+            try:
+                sample = _rows(con, sample_sql)
+            finally:
+                for name in c.sample_settings:
+                    con.execute(f"RESET {name}")
         elif isinstance(check, r.CustomSql):
             sample = _rows(con, sample_sql)
     return CheckResult(
