@@ -8,7 +8,7 @@ module writes a commit with ``sqlite3``, ``json``, fastavro and the Parquet foot
 It follows the Iceberg spec v2 layout as pyiceberg 0.12's fast append writes it:
 
 1. one data-file entry per Parquet file, with the statistics pyiceberg's
-   ``parquet_file_to_data_file`` derives from the footer (metrics modes included);
+   ``parquet_file_to_data_file`` derives from the footer (:mod:`headwater.lake.data_file_stats`);
 2. a manifest ``<location>/metadata/<uuid>-m0.avro`` holding them (status ADDED, sequence
    numbers left null to be inherited), whose Avro schema and header come from a data manifest
    of the current snapshot, so field ids and the partition struct are the ones in use;
@@ -46,7 +46,6 @@ import logging
 import os
 import re
 import sqlite3
-import struct
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -54,10 +53,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import fastavro
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from headwater.errors import CommitConflict
+from headwater.lake.data_file_stats import NotApplicable, data_file_entry, schema_columns
 from headwater.lake.metadata import (
     CATALOG_NAME,
     TableMetadata,
@@ -69,9 +67,6 @@ from headwater.lake.metadata import (
 log = logging.getLogger("headwater.lake")
 
 _METADATA_FILE = re.compile(r"(\d+)-([\w-]{36})(?:\.\w+)?\.metadata\.json")
-_DECIMAL = re.compile(r"decimal\((\d+),\s*(\d+)\)")
-_FIXED = re.compile(r"fixed\[(\d+)\]")
-_UTC = {"UTC", "+00:00", "Etc/UTC", "Z"}  # pyiceberg's UTC_ALIASES
 _AVRO_CODECS = {"gzip": "deflate", "deflate": "deflate", "null": "null"}  # Iceberg → Avro name
 _TOTALS = {  # snapshot summary total → the added count it grows by
     "total-data-files": "added-data-files",
@@ -83,20 +78,6 @@ _TOTALS = {  # snapshot summary total → the added count it grows by
 }
 _COMPUTED_PREFIXES = ("added-", "deleted-", "removed-", "total-", "changed-", "partition")
 _BUSY_TIMEOUT_S = 30.0
-
-
-class _NotApplicable(Exception):
-    """The fast path does not apply; the message says why (logged at debug level)."""
-
-
-@dataclass(frozen=True)
-class _Column:
-    """A primitive leaf of the table schema and how pyiceberg collects its metrics."""
-
-    field_id: int
-    type: str
-    mode: str  # none, counts, truncate or full
-    length: int | None  # truncation length for truncate
 
 
 @dataclass
@@ -138,7 +119,7 @@ def append_files(
     try:
         database = _catalog_database(catalog_url)
         plan = _plan(base, files, properties)
-    except _NotApplicable as exc:
+    except NotApplicable as exc:
         log.debug("fast append to %s does not apply: %s", table, exc)
         return None
 
@@ -194,7 +175,7 @@ def append_files(
 def _catalog_database(catalog_url: str) -> str:
     path = catalog_file(catalog_url)
     if path is None or not path.is_file():
-        raise _NotApplicable("the catalog is not an existing SQLite file")
+        raise NotApplicable("the catalog is not an existing SQLite file")
     return str(path)
 
 
@@ -202,46 +183,46 @@ def _plan(base: TableMetadata, files: Sequence[str], properties: Mapping[str, st
     doc = base.document
     table_properties: dict[str, str] = dict(doc.get("properties") or {})
     if base.format_version != 2:
-        raise _NotApplicable(f"format version {base.format_version}")
+        raise NotApplicable(f"format version {base.format_version}")
     spec_id = int(doc.get("default-spec-id", 0))
     specs = [s for s in doc.get("partition-specs", []) if s.get("spec-id") == spec_id]
     if len(specs) != 1 or specs[0].get("fields"):
-        raise _NotApplicable("the table is partitioned")
+        raise NotApplicable("the table is partitioned")
     for key in ("write.metadata.path", "write.py-location-provider.impl"):
         if table_properties.get(key):
-            raise _NotApplicable(f"table property {key}")
+            raise NotApplicable(f"table property {key}")
     if table_properties.get("write.metadata.delete-after-commit.enabled", "").lower() == "true":
-        raise _NotApplicable("table property write.metadata.delete-after-commit.enabled")
+        raise NotApplicable("table property write.metadata.delete-after-commit.enabled")
     codec = _AVRO_CODECS.get(table_properties.get("write.avro.compression-codec", "gzip"))
     if codec is None:
-        raise _NotApplicable("Avro codec")
+        raise NotApplicable("Avro codec")
     for key in properties:
         if key == "operation" or key.startswith(_COMPUTED_PREFIXES):
-            raise _NotApplicable(f"summary property {key} is computed by the commit")
+            raise NotApplicable(f"summary property {key} is computed by the commit")
 
     location = str(doc.get("location", "")).rstrip("/")
     if _local_or_none(location) is None or _local_or_none(base.location) is None:
-        raise _NotApplicable("the table is not on the local file system")
+        raise NotApplicable("the table is not on the local file system")
     match = _METADATA_FILE.fullmatch(base.location.rsplit("/", 1)[-1])
     if match is None:
-        raise _NotApplicable("metadata file name")
+        raise NotApplicable("metadata file name")
     try:
         uuid.UUID(match.group(2))
     except ValueError:
-        raise _NotApplicable("metadata file name") from None
+        raise NotApplicable("metadata file name") from None
     version = int(match.group(1)) + 1
 
     snapshot = base.current_snapshot
     if snapshot is None:
-        raise _NotApplicable("no current snapshot")
+        raise NotApplicable("no current snapshot")
     main = (doc.get("refs") or {}).get("main") or {}
     if main.get("snapshot-id") != snapshot["snapshot-id"] or main.get("type") != "branch":
-        raise _NotApplicable("the main branch is not at the current snapshot")
+        raise NotApplicable("the main branch is not at the current snapshot")
     list_schema, base_manifests, header = _base_manifests(snapshot, spec_id)
     manifest_schema = json.loads(header["avro.schema"])
     data_file_type = _field_type(manifest_schema, "data_file")
     if _field_type(data_file_type, "partition").get("fields"):
-        raise _NotApplicable("the data manifest has a partition struct")
+        raise NotApplicable("the data manifest has a partition struct")
 
     schema = base.schema()
     manifest_header = {k: v for k, v in header.items() if not k.startswith("avro.")}
@@ -251,11 +232,11 @@ def _plan(base: TableMetadata, files: Sequence[str], properties: Mapping[str, st
 
     snapshot_id = _new_snapshot_id({s["snapshot-id"] for s in doc.get("snapshots", [])})
     sequence_number = int(doc.get("last-sequence-number", 0)) + 1
-    nodes, leaves = _schema_columns(schema, table_properties)
+    nodes, leaves = schema_columns(schema, table_properties)
     required = [f["name"] for f in schema.get("fields", []) if f.get("required")]
     entries = []
     for file in files:
-        data_file = _data_file(file, nodes, leaves, required)
+        data_file = data_file_entry(file, nodes, leaves, required)
         entry = {
             "status": 1,  # ADDED
             "snapshot_id": snapshot_id,
@@ -326,7 +307,7 @@ def _base_manifests(
     one of its data manifests of the default spec (the template for a new one)."""
     list_path = _local_or_none(str(snapshot.get("manifest-list", "")))
     if list_path is None:
-        raise _NotApplicable("the manifest list is not local")
+        raise NotApplicable("the manifest list is not local")
     with open(list_path, "rb") as handle:
         reader = fastavro.reader(handle)
         list_schema = json.loads(reader.metadata["avro.schema"])
@@ -341,14 +322,14 @@ def _base_manifests(
         None,
     )
     if template is None:
-        raise _NotApplicable("no data manifest of the default spec in the current snapshot")
+        raise NotApplicable("no data manifest of the default spec in the current snapshot")
     template_path = _local_or_none(str(template["manifest_path"]))
     if template_path is None:
-        raise _NotApplicable("the manifests are not local")
+        raise NotApplicable("the manifests are not local")
     with open(template_path, "rb") as handle:
         header = dict(fastavro.reader(handle).metadata)
     if header.get("format-version") != "2" or header.get("content", "data") != "data":
-        raise _NotApplicable("the data manifest is not a format 2 data manifest")
+        raise NotApplicable("the data manifest is not a format 2 data manifest")
     return list_schema, manifests, header
 
 
@@ -357,7 +338,7 @@ def _field_type(record: dict[str, Any], name: str) -> dict[str, Any]:
     for field in record.get("fields", []):
         if field.get("name") == name and isinstance(field.get("type"), dict):
             return dict(field["type"])
-    raise _NotApplicable(f"unexpected manifest schema (field {name})")
+    raise NotApplicable(f"unexpected manifest schema (field {name})")
 
 
 def _complete(record: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -371,7 +352,7 @@ def _complete(record: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(field["type"], list) and "null" in field["type"]:
             out[key] = None
         else:
-            raise _NotApplicable(f"unexpected required field {key} in an Avro schema")
+            raise NotApplicable(f"unexpected required field {key} in an Avro schema")
     return out
 
 
@@ -395,314 +376,6 @@ def _local(uri: str) -> str:
     path = local_path(uri)
     assert path is not None  # the plan checked the location
     return path
-
-
-# -- data-file statistics, as pyiceberg's parquet_file_to_data_file ---------------------------
-
-
-def _metrics_mode(text: str) -> tuple[str, int | None]:
-    mode = text.strip().lower()
-    if mode.startswith("truncate"):
-        match = re.fullmatch(r"truncate\((\d+)\)", mode)
-        if match is None or int(match.group(1)) < 1:
-            raise _NotApplicable(f"metrics mode {text}")
-        return "truncate", int(match.group(1))
-    if mode in ("none", "counts", "full"):
-        return mode, None
-    raise _NotApplicable(f"metrics mode {text}")
-
-
-def _schema_columns(
-    schema: dict[str, Any], table_properties: Mapping[str, str]
-) -> tuple[dict[str, int], dict[str, _Column]]:
-    """Every field of the schema by its Parquet path (``a.list.element``, ``m.key_value.key``)
-    with its field id, and the primitive ones with their metrics mode."""
-    default = _metrics_mode(table_properties.get("write.metadata.metrics.default", "truncate(16)"))
-    nodes: dict[str, int] = {}
-    leaves: dict[str, _Column] = {}
-
-    def visit(kind: Any, field_id: int, path: str, name: str) -> None:
-        nodes[path] = field_id
-        if isinstance(kind, str):
-            override = table_properties.get(f"write.metadata.metrics.column.{name}")
-            mode, length = _metrics_mode(override) if override else default
-            if mode == "truncate" and kind not in ("string", "binary"):
-                mode, length = "full", None
-            if "." in name and mode in ("truncate", "full"):  # pyiceberg: nested → counts
-                mode, length = "counts", None
-            leaves[path] = _Column(field_id, kind, mode, length)
-        elif kind.get("type") == "struct":
-            for f in kind["fields"]:
-                visit(f["type"], f["id"], f"{path}.{f['name']}", f"{name}.{f['name']}")
-        elif kind.get("type") == "list":
-            visit(kind["element"], kind["element-id"], f"{path}.list.element", f"{name}.element")
-        elif kind.get("type") == "map":
-            visit(kind["key"], kind["key-id"], f"{path}.key_value.key", f"{name}.key")
-            visit(kind["value"], kind["value-id"], f"{path}.key_value.value", f"{name}.value")
-        else:
-            raise _NotApplicable(f"unknown type {kind}")
-
-    for f in schema.get("fields", []):
-        visit(f["type"], f["id"], f["name"], f["name"])
-    return nodes, leaves
-
-
-def _check_field_ids(arrow_schema: pa.Schema, nodes: dict[str, int]) -> None:
-    """Each column of the file carries the field id the table gives its name."""
-
-    def visit(field: pa.Field, path: str) -> None:
-        field_id = (field.metadata or {}).get(b"PARQUET:field_id")
-        if path not in nodes or field_id is None or int(field_id) != nodes[path]:
-            raise _NotApplicable(f"column {path}: no field id or not the table's")
-        kind = field.type
-        if pa.types.is_struct(kind):
-            for i in range(kind.num_fields):
-                visit(kind.field(i), f"{path}.{kind.field(i).name}")
-        elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
-            visit(kind.value_field, f"{path}.list.element")
-        elif pa.types.is_map(kind):
-            visit(kind.key_field, f"{path}.key_value.key")
-            visit(kind.item_field, f"{path}.key_value.value")
-        elif pa.types.is_nested(kind):
-            raise _NotApplicable(f"column {path}: type {kind}")
-        elif pa.types.is_timestamp(kind) and kind.tz is not None and kind.tz not in _UTC:
-            raise _NotApplicable(f"column {path}: time zone {kind.tz}")
-
-    for field in arrow_schema:
-        visit(field, field.name)
-
-
-def _stored_as(column: Any, kind: str) -> bool:
-    """True when Parquet column ``column`` holds Iceberg type ``kind`` as pyiceberg reads it."""
-    physical = column.physical_type
-    logical = json.loads(column.logical_type.to_json())
-    plain = logical.get("Type") == "None"
-    signed = plain or (logical.get("Type") == "Int" and logical.get("isSigned") is True)
-    micros = logical.get("timeUnit") == "microseconds"
-    if kind == "boolean":
-        return bool(physical == "BOOLEAN" and plain)
-    if kind == "int":
-        return bool(physical == "INT32" and signed)
-    if kind == "long":
-        return bool(physical in ("INT32", "INT64") and signed)
-    if kind == "float":
-        return bool(physical == "FLOAT" and plain)
-    if kind == "double":
-        return bool(physical in ("FLOAT", "DOUBLE") and plain)
-    if kind == "date":
-        return bool(physical == "INT32" and logical.get("Type") == "Date")
-    if kind == "time":
-        return bool(physical == "INT64" and logical.get("Type") == "Time" and micros)
-    if kind in ("timestamp", "timestamptz"):
-        utc = logical.get("isAdjustedToUTC") is True
-        return bool(
-            physical == "INT64"
-            and logical.get("Type") == "Timestamp"
-            and micros
-            and utc == (kind == "timestamptz")
-        )
-    if kind == "string":
-        return bool(physical == "BYTE_ARRAY" and logical.get("Type") == "String")
-    if kind == "binary":
-        return bool(physical == "BYTE_ARRAY" and plain)
-    if kind == "uuid":
-        return bool(
-            physical == "FIXED_LEN_BYTE_ARRAY"
-            and column.length == 16
-            and logical.get("Type") == "UUID"
-        )
-    if match := _FIXED.fullmatch(kind):
-        return bool(physical == "FIXED_LEN_BYTE_ARRAY" and plain and column.length == int(match[1]))
-    if match := _DECIMAL.fullmatch(kind):
-        precision, scale = int(match[1]), int(match[2])
-        expected = "INT32" if precision <= 9 else "INT64" if precision <= 18 else None
-        return bool(
-            logical.get("Type") == "Decimal"
-            and logical.get("precision") == precision
-            and logical.get("scale") == scale
-            and physical in (expected, "FIXED_LEN_BYTE_ARRAY")
-        )
-    return False
-
-
-class _Bounds:
-    """The smallest and largest value of a column over the row groups (pyiceberg's
-    StatsAggregator), serialised per the spec's single-value binary form."""
-
-    def __init__(self, column: _Column) -> None:
-        self.column = column
-        self.min: Any = None
-        self.max: Any = None
-
-    def update(self, low: Any, high: Any) -> None:
-        low, high = self._value(low), self._value(high)
-        self.min = low if self.min is None else min(low, self.min)
-        self.max = high if self.max is None else max(high, self.max)
-
-    def _value(self, raw: Any) -> Any:
-        """A Parquet statistic (physical value) as the Python value pyiceberg compares."""
-        if self.column.type == "string":
-            return bytes(raw).decode("utf-8")
-        if isinstance(raw, bytes) and _DECIMAL.fullmatch(self.column.type):
-            return int.from_bytes(raw, "big", signed=True)  # unscaled
-        return raw
-
-    def lower(self) -> bytes | None:
-        if self.min is None:
-            return None
-        value = self.min
-        if self.column.length is not None:  # truncate(n): strings and binary only
-            value = value[: self.column.length]
-        return _serialize(self.column.type, value)
-
-    def upper(self) -> bytes | None:
-        if self.max is None:
-            return None
-        if self.column.type == "string":
-            text = _truncate_text_upper(self.max, self.column.length)
-            return None if text is None else text.encode()
-        if self.column.type == "binary":
-            return _truncate_binary_upper(self.max, self.column.length)
-        return _serialize(self.column.type, self.max)
-
-
-def _truncate_text_upper(value: str, length: int | None) -> str | None:
-    """The smallest string of at most ``length`` characters not below ``value`` (pyiceberg's
-    truncate_upper_bound_text_string: the last character that can be is incremented)."""
-    result = value[:length]
-    if result == value:
-        return result
-    chars = list(result)
-    for i in range(len(chars) - 1, -1, -1):
-        if ord(chars[i]) < 0x10FFFF:
-            chars[i] = chr(ord(chars[i]) + 1)
-            return "".join(chars)
-    return None
-
-
-def _truncate_binary_upper(value: bytes, length: int | None) -> bytes | None:
-    result = value[:length]
-    if result == value:
-        return result
-    data = bytearray(result)
-    for i in range(len(data) - 1, -1, -1):
-        if data[i] < 255:
-            data[i] += 1
-            return bytes(data)
-    return None
-
-
-def _serialize(kind: str, value: Any) -> bytes:
-    """The Iceberg single-value binary serialisation (spec appendix D)."""
-    if kind == "boolean":
-        return struct.pack("<?", bool(value))
-    if kind in ("int", "date"):
-        return struct.pack("<i", value)
-    if kind in ("long", "time", "timestamp", "timestamptz"):
-        return struct.pack("<q", value)
-    if kind == "float":
-        return struct.pack("<f", value)
-    if kind == "double":
-        return struct.pack("<d", value)
-    if kind == "string":
-        return str(value).encode()
-    if _DECIMAL.fullmatch(kind):  # unscaled, big-endian two's complement, fewest bytes
-        bits = value.bit_length() if value >= 0 else (value + 1).bit_length()
-        return int(value).to_bytes((bits + 8) // 8, "big", signed=True)
-    return bytes(value)  # binary, fixed, uuid
-
-
-def _data_file(
-    file: str, nodes: dict[str, int], leaves: dict[str, _Column], required: list[str]
-) -> dict[str, Any]:
-    """The manifest's data_file record of one Parquet file."""
-    path = local_path(file)
-    if path is None:
-        raise _NotApplicable(f"{file} is not a local file")
-    path = os.path.abspath(path)
-    uri = file if file.startswith("file://") else "file://" + path
-    metadata = pq.read_metadata(path)
-    arrow_schema = metadata.schema.to_arrow_schema()
-    _check_field_ids(arrow_schema, nodes)
-    missing = [name for name in required if name not in arrow_schema.names]
-    if missing:
-        raise _NotApplicable(f"{file} lacks required columns {missing}")
-    columns: list[_Column] = []
-    for i in range(metadata.num_columns):
-        parquet_column = metadata.schema.column(i)
-        column = leaves.get(parquet_column.path)
-        if column is None or not _stored_as(parquet_column, column.type):
-            raise _NotApplicable(f"{file}: column {parquet_column.path} does not fit the table")
-        columns.append(column)
-
-    sizes: dict[int, int] = {}
-    values: dict[int, int] = {}
-    nulls: dict[int, int] = {}
-    bounds: dict[int, _Bounds] = {}
-    no_stats: set[int] = set()
-    offsets: list[int] = []
-    for r in range(metadata.num_row_groups):
-        group = metadata.row_group(r)
-        first = group.column(0)
-        if first.has_dictionary_page and first.dictionary_page_offset < first.data_page_offset:
-            offsets.append(first.dictionary_page_offset)
-        else:
-            offsets.append(first.data_page_offset)
-        for i, column in enumerate(columns):
-            chunk = group.column(i)
-            fid = column.field_id
-            sizes[fid] = sizes.get(fid, 0) + chunk.total_compressed_size
-            if column.mode == "none":
-                continue
-            values[fid] = values.get(fid, 0) + chunk.num_values
-            if not chunk.is_stats_set:
-                no_stats.add(fid)
-                continue
-            try:
-                stats = chunk.statistics
-                if stats.has_null_count:
-                    nulls[fid] = nulls.get(fid, 0) + stats.null_count
-                if column.mode == "counts":
-                    continue
-                aggregate = bounds.setdefault(fid, _Bounds(column))
-                if stats.has_min_max:
-                    aggregate.update(stats.min_raw, stats.max_raw)
-            except pa.ArrowNotImplementedError:
-                no_stats.add(fid)
-    offsets.sort()
-    for fid in no_stats:  # pyiceberg drops what a row group could not tell
-        bounds.pop(fid, None)
-        nulls.pop(fid, None)
-
-    lower: dict[int, bytes] = {}
-    upper: dict[int, bytes] = {}
-    for fid, aggregate in bounds.items():
-        if (low := aggregate.lower()) is not None:
-            lower[fid] = low
-        if (high := aggregate.upper()) is not None:
-            upper[fid] = high
-
-    def pairs(mapping: Mapping[int, Any]) -> list[dict[str, Any]]:
-        return [{"key": k, "value": v} for k, v in mapping.items()]
-
-    return {
-        "content": 0,  # DATA
-        "file_path": uri,
-        "file_format": "PARQUET",
-        "partition": {},
-        "record_count": metadata.num_rows,
-        "file_size_in_bytes": os.path.getsize(path),
-        "column_sizes": pairs(sizes),
-        "value_counts": pairs(values),
-        "null_value_counts": pairs(nulls),
-        "nan_value_counts": [],  # pyiceberg gets none from Parquet footers
-        "lower_bounds": pairs(lower),
-        "upper_bounds": pairs(upper),
-        "key_metadata": None,
-        "split_offsets": offsets,
-        "equality_ids": None,
-        "sort_order_id": None,
-    }
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -747,7 +420,7 @@ def _next_document(
             try:
                 value = int(previous[total])
             except ValueError:
-                raise _NotApplicable(f"summary {total} of the parent snapshot") from None
+                raise NotApplicable(f"summary {total} of the parent snapshot") from None
             if value >= 0:
                 value += int(summary.get(grows_by) or 0)
             if value >= 0:
@@ -756,7 +429,7 @@ def _next_document(
     try:
         keep = int((doc.get("properties") or {}).get("write.metadata.previous-versions-max", 100))
     except ValueError:
-        raise _NotApplicable("write.metadata.previous-versions-max") from None
+        raise NotApplicable("write.metadata.previous-versions-max") from None
     keep = max(1, keep)
     log_entries = list(doc.get("metadata-log", []))
     if len(log_entries) >= keep:
