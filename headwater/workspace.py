@@ -74,6 +74,7 @@ class Workspace(Pipelines):
     def lake(self) -> Lake:
         from headwater.errors import LakeError, SourceError
         from headwater.lake import Lake
+        from headwater.lake.catalog import warehouse_uri
         from headwater.project.config import FilesConnection
 
         cfg = self.project.config.lake
@@ -117,7 +118,7 @@ class Workspace(Pipelines):
         if catalog_url:
             warehouse = self.project.path(location)
             warehouse.mkdir(parents=True, exist_ok=True)
-            return Lake(catalog_url, warehouse.resolve().as_uri(), target, None, connections)
+            return Lake(catalog_url, warehouse_uri(warehouse), target, None, connections)
         return Lake.local(
             self.project.state_dir,
             str(self.project.path(location)),

@@ -367,3 +367,17 @@ def pq_ids(path: str) -> list[int]:
     import pyarrow.parquet as pq
 
     return [int(v) for v in pq.read_table(path.removeprefix("file://")).column("id").to_pylist()]
+
+
+def test_a_project_folder_with_a_space_keeps_its_data_inside(tmp_path: Path) -> None:
+    root = tmp_path / "my project"
+    root.mkdir()
+    (root / "headwater.yaml").write_text("name: spaced\n")
+    with Workspace.open(root) as ws:
+        replace_table(ws.lake, "raw.t", _reader(pa.table({"id": [1, 2]})))
+        _append(ws.lake, "raw.t", pa.table({"id": [3]}))  # the commit without pyiceberg
+        assert ws.query("SELECT sum(id) AS s FROM raw.t").to_pylist() == [{"s": 6}]
+        assert len(ws.lake.data_files("raw.t")) == 2
+    files = sorted(p.relative_to(root).parts[:4] for p in root.rglob("*.parquet"))
+    assert files == [(".headwater", "warehouse", "raw", "t")] * 2
+    assert [p.name for p in tmp_path.iterdir()] == ["my project"]  # no `my%20project` beside it

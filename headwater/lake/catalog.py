@@ -62,6 +62,13 @@ def split_name(name: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+def warehouse_uri(folder: Path) -> str:
+    """A local warehouse folder as the ``file://`` location Iceberg tables get: the path as it
+    is, not percent-encoded (``Path.as_uri``), because pyiceberg's file IO does not decode
+    it — `/my project` would become a folder named `my%20project`."""
+    return "file://" + folder.resolve().as_posix()
+
+
 def _ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
@@ -94,7 +101,7 @@ class Lake:
         root.mkdir(parents=True, exist_ok=True)
         wh = Path(warehouse) if warehouse else root / "warehouse"
         wh.mkdir(parents=True, exist_ok=True)
-        return cls(f"sqlite:///{root / 'catalog.db'}", wh.resolve().as_uri(), **kwargs)
+        return cls(f"sqlite:///{root / 'catalog.db'}", warehouse_uri(wh), **kwargs)
 
     @property
     def catalog(self) -> SqlCatalog:
