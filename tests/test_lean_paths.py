@@ -381,3 +381,67 @@ def test_a_project_folder_with_a_space_keeps_its_data_inside(tmp_path: Path) -> 
     files = sorted(p.relative_to(root).parts[:4] for p in root.rglob("*.parquet"))
     assert files == [(".headwater", "warehouse", "raw", "t")] * 2
     assert [p.name for p in tmp_path.iterdir()] == ["my project"]  # no `my%20project` beside it
+
+
+class _Waiting:
+    """Ids ``first..last``, handed over only once every racing load has started reading."""
+
+    name = "events"
+
+    def __init__(self, first: int, last: int, barrier: Any) -> None:
+        self.first, self.last, self.barrier = first, last, barrier
+
+    def read(self, context: Any) -> Any:
+        from headwater.ingest.extraction import Extraction
+
+        schema = pa.schema([pa.field("id", pa.int64())])
+
+        def batches() -> Any:
+            self.barrier.wait(timeout=30)  # both loads hold the same base snapshot now
+            yield pa.record_batch(
+                [pa.array(range(self.first, self.last + 1), pa.int64())], schema=schema
+            )
+
+        return Extraction(readers=[pa.RecordBatchReader.from_batches(schema, batches())])
+
+
+def test_two_appends_racing_without_pyiceberg_lose_nothing(tmp_path: Path) -> None:
+    import threading
+
+    from headwater.errors import CommitConflict
+    from headwater.ingest.load import load
+    from headwater.project.base import Load
+
+    lake = Lake.local(tmp_path / ".headwater")
+    settings = Load(strategy="append")
+    replace_table(lake, "raw.events", _reader(pa.table({"id": pa.array([0], pa.int64())})))
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, Any] = {}
+
+    def run(name: str, first: int, last: int) -> None:
+        try:
+            outcomes[name] = load(lake, "raw.events", _Waiting(first, last, barrier), settings)
+        except CommitConflict as exc:
+            outcomes[name] = exc
+
+    threads = [
+        threading.Thread(target=run, args=("a", 1, 100)),
+        threading.Thread(target=run, args=("b", 101, 200)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    lost = [name for name, got in outcomes.items() if isinstance(got, CommitConflict)]
+    assert len(lost) == 1  # one committed; the other found the table changed
+    assert "run again" in (outcomes[lost[0]].hint or "")
+    data = tmp_path / ".headwater" / "warehouse" / "raw" / "events" / "data"
+    assert sorted(str(p) for p in data.iterdir()) == sorted(
+        f.removeprefix("file://") for f in lake.data_files("raw.events")
+    )  # the loser left no file behind
+
+    first, last = (1, 100) if lost == ["a"] else (101, 200)
+    load(lake, "raw.events", _Waiting(first, last, threading.Barrier(1)), settings)  # again
+    ids = sorted(i for f in lake.data_files("raw.events") for i in pq_ids(f))
+    assert ids == list(range(0, 201))
