@@ -218,8 +218,11 @@ class Workspace(Pipelines):
 
     def _audit_checks(self) -> dict[str, list[Rule]]:
         """Table → the checks audited before each of its publishes (none when audit is off)."""
-        if not self.project.config.quality.audit:
+        cfg = self.project.config
+        if not cfg.quality.audit:
             return {}
+        if not cfg.checks and not self.project.path(cfg.quality.path).is_dir():
+            return {}  # no suite anywhere: the check machinery need not load
         checks: dict[str, list[Rule]] = {}
         for suite in self.suites().values():
             for table, rules in suite.tables.items():
