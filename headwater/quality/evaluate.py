@@ -57,6 +57,7 @@ def evaluate(
             compiled.append(_broken(table, check, str(exc)))
     values: dict[str, Any] = {}
     scanned: list[Compiled] = []
+    sampled: dict[str, str] = {}  # alias → condition: failing rows the scan collects
     for item in compiled:
         if isinstance(item, Compiled):
             answered = _from_counts(item, known)
@@ -64,12 +65,15 @@ def evaluate(
                 scanned.append(item)
             else:
                 values.update(answered)
+            failing = answered is None or any(v for a, v in answered.items() if a.endswith("_fail"))
+            if samples > 0 and failing and _row_local(item):
+                assert item.failing_rows is not None
+                sampled[_sample_alias(item)] = item.failing_rows
     if known is not None:
         values["__rows"] = known.rows
-    if scanned or "__rows" not in values:
-        values = {**_scan(con, relation, scanned), **values}
+    if scanned or sampled or "__rows" not in values:
+        values = {**_scan(con, relation, scanned, sampled, samples), **values}
     results: list[CheckResult] = []
-    pending: list[tuple[int, str]] = []  # failed checks whose rows one scan can sample
     for item in compiled:
         if isinstance(item, CheckResult):
             results.append(item)
@@ -90,44 +94,25 @@ def evaluate(
             )
         except (duckdb.Error, CheckError, HeadwaterError) as exc:
             result = _broken(table, item.check, str(exc).splitlines()[0])
-        if local and not result.passed and result.error is None and item.failing_rows:
-            pending.append((len(results), item.failing_rows))
+        rows = values.get(_sample_alias(item)) if local else None
+        if rows and not result.passed and result.error is None:
+            sample = tuple(_plain(row) for row in rows[:samples])
+            result = dataclasses.replace(result, sample=sample)
         results.append(result)
-    if pending and samples > 0:
-        found = _first_rows(con, relation, [cond for _, cond in pending], samples)
-        for (at, _), rows in zip(pending, found, strict=True):
-            results[at] = dataclasses.replace(results[at], sample=rows)
     return SuiteResult(tuple(results))
 
 
 def _row_local(c: Compiled) -> bool:
-    """Whether ``c``'s failing rows are told by a condition on the row alone."""
+    """Whether ``c``'s failing rows are told by a condition on the row alone: then the scan
+    collects a few of them itself (a bounded ``min_by``), with no query of their own."""
     cond = c.failing_rows
     if not cond or c.sample_settings:
         return False
     return "{table}" not in cond and "{other}" not in cond
 
 
-def _first_rows(
-    con: duckdb.DuckDBPyConnection, relation: str, conditions: list[str], limit: int
-) -> list[tuple[dict[str, Any], ...]]:
-    """Up to ``limit`` rows meeting each condition, from one scan of ``relation`` that stops
-    once every condition has its rows (a query per condition would scan once each)."""
-    flags = [f"__headwater_sample_{i}" for i in range(len(conditions))]
-    marks = ", ".join(
-        f"coalesce(({c}), false) AS {f}" for c, f in zip(conditions, flags, strict=True)
-    )
-    where = " OR ".join(f"({c})" for c in conditions)
-    result = con.execute(f"SELECT *, {marks} FROM {relation} WHERE {where}")
-    found: list[list[dict[str, Any]]] = [[] for _ in conditions]
-    for batch in result.to_arrow_reader(10_000):
-        for rows, flag in zip(found, flags, strict=True):
-            if len(rows) < limit:
-                hits = batch.filter(batch.column(flag)).slice(0, limit - len(rows))
-                rows.extend(hits.drop_columns(flags).to_pylist())
-        if all(len(rows) >= limit for rows in found):
-            break
-    return [tuple({k: _plain(v) for k, v in row.items()} for row in rows) for rows in found]
+def _sample_alias(c: Compiled) -> str:
+    return next(iter(c.expressions), "c").rsplit("_", 1)[0] + "_sample"
 
 
 def _broken(table: str, check: r.Rule, message: str) -> CheckResult:
@@ -156,12 +141,20 @@ def _condition(where: str | None) -> str | None:
 
 
 def _scan(
-    con: duckdb.DuckDBPyConnection, relation: str, compiled: list[Compiled]
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    compiled: list[Compiled],
+    sampled: dict[str, str],
+    samples: int,
 ) -> dict[str, Any]:
-    """One SELECT with every check's aggregates; a failing one is found by running them apart."""
+    """One SELECT with every check's aggregates, and up to ``samples`` rows meeting each
+    condition of ``sampled``; a failing one is found by running them apart."""
     expressions = {"__rows": "count(*)"}
     for c in compiled:
         expressions.update(c.expressions)
+    for alias, cond in sampled.items():  # any `samples` of them: the key is a constant
+        expressions[alias] = f"min_by({_ROW}, 0, {int(samples)}) FILTER (WHERE {cond})"
+    relation = f"{relation} AS {_ROW}"
     # checks often ask for the same aggregate (rows, non-NULL values of a column): once each
     distinct = list(dict.fromkeys(expressions.values()))
     select = ", ".join(f"{sql} AS v{i}" for i, sql in enumerate(distinct))
@@ -194,6 +187,9 @@ def _from_counts(c: Compiled, known: ColumnCounts | None) -> dict[str, Any] | No
     if isinstance(check, r.RowCount | r.VolumeAnomaly):
         return dict.fromkeys(c.expressions, known.rows)
     return None
+
+
+_ROW = "__headwater_row"  # the scanned relation's alias: its rows as structs, for samples
 
 
 class _Failed:
