@@ -74,7 +74,7 @@ def test_dask_executor_runs_tasks_on_cluster_workers(tmp_path: Path) -> None:
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
-        root, _ = project(tmp_path / "p", f"{{type: dask, address: {cluster.scheduler_address}}}")
+        root, mod = project(tmp_path / "p", f"{{type: dask, address: {cluster.scheduler_address}}}")
         ws = Workspace.open(root)
         record = ws.run("work")
         assert all(t.status == "success" for t in record.tasks)
@@ -83,6 +83,12 @@ def test_dask_executor_runs_tasks_on_cluster_workers(tmp_path: Path) -> None:
         with Client(cluster) as client:
             workers = set(client.run(os.getpid).values())
         assert {t.value for t in record.tasks} <= workers and os.getpid() not in workers
+
+        # the workers outlive an edit of the pipeline's code: the next run uses the new code
+        code = root / "pipelines" / f"{mod}.py"
+        code.write_text(code.read_text().replace("return os.getpid()", "return -os.getpid()", 1))
+        again = ws.run("work")
+        assert {-t.value for t in again.tasks} <= workers
         with pytest.raises(RunFailed, match="timed out after 1s"):
             ws.run("stuck")
         ws.close()

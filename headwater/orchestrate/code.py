@@ -44,6 +44,18 @@ def _on_path(root: Path, module: str) -> None:
             importlib.invalidate_caches()
 
 
+def forget(root: Path) -> None:
+    """Drop the modules this project's code folder loaded, so that the next import reads the
+    files again (a long-lived worker after the pipelines changed)."""
+    folder = code_folder(root).resolve()
+    with _lock:
+        for name, module in list(sys.modules.items()):
+            origin = getattr(module, "__file__", None)
+            if origin and Path(origin).resolve().is_relative_to(folder):
+                del sys.modules[name]
+        importlib.invalidate_caches()
+
+
 def _import(module: str, root: Path | None, what: str) -> Any:
     if root is not None:
         _on_path(root, module)

@@ -1,8 +1,10 @@
 """Running a task in another process that has only the project's folder: a Dask worker.
 
-The worker opens the project once (cached per process), plans the pipeline, finds the task by
-id and runs it. Only plain data crosses the wire: the project's location, the task id, and the
-run's context; the result is a :class:`TaskOutcome` or an error message.
+The worker opens the project and plans the pipeline once per version of the project's
+definitions (:func:`headwater.project.fingerprint.fingerprint`, sent with every task: a
+worker outlives edits to the pipelines), finds the task by id and runs it. Only plain data
+crosses the wire: the project's location and version, the task id, and the run's context; the
+result is a :class:`TaskOutcome` or an error message.
 """
 
 from __future__ import annotations
@@ -32,21 +34,29 @@ class RemoteProject:
     variables: dict[str, Any] = field(default_factory=dict)
     pipeline: str = ""
     full_refresh: bool = False
+    version: str = ""  # the fingerprint of the definitions the run was planned from
 
 
-_cache: dict[tuple[str, str], tuple[Workspace, Dag]] = {}
+# (root, variables and pipeline) → (version, workspace, plan)
+_cache: dict[tuple[str, str], tuple[str, Workspace, Dag]] = {}
 _lock = threading.Lock()
 
 
 def _open(project: RemoteProject) -> tuple[Workspace, Dag]:
+    from headwater.orchestrate.code import forget
     from headwater.workspace import Workspace
 
     cache_key = (project.root, repr(sorted(project.variables.items())) + project.pipeline)
     with _lock:
-        if cache_key not in _cache:
-            ws = Workspace.open(project.root, project.variables)
-            _cache[cache_key] = (ws, ws.plan(project.pipeline))
-        return _cache[cache_key]
+        cached = _cache.get(cache_key)
+        if cached is not None and cached[0] == project.version:
+            return cached[1], cached[2]
+        if cached is not None:  # the definitions changed since: read them again
+            cached[1].close()
+            forget(Path(project.root))
+        ws = Workspace.open(project.root, project.variables)
+        _cache[cache_key] = (project.version, ws, ws.plan(project.pipeline))
+        return _cache[cache_key][1], _cache[cache_key][2]
 
 
 def context_payload(ctx: TaskContext) -> dict[str, Any]:

@@ -50,7 +50,12 @@ def executor_for(
         from headwater.orchestrate.remote import RemoteProject
 
         assert config.address is not None
-        project = RemoteProject(str(ws.project.root), dict(ws.overrides), name, full_refresh)
+        from headwater.project.fingerprint import fingerprint
+
+        version = fingerprint(ws.project.root, ws.project.file)
+        project = RemoteProject(
+            str(ws.project.root), dict(ws.overrides), name, full_refresh, version
+        )
         return DaskExecutor(config.address, project, settings.parallelism)
     return LocalExecutor(settings.parallelism)
 
