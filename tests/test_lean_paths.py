@@ -445,3 +445,45 @@ def test_two_appends_racing_without_pyiceberg_lose_nothing(tmp_path: Path) -> No
     load(lake, "raw.events", _Waiting(first, last, threading.Barrier(1)), settings)  # again
     ids = sorted(i for f in lake.data_files("raw.events") for i in pq_ids(f))
     assert ids == list(range(0, 201))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        -7,
+        2.5,
+        "it's",
+        __import__("decimal").Decimal("12.34"),
+        __import__("datetime").date(2024, 2, 29),
+        __import__("datetime").datetime(2024, 2, 29, 13, 5, 1, 250),
+        __import__("datetime").datetime(2024, 2, 29, 13, 5, tzinfo=__import__("datetime").UTC),
+    ],
+)
+def test_value_literals_read_back_as_the_same_value(value: Any) -> None:
+    import duckdb
+
+    from headwater.connect.sql.quoting import value_literal
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    row = con.execute(f"SELECT {value_literal(value)}").fetchone()
+    assert row is not None and row[0] == value
+    # a float is written as an exact decimal; everything else keeps its type
+    assert isinstance(
+        row[0], __import__("decimal").Decimal if type(value) is float else type(value)
+    )
+
+
+def test_float_literals_that_are_not_numbers() -> None:
+    import math
+
+    import duckdb
+
+    from headwater.connect.sql.quoting import value_literal
+
+    got = duckdb.sql(
+        f"SELECT {value_literal(math.nan)}, {value_literal(math.inf)}, {value_literal(-math.inf)}"
+    ).fetchone()
+    assert got is not None and math.isnan(got[0]) and got[1:] == (math.inf, -math.inf)

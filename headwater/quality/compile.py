@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from headwater.connect.sql.quoting import ident, literal
+from headwater.connect.sql.quoting import ident, literal, value_literal
 from headwater.quality import rules as r
 
 NUMERIC = (
@@ -64,21 +63,6 @@ class Compiled:
     expected: str = ""
     # DuckDB settings for the query of failing rows (SET before, RESET after)
     sample_settings: dict[str, int] = field(default_factory=dict)
-
-
-def value(v: Any) -> str:
-    """A Python value as a SQL literal."""
-    if v is None:
-        return "NULL"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float | Decimal):
-        return repr(v) if not isinstance(v, Decimal) else str(v)
-    if isinstance(v, datetime):
-        return f"TIMESTAMP {literal(v.isoformat(sep=' '))}"
-    if isinstance(v, date):
-        return f"DATE {literal(v.isoformat())}"
-    return literal(str(v))
 
 
 def _and(*conditions: str) -> str:
@@ -154,7 +138,7 @@ def compile_check(
         kind = columns[check.column]
         for v in check.values:
             _compatible(v, kind, check.column, table)
-        listed = ", ".join(value(v) for v in check.values)
+        listed = ", ".join(value_literal(v) for v in check.values)
         negate = "NOT " if isinstance(check, r.AcceptedValues) else ""
         words = "in" if isinstance(check, r.AcceptedValues) else "not in"
         return value_check(
@@ -170,7 +154,7 @@ def compile_check(
         ):
             if bound is not None:
                 _compatible(bound, kind, check.column, table)
-                parts.append(f"{c} {op}{'' if strict else '='} {value(bound)}")
+                parts.append(f"{c} {op}{'' if strict else '='} {value_literal(bound)}")
         ok = " AND ".join(parts)
         return value_check(check.column, f"NOT ({ok})", ok.replace('"', ""))
     if isinstance(check, r.Regex):
