@@ -42,7 +42,9 @@ def evaluate(
 
     ``known`` are the table's row and NULL counts from its Iceberg manifests: row counts and
     not-NULL checks without a ``where`` are answered from them instead of the scan, which
-    then reads fewer columns (or is not needed at all)."""
+    then reads fewer columns (or is not needed at all). Up to ``samples`` failing rows of
+    each failed check are kept: collected by the scan for checks on the row alone, queried
+    apart for the others (unique, relationships, custom SQL)."""
     now = now or datetime.now(UTC)
     columns = {
         row[0]: str(row[1]) for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
@@ -55,22 +57,7 @@ def evaluate(
             compiled.append(compile_check(check, index, table, columns, cond, bounds))
         except (CheckError, HeadwaterError) as exc:
             compiled.append(_broken(table, check, str(exc)))
-    values: dict[str, Any] = {}
-    scanned: list[Compiled] = []
-    sampled: dict[str, str] = {}  # alias → condition: failing rows the scan collects
-    for item in compiled:
-        if isinstance(item, Compiled):
-            answered = _from_counts(item, known)
-            if answered is None:
-                scanned.append(item)
-            else:
-                values.update(answered)
-            failing = answered is None or any(v for a, v in answered.items() if a.endswith("_fail"))
-            if samples > 0 and failing and _row_local(item):
-                assert item.failing_rows is not None
-                sampled[_sample_alias(item)] = item.failing_rows
-    if known is not None:
-        values["__rows"] = known.rows
+    values, scanned, sampled = _plan_scan(compiled, known, samples)
     if scanned or sampled or "__rows" not in values:
         values = {**_scan(con, relation, scanned, sampled, samples), **values}
     results: list[CheckResult] = []
@@ -100,6 +87,30 @@ def evaluate(
             result = dataclasses.replace(result, sample=sample)
         results.append(result)
     return SuiteResult(tuple(results))
+
+
+def _plan_scan(
+    compiled: Sequence[Compiled | CheckResult], known: ColumnCounts | None, samples: int
+) -> tuple[dict[str, Any], list[Compiled], dict[str, str]]:
+    """What the manifests' counts answer (alias → value), the checks left to the scan, and
+    the failing-row conditions whose rows the scan collects as samples (alias → condition)."""
+    values: dict[str, Any] = {}
+    scanned: list[Compiled] = []
+    sampled: dict[str, str] = {}
+    for item in compiled:
+        if not isinstance(item, Compiled):
+            continue
+        answered = _from_counts(item, known)
+        if answered is None:
+            scanned.append(item)
+        else:
+            values.update(answered)
+        failing = answered is None or any(v for a, v in answered.items() if a.endswith("_fail"))
+        if samples > 0 and failing and item.failing_rows and _row_local(item):
+            sampled[_sample_alias(item)] = item.failing_rows
+    if known is not None:
+        values["__rows"] = known.rows
+    return values, scanned, sampled
 
 
 def _row_local(c: Compiled) -> bool:
