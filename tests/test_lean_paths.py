@@ -487,3 +487,35 @@ def test_float_literals_that_are_not_numbers() -> None:
         f"SELECT {value_literal(math.nan)}, {value_literal(math.inf)}, {value_literal(-math.inf)}"
     ).fetchone()
     assert got is not None and math.isnan(got[0]) and got[1:] == (math.inf, -math.inf)
+
+
+def test_a_metadata_file_is_parsed_once_per_lake_and_a_commit_is_seen(tmp_path: Path) -> None:
+    lake = Lake.local(tmp_path / ".headwater")
+    replace_table(lake, "raw.t", _reader(pa.table({"id": [1, 2]})))
+    first = lake.current_metadata("raw.t")
+    assert first is not None and first is lake.current_metadata("raw.t")
+    _append(lake, "raw.t", pa.table({"id": [3]}))
+    after = lake.current_metadata("raw.t")
+    assert after is not None and after.location != first.location
+    assert sum(f.record_count for f in after.data_files or []) == 3
+
+
+def test_a_damaged_metadata_file_is_named_in_the_error(tmp_path: Path) -> None:
+    from headwater.errors import LakeError
+
+    lake = Lake.local(tmp_path / ".headwater")
+    replace_table(lake, "raw.t", _reader(pa.table({"id": [1, 2]})))
+    current = lake.current_metadata("raw.t")
+    assert current is not None
+    snapshot = current.current_snapshot
+    assert snapshot is not None
+    manifest_list = str(snapshot["manifest-list"]).removeprefix("file://")
+    Path(manifest_list).write_bytes(b"Obj\x01 not avro")  # truncated / damaged
+    with pytest.raises(LakeError, match="cannot read .*snap-.*avro") as raised:
+        Lake.local(tmp_path / ".headwater").data_files("raw.t")
+    assert "restore it" in (raised.value.hint or "")
+
+    metadata_json = current.location.removeprefix("file://")
+    Path(metadata_json).unlink()  # the catalog now points at nothing
+    with pytest.raises(LakeError, match="cannot read .*metadata.json"):
+        Lake.local(tmp_path / ".headwater").data_files("raw.t")

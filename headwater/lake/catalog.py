@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from headwater.lake.crawl.registry import ExternalRegistry
 
 _COMMIT_LOCK = threading.Lock()
+METADATA_CACHE = 64  # parsed metadata files a Lake keeps (each with its manifests, once read)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Lake:
         self._external: ExternalRegistry | None = None
         self._s3_filesystem: Any = None
         self._lock = threading.RLock()
+        self._metadata: dict[str, metadata.TableMetadata] = {}  # by metadata file
 
     @classmethod
     def local(cls, root: Path, warehouse: str | None = None, **kwargs: Any) -> Lake:
@@ -242,7 +244,21 @@ class Lake:
         if not self.warehouse.startswith("file://"):
             return None
         namespace, table = split_name(name)
-        return metadata.current(self.catalog_url, namespace, table)
+        location = metadata.metadata_location(self.catalog_url, namespace, table)
+        if location is None:
+            return None
+        # a metadata file never changes: parsed once, with its manifests, per lake object
+        with self._lock:
+            cached = self._metadata.get(location)
+        if cached is None:
+            cached = metadata.read(location)
+            if cached is None:
+                return None
+            with self._lock:
+                if len(self._metadata) >= METADATA_CACHE:
+                    self._metadata.clear()
+                self._metadata[location] = cached
+        return cached
 
     def data_files(self, name: str, snapshot_id: int | None = None) -> list[str]:
         """Paths of the data files of the current (or given) snapshot, for direct scans."""

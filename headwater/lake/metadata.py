@@ -20,6 +20,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
+from headwater.errors import LakeError
+
 CATALOG_NAME = "headwater"  # the name Lake gives its pyiceberg SqlCatalog
 
 
@@ -65,7 +67,8 @@ def metadata_location(catalog_url: str, namespace: str, name: str) -> str | None
     path = catalog_file(catalog_url)
     if path is None or not path.exists():
         return None
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    # as_uri escapes what an SQLite URI would misread in a path (`?`, `#`, `%`)
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     try:
         row = con.execute(
             "SELECT metadata_location FROM iceberg_tables "
@@ -212,8 +215,11 @@ def _records(path: str) -> list[dict[str, Any]]:
     """The records of a local Avro file (a manifest list or a manifest)."""
     import fastavro
 
-    with open(path, "rb") as handle:
-        return [cast(dict[str, Any], record) for record in fastavro.reader(handle)]
+    try:
+        with open(path, "rb") as handle:
+            return [cast(dict[str, Any], record) for record in fastavro.reader(handle)]
+    except (OSError, ValueError, EOFError) as exc:
+        raise _unreadable(path, exc) from exc
 
 
 def read(location: str) -> TableMetadata | None:
@@ -221,8 +227,20 @@ def read(location: str) -> TableMetadata | None:
     path = local_path(location)
     if path is None:
         return None
-    with open(path, "rb") as handle:
-        return TableMetadata(location, json.load(handle))
+    try:
+        with open(path, "rb") as handle:
+            return TableMetadata(location, json.load(handle))
+    except (OSError, ValueError) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _unreadable(path: str, exc: BaseException) -> LakeError:
+    """A table file the catalog leads to that is gone or damaged: nothing is read from it."""
+    return LakeError(
+        f"cannot read {path}, a metadata file of the lake: {type(exc).__name__}: {exc}",
+        hint="a file under the warehouse was moved, deleted or truncated; restore it from a "
+        "copy, or load the table again (`headwater run --full-refresh`)",
+    )
 
 
 def current(catalog_url: str, namespace: str, name: str) -> TableMetadata | None:
