@@ -519,3 +519,20 @@ def test_a_damaged_metadata_file_is_named_in_the_error(tmp_path: Path) -> None:
     Path(metadata_json).unlink()  # the catalog now points at nothing
     with pytest.raises(LakeError, match="cannot read .*metadata.json"):
         Lake.local(tmp_path / ".headwater").data_files("raw.t")
+
+
+def test_results_that_cannot_be_recorded_say_so(tmp_path: Path) -> None:
+    from headwater.errors import StateError
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    Store.open(url).close()
+    lite = LiteCheckStore.open(url)
+    assert lite is not None
+    con = sqlite3.connect(tmp_path / "state.db")
+    with con:
+        con.execute("DROP TABLE check_results")  # a store the writes cannot reach
+    con.close()
+    with pytest.raises(StateError, match="could not be recorded in the metadata store"):
+        lite.add_check_results([_result("a", 1)])
+    with pytest.raises(StateError, match="cannot read check results"):
+        lite.check_history("raw.t")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from headwater.errors import StateError
 from headwater.state.revision import HEAD
 
 # SQLAlchemy's SQLite DATETIME storage format: what Store reads back
@@ -69,13 +70,20 @@ class LiteCheckStore:
         ]
         con = _connect(self.path)
         try:
-            with con:  # one transaction
+            with con:  # one transaction: every result or none
                 con.executemany(
                     "INSERT INTO check_results (run_id, table_name, check_name, kind, severity, "
                     "passed, evaluated, failing, observed, error, evaluated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
+        except sqlite3.Error as exc:
+            raise StateError(
+                f"the checks ran, but their results could not be recorded in the metadata "
+                f"store {self.path}: {exc}",
+                hint="is the disk full, or is another process holding the store? free it and "
+                "run the checks again",
+            ) from exc
         finally:
             con.close()
 
@@ -97,6 +105,11 @@ class LiteCheckStore:
         try:
             con.row_factory = sqlite3.Row
             rows = con.execute(f"{sql} ORDER BY id DESC LIMIT ?", (*params, limit)).fetchall()
+        except sqlite3.Error as exc:
+            raise StateError(
+                f"cannot read check results from the metadata store {self.path}: {exc}",
+                hint="check that the file is readable and not held by another process",
+            ) from exc
         finally:
             con.close()
         return [_row(dict(row)) for row in rows]
