@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def one_or_many(value: Any) -> Any:
+    """One string where a list is expected stands for the list of it (``primary_key: id``)."""
+    return [value] if isinstance(value, str) else value
+
+
+# names given as a list, or as one name alone
+Names = Annotated[tuple[str, ...], BeforeValidator(one_or_many)]
 
 
 class Strict(BaseModel):
@@ -47,7 +63,7 @@ class Load(Strict):
     initial: str | float | None = Field(
         default=None, description="the watermark before the first load (rows below it are skipped)"
     )
-    primary_key: tuple[str, ...] = Field(default=(), description="key columns for merge/scd2")
+    primary_key: Names = Field(default=(), description="key columns for merge/scd2")
     delete_missing: bool = Field(
         default=False, description="merge: delete rows whose key is gone from a full extract"
     )
@@ -66,11 +82,6 @@ class Load(Strict):
     def _shorthand(cls, value: Any) -> Any:
         """Accept `load: merge` for `load: {strategy: merge}`."""
         return {"strategy": value} if isinstance(value, str) else value
-
-    @field_validator("primary_key", mode="before")
-    @classmethod
-    def _one_key(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
     def over(self, base: Load) -> Load:
         """These settings where given, ``base``'s elsewhere (a table's over its source's)."""

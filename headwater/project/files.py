@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from headwater.project.base import SourceBase, Strict, TableBase, identifier
+from headwater.project.base import Names, SourceBase, Strict, TableBase, identifier
 
 FileFormat = Literal["auto", "csv", "tsv", "json", "jsonl", "parquet"]
 
@@ -75,15 +75,10 @@ class FileTable(TableBase):
     columns: dict[str, str] | None = Field(
         default=None, description="CSV: column name → DuckDB type, instead of detecting them"
     )
-    nulls: tuple[str, ...] = Field(default=(), description="CSV: strings read as NULL")
+    nulls: Names = Field(default=(), description="CSV: strings read as NULL")
     file_column: str | None = Field(
         default=None, description="a column holding each row's file path (relative to the folder)"
     )
-
-    @field_validator("nulls", mode="before")
-    @classmethod
-    def _one_null(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
     @field_validator("encoding")
     @classmethod

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
-from headwater.project.base import Strict
+from headwater.project.base import Names, Strict
 
 TriggerRule = Literal[
     "all_success", "all_done", "none_failed", "one_success", "none_failed_or_skipped"
@@ -52,16 +52,11 @@ def _retries(value: Any) -> Any:
 
 class StepBase(Strict):
     name: str | None = Field(default=None, description="task id (a default comes from the step)")
-    depends_on: tuple[str, ...] = Field(default=(), description="steps, groups or tasks")
+    depends_on: Names = Field(default=(), description="steps, groups or tasks")
     retries: Annotated[Retries | None, BeforeValidator(_retries)] = None
     timeout: Seconds | None = Field(default=None, description="stop the task after this long")
     trigger_rule: TriggerRule = "all_success"
     pool: str | None = Field(default=None, description="a pool declared under `pools:`")
-
-    @field_validator("depends_on", mode="before")
-    @classmethod
-    def _one_dependency(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
 
 class IngestStep(StepBase):
@@ -74,12 +69,7 @@ class IngestStep(StepBase):
 class ModelsStep(StepBase):
     """Build models selected by namespace (`gold`), name (`gold.dim_customers`) or glob."""
 
-    models: tuple[str, ...]
-
-    @field_validator("models", mode="before")
-    @classmethod
-    def _coerce_models(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    models: Names
 
 
 class CheckStep(StepBase):
@@ -261,14 +251,9 @@ class ExecutorConfig(Strict):
 class Hooks(Strict):
     """Webhooks called (POST, JSON) on events; every failure is also logged and recorded."""
 
-    on_failure: tuple[str, ...] = Field(default=(), description="task/run failed, SLA missed")
-    on_retry: tuple[str, ...] = ()
-    on_success: tuple[str, ...] = ()
-
-    @field_validator("on_failure", "on_retry", "on_success", mode="before")
-    @classmethod
-    def _one_url(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    on_failure: Names = Field(default=(), description="task/run failed, SLA missed")
+    on_retry: Names = ()
+    on_success: Names = ()
 
 
 _PRESETS = {
