@@ -60,17 +60,9 @@ def _one(
     def outcome(
         action: str, rows: int | None = None, changes: Sequence[str] = (), detail: str = ""
     ) -> TableOutcome:
-        return TableOutcome(
-            full,
-            action,
-            plan.location,
-            plan.format,
-            files=len(plan.files),
-            partitions=parts,
-            partitions_added=parts if action == "added" else 0,
-            changes=tuple(changes),
-            rows=rows,
-            detail=detail,
+        added = parts if action == "added" else 0
+        return TableOutcome.of(
+            full, plan, action, partitions_added=added, changes=changes, rows=rows, detail=detail
         )
 
     if lake.external.get(full) is not None:

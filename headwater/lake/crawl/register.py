@@ -77,16 +77,8 @@ def _one(
     ) -> TableOutcome:
         if progress:
             progress(1)
-        return TableOutcome(
-            full,
-            action,
-            plan.location,
-            plan.format,
-            files=len(plan.files),
-            partitions=len(plan.partition_values()),
-            partitions_added=partitions_added,
-            changes=tuple(changes),
-            detail=detail,
+        return TableOutcome.of(
+            full, plan, action, partitions_added=partitions_added, changes=changes, detail=detail
         )
 
     if lake.exists(full):

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from headwater.lake.crawl.plan import TablePlan
 
 # What happened to a table. `logged`: a schema change was seen and kept out (policy log);
 # `conflict`: the name is taken by a table of the other kind; `failed`: an import failed.
@@ -22,6 +27,32 @@ class TableOutcome:
     changes: tuple[str, ...] = ()  # schema changes seen: "+col TYPE", "col: A → B", "-col"
     rows: int | None = None  # rows imported (--import)
     detail: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        plan: TablePlan,
+        action: str,
+        *,
+        partitions_added: int = 0,
+        changes: Sequence[str] = (),
+        rows: int | None = None,
+        detail: str = "",
+    ) -> TableOutcome:
+        """What ``action`` did to table ``name``, crawled as ``plan`` describes it."""
+        return cls(
+            name,
+            action,
+            plan.location,
+            plan.format,
+            files=len(plan.files),
+            partitions=len(plan.partition_values()),
+            partitions_added=partitions_added,
+            changes=tuple(changes),
+            rows=rows,
+            detail=detail,
+        )
 
 
 @dataclass(frozen=True)
