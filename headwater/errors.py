@@ -23,7 +23,8 @@ callers (the CLI, the web UI, tests) never parse text. Retryable failures derive
     ├── QualityFailed                new data failed its error checks and was not published
     ├── StateError                   metadata store problems
     │   └── MigrationRequired
-    └── RunFailed                    a pipeline run finished with failed tasks
+    ├── RunFailed                    a pipeline run finished with failed tasks
+    └── AgentError                   the resident agent could not start or did not answer
 """
 
 from __future__ import annotations
@@ -177,6 +178,10 @@ class RunFailed(HeadwaterError):
     def __init__(self, message: str, *, run: object, hint: str | None = None) -> None:
         self.run = run
         super().__init__(message, hint=hint)
+
+
+class AgentError(HeadwaterError):
+    """The resident agent (``headwater agent``) could not start or did not answer."""
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
