@@ -98,7 +98,8 @@ def _relaying(sock: socket.socket) -> Iterator[None]:
 def _die_by(signum: int) -> None:
     """End as the child ended: killed by ``signum``, as a shell expects to see."""
     sys.stdout.flush()
-    signal.signal(signum, signal.SIG_DFL)
+    if signum not in (signal.SIGKILL, signal.SIGSTOP):  # those two cannot be caught anyway
+        signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
     sys.exit(128 + signum)  # for a signal that does not end a process
 

@@ -51,7 +51,9 @@ def preload() -> Preloaded:
 
     started = time.perf_counter()
     skipped: dict[str, str] = {}
-    names = [
+    # the command's own entry first: its modules then register their commands in the order
+    # a cold start does, which is the order `--help` lists them in
+    names = ["headwater.cli.app"] + [
         m.name
         for m in pkgutil.walk_packages(headwater.__path__, "headwater.")
         if not m.name.endswith("__main__")
