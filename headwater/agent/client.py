@@ -21,6 +21,8 @@ from headwater.agent.address import enabled, ours, socket_path
 
 #: signals a terminal or a supervisor sends to the command, passed on to the child
 RELAYED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: how long the agent has to take the command (it forks at once unless it is stuck)
+ANSWER_SECONDS = 30.0
 
 
 def forward(args: list[str]) -> int | None:
@@ -36,10 +38,22 @@ def forward(args: list[str]) -> int | None:
     with sock:
         try:
             sock.connect(str(path))
+        except OSError:
+            return None  # nobody listens (an agent that was killed left its socket)
+        try:
+            sock.settimeout(ANSWER_SECONDS)
             wire.send(sock, _request(args), [0, 1, 2])
             reply, _ = wire.receive(sock)
+            sock.settimeout(None)
+        except TimeoutError:
+            # it may still start the command: running it here too could run it twice
+            _note(
+                f"it took the command but did not start it within {ANSWER_SECONDS:.0f} s; "
+                "stop it (`headwater agent stop`, or kill it) or set HEADWATER_AGENT=off"
+            )
+            return 1
         except (OSError, ValueError, wire.Closed):
-            return None  # nothing started: run the command here
+            return None  # it went away before starting anything: run the command here
         if "pid" not in reply:
             _note(str(reply.get("refused", "it refused the command")))
             return None
