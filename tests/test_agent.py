@@ -237,9 +237,14 @@ def test_a_caller_that_disappears_hangs_up_its_command(agent: Agent, tmp_path: P
     client.kill()
     client.wait()
     deadline = time.monotonic() + 15  # long before the task's 300 s
-    while (status := agent.status()) is not None and status["running"]:
+    while True:
+        status = agent.status()
+        assert status is not None, "the agent stopped"
+        if not status["running"]:
+            break
         assert time.monotonic() < deadline, "the child outlived its caller"
         time.sleep(0.05)
+    assert agent.run("query", "SELECT 3 AS n", "--format", "json", cwd=project).stdout.strip()
 
 
 def test_without_a_listening_agent_commands_run_on_their_own(tmp_path: Path) -> None:

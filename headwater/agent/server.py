@@ -36,7 +36,7 @@ class Running:
     """A command running in a child."""
 
     pid: int
-    conn: socket.socket
+    conn: socket.socket | None  # None once the caller has gone
     argv: list[str]
     started: float = field(default_factory=time.time)
 
@@ -183,6 +183,7 @@ class Agent:
             return None
         pid = os.fork()
         if pid == 0:
+            conn.close()
             self._leave()
             os.setpgid(0, 0)
             return Child(request, fds)
@@ -221,7 +222,8 @@ class Agent:
             self._listener.close()
             self._listener = None
         for running in self.running.values():
-            running.conn.close()
+            if running.conn is not None:
+                running.conn.close()
         self.running = {}
 
     def _signals(self) -> None:
@@ -258,12 +260,15 @@ class Agent:
                 f"{outcome.get('signal', outcome.get('exit'))} in {seconds:.2f} s, "
                 f"peak {outcome['peak_mb']:,.0f} MB"
             )
-            self._selector.unregister(running.conn)
-            self._answer(running.conn, outcome)
+            if running.conn is not None:
+                self._selector.unregister(running.conn)
+                self._answer(running.conn, outcome)
             self.last_active = time.monotonic()
 
     def _from_caller(self, pid: int) -> None:
-        running = self.running[pid]
+        running = self.running.get(pid)
+        if running is None or running.conn is None:
+            return  # reaped a moment ago, in the same round of events
         try:
             message, fds = wire.receive(running.conn)
         except (OSError, ValueError, wire.Closed):
@@ -277,9 +282,11 @@ class Agent:
     def _hang_up(self, pid: int) -> None:
         """The caller has gone: hang its child up, as a closed terminal would."""
         running = self.running[pid]
-        with suppress(KeyError, ValueError):  # never registered: it left before the pid came
-            self._selector.unregister(running.conn)
-        running.conn.close()
+        if running.conn is not None:
+            with suppress(KeyError, ValueError):  # never registered: it left before the pid came
+                self._selector.unregister(running.conn)
+            running.conn.close()
+            running.conn = None
         _signal_group(pid, signal.SIGHUP)
 
     def _stop(self, why: str) -> None:

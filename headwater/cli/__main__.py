@@ -1,5 +1,5 @@
 """``python -m headwater.cli``: the same as the ``headwater`` command."""
 
-from headwater.cli.app import main
+from headwater.command import main
 
 main()
