@@ -16,7 +16,13 @@ import sys
 import threading
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
+
+
+class Command(Protocol):
+    """A built command-line command (Typer's click ``Command``)."""
+
+    def main(self, args: list[str], prog_name: str) -> Any: ...
 
 
 @dataclass
@@ -25,15 +31,15 @@ class Child:
 
     request: dict[str, Any]
     fds: list[int]
+    #: the ``headwater`` command, built from the Typer app once, in the agent
+    command: Command
 
     def run(self) -> NoReturn:
         """Become the caller's process, run the command, and end with its exit status."""
         self._become()
-        from headwater.cli.app import app
-
         code = 1
         try:
-            app(args=list(self.request["argv"]), prog_name="headwater")
+            self.command.main(args=list(self.request["argv"]), prog_name="headwater")
             code = 0
         except SystemExit as done:
             code = _exit_code(done.code)

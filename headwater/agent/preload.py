@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 #: imported on first use by Headwater's modules, so named here
@@ -63,8 +64,27 @@ def preload() -> Preloaded:
             importlib.import_module(name)
         except Exception as exc:  # an optional extra missing: its commands import it as usual
             skipped[name] = f"{type(exc).__name__}: {exc}"
+    _complete_models()
     _quiesce()
     return Preloaded(len(sys.modules), time.perf_counter() - started, skipped)
+
+
+def _complete_models() -> None:
+    """Build the validators of Headwater's config models now, not in every child.
+
+    The models defer that work to their first use (a cold command pays only for what it
+    validates); a child would pay 25 ms for the project file's models alone.
+    """
+    from pydantic import BaseModel
+
+    pending = list(BaseModel.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if model.__module__.startswith("headwater.") and not model.__pydantic_complete__:
+            # one that cannot be built yet is built in the child on first use, as when cold
+            with suppress(Exception):
+                model.model_rebuild()
 
 
 def _quiesce() -> None:

@@ -8,6 +8,7 @@ hangs its child up (``SIGHUP``), as closing a terminal would.
 
 from __future__ import annotations
 
+import gc
 import os
 import selectors
 import signal
@@ -23,7 +24,7 @@ from typing import Any
 
 from headwater.agent import stamp, wire
 from headwater.agent.address import private_folder
-from headwater.agent.child import Child
+from headwater.agent.child import Child, Command
 from headwater.agent.preload import Preloaded, preload
 
 BACKLOG = 64
@@ -53,6 +54,7 @@ class Agent:
         self.served = 0
         self.running: dict[int, Running] = {}
         self.stopping: str | None = None
+        self._command: Command | None = None
         self._stamp: tuple[tuple[str, int, int], ...] = ()
         self._listener: socket.socket | None = None
         self._inode = 0
@@ -66,7 +68,11 @@ class Agent:
         """Import, listen, and answer until stopped. Returns ``None`` in the agent when it has
         stopped, and a :class:`Child` in each forked child, which the caller runs."""
         self.preloaded = preload()
+        self._command = command()
         self._stamp = stamp.take()
+        # what is imported now lives as long as the agent: the children's collector need
+        # never walk it, which would copy every page it touches
+        gc.freeze()
         self._listen()
         log(
             f"listening on {self.path} (pid {os.getpid()}): {self.preloaded.modules} modules "
@@ -186,7 +192,8 @@ class Agent:
             conn.close()
             self._leave()
             os.setpgid(0, 0)
-            return Child(request, fds)
+            assert self._command is not None
+            return Child(request, fds, self._command)
         with suppress(OSError):  # the child has done it, or has ended: either way, settled
             os.setpgid(pid, pid)
         for fd in fds:
@@ -325,6 +332,15 @@ class Agent:
             "rss_mb": _rss_mb(),
             "idle_timeout": self.idle_timeout,
         }
+
+
+def command() -> Command:
+    """The ``headwater`` command as Typer builds it for each call (18 ms): built once here."""
+    import typer.main
+
+    from headwater.cli.app import app
+
+    return typer.main.get_command(app)
 
 
 def _noted(signum: int, frame: object) -> None:

@@ -60,7 +60,8 @@ def agent_start(
             command += ["--idle-timeout", str(seconds)]
         os.execv(sys.executable, command)
     _, err = consoles()
-    started = control.start(idle_timeout=seconds)
+    with err.status("starting the agent: importing Headwater and its libraries…"):
+        started = control.start(idle_timeout=seconds)
     verb = "already running" if started["already"] else "started"
     err.print(
         f"agent {verb} (pid {started['pid']}): {started['modules']:,} modules imported in "
