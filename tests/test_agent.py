@@ -319,6 +319,24 @@ def _start_status_and_stop(agent: Agent) -> None:
     assert agent.status() is None
 
 
+def test_a_socket_folder_others_can_enter_is_refused(tmp_path: Path) -> None:
+    runtime = tmp_path / "run"
+    folder = runtime / f"headwater-{os.getuid()}"
+    folder.mkdir(parents=True)
+    folder.chmod(0o777)
+    env = {k: v for k, v in os.environ.items() if k != "HEADWATER_AGENT_SOCKET"}
+    done = subprocess.run(
+        [str(EXE), "agent", "start"],
+        env={**env, "XDG_RUNTIME_DIR": str(runtime)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert f"error: {folder} must belong to you and be closed to others" in done.stderr
+    assert f"chmod 700 {folder}" in done.stderr
+    assert list(folder.iterdir()) == []
+
+
 def test_messages_carry_descriptors_and_end_cleanly() -> None:
     left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     read_end, write_end = os.pipe()

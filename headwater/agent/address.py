@@ -62,8 +62,11 @@ def private_folder(folder: Path) -> Path:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stat = folder.stat()
     if stat.st_uid != os.getuid() or stat.st_mode & 0o077:
-        raise PermissionError(
-            f"{folder} must belong to you and be closed to others (chmod 700) to hold the "
-            f"agent's socket; fix it, or choose another path with {SOCKET_VARIABLE}"
+        from headwater.errors import AgentError
+
+        raise AgentError(
+            f"{folder} must belong to you and be closed to others to hold the agent's socket",
+            hint=f"`chmod 700 {folder}` if it is yours, or choose another socket path with "
+            f"{SOCKET_VARIABLE}",
         )
     return folder
