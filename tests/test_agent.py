@@ -97,7 +97,8 @@ from headwater import pipeline, task
 
 @task
 def where():
-    return f"{os.environ.get('PROBE')}|{os.path.basename(os.getcwd())}|{sys.stdin.readline().strip()}"
+    cwd, line = os.path.basename(os.getcwd()), sys.stdin.readline().strip()
+    return f"{os.environ.get('PROBE')}|{cwd}|{line}|{time.localtime().tm_gmtoff}"
 
 @pipeline
 def probe():
@@ -157,10 +158,14 @@ def test_a_command_through_the_agent_gets_the_callers_environment_folder_and_std
     project = _project(tmp_path)
     before = _served(agent)
     done = agent.run(
-        "run", "probe", cwd=project, env={**agent.env, "PROBE": "from-caller"}, stdin="typed\n"
+        "run",
+        "probe",
+        cwd=project,
+        env={**agent.env, "PROBE": "from-caller", "TZ": "HWT-5"},  # five hours east of UTC
+        stdin="typed\n",
     )
     assert done.returncode == 0, done.stderr
-    assert "→ from-caller|proj|typed" in done.stderr
+    assert "→ from-caller|proj|typed|18000" in done.stderr
     assert _served(agent) == before + 1
 
 

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
@@ -58,6 +59,7 @@ class Child:
             os.close(fd)
         os.environ.clear()
         os.environ.update(self.request["env"])
+        time.tzset()  # local time follows the caller's TZ, as it would in a fresh process
         os.chdir(self.request["cwd"])
         os.umask(int(self.request["umask"]))
         sys.argv = ["headwater", *self.request["argv"]]
