@@ -28,7 +28,8 @@ def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = N
     if fds:
         sent = socket.send_fds(sock, [data], fds)
         data = data[sent:]
-    sock.sendall(data)
+    if data:  # sending nothing to a peer that has answered and closed would fail (EPIPE)
+        sock.sendall(data)
 
 
 def receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
