@@ -281,13 +281,13 @@ def test_without_a_listening_agent_commands_run_on_their_own(tmp_path: Path) -> 
 
 def test_an_agent_whose_code_changed_stops_and_the_command_runs_alone(tmp_path: Path) -> None:
     project = _project(tmp_path)
-    extra = tmp_path / "site"  # a folder on sys.path, as site-packages is
-    extra.mkdir()
+    extra = tmp_path / "site"  # a folder packages are installed in, as site-packages is
+    (extra / "seed-1.0.dist-info").mkdir(parents=True)
     with _running_agent(PYTHONPATH=str(extra)) as agent:
         assert agent.run("tables", cwd=project).returncode == 0
         served = _served(agent)
         time.sleep(0.01)
-        (extra / "newly_installed.py").write_text("")  # a package installed meanwhile
+        (extra / "newly_installed-1.0.dist-info").mkdir()  # a package installed meanwhile
         second = agent.run("query", "SELECT 1 AS one", "--format", "json", cwd=project)
         assert second.returncode == 0
         assert json.loads(second.stdout) == [{"one": 1}]
@@ -297,6 +297,19 @@ def test_an_agent_whose_code_changed_stops_and_the_command_runs_alone(tmp_path: 
             assert time.monotonic() < deadline, "the agent did not stop"
             time.sleep(0.05)
         assert served == 1 and agent.status() is None
+
+
+def test_files_appearing_in_a_project_on_the_path_leave_the_agent_running(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path)
+    source = tmp_path / "checkout"  # as an editable install puts its project folder on the path
+    source.mkdir()
+    with _running_agent(PYTHONPATH=str(source)) as agent:
+        (source / "notes.txt").write_text("")
+        done = agent.run("query", "SELECT 2 AS two", "--format", "json", cwd=project)
+        assert done.returncode == 0 and done.stderr == ""
+        assert _served(agent) == 1
 
 
 def test_start_status_and_stop() -> None:
