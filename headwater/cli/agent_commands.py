@@ -37,8 +37,10 @@ def agent_start(
     ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Start the agent: from then on, every `headwater` command of this install runs in a
-    child it forks, with Headwater, pyarrow, DuckDB and the connectors already imported.
+    """Start the agent: from then on, commands run in children it forks, imports done.
+
+    Every `headwater` command of this install then runs in a child the agent forks, with
+    Headwater, pyarrow, DuckDB and the connectors already imported.
 
     A command run through the agent behaves as it would on its own: it gets your
     arguments, environment variables, current folder, terminal, Ctrl-C and exit status.
@@ -90,8 +92,10 @@ def agent_stop(debug: DebugOpt = False) -> None:
 @agent_app.command("status")
 @handles_errors
 def agent_status(debug: DebugOpt = False) -> None:
-    """Show whether the agent runs, since when, what it imported and what it runs now.
-    Exits 1 when no agent runs."""
+    """Show whether the agent runs, what it imported and what it runs now (exit 1: none).
+
+    Shows its pid, socket, Python, uptime, memory and the commands it has served.
+    """
     from headwater.agent import control
     from headwater.agent.address import socket_path
 
