@@ -204,10 +204,10 @@ def test_a_child_that_dies_ends_the_command_the_same_way(
     assert agent.run("run", pipeline, cwd=project).returncode == status
 
 
-def test_ctrl_c_reaches_the_command_in_the_agent(agent: Agent, tmp_path: Path) -> None:
-    project = _project(tmp_path)
+def _napping(agent: Agent, project: Path, pipeline: str) -> subprocess.Popen[str]:
+    """``headwater run PIPELINE`` through the agent, once its task has started to sleep."""
     client = subprocess.Popen(
-        [str(EXE), "run", "sleeper"],
+        [str(EXE), "run", pipeline],
         cwd=project,
         env=agent.env,
         stdout=subprocess.PIPE,
@@ -218,6 +218,12 @@ def test_ctrl_c_reaches_the_command_in_the_agent(agent: Agent, tmp_path: Path) -
     while not (project / "napping").exists():
         assert client.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
+    return client
+
+
+def test_ctrl_c_reaches_the_command_in_the_agent(agent: Agent, tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    client = _napping(agent, project, "sleeper")
     client.send_signal(signal.SIGINT)
     _, err = client.communicate(timeout=30)
     assert client.returncode == 130
@@ -228,19 +234,9 @@ def test_ctrl_c_reaches_the_command_in_the_agent(agent: Agent, tmp_path: Path) -
 
 def test_a_caller_that_disappears_hangs_up_its_command(agent: Agent, tmp_path: Path) -> None:
     project = _project(tmp_path)
-    client = subprocess.Popen(
-        [str(EXE), "run", "long_sleeper"],
-        cwd=project,
-        env=agent.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not (project / "napping").exists():
-        assert client.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    client = _napping(agent, project, "long_sleeper")
     client.kill()
-    client.wait()
+    client.communicate()
     deadline = time.monotonic() + 15  # long before the task's 300 s
     while True:
         status = agent.status()
@@ -322,6 +318,15 @@ def _start_status_and_stop(agent: Agent) -> None:
         [str(EXE), "agent", "start"], env=agent.env, capture_output=True, text=True
     )
     assert again.returncode == 0 and "already running" in again.stderr
+    second = subprocess.run(
+        [str(EXE), "agent", "start", "--foreground"],
+        env=agent.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert second.returncode == 1
+    assert f"error: an agent already listens on {agent.socket}" in second.stderr
     shown = subprocess.run(
         [str(EXE), "agent", "status"], env=agent.env, capture_output=True, text=True
     )

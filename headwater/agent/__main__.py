@@ -9,6 +9,7 @@ from pathlib import Path
 
 from headwater.agent.address import socket_path
 from headwater.agent.server import Agent
+from headwater.errors import HeadwaterError
 
 
 def main() -> int:
@@ -21,7 +22,13 @@ def main() -> int:
     if sys.path and sys.path[0] in ("", os.getcwd()):
         sys.path.pop(0)
     os.chdir("/")
-    child = Agent(args.socket or socket_path(), idle_timeout=args.idle_timeout).serve()
+    try:
+        child = Agent(args.socket or socket_path(), idle_timeout=args.idle_timeout).serve()
+    except HeadwaterError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 1
     if child is not None:
         child.run()  # in a forked child: ends the process
     return 0

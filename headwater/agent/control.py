@@ -33,12 +33,9 @@ def start(path: Path | None = None, *, idle_timeout: float | None = None) -> dic
         return {**running, "already": True}
     folder = private_folder(path.parent)
     log = folder / f"{path.stem}.log"
-    command = [sys.executable, "-m", "headwater.agent", "--socket", str(path)]
-    if idle_timeout:
-        command += ["--idle-timeout", str(idle_timeout)]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            command,
+            command(path, idle_timeout),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -61,6 +58,12 @@ def start(path: Path | None = None, *, idle_timeout: float | None = None) -> dic
         f"the agent did not listen on {path} within {START_SECONDS:.0f} s",
         hint=f"see its log {log}",
     )
+
+
+def command(path: Path, idle_timeout: float | None) -> list[str]:
+    """The process that is the agent: ``python -m headwater.agent``."""
+    line = [sys.executable, "-m", "headwater.agent", "--socket", str(path)]
+    return [*line, "--idle-timeout", str(idle_timeout)] if idle_timeout else line
 
 
 def stop(path: Path | None = None) -> dict[str, Any] | None:

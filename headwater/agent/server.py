@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from headwater.agent import stamp, wire
-from headwater.agent.address import private_folder
+import headwater
+from headwater.agent import control, stamp, wire
+from headwater.agent.address import SOCKET_VARIABLE, private_folder
 from headwater.agent.child import Child, Command
 from headwater.agent.preload import Preloaded, preload
+from headwater.errors import AgentError
 
 BACKLOG = 64
 #: how long a caller has to send its whole request
@@ -67,6 +69,13 @@ class Agent:
     def serve(self) -> Child | None:
         """Import, listen, and answer until stopped. Returns ``None`` in the agent when it has
         stopped, and a :class:`Child` in each forked child, which the caller runs."""
+        private_folder(self.path.parent)
+        if control.status(self.path) is not None:  # before two seconds of importing
+            raise AgentError(
+                f"an agent already listens on {self.path}",
+                hint="`headwater agent stop` stops it; or choose another socket path with "
+                f"{SOCKET_VARIABLE}",
+            )
         self.preloaded = preload()
         self._command = command()
         self._stamp = stamp.take()
@@ -92,9 +101,6 @@ class Agent:
 
     def _listen(self) -> None:
         """Bind beside the final path, then rename: callers never see a half-ready agent."""
-        private_folder(self.path.parent)
-        if _answers(self.path):
-            raise RuntimeError(f"an agent already listens on {self.path}")
         staging = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         staging.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -200,8 +206,7 @@ class Agent:
             os.close(fd)
         self.served += 1
         self.running[pid] = Running(pid, conn, list(request.get("argv", [])))
-        try:
-            conn.settimeout(None)
+        try:  # the request's timeout stays: a caller sending half a message is hung up
             wire.send(conn, {"pid": pid})
             self._selector.register(conn, selectors.EVENT_READ, pid)
         except OSError:
@@ -254,18 +259,15 @@ class Agent:
             running = self.running.pop(pid, None)
             if running is None:
                 continue
-            outcome: dict[str, Any] = {"peak_mb": round(usage.ru_maxrss / 1024, 1)}
             if os.WIFSIGNALED(status):
-                outcome["signal"] = os.WTERMSIG(status)
+                outcome = {"signal": os.WTERMSIG(status)}
             else:
-                outcome["exit"] = os.waitstatus_to_exitcode(status)
-            seconds = time.time() - running.started
+                outcome = {"exit": os.waitstatus_to_exitcode(status)}
+            ((how, value),) = outcome.items()
             command = running.argv[0] if running.argv else ""  # the rest may hold secrets (--var)
             log(
-                f"pid {pid}: headwater {command} … → "
-                f"{'signal' if 'signal' in outcome else 'exit'} "
-                f"{outcome.get('signal', outcome.get('exit'))} in {seconds:.2f} s, "
-                f"peak {outcome['peak_mb']:,.0f} MB"
+                f"pid {pid}: headwater {command} … → {how} {value} in "
+                f"{time.time() - running.started:.2f} s, peak {usage.ru_maxrss / 1024:,.0f} MB"
             )
             if running.conn is not None:
                 self._selector.unregister(running.conn)
@@ -314,8 +316,6 @@ class Agent:
 
     def status(self) -> dict[str, Any]:
         """What ``headwater agent status`` shows."""
-        import headwater
-
         return {
             "pid": os.getpid(),
             "socket": str(self.path),
@@ -361,17 +361,6 @@ def _peer_uid(conn: socket.socket) -> int:
     return uid
 
 
-def _answers(path: Path) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(path))
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True
-
-
 def _rss_mb() -> float:
     try:
         with open("/proc/self/status") as f:
@@ -386,4 +375,5 @@ def _rss_mb() -> float:
 def log(message: str) -> None:
     """A line in the agent's log (its standard error)."""
     stamp_ = time.strftime("%Y-%m-%d %H:%M:%S")
-    print(f"{stamp_} headwater agent: {message}", file=sys.stderr, flush=True)
+    with suppress(OSError):  # a full disk must not stop the agent in the middle of commands
+        print(f"{stamp_} headwater agent: {message}", file=sys.stderr, flush=True)

@@ -57,10 +57,7 @@ def agent_start(
     if foreground:
         from headwater.agent.address import socket_path
 
-        command = [sys.executable, "-m", "headwater.agent", "--socket", str(socket_path())]
-        if seconds:
-            command += ["--idle-timeout", str(seconds)]
-        os.execv(sys.executable, command)
+        os.execv(sys.executable, control.command(socket_path(), seconds))
     _, err = consoles()
     with err.status("starting the agent: importing Headwater and its libraries…"):
         started = control.start(idle_timeout=seconds)
