@@ -33,9 +33,8 @@ if TYPE_CHECKING:
     from headwater.quality.results import CheckResult, SuiteResult
     from headwater.quality.rules import Rule
     from headwater.quality.suite import Suite
-    from headwater.sql import ModelGraph
+    from headwater.sql import Model, ModelGraph
     from headwater.state import RunRecord, SchemaChangeRecord, Store
-    from headwater.state.lite import LiteCheckStore
 
 
 @dataclass(frozen=True)
@@ -174,15 +173,13 @@ class Workspace(Pipelines):
         from headwater.sql import ModelGraph, discover_models
 
         cfg = self.project.config
-        folder = self.project.path(cfg.models.path)
-        produced = {f"{s.namespace}.{t.name}" for s in cfg.sources.values() for t in s.tables}
-        known = produced | set(self.lake.tables()) | set(self.lake.external.names())
-        return ModelGraph.build(
-            discover_models(folder, self.project.root),
-            known,
-            self.project.root,
-            _crawled_namespaces(cfg.pipelines.values()),
-        )
+        models = discover_models(self.project.path(cfg.models.path), self.project.root)
+        crawled = _crawled_namespaces(cfg.pipelines.values())
+        known = {f"{s.namespace}.{t.name}" for s in cfg.sources.values() for t in s.tables}
+        if _reads_unbuilt_tables(models, known, crawled):
+            # only the catalog can say whether such a table exists (it loads pyiceberg)
+            known |= set(self.lake.tables()) | set(self.lake.external.names())
+        return ModelGraph.build(models, known, self.project.root, crawled)
 
     def resource(self, source_name: str, table: str) -> Resource:
         """The resource that reads ``table`` of source ``source_name``."""
@@ -381,7 +378,7 @@ class Workspace(Pipelines):
                     return ".".join(ident(p) for p in name.split("."))
 
                 def history(table: str, check: str) -> list[float]:
-                    rows = self._check_store.check_history(table, check, limit=100)
+                    rows = self.store.check_history(table, check, limit=100)
                     counts = [_rows_of(r["observed"]) for r in reversed(rows)]
                     return [c for c in counts if c is not None]
 
@@ -397,20 +394,8 @@ class Workspace(Pipelines):
                     known=current.column_counts() if current else None,
                 )
                 results.extend(suite.results)
-        self._check_store.add_check_results(results, run_id)
+        self.store.add_check_results(results, run_id)
         return SuiteResult(tuple(results))
-
-    @cached_property
-    def _check_store(self) -> Store | LiteCheckStore:
-        """Where check results go: the embedded store through sqlite3 when it can (a check
-        then never imports SQLAlchemy), else the store."""
-        from headwater.state.lite import LiteCheckStore
-
-        if "store" not in self.__dict__:  # a store already open serves as well
-            lite = LiteCheckStore.open(self.state_url)
-            if lite is not None:
-                return lite
-        return self.store
 
     def profile(self, table: str) -> TableProfile:
         """Column statistics of ``table`` and the checks its data passes (``headwater profile``)."""
@@ -475,6 +460,17 @@ class Workspace(Pipelines):
             db.dispose()
         if "store" in self.__dict__:
             self.store.close()
+
+
+def _reads_unbuilt_tables(models: list[Model], produced: set[str], crawled: set[str]) -> bool:
+    """Whether a model reads a table that no source (``produced``), model or crawl of the
+    project builds: planning a project that builds all it reads never opens the catalog."""
+    built = produced | {m.name for m in models}
+    return any(
+        ref.name not in built and ref.name.split(".")[0] not in crawled
+        for model in models
+        for ref in model.references
+    )
 
 
 def _crawled_namespaces(pipelines: Iterable[Any]) -> set[str]:

@@ -127,7 +127,7 @@ def test_new_columns_are_added_and_bad_changes_refused(lake: Lake) -> None:
 
 
 def test_narrower_types_from_another_source_keep_the_table_type(lake: Lake) -> None:
-    from headwater.lake import replace_table_with_files
+    from headwater.lake.writer import replace_table_by_copy
 
     wide = pa.schema([("id", pa.int64()), ("amount", pa.decimal128(29, 2))])
     first = pa.table({"id": [1], "amount": [decimal.Decimal("1.50")]}, schema=wide)
@@ -135,8 +135,14 @@ def test_narrower_types_from_another_source_keep_the_table_type(lake: Lake) -> N
     narrow = pa.schema([("id", pa.int32()), ("amount", pa.decimal128(12, 2))])
     rows_in = pa.table({"id": [2, 3], "amount": [decimal.Decimal("2.25"), None]}, schema=narrow)
     # DuckDB's files would carry the narrow types: that path steps aside, the stream casts
-    assert replace_table_with_files(lake, "raw.t", narrow, duckdb_writer("SELECT 1")) is None
-    replace_table(lake, "raw.t", rows_in.to_reader())
+    copied: list[str] = []
+
+    def copy(folder: str, prefix: str) -> list[str]:
+        copied.append(folder)
+        return duckdb_writer("SELECT 1")(folder, prefix)
+
+    replace_table_by_copy(lake, "raw.t", narrow, copy, rows_in.to_reader)
+    assert copied == []
     assert lake.arrow_schema("raw.t").field("id").type == pa.int64()
     assert lake.arrow_schema("raw.t").field("amount").type == pa.decimal128(29, 2)
     assert rows(lake, "raw.t") == [
@@ -168,8 +174,14 @@ def duckdb_writer(sql: str, fail: bool = False):  # type: ignore[no-untyped-def]
 
 
 def test_files_written_by_duckdb_are_one_commit_readable_everywhere(lake: Lake) -> None:
-    from headwater.lake import replace_table_with_files
+    from headwater.lake.writer import replace_table_by_copy
     from headwater.sql import Session
+
+    def replace_table_with_files(lake: Lake, name: str, schema: pa.Schema, copy):  # type: ignore[no-untyped-def]
+        def stream() -> pa.RecordBatchReader:
+            raise AssertionError("the engine's files are published, not a stream")
+
+        return replace_table_by_copy(lake, name, schema, copy, stream)
 
     sql = "SELECT i AS id, (i * 1.5)::DECIMAL(12, 2) AS amount FROM range(200000) t(i)"
     schema = pa.schema([("id", pa.int64()), ("amount", pa.decimal128(12, 2))])

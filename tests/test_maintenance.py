@@ -6,15 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
-from pyiceberg.manifest import DataFile
-from pyiceberg.table import Transaction
 from typer.testing import CliRunner
 
 from headwater.cli import app
@@ -27,6 +23,7 @@ from headwater.ingest.state import (
     state_properties,
 )
 from headwater.lake import Lake, replace_table
+from headwater.lake.change import Keep
 from headwater.lake.maintenance import (
     Maintenance,
     compact,
@@ -34,7 +31,7 @@ from headwater.lake.maintenance import (
     remove_orphan_files,
 )
 from headwater.lake.maintenance.references import referenced
-from headwater.lake.writer import DataFileWriter, commit_files
+from headwater.lake.writer import Staging, publish
 from headwater.sql import Session
 from tests.load_support import SqliteProject
 
@@ -68,17 +65,10 @@ def rows_of(start: int, count: int, note: bool = False) -> pa.Table:
 def load(lake: Lake, rows: pa.Table, cursor: int, name: str = T) -> int:
     """Append ``rows`` in one commit carrying the cursor, as an append load does."""
 
-    def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
-        writer = DataFileWriter(txn, rows.schema, str(commit_uuid), lake.target_file_bytes)
-        try:
-            for batch in rows.to_batches():
-                yield from writer.write(batch)
-            yield from writer.close()
-        finally:
-            writer.abort()
-
     props = {"headwater.run-id": f"run-{cursor}", **state_properties(cursor, {"seen": cursor})}
-    snapshot_id = commit_files(lake, name, rows.schema, produce, props).snapshot_id
+    with Staging(lake, name, rows.schema) as staging:
+        files = staging.writer().write_all(rows.to_batches())
+        snapshot_id = publish(staging, files, keep=Keep.ALL, properties=props).snapshot_id
     assert snapshot_id is not None
     return snapshot_id
 
@@ -86,10 +76,8 @@ def load(lake: Lake, rows: pa.Table, cursor: int, name: str = T) -> int:
 def move_cursor(lake: Lake, cursor: int, name: str = T) -> None:
     """A load that read nothing to keep but moved its state: a snapshot without files."""
 
-    def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
-        yield from ()
-
-    commit_files(lake, name, lake.arrow_schema(name), produce, state_properties(cursor, {}))
+    with Staging(lake, name, lake.arrow_schema(name)) as staging:
+        publish(staging, [], keep=Keep.ALL, properties=state_properties(cursor, {}))
 
 
 def small_files_table(lake: Lake, loads: int = 12, rows: int = 50) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +19,8 @@ from pyiceberg.types import DoubleType, LongType, NestedField, StringType
 from headwater import Workspace
 from headwater.errors import QueryError
 from headwater.lake.catalog import Lake
-from headwater.lake.writer import DataFileWriter, WriteResult, commit_files, replace_table
+from headwater.lake.change import Keep
+from headwater.lake.writer import Staging, WriteResult, publish, replace_table
 from headwater.sql.session import Session
 
 ORDERS = pa.schema([("id", pa.int64()), ("status", pa.string())])
@@ -29,13 +29,9 @@ ORDERS = pa.schema([("id", pa.int64()), ("status", pa.string())])
 def append(lake: Lake, name: str, rows: pa.Table) -> WriteResult:
     """One APPEND snapshot of ``rows``, through Headwater's writer."""
 
-    def produce(txn: Any, commit_uuid: uuid.UUID) -> Iterator[Any]:
-        writer = DataFileWriter(txn, rows.schema, str(commit_uuid), lake.target_file_bytes)
-        for batch in rows.to_batches():
-            yield from writer.write(batch)
-        yield from writer.close()
-
-    return commit_files(lake, name, rows.schema, produce, None)
+    with Staging(lake, name, rows.schema) as staging:
+        files = staging.writer().write_all(rows.to_batches())
+        return publish(staging, files, keep=Keep.ALL)
 
 
 def replace(lake: Lake, name: str, rows: pa.Table) -> WriteResult:

@@ -25,13 +25,12 @@ import json
 import shutil
 import tempfile
 import threading
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,21 +45,9 @@ from headwater.ingest.quarantine import quarantine
 from headwater.ingest.state import LoadState, committed_state, state_properties
 from headwater.lake import Lake
 from headwater.lake.arrow_types import fit
-from headwater.lake.local_table import LocalFile, LocalTable
-from headwater.lake.writer import (
-    ALL_FILES,
-    Audit,
-    DataFileWriter,
-    commit_files,
-    remove_files_of,
-)
+from headwater.lake.change import Keep, WrittenFile
+from headwater.lake.writer import Audit, Staging, publish
 from headwater.project.base import Load
-
-# pyiceberg loads with the first commit through it: an append LocalTable can publish does
-# without (see headwater.lake.local_table)
-if TYPE_CHECKING:
-    from pyiceberg.manifest import DataFile
-    from pyiceberg.table import Table, Transaction
 
 
 @dataclass(frozen=True)
@@ -80,10 +67,6 @@ class LoadResult:
     deleted: int = 0
     cursor: Any = None
     schema_changes: tuple[SchemaChange, ...] = ()
-
-
-class _Nothing(Exception):
-    """Raised inside a commit to abandon it: the load changes nothing."""
 
 
 @dataclass
@@ -120,13 +103,8 @@ def load(
     """Read ``resource`` and write it to ``target`` by ``settings.strategy`` (module docstring).
 
     ``audit`` sees the data before it is published (write–audit–publish)."""
-    local = (
-        LocalTable.open(lake, target)
-        if _appends(settings) and audit is None and not full_refresh
-        else None
-    )
-    exists = local is not None or lake.exists(target)
-    prior = LoadState() if full_refresh or not exists else committed_state(lake, target, local)
+    exists = lake.exists(target)
+    prior = LoadState() if full_refresh or not exists else committed_state(lake, target)
     start = _start(prior, settings)
     extraction = resource.read(
         ReadContext(run_id, settings.cursor, start, prior.source, landing, progress=on_rows)
@@ -134,7 +112,7 @@ def load(
     if not extraction.schema.names:  # nothing matched (an empty glob): nothing to load
         return LoadResult(target, settings.strategy, None, 0, 0, 0, 0, changed=False)
     _require_columns(target, extraction.schema, settings)
-    current = local.arrow_schema if local else lake.arrow_schema(target) if exists else None
+    current = lake.arrow_schema(target) if exists else None
     if settings.strategy == "scd2" and current is not None:
         current = pa.schema([f for f in current if f.name not in HISTORY_COLUMNS])
     job = _Job(
@@ -153,7 +131,6 @@ def load(
         else {**(properties or {})},
         on_rows=on_rows,
         audit=audit,
-        local=local,
     )
     try:
         outcome = job.run()
@@ -206,7 +183,6 @@ class _Job:
     properties: dict[str, str]
     on_rows: Callable[[int], None] | None
     audit: Audit | None = None
-    local: LocalTable | None = None  # the table, when an append can skip pyiceberg
     tally: _Tally = field(default_factory=_Tally)
     rejected: int = 0
     staging: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="headwater-stage-")))
@@ -221,11 +197,7 @@ class _Job:
     def run(self) -> _Outcome:
         if self.keyed_changes:
             return self._changes()
-        if self.settings.strategy == "full" or self.replace:
-            return self._stream(replace=True)
-        if self.local is not None and not self.contract.changes:
-            return self._append_local(self.local)
-        return self._stream(replace=False)
+        return self._stream(replace=self.settings.strategy == "full" or self.replace)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -311,19 +283,25 @@ class _Job:
             self.lake, self.target, rejects, self.properties.get("headwater.run-id", ""), self.now
         )
 
-    def _commit(
+    def _publish(
         self,
-        schema: pa.Schema,
-        produce: Callable[[Transaction, uuid.UUID], Iterator[DataFile]],
-        remove: Callable[[Table], list[DataFile]] | None,
+        staging: Staging,
+        files: list[WrittenFile],
         outcome: _Outcome,
+        *,
+        replace: bool,
+        remove: set[str] | None = None,
     ) -> _Outcome:
-        try:
-            result = commit_files(
-                self.lake, self.target, schema, produce, self._state, remove, self.audit
-            )
-        except _Nothing:
-            return outcome
+        """Commit ``files`` with the load state: replacing every file, the files in
+        ``remove``, or none."""
+        result = publish(
+            staging,
+            files,
+            keep=Keep.NONE if replace else Keep.ALL,
+            remove=() if replace else (remove or ()),
+            properties=self._state,
+            audit=self.audit,
+        )
         outcome.snapshot_id = result.snapshot_id
         outcome.written, outcome.bytes, outcome.files = result.rows, result.bytes, result.files
         outcome.changed = True
@@ -332,92 +310,47 @@ class _Job:
     # -- full, append and keyless incremental: stream straight into data files -------------
 
     def _stream(self, replace: bool) -> _Outcome:
-        schema = self.contract.write_schema
         # rows at or below the stored cursor may already be in the table (the lag window)
         boundary = (
             self.prior.cursor if self.settings.strategy == "incremental" and not replace else None
         )
         outcome = _Outcome()
-
-        def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
-            files = self._write_new(txn, str(commit_uuid), boundary)
+        with Staging(self.lake, self.target, self.contract.write_schema) as staging:
+            files = self._write_new(staging, boundary)
             if not files and not replace and not self._state_moved():
-                raise _Nothing
-            outcome.inserted = sum(f.record_count for f in files)
-            yield from files
-
-        return self._commit(schema, produce, ALL_FILES if replace else None, outcome)
-
-    def _append_local(self, local: LocalTable) -> _Outcome:
-        """Append and incremental without pyiceberg: the same steps as :meth:`_stream`, the
-        files written for ``local`` and published by its fast append."""
-        schema = self.contract.write_schema
-        boundary = self.prior.cursor if self.settings.strategy == "incremental" else None
-        tag = str(uuid.uuid4())
-        outcome = _Outcome()
-        try:
-            files: list[LocalFile] = self._write_new(local, tag, boundary)
-            if not files and not self._state_moved():
                 return outcome
             outcome.inserted = sum(f.record_count for f in files)
-            snapshot = local.append(files, self._state())
-            if snapshot is None:  # a layout only pyiceberg commits: publish the same files
-                return self._commit(schema, _written(files), None, outcome)
-        except BaseException:
-            # files written on reader threads may never have been handed back: by name
-            remove_files_of(self.lake, str(local.metadata.document["location"]), tag)
-            raise
-        outcome.snapshot_id = snapshot
-        outcome.written = outcome.inserted
-        outcome.bytes = sum(f.file_size_in_bytes for f in files)
-        outcome.files = len(files)
-        outcome.changed = True
-        return outcome
+            return self._publish(staging, files, outcome, replace=replace)
 
-    def _write_new(self, txn: Transaction | LocalTable, tag: str, boundary: Any) -> list[Any]:
-        """The extracted rows as data files of the table (named with ``tag``): rows at or
-        below ``boundary`` only where the table does not hold them; rejects quarantined."""
+    def _write_new(self, staging: Staging, boundary: Any) -> list[WrittenFile]:
+        """The extracted rows as data files of the table: rows at or below ``boundary`` only
+        where the table does not hold them; rejects quarantined."""
         files, staged = _parallel_write(
-            txn,
+            staging,
             self.extraction,
             self.prepare,
             self.contract.write_schema,
-            tag,
-            self.lake.target_file_bytes,
             boundary,
             self.settings.cursor,
             self.staging,
         )
         if staged:
-            files += self._unseen(txn, staged, f"{tag}-lag", boundary)
+            files += self._unseen(staging, staged, boundary)
         self._quarantine()
         return files
 
-    def _unseen(
-        self, txn: Transaction | LocalTable, staged: list[str], tag: str, boundary: Any
-    ) -> list[Any]:
+    def _unseen(self, staging: Staging, staged: list[str], boundary: Any) -> list[WrittenFile]:
         """Write the lag-window rows the table does not hold yet."""
         schema = self.contract.write_schema
-        existing = (
-            txn.data_paths()
-            if isinstance(txn, LocalTable)
-            else [f.file_path for f in ALL_FILES(self.lake.table(self.target))]
-        )
         with contextlib.closing(
-            ChangeSet(staged, existing, schema, schema, self.lake.attach)
+            ChangeSet(staged, staging.base_files, schema, schema, self.lake.attach)
         ) as changes:
             assert self.settings.cursor is not None
             low = cursors.behind(boundary, self.settings.lag)
-            writer = DataFileWriter(txn, schema, tag, self.lake.target_file_bytes)
-            try:
-                for batch in changes.reader(
-                    changes.new_rows(self.settings.cursor, low, self._compared()), self.batch_rows
-                ):
-                    writer.write(fit(batch, schema))
-                writer.close()
-            finally:
-                writer.abort()
-            return writer.files
+            rows = changes.reader(
+                changes.new_rows(self.settings.cursor, low, self._compared()), self.batch_rows
+            )
+            return staging.writer().write_all(fit(batch, schema) for batch in rows)
 
     def _compared(self) -> list[str]:
         """Columns that say two rows are the same: those the table had before this load
@@ -436,74 +369,46 @@ class _Job:
         if settings.delete_column:
             table_schema = pa.schema([f for f in table_schema if f.name != settings.delete_column])
         _, staged = _parallel_write(
-            None, self.extraction, self.prepare, incoming, "in", 0, None, None, self.staging
+            None, self.extraction, self.prepare, incoming, None, None, self.staging
         )
         self._quarantine()
-        existing = (
-            [] if self.replace else [f.file_path for f in ALL_FILES(self.lake.table(self.target))]
-        )
         outcome = _Outcome()
-        with contextlib.closing(
-            ChangeSet(staged, existing, table_schema, incoming, self.lake.attach)
-        ) as changes:
-            keys = settings.primary_key
-            nulls = changes.null_keys(keys)
-            if nulls:
-                raise SourceError(
-                    f"table `{self.target}`: {nulls} row(s) have NULL in the primary key "
-                    f"({', '.join(keys)})",
-                    hint="fix the source rows, or choose a key that is never NULL",
+        with Staging(self.lake, self.target, table_schema) as staging:
+            existing = [] if self.replace else staging.base_files
+            with contextlib.closing(
+                ChangeSet(staged, existing, table_schema, incoming, self.lake.attach)
+            ) as changes:
+                keys = settings.primary_key
+                nulls = changes.null_keys(keys)
+                if nulls:
+                    raise SourceError(
+                        f"table `{self.target}`: {nulls} row(s) have NULL in the primary key "
+                        f"({', '.join(keys)})",
+                        hint="fix the source rows, or choose a key that is never NULL",
+                    )
+                changes.latest_per_key(keys, settings.cursor)
+                if settings.strategy == "scd2":
+                    change, sql = changes.scd2(
+                        keys, self.now, close_missing=self.extraction.complete
+                    )
+                else:
+                    delete_missing = settings.delete_missing and self.extraction.complete
+                    change, sql = changes.merge(keys, settings.delete_column, delete_missing)
+                outcome.inserted, outcome.deleted = change.inserted, change.deleted
+                if (
+                    not self.replace
+                    and not change.remove
+                    and not change.inserted
+                    and not self._state_moved()
+                ):
+                    return outcome
+                files: list[WrittenFile] = []
+                if change.rows:
+                    rows = changes.reader(sql, self.batch_rows)
+                    files = staging.writer().write_all(fit(b, table_schema) for b in rows)
+                return self._publish(
+                    staging, files, outcome, replace=self.replace, remove=set(change.remove)
                 )
-            changes.latest_per_key(keys, settings.cursor)
-            if settings.strategy == "scd2":
-                change, sql = changes.scd2(keys, self.now, close_missing=self.extraction.complete)
-            else:
-                delete_missing = settings.delete_missing and self.extraction.complete
-                change, sql = changes.merge(keys, settings.delete_column, delete_missing)
-            outcome.inserted, outcome.deleted = change.inserted, change.deleted
-            if (
-                not self.replace
-                and not change.remove
-                and not change.inserted
-                and not self._state_moved()
-            ):
-                return outcome
-            gone = set(change.remove)
-
-            def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
-                writer = DataFileWriter(
-                    txn, table_schema, str(commit_uuid), self.lake.target_file_bytes
-                )
-                try:
-                    if change.rows:
-                        for batch in changes.reader(sql, self.batch_rows):
-                            yield from writer.write(fit(batch, table_schema))
-                    yield from writer.close()
-                finally:
-                    writer.abort()
-
-            def remove(table: Table) -> list[DataFile]:
-                files = ALL_FILES(table)
-                return files if self.replace else [f for f in files if f.file_path in gone]
-
-            return self._commit(table_schema, produce, remove, outcome)
-
-
-def _appends(settings: Load) -> bool:
-    """Whether a load adds rows without changing any (the case LocalTable can publish)."""
-    return settings.strategy in ("append", "incremental") and not settings.primary_key
-
-
-def _written(files: list[LocalFile]) -> Callable[[Transaction, uuid.UUID], Iterator[DataFile]]:
-    """A producer handing pyiceberg data files already written."""
-
-    def produce(txn: Transaction, _commit_uuid: uuid.UUID) -> Iterator[DataFile]:
-        from pyiceberg.io.pyarrow import parquet_file_to_data_file
-
-        for f in files:
-            yield parquet_file_to_data_file(txn._table.io, txn.table_metadata, f.file_path)
-
-    return produce
 
 
 def _check_not_backwards(target: str, resource: Resource, column: str, stored: Any) -> None:
@@ -555,25 +460,24 @@ def _require_columns(target: str, schema: pa.Schema, settings: Load) -> None:
 
 
 def _parallel_write(
-    txn: Transaction | LocalTable | None,
+    table: Staging | None,
     extraction: Extraction,
     prepare: Callable[[pa.RecordBatch], pa.RecordBatch],
     schema: pa.Schema,
-    tag: str,
-    target_bytes: int,
     boundary: Any,
     cursor: str | None,
     staging: Path,
-) -> tuple[list[Any], list[str]]:
+) -> tuple[list[WrittenFile], list[str]]:
     """Drain every stream of ``extraction`` at once, one thread each.
 
-    With a transaction, rows go to the table's data files (rows at or below ``boundary`` to
-    staging instead); without one, every row is staged. Returns (data files, staged paths).
+    With the table's staging, rows go to its data files (rows at or below ``boundary`` to the
+    ``staging`` folder instead); without one, every row is staged there. Returns (data files,
+    staged paths).
     """
     readers = list(extraction.readers)
 
-    def drain(index: int) -> tuple[list[Any], list[str]]:
-        writer = DataFileWriter(txn, schema, tag, target_bytes, part=str(index)) if txn else None
+    def drain(index: int) -> tuple[list[WrittenFile], list[str]]:
+        writer = table.writer() if table is not None else None
         stage: pq.ParquetWriter | None = None
         stage_path = str(staging / f"stage-{index:03d}.parquet")
         try:

@@ -9,7 +9,8 @@ import pyarrow as pa
 
 from headwater.ingest.extraction import Reject
 from headwater.lake import Lake
-from headwater.lake.writer import DataFileWriter, WriteResult, commit_files
+from headwater.lake.change import Keep
+from headwater.lake.writer import Staging, WriteResult, publish
 
 SUFFIX = "__quarantine"
 
@@ -55,15 +56,9 @@ def quarantine(
     if batch.num_rows == 0:
         return None
 
-    def produce(txn, commit_uuid):  # type: ignore[no-untyped-def]
-        writer = DataFileWriter(txn, SCHEMA, str(commit_uuid), lake.target_file_bytes)
-        try:
-            yield from writer.write(batch)
-            yield from writer.close()
-        finally:
-            writer.abort()
-
-    return commit_files(lake, quarantine_name(table), SCHEMA, produce, {"headwater.run-id": run_id})
+    with Staging(lake, quarantine_name(table), SCHEMA) as staging:
+        files = staging.writer().write_all([batch])
+        return publish(staging, files, keep=Keep.ALL, properties={"headwater.run-id": run_id})
 
 
 def _unseen(lake: Lake, name: str, batch: pa.RecordBatch) -> pa.RecordBatch:

@@ -14,8 +14,6 @@ from headwater.lake import Lake
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
-    from headwater.lake.local_table import LocalTable
-
 CURSOR = "headwater.cursor"
 SOURCE_STATE = "headwater.source-state"
 LOADED = "headwater.loaded"  # marks a snapshot written by a load (not by maintenance)
@@ -28,11 +26,8 @@ class LoadState:
     found: bool = False  # False: the table has never been loaded
 
 
-def committed_state(lake: Lake, name: str, local: LocalTable | None = None) -> LoadState:
-    """The state of the newest snapshot written by a load, walking back from the current one
-    (read from ``local``'s metadata when given, else through pyiceberg)."""
-    if local is not None:
-        return _first_loaded(local.summaries())
+def committed_state(lake: Lake, name: str) -> LoadState:
+    """The state of the newest snapshot written by a load, walking back from the current one."""
     if not lake.exists(name):
         return LoadState()
     return _first_loaded(_summaries(lake.table(name)))

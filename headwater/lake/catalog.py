@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from headwater.connect.storage.s3 import S3Access
     from headwater.lake.crawl.registry import ExternalRegistry
 
-_COMMIT_LOCK = threading.Lock()
 METADATA_CACHE = 64  # parsed metadata files a Lake keeps (each with its manifests, once read)
 
 
@@ -107,7 +106,7 @@ class Lake:
 
     @property
     def catalog(self) -> SqlCatalog:
-        from pyiceberg.catalog.sql import SqlCatalog
+        from headwater.lake.commit import catalog_class
 
         with self._lock:
             if self._catalog is None:
@@ -115,7 +114,7 @@ class Lake:
                     Path(self.catalog_url.removeprefix("sqlite:///")).parent.mkdir(
                         parents=True, exist_ok=True
                     )
-                self._catalog = SqlCatalog(
+                self._catalog = catalog_class()(
                     "headwater",
                     uri=self.catalog_url,
                     warehouse=self.warehouse,
@@ -230,10 +229,9 @@ class Lake:
         """The table's schema in the Arrow types it is written with (pyiceberg reports
         ``large_string`` for ``string``)."""
         from headwater.lake.arrow_types import storable_schema
-        from headwater.lake.local_table import arrow_schema
 
         current = self.current_metadata(name)
-        schema = arrow_schema(current) if current is not None else None
+        schema = metadata.arrow_schema(current) if current is not None else None
         if schema is not None:
             return schema
         return storable_schema(self.table(name).schema().as_arrow())
@@ -276,11 +274,6 @@ class Lake:
         return [task.file.file_path for task in tasks]
 
     # -- writing ---------------------------------------------------------------------------
-
-    def commit(self, commit: Any) -> None:
-        """Run a catalog commit; serialised in-process because SQLite allows one writer."""
-        with _COMMIT_LOCK:
-            commit()
 
     def drop(self, name: str) -> None:
         self.catalog.drop_table(split_name(name))

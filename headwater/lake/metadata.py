@@ -14,11 +14,14 @@ anything else (PostgreSQL catalogs, s3:// files) and for tables with delete file
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
+
+import pyarrow as pa
 
 from headwater.errors import LakeError
 
@@ -248,3 +251,42 @@ def current(catalog_url: str, namespace: str, name: str) -> TableMetadata | None
     (another catalog, another file system, an unknown table: its error names the fix)."""
     location = metadata_location(catalog_url, namespace, name)
     return read(location) if location else None
+
+
+# Iceberg's primitive types as Headwater stores them in Arrow (see lake.arrow_types)
+_PRIMITIVES: dict[str, pa.DataType] = {
+    "boolean": pa.bool_(),
+    "int": pa.int32(),
+    "long": pa.int64(),
+    "float": pa.float32(),
+    "double": pa.float64(),
+    "date": pa.date32(),
+    "time": pa.time64("us"),
+    "timestamp": pa.timestamp("us"),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "string": pa.string(),
+    "binary": pa.binary(),
+}
+_DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
+
+
+def arrow_type(iceberg: Any) -> pa.DataType | None:
+    """The Arrow type of an Iceberg primitive type; None for nested and other types."""
+    if not isinstance(iceberg, str):
+        return None
+    decimal = _DECIMAL.match(iceberg)
+    if decimal:
+        return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
+    return _PRIMITIVES.get(iceberg)
+
+
+def arrow_schema(metadata: TableMetadata) -> pa.Schema | None:
+    """The current schema as ``Lake.arrow_schema`` gives it, when every column is of a
+    primitive type; None otherwise."""
+    fields = []
+    for column in metadata.schema().get("fields", []):
+        kind = arrow_type(column.get("type"))
+        if kind is None:
+            return None
+        fields.append(pa.field(str(column["name"]), kind, nullable=True))
+    return pa.schema(fields)

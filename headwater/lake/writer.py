@@ -1,8 +1,10 @@
-"""Replace a table's data with a stream of Arrow batches in one Iceberg commit.
+"""Data files for a change of a table, written before the change is committed.
 
-The stream is written to data files as it arrives; the files become visible only when the
-single OVERWRITE snapshot is committed. If anything fails before that, the files written so far
-are deleted and the table is unchanged.
+A :class:`Staging` knows where a table's files go and the field ids of the schema they are
+written with (learned from a pyiceberg transaction that it drops: nothing is published until
+:func:`headwater.lake.commit.commit`). Writers stream batches into Parquet files of about the
+table's target size; an engine that writes Parquet itself (DuckDB, on all cores) hands over its
+files instead. If the change is not committed, every file of the staging is deleted.
 
 We write the Parquet files ourselves, batch by batch: pyiceberg's streaming write hands every
 file to ``Executor.map``, which consumes the whole stream before the first file is written, and
@@ -14,55 +16,259 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from headwater.errors import CommitConflict, LakeError
 from headwater.lake.arrow_types import conform, storable_schema, widens
-from headwater.lake.catalog import Lake, split_name
-from headwater.lake.local_table import LocalFile, LocalTable
+from headwater.lake.catalog import Lake
+from headwater.lake.change import Keep, TableChange, WrittenFile
+from headwater.lake.commit import WriteResult, commit, open_transaction
 from headwater.lake.prefetch import prefetch
 
-# pyiceberg loads with the first write through it: an append that LocalTable can commit
-# does without it (see headwater.lake.local_table)
 if TYPE_CHECKING:
-    from pyiceberg.manifest import DataFile
     from pyiceberg.schema import Schema
-    from pyiceberg.table import Table, Transaction
     from pyiceberg.types import NestedField
 
 log = logging.getLogger("headwater.lake")
 
-NAME_MAPPING = "schema.name-mapping.default"
 # Rows per Parquet row group: DuckDB scans a file's row groups in parallel, so a 5M-row file
 # in groups of 1M (pyarrow's default) keeps a core idle for the last fifth of every scan
 # (docs/benchmarks.md, "Data quality"); DuckDB writes groups of 122,880 rows.
 ROW_GROUP_ROWS = 128 * 1024
 
+# Looks at a write before it is published: given the staging, the files written and the paths
+# of the table's files that stay, returns the files to publish (the same, or others it wrote
+# in the staging instead) or raises to publish nothing (write–audit–publish).
+Audit = Callable[["Staging", list[WrittenFile], list[str]], list[WrittenFile]]
 
-@dataclass(frozen=True)
-class WriteResult:
-    table: str
-    snapshot_id: int | None
-    rows: int
-    bytes: int
-    files: int
+__all__ = [
+    "Audit",
+    "DataFileWriter",
+    "Staging",
+    "WriteResult",
+    "is_storable",
+    "publish",
+    "replace_table",
+    "replace_table_by_copy",
+    "write_schema",
+]
 
 
-# Produces the data files of one write, named with the write's commit UUID.
-FileProducer = Callable[["Transaction", uuid.UUID], Iterator["DataFile"]]
+class Staging:
+    """The files of one change of ``name``, written in its location with its field ids.
 
-# Looks at a write before it is published: given the transaction, the files written and the
-# paths of the table's files that stay, returns the files to publish (the same, or others it
-# wrote instead) or raises to publish nothing (write–audit–publish).
-Audit = Callable[["Transaction", list["DataFile"], list[str]], list["DataFile"]]
+    Use as a context manager: when the block fails, every file written for the change (by
+    name: its tag) is deleted; :meth:`publish` commits the change and deletes the staging's
+    files that it does not publish (an audit may have replaced some).
+    """
+
+    def __init__(self, lake: Lake, name: str, schema: pa.Schema) -> None:
+        self.lake = lake
+        self.name = name
+        self.schema = schema  # storable Arrow types, without field ids
+        txn, table = open_transaction(lake, name, schema)
+        iceberg = txn.table_metadata.schema()
+        self.exists = table is not None
+        self.base_files: list[str] = (
+            [task.file.file_path for task in table.scan().plan_files()] if table else []
+        )
+        self.table_schema = storable_schema(iceberg.as_arrow())  # after evolution
+        self.write_schema = with_field_ids(schema, iceberg)
+        self.location = txn.table_metadata.location.rstrip("/") + "/data"
+        self.tag = str(uuid.uuid4())
+        self._parts = itertools.count()
+        self._lock = threading.Lock()
+        self.written: list[str] = []  # every file opened for the change, finished or not
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self.discard()
+
+    @property
+    def local_folder(self) -> str | None:
+        """The data folder on the local file system (for engines writing there), else None."""
+        if self.location.startswith("file://"):
+            return self.location.removeprefix("file://")
+        return None if "://" in self.location else self.location
+
+    def writer(self) -> DataFileWriter:
+        """A writer of new data files in :attr:`schema` (one writer per thread)."""
+        with self._lock:
+            part = next(self._parts)
+        return DataFileWriter(self, f"{self.tag}-{part:03d}")
+
+    def opened(self, path: str) -> None:
+        with self._lock:
+            self.written.append(path)
+
+    def adopt(self, paths: Iterable[str]) -> list[WrittenFile]:
+        """Files an engine wrote in :attr:`local_folder` (named with :attr:`tag`), without
+        field ids: the commit gives the table a name mapping to read them by column name."""
+        files = []
+        for path in paths:
+            uri = _as_uri(path, self.location)
+            self.opened(uri)
+            filesystem, local = self.lake.filesystem(uri)
+            with filesystem.open_input_file(local) as handle:
+                metadata = pq.read_metadata(handle)
+                size = handle.size()
+            files.append(WrittenFile(uri, metadata.num_rows, size, field_ids=False))
+        return files
+
+    def change(
+        self,
+        files: Iterable[WrittenFile],
+        *,
+        keep: Keep = Keep.ALL,
+        remove: Iterable[str] = (),
+        properties: Mapping[str, str] | None = None,
+        base: Any = None,
+    ) -> TableChange:
+        from headwater.lake.change import Base
+
+        return TableChange(
+            table=self.name,
+            schema=self.schema,
+            add=tuple(files),
+            keep=keep,
+            remove=frozenset(remove),
+            snapshot_properties=dict(properties or {}),
+            base=Base.ANY if base is None else base,
+        )
+
+    def publish(self, change: TableChange) -> WriteResult:
+        """Commit ``change``; the staging's files it leaves out are deleted afterwards (a
+        failure to delete them leaves orphans for `headwater maintain`, never a failed run)."""
+        result = commit(self.lake, change)
+        kept = {f.path for f in change.add}
+        _delete(self.lake, (p for p in self.written if p not in kept))
+        return result
+
+    def discard(self) -> None:
+        """Delete every file written for this change. Files are written on several threads,
+        so some may exist that were never handed back: they are found by the tag."""
+        filesystem, root = self.lake.filesystem(self.location)
+        selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
+        for info in filesystem.get_file_info(selector):
+            if info.type == pafs.FileType.File and self.tag in info.base_name:
+                with contextlib.suppress(OSError):
+                    filesystem.delete_file(info.path)
+
+
+def _as_uri(path: str, location: str) -> str:
+    """A path an engine wrote on the local file system, as the table's locations spell it."""
+    if "://" in path or not location.startswith("file://"):
+        return path
+    return "file://" + path
+
+
+class DataFileWriter:
+    """Write batches to a table's Parquet data files of about the target size each.
+
+    Each batch goes to the open file as it arrives (one row group per batch), so memory holds
+    a batch and the encoder's buffers, whatever the file or table size; a new file starts once
+    the target is written. Not thread-safe: one writer per thread.
+    """
+
+    def __init__(self, staging: Staging, prefix: str) -> None:
+        self._staging = staging
+        self._schema = staging.write_schema
+        self._prefix = prefix
+        self.target = staging.lake.target_file_bytes
+        self._sequence = itertools.count()
+        self._path = ""
+        self._rows = 0
+        self._sink: Any = None
+        self._writer: pq.ParquetWriter | None = None
+        self.files: list[WrittenFile] = []
+
+    def write(self, batch: pa.RecordBatch) -> list[WrittenFile]:
+        """Write ``batch``; returns the files it completed (usually none)."""
+        if batch.num_rows == 0:
+            return []
+        if self._writer is None:
+            folder = self._staging.location
+            self._path = f"{folder}/{self._prefix}-{next(self._sequence):05d}.parquet"
+            self._staging.opened(self._path)
+            filesystem, local = self._staging.lake.filesystem(self._path)
+            if isinstance(filesystem, pafs.LocalFileSystem):
+                filesystem.create_dir(local.rsplit("/", 1)[0], recursive=True)
+            self._sink = filesystem.open_output_stream(local)
+            self._writer = pq.ParquetWriter(self._sink, self._schema, compression="zstd")
+            self._rows = 0
+        self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+        self._rows += batch.num_rows
+        if self._sink.tell() >= self.target:
+            return [self._finish()]
+        return []
+
+    def write_all(self, batches: Iterable[pa.RecordBatch]) -> list[WrittenFile]:
+        """Write every batch and finish: the files written (closed on failure too)."""
+        try:
+            for batch in batches:
+                self.write(batch)
+            self.close()
+        finally:
+            self.abort()
+        return self.files
+
+    def close(self) -> list[WrittenFile]:
+        """Finish the open file; returns it (or nothing)."""
+        return [self._finish()] if self._writer is not None else []
+
+    def abort(self) -> None:
+        """Close a file left open by a failure, so that clean-up can delete it."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+                self._sink.close()
+            self._writer = None
+
+    def _finish(self) -> WrittenFile:
+        assert self._writer is not None
+        self._writer.close()
+        size = self._sink.tell()
+        self._sink.close()
+        self._writer = None
+        written = WrittenFile(self._path, self._rows, size)
+        self.files.append(written)
+        return written
+
+
+def publish(
+    staging: Staging,
+    files: list[WrittenFile],
+    *,
+    keep: Keep,
+    remove: Iterable[str] = (),
+    properties: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
+    audit: Audit | None = None,
+) -> WriteResult:
+    """Audit ``files`` (when asked) and commit them with what they replace, in one change.
+
+    ``properties`` go to the snapshot summary; a callable is asked once every file is written
+    (for state known only then, like a cursor)."""
+    gone = set(remove)
+    if audit is not None:
+        staying = [] if keep is Keep.NONE else [p for p in staging.base_files if p not in gone]
+        files = audit(staging, files, staying)
+    props = properties() if callable(properties) else properties
+    return staging.publish(staging.change(files, keep=keep, remove=gone, properties=props))
 
 
 def replace_table(
@@ -84,46 +290,9 @@ def replace_table(
             on_rows(batch.num_rows)
         return conform(batch, schema)
 
-    def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
-        stream = prefetch(reader, transform, schema)
-        return write_files(txn, stream, commit_uuid, lake.target_file_bytes)
-
-    return commit_files(lake, name, schema, produce, properties, ALL_FILES, audit)
-
-
-def replace_table_with_files(
-    lake: Lake,
-    name: str,
-    schema: pa.Schema,
-    write: Callable[[str, str], list[str]],
-    properties: Mapping[str, str] | None = None,
-    audit: Audit | None = None,
-) -> WriteResult | None:
-    """Replace ``name`` with Parquet files that ``write(folder, prefix)`` puts in ``folder``.
-
-    For engines that write Parquet faster than a Python loop can (DuckDB writes on all cores):
-    the files carry no Iceberg field ids, so the table gets a name mapping, as the Iceberg
-    spec provides for imported files. File names must start with ``prefix``; ``schema`` must be
-    storable (see :func:`is_storable`). Returns None, writing nothing, when the table holds a
-    column in a wider type than ``schema``'s: the caller streams the rows instead, cast.
-    """
-    if not write_schema(lake, name, schema).equals(schema):
-        return None
-
-    def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
-        from pyiceberg.io.pyarrow import parquet_file_to_data_file
-
-        mapping = txn.table_metadata.schema().name_mapping.model_dump_json()
-        txn.set_properties({NAME_MAPPING: mapping})
-        location = txn.table_metadata.location.rstrip("/") + "/data"
-        local = location.removeprefix("file://")
-        if local != location:
-            Path(local).mkdir(parents=True, exist_ok=True)
-        for path in write(local, str(commit_uuid)):
-            uri = "file://" + path if local != location and not path.startswith("file://") else path
-            yield parquet_file_to_data_file(txn._table.io, txn.table_metadata, uri)
-
-    return commit_files(lake, name, schema, produce, properties, ALL_FILES, audit)
+    with Staging(lake, name, schema) as staging:
+        files = staging.writer().write_all(prefetch(reader, transform, schema))
+        return publish(staging, files, keep=Keep.NONE, properties=properties, audit=audit)
 
 
 def replace_table_by_copy(
@@ -136,15 +305,23 @@ def replace_table_by_copy(
     on_rows: Callable[[int], None] | None = None,
     audit: Audit | None = None,
 ) -> WriteResult:
-    """Replace ``name`` with the files an engine writes itself (``copy``, see
-    :func:`replace_table_with_files`), or with ``stream()``'s batches when Iceberg cannot store
-    the result's types as they are or the table holds a wider type."""
-    if is_storable(schema):
-        result = replace_table_with_files(lake, name, schema, copy, properties, audit)
-        if result is not None:
-            if on_rows is not None:
-                on_rows(result.rows)
-            return result
+    """Replace ``name`` with the Parquet files an engine writes itself: ``copy(folder,
+    prefix)`` writes them in ``folder`` with names starting with ``prefix`` and returns their
+    paths. For engines that write Parquet faster than a Python loop can (DuckDB writes on all
+    cores). Falls back to ``stream()``'s batches when Iceberg cannot store the result's types
+    as they are, the table holds a column in a wider type, or the warehouse is not local."""
+    if is_storable(schema) and write_schema(lake, name, schema).equals(schema):
+        with Staging(lake, name, schema) as staging:
+            folder = staging.local_folder
+            if folder is not None:
+                import os
+
+                os.makedirs(folder, exist_ok=True)
+                files = staging.adopt(copy(folder, staging.tag))
+                result = publish(staging, files, keep=Keep.NONE, properties=properties, audit=audit)
+                if on_rows is not None:
+                    on_rows(result.rows)
+                return result
     return replace_table(lake, name, stream(), properties, on_rows, audit)
 
 
@@ -171,200 +348,6 @@ def is_storable(schema: pa.Schema) -> bool:
     return all(a.type.equals(b.type) for a, b in zip(schema, target, strict=True))
 
 
-def ALL_FILES(table: Table) -> list[DataFile]:
-    """Every data file of the table's current snapshot."""
-    return [task.file for task in table.scan().plan_files()]
-
-
-def commit_files(
-    lake: Lake,
-    name: str,
-    schema: pa.Schema,
-    produce: FileProducer,
-    properties: Mapping[str, str] | Callable[[], Mapping[str, str]] | None,
-    remove: Callable[[Table], list[DataFile]] | None = None,
-    audit: Audit | None = None,
-    *,
-    rebase: bool = True,
-) -> WriteResult:
-    """One snapshot: the files ``remove`` picks out, every produced file in, or nothing.
-
-    Without ``remove`` it is an APPEND snapshot; with it an OVERWRITE. The table is created
-    (with ``schema``) when missing, and its schema evolved to ``schema`` first. ``properties``
-    go to the snapshot summary; a callable is asked once every file is produced (for state
-    that is known only then, like a cursor). When another writer commits first, pyiceberg
-    re-applies this commit on top of theirs if they do not conflict; ``rebase=False`` fails
-    with CommitConflict instead, for commits whose properties were derived from the snapshot
-    they replace (they would overwrite the other commit's).
-    """
-    namespace, _ = split_name(name)
-    lake.ensure_namespace(namespace)
-    table_props = {"write.target-file-size-bytes": str(lake.target_file_bytes)}
-    txn: Transaction
-    table: Table | None = None
-    if lake.exists(name):
-        table = lake.table(name) if rebase else _without_commit_retries(lake.table(name))
-        txn = table.transaction()
-        _evolve_schema(txn, name, schema)
-        txn.set_properties(table_props)
-        existing = remove(table) if remove is not None else []
-    else:
-        txn = lake.catalog.create_table_transaction(
-            split_name(name), schema=schema, properties=table_props
-        )
-        existing = []
-
-    written = []
-    commit_uuid = None
-    try:
-        update = txn.update_snapshot()
-        producer: Any = update.overwrite() if remove is not None else update.fast_append()
-        with producer:
-            commit_uuid = producer.commit_uuid
-            for data_file in existing:
-                producer.delete_data_file(data_file)
-            written = list(produce(txn, producer.commit_uuid))
-            produced = list(written)
-            if audit is not None:
-                gone = {f.file_path for f in existing}
-                staying = (
-                    []
-                    if remove is ALL_FILES or table is None
-                    else [
-                        t.file.file_path
-                        for t in table.scan().plan_files()
-                        if t.file.file_path not in gone
-                    ]
-                )
-                written = audit(txn, written, staying)
-            for data_file in written:
-                producer.append_data_file(data_file)
-            props = properties() if callable(properties) else properties
-            producer.snapshot_properties = {k: str(v) for k, v in (props or {}).items()}
-        lake.commit(txn.commit_transaction)
-    except BaseException as exc:
-        from pyiceberg.exceptions import CommitFailedException, ValidationException
-
-        if commit_uuid is not None:
-            remove_files_of(lake, txn.table_metadata.location, str(commit_uuid))
-        # pyiceberg retries a lost race itself; what is left conflicts with the other commit
-        if isinstance(exc, CommitFailedException | ValidationException):
-            raise CommitConflict(
-                f"table `{name}` changed while it was being written: {exc}",
-                table=name,
-                hint="run again; another writer committed first",
-            ) from exc
-        raise
-    # published: from here on a failure must never touch the commit's files
-    if audit is not None:  # files the audit replaced were never published
-        kept = {f.file_path for f in written}
-        _delete(lake, (f.file_path for f in produced if f.file_path not in kept))
-    committed = lake.table(name).current_snapshot()
-    return WriteResult(
-        table=name,
-        snapshot_id=committed.snapshot_id if committed else None,
-        rows=sum(f.record_count for f in written),
-        bytes=sum(f.file_size_in_bytes for f in written),
-        files=len(written),
-    )
-
-
-class DataFileWriter:
-    """Write batches to a table's Parquet data files of about ``target`` bytes each.
-
-    Each batch goes to the open file as it arrives (one row group per batch), so memory holds
-    a batch and the encoder's buffers, whatever the file or table size; a new file starts once
-    ``target`` is written. File names carry ``tag`` (the commit UUID) so that clean-up after a
-    failure finds them. Not thread-safe: one writer per thread.
-    """
-
-    def __init__(
-        self,
-        txn: Transaction | LocalTable,
-        schema: pa.Schema,
-        tag: str,
-        target: int,
-        part: str = "",
-    ) -> None:
-        self._local = txn if isinstance(txn, LocalTable) else None
-        if isinstance(txn, LocalTable):
-            self._schema = txn.with_field_ids(schema)
-            self._folder = txn.data_folder
-            Path(self._folder).mkdir(parents=True, exist_ok=True)
-        else:
-            self._metadata = txn.table_metadata
-            self._io = txn._table.io
-            self._schema = with_field_ids(schema, self._metadata.schema())
-            self._folder = self._metadata.location.rstrip("/") + "/data"
-        self._prefix = f"{tag}{'-' + part if part else ''}"
-        self._target = target
-        self._sequence = itertools.count()
-        self._path = ""
-        self._rows = 0
-        self._sink: Any = None
-        self._writer: pq.ParquetWriter | None = None
-        self.files: list[Any] = []  # DataFile, or LocalFile for a LocalTable
-
-    def write(self, batch: pa.RecordBatch) -> list[Any]:
-        """Write ``batch``; returns the files it completed (usually none)."""
-        if batch.num_rows == 0:
-            return []
-        if self._writer is None:
-            self._path = f"{self._folder}/{self._prefix}-{next(self._sequence):05d}.parquet"
-            if self._local is not None:
-                self._sink = pafs.LocalFileSystem().open_output_stream(self._path)
-            else:
-                self._sink = self._io.new_output(self._path).create(overwrite=False)
-            self._writer = pq.ParquetWriter(self._sink, self._schema, compression="zstd")
-            self._rows = 0
-        self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-        self._rows += batch.num_rows
-        if self._sink.tell() >= self._target:
-            return [self._finish()]
-        return []
-
-    def close(self) -> list[Any]:
-        """Finish the open file; returns it (or nothing)."""
-        return [self._finish()] if self._writer is not None else []
-
-    def abort(self) -> None:
-        """Close a file left open by a failure, so that clean-up can delete it."""
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                self._writer.close()
-                self._sink.close()
-            self._writer = None
-
-    def _finish(self) -> Any:
-        assert self._writer is not None
-        self._writer.close()
-        size = self._sink.tell()
-        self._sink.close()
-        self._writer = None
-        data_file: Any
-        if self._local is not None:
-            data_file = LocalFile(self._path, self._rows, size)
-        else:
-            from pyiceberg.io.pyarrow import parquet_file_to_data_file
-
-            data_file = parquet_file_to_data_file(self._io, self._metadata, self._path)
-        self.files.append(data_file)
-        return data_file
-
-
-def write_files(
-    txn: Transaction, stream: pa.RecordBatchReader, commit_uuid: uuid.UUID, target: int
-) -> Iterator[DataFile]:
-    """Write ``stream`` as data files (see :class:`DataFileWriter`), yielding each when done."""
-    writer = DataFileWriter(txn, stream.schema, str(commit_uuid), target)
-    try:
-        for batch in stream:
-            yield from writer.write(batch)
-        yield from writer.close()
-    finally:
-        writer.abort()
-
-
 def with_field_ids(schema: pa.Schema, table_schema: Schema) -> pa.Schema:
     """``schema`` with each field (nested ones too) tagged with its Iceberg field id, by name."""
     from pyiceberg.types import ListType, MapType, StructType
@@ -383,19 +366,6 @@ def with_field_ids(schema: pa.Schema, table_schema: Schema) -> pa.Schema:
     return pa.schema([tag(f, table_schema.find_field(f.name)) for f in schema])
 
 
-def _without_commit_retries(table: Table) -> Table:
-    """``table`` as the base of a transaction that pyiceberg commits once, never retried on a
-    newer snapshot. pyiceberg reads the retry count from the base's properties; the changed
-    property stays local: a commit sends only the transaction's own updates."""
-    from pyiceberg.table import Table, TableProperties
-
-    properties = {**table.metadata.properties, TableProperties.COMMIT_NUM_RETRIES: "0"}
-    metadata = table.metadata.model_copy(update={"properties": properties})
-    return Table(
-        table.name(), metadata, table.metadata_location, table.io, table.catalog, table.config
-    )
-
-
 def _delete(lake: Lake, paths: Iterable[str]) -> None:
     """Remove unpublished files; one that cannot be removed is left to `headwater maintain`
     (an orphan), never a reason to fail a commit that has happened."""
@@ -403,48 +373,11 @@ def _delete(lake: Lake, paths: Iterable[str]) -> None:
         filesystem, local = lake.filesystem(path)
         try:
             filesystem.delete_file(local)
+        except FileNotFoundError:
+            continue
         except OSError as exc:
             log.warning(
                 "could not delete unpublished file %s (%s); `headwater maintain` removes orphans",
                 path,
                 exc,
             )
-
-
-def remove_files_of(lake: Lake, table_location: str, commit_uuid: str) -> None:
-    """Delete the data files one failed write produced; their names carry its commit UUID
-    (or the tag it wrote them under).
-
-    Files are written on a thread pool, so some may exist that were never handed back to us.
-    """
-    filesystem, root = lake.filesystem(table_location.rstrip("/") + "/data")
-    selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
-    for info in filesystem.get_file_info(selector):
-        if info.type == pafs.FileType.File and commit_uuid in info.base_name:
-            filesystem.delete_file(info.path)
-
-
-def _evolve_schema(txn: Transaction, name: str, schema: pa.Schema) -> None:
-    """Add new columns and apply safe type promotions; refuse anything else with a diff."""
-    current = storable_schema(txn.table_metadata.schema().as_arrow())  # large_string → string
-    if current.equals(schema, check_metadata=False):
-        return
-    try:
-        with txn.update_schema() as update:
-            update.union_by_name(schema)
-    except Exception as exc:  # pyiceberg raises ValidationError/ValueError for incompatible types
-        diff = _schema_diff(current, schema)
-        raise LakeError(
-            f"the new data for `{name}` does not fit the table's schema: {diff}",
-            hint=f"drop the table to start over, or cast the column in the source query ({exc})",
-        ) from exc
-
-
-def _schema_diff(old: pa.Schema, new: pa.Schema) -> str:
-    changes = []
-    for field in new:
-        if field.name not in old.names:
-            changes.append(f"+{field.name} {field.type}")
-        elif not old.field(field.name).type.equals(field.type):
-            changes.append(f"{field.name}: {old.field(field.name).type} → {field.type}")
-    return ", ".join(changes) or "no column changes"

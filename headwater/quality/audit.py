@@ -13,23 +13,21 @@ just written). If a check of severity `error` fails:
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 import pyarrow as pa
-from pyiceberg.manifest import DataFile
-from pyiceberg.table import Transaction
 
 from headwater.connect.sql.quoting import ident, literal
 from headwater.errors import LakeError, QualityFailed
 from headwater.ingest.extraction import Reject
 from headwater.ingest.quarantine import quarantine
 from headwater.lake import Lake, replace_table
-from headwater.lake.arrow_types import fit, storable_schema
-from headwater.lake.writer import DataFileWriter
+from headwater.lake.arrow_types import fit
+from headwater.lake.change import WrittenFile
+from headwater.lake.writer import Staging
 from headwater.quality import rules as r
 from headwater.quality.compile import CheckError, compile_check, fill
 from headwater.quality.evaluate import evaluate
@@ -52,24 +50,24 @@ class Auditor:
     record: Callable[[Sequence[CheckResult]], None]  # keeps results in the run history
 
     def __call__(
-        self, txn: Transaction, written: list[DataFile], staying: list[str]
-    ) -> list[DataFile]:
+        self, staging: Staging, written: list[WrittenFile], staying: list[str]
+    ) -> list[WrittenFile]:
         with Session(self.lake) as session:
-            schema = storable_schema(txn.table_metadata.schema().as_arrow())
-            suite = self._evaluate(session, staying + [f.file_path for f in written], schema)
+            schema = staging.table_schema
+            suite = self._evaluate(session, staying + [f.path for f in written], schema)
             if suite.passed:
                 self.record(suite.results)
                 return written
             if self.policy == "quarantine":
-                kept = self._quarantine(session, txn, written, suite)
+                kept = self._quarantine(session, staging, written, suite)
                 if kept is not None:
-                    again = self._evaluate(session, staying + [f.file_path for f in kept], schema)
+                    again = self._evaluate(session, staying + [f.path for f in kept], schema)
                     if again.passed:
                         self.record(suite.results)
                         return kept
                     suite = again
             self.record(suite.results)
-            self._keep_rejected(session, [f.file_path for f in written])
+            self._keep_rejected(session, [f.path for f in written])
         raise self._failure(suite)
 
     def _evaluate(
@@ -86,14 +84,14 @@ class Auditor:
         return evaluate(session.con, self.table, relation, self.checks, resolve)
 
     def _quarantine(
-        self, session: Session, txn: Transaction, written: list[DataFile], suite: SuiteResult
-    ) -> list[DataFile] | None:
+        self, session: Session, staging: Staging, written: list[WrittenFile], suite: SuiteResult
+    ) -> list[WrittenFile] | None:
         """Route the new rows failing row-level checks to quarantine; write the rest anew."""
         failing = {res.check for res in suite.results if res.blocking}
         columns = {
             row[0]: str(row[1])
             for row in session.con.execute(
-                f"DESCRIBE SELECT * FROM {_relation([f.file_path for f in written])}"
+                f"DESCRIBE SELECT * FROM {_relation([f.path for f in written])}"
             ).fetchall()
         }
         predicates: list[tuple[str, str]] = []
@@ -111,7 +109,7 @@ class Auditor:
                 session.map_table(check.to)
                 other = ".".join(ident(p) for p in check.to.split("."))
             predicates.append((check.label, fill(compiled.failing_rows, other=other)))
-        new = _relation([f.file_path for f in written])
+        new = _relation([f.path for f in written])
         any_fails = " OR ".join(f"coalesce(({p}), false)" for _, p in predicates)
         reasons = ", ".join(
             f"CASE WHEN coalesce(({p}), false) THEN {literal(name)} END" for name, p in predicates
@@ -128,19 +126,10 @@ class Auditor:
             for row in bad.to_pylist()
         ]
         quarantine(self.lake, self.table, rejects, self.run_id, now)
-        schema = storable_schema(txn.table_metadata.schema().as_arrow())
-        tag = os.path.basename(written[0].file_path)[:36] + "-audited" if written else "audited"
-        writer = DataFileWriter(txn, schema, tag, self.lake.target_file_bytes)
-        try:
-            reader = session.con.execute(
-                f"SELECT * FROM {new} WHERE NOT ({any_fails})"
-            ).to_arrow_reader(100_000)
-            for batch in reader:
-                writer.write(fit(batch, schema))
-            writer.close()
-        finally:
-            writer.abort()
-        return writer.files
+        reader = session.con.execute(
+            f"SELECT * FROM {new} WHERE NOT ({any_fails})"
+        ).to_arrow_reader(100_000)
+        return staging.writer().write_all(fit(batch, staging.schema) for batch in reader)
 
     def _keep_rejected(self, session: Session, paths: list[str]) -> None:
         """Keep what the load produced in ``<table>__rejected`` (replaced each time)."""

@@ -1,7 +1,7 @@
 """The metadata store: runs, task runs, schema changes, check results and orchestration state.
 
-Names are imported on first use: the store loads SQLAlchemy, which a short command on the
-embedded store does without (see :mod:`headwater.state.lite`).
+Names are imported on first use: the store loads SQLAlchemy, which a command that does not
+read or write runs does without.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``--import``: load each crawled table into an Iceberg table, one atomic commit per table.
 
 The files are read by the same SQL as an external table's queries and written by the lake's
-writer (:func:`headwater.lake.writer.commit_files`), replacing the table's data. A digest of
+writer (:class:`headwater.lake.writer.Staging`, committed as one change), replacing the table's data. A digest of
 the files read rides in the snapshot summary, so a crawl that finds the same files commits
 nothing; a failed table publishes nothing and the crawl goes on with the next.
 """
@@ -9,26 +9,24 @@ nothing; a failed table publishes nothing and the crawl goes on with the next.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
-from pyiceberg.manifest import DataFile
-from pyiceberg.table import Transaction
 
 from headwater.connect.storage import Storage, attach
 from headwater.errors import HeadwaterError, SourceError
 from headwater.ingest.contract import schema_changes
 from headwater.lake.arrow_types import conform, storable_schema
 from headwater.lake.catalog import Lake
+from headwater.lake.change import Keep
 from headwater.lake.crawl.infer import duckdb_reason
 from headwater.lake.crawl.plan import TablePlan
 from headwater.lake.crawl.register import Policy
 from headwater.lake.crawl.registry import ExternalFile
 from headwater.lake.crawl.relation import relation
 from headwater.lake.crawl.report import TableOutcome
-from headwater.lake.writer import ALL_FILES, DataFileWriter, commit_files, write_schema
+from headwater.lake.writer import Staging, publish, write_schema
 
 DIGEST = "headwater.crawl-files"
 BATCH_ROWS = 100_000
@@ -96,23 +94,16 @@ def _one(
             changes = []
         target = write_schema(lake, full, schema)
 
-        def produce(txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
-            writer = DataFileWriter(txn, target, str(commit_uuid), lake.target_file_bytes)
-            try:
-                for batch in _batches(reader, full):
-                    yield from writer.write(conform(batch, target))
-                yield from writer.close()
-            finally:
-                writer.abort()
-
-        result = commit_files(
-            lake,
-            full,
-            target,
-            produce,
-            {DIGEST: digest, "headwater.crawl-root": plan.location},
-            ALL_FILES if exists else None,
-        )
+        with Staging(lake, full, target) as staging:
+            files = staging.writer().write_all(
+                conform(batch, target) for batch in _batches(reader, full)
+            )
+            result = publish(
+                staging,
+                files,
+                keep=Keep.NONE,
+                properties={DIGEST: digest, "headwater.crawl-root": plan.location},
+            )
     except HeadwaterError as exc:
         return outcome("failed", detail=exc.message)
     except duckdb.Error as exc:

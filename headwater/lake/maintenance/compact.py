@@ -2,7 +2,7 @@
 
 The small files are read one at a time by pyiceberg's Arrow reader, which maps every file's
 columns to the current schema however old the file, on a background thread, and written by
-``DataFileWriter``: memory holds one small file and a few batches, not the table. Rows are
+the lake's ``DataFileWriter``: memory holds one small file and a few batches, not the table. Rows are
 moved, never changed. The snapshot says ``headwater.maintenance=compact`` and carries the load
 state (see state.py). It is planned on the current snapshot and committed only on it: when
 another writer commits in between, the commit fails, nothing is published, and compaction is
@@ -12,7 +12,6 @@ planned again from the new snapshot.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterator
 
 import pyarrow as pa
@@ -20,16 +19,16 @@ from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile, FileFormat
-from pyiceberg.table import FileScanTask, Table, Transaction
+from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.metadata import TableMetadata
 
 from headwater.errors import CommitConflict, LakeError
-from headwater.lake.arrow_types import conform, storable_schema
+from headwater.lake.arrow_types import conform
 from headwater.lake.catalog import Lake
 from headwater.lake.maintenance.report import CompactReport
 from headwater.lake.maintenance.state import MAINTENANCE, carried_properties
 from headwater.lake.prefetch import prefetch
-from headwater.lake.writer import commit_files, write_files
+from headwater.lake.writer import Staging
 
 log = logging.getLogger(__name__)
 
@@ -141,80 +140,51 @@ def _rewrite(
     on_rows: Callable[[int], None] | None,
     attempt: int,
 ) -> CompactReport:
-    job = _Rewrite(name, small, min_files, target, on_rows)
-    result = commit_files(
-        lake,
-        name,
-        lake.arrow_schema(name),
-        job.produce,
-        job.properties,
-        job.remove,
-        rebase=False,
-    )
+    """One compaction commit, planned on the current snapshot and committed only on it."""
+    table = lake.table(name)
+    current = table.current_snapshot()
+    live = live_files(table, name)
+    picked = _small(live, small)
+    if current is None or len(picked) < min_files:
+        raise _NothingToDo
+    carried = carried_properties(table)
+    schema = lake.arrow_schema(name)
+
+    def count(batch: pa.RecordBatch) -> pa.RecordBatch:
+        if on_rows is not None:
+            on_rows(batch.num_rows)
+        return batch
+
+    with Staging(lake, name, schema) as staging:
+        limit = min(target, ROW_GROUP_BYTES)
+        batches = _read(table.io, table.metadata, picked, staging.schema, limit)
+        stream = prefetch(pa.RecordBatchReader.from_batches(schema, batches), count, schema)
+        writer = staging.writer()
+        writer.target = target
+        files = writer.write_all(stream)
+        result = staging.publish(
+            staging.change(
+                files,
+                remove=[f.file_path for f in picked],
+                properties={**carried, MAINTENANCE: "compact"},
+                base=current.snapshot_id,
+            )
+        )
     snapshot = lake.table(name).snapshot_by_id(result.snapshot_id) if result.snapshot_id else None
     totals = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
     return CompactReport(
         table=name,
-        files_before=len(job.live),
+        files_before=len(live),
         files_after=int(totals.get("total-data-files", 0)),
-        bytes_before=sum(f.file_size_in_bytes for f in job.live),
+        bytes_before=sum(f.file_size_in_bytes for f in live),
         bytes_after=int(totals.get("total-files-size", 0)),
-        rewritten=len(job.picked),
-        rewritten_bytes=sum(f.file_size_in_bytes for f in job.picked),
+        rewritten=len(picked),
+        rewritten_bytes=sum(f.file_size_in_bytes for f in picked),
         written=result.files,
         rows=result.rows,
         snapshot_id=result.snapshot_id,
         attempts=attempt,
     )
-
-
-class _Rewrite:
-    """One compaction commit, in the three parts ``commit_files`` asks for."""
-
-    def __init__(
-        self,
-        name: str,
-        small: int,
-        min_files: int,
-        target: int,
-        on_rows: Callable[[int], None] | None,
-    ) -> None:
-        self.name = name
-        self.small = small
-        self.min_files = min_files
-        self.target = target
-        self.on_rows = on_rows
-        self.live: list[DataFile] = []
-        self.picked: list[DataFile] = []
-        self.carried: dict[str, str] = {}
-        self.io: FileIO | None = None
-
-    def remove(self, table: Table) -> list[DataFile]:
-        """The small files of the snapshot the commit replaces (newer than the plan's when a
-        writer committed in between), and the load state to carry from it."""
-        self.live = live_files(table, self.name)
-        self.picked = _small(self.live, self.small)
-        if len(self.picked) < self.min_files:
-            raise _NothingToDo
-        self.carried = carried_properties(table)
-        self.io = table.io
-        return self.picked
-
-    def produce(self, txn: Transaction, commit_uuid: uuid.UUID) -> Iterator[DataFile]:
-        assert self.io is not None
-        schema = storable_schema(txn.table_metadata.schema().as_arrow())
-        limit = min(self.target, ROW_GROUP_BYTES)
-        batches = _read(self.io, txn.table_metadata, self.picked, schema, limit)
-        stream = prefetch(pa.RecordBatchReader.from_batches(schema, batches), self._count, schema)
-        yield from write_files(txn, stream, commit_uuid, self.target)
-
-    def properties(self) -> dict[str, str]:
-        return {**self.carried, MAINTENANCE: "compact"}
-
-    def _count(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        if self.on_rows is not None:
-            self.on_rows(batch.num_rows)
-        return batch
 
 
 def _read(

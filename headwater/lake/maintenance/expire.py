@@ -12,13 +12,14 @@ import itertools
 import logging
 from datetime import UTC, datetime, timedelta
 
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io import FileIO
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
 from headwater.errors import CommitConflict, LakeError
 from headwater.lake.catalog import Lake
+from headwater.lake.change import TableChange
+from headwater.lake.commit import commit
 from headwater.lake.maintenance.references import UNKNOWN_SIZE, References, canonical
 from headwater.lake.maintenance.report import ExpireReport
 from headwater.lake.maintenance.state import state_lineage
@@ -64,12 +65,14 @@ def expire_snapshots(
             size = sum(_size(table.io, uri, size) for uri, size in files.items())
             kept_count = len(snapshots) - len(doomed)
             return ExpireReport(name, len(snapshots), kept_count, expired, len(files), size, True)
+        current = table.current_snapshot()
+        base = current.snapshot_id if current else None
         try:
-            _commit(lake, table, expired)
-        except CommitFailedException as exc:
+            commit(lake, TableChange(table=name, expire_snapshots=expired, base=base))
+        except CommitConflict as exc:
             if attempt == attempts:
                 raise CommitConflict(
-                    f"table `{name}` changed while its snapshots were being expired: {exc}",
+                    f"table `{name}` changed while its snapshots were being expired: {exc.message}",
                     table=name,
                     hint="run `headwater maintain` again when the table is not being written",
                 ) from exc
@@ -101,13 +104,6 @@ def expirable(
         cutoff = int((now - older_than).timestamp() * 1000)
         keep.update(s.snapshot_id for s in table.snapshots() if s.timestamp_ms >= cutoff)
     return {s.snapshot_id for s in table.snapshots()} - keep
-
-
-def _commit(lake: Lake, table: Table, expired: tuple[int, ...]) -> None:
-    def expire() -> None:
-        table.maintenance.expire_snapshots().by_ids(list(expired)).commit()
-
-    lake.commit(expire)
 
 
 def _unreferenced(candidates: dict[str, int], kept: dict[str, int]) -> dict[str, int]:
