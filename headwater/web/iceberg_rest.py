@@ -1,30 +1,39 @@
-"""The read path of the Apache Iceberg REST catalog API, over the project's catalog.
+"""The Apache Iceberg REST catalog API over the project's catalog: its read routes, and the
+assembly of the whole catalog (the write routes are in :mod:`headwater.web.iceberg_writes`).
 
 Any Iceberg client (pyiceberg's ``RestCatalog``, Spark, Trino, DuckDB's ``ATTACH … (TYPE
 iceberg)``) can list the namespaces and tables and load a table: its metadata file's location
-and content, from which it reads the data files itself. Routes follow
-``open-api/rest-catalog-open-api.yaml`` of apache/iceberg, with and without the ``prefix``
-that ``GET /v1/config`` announces (``serve.catalog_prefix``). Tables are written by pipelines,
-so every write route answers the spec's 406 ``UnsupportedOperationException``.
+and content, from which it reads the data files itself; and create namespaces and tables,
+commit to them and drop them. Routes follow ``open-api/rest-catalog-open-api.yaml`` of
+apache/iceberg, with and without the ``prefix`` that ``GET /v1/config`` announces
+(``serve.catalog_prefix``). Renaming, registering, namespace properties and multi-table
+transactions answer the spec's 406 ``UnsupportedOperationException``.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from headwater.errors import TableNotFound
 from headwater.web.deps import Ws
 from headwater.web.errors import ApiError, ErrorResponse
-from headwater.workspace import Workspace
+from headwater.web.iceberg_lookup import (
+    SEPARATOR,
+    LoadTableResult,
+    etag,
+    namespace_of,
+    table_of,
+    table_result,
+)
+from headwater.web.iceberg_writes import writes
 
-SEPARATOR = "\x1f"  # the spec's default namespace separator (%1F in a URL)
+__all__ = ["SEPARATOR", "router"]
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 404, 406)
 }
@@ -32,11 +41,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 # the routes of the spec this server answers, as GET /v1/config lists them
 ENDPOINTS = (
     "GET /v1/{prefix}/namespaces",
+    "POST /v1/{prefix}/namespaces",
     "GET /v1/{prefix}/namespaces/{namespace}",
     "HEAD /v1/{prefix}/namespaces/{namespace}",
+    "DELETE /v1/{prefix}/namespaces/{namespace}",
     "GET /v1/{prefix}/namespaces/{namespace}/tables",
+    "POST /v1/{prefix}/namespaces/{namespace}/tables",
     "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
     "HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+    "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+    "DELETE /v1/{prefix}/namespaces/{namespace}/tables/{table}",
     "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}/metrics",
 )
 
@@ -65,12 +79,6 @@ class ListTablesResponse(BaseModel):
     identifiers: list[TableIdentifier]
 
 
-class LoadTableResult(BaseModel):
-    metadata_location: str = Field(alias="metadata-location")
-    metadata: dict[str, Any] = Field(description="the table's metadata file, as it is")
-    config: dict[str, str]
-
-
 def check_prefix(request: Request) -> None:
     """A prefixed route answers the prefix ``/v1/config`` announces, and no other."""
     given = request.path_params.get("prefix")
@@ -93,7 +101,7 @@ def list_namespaces(
 ) -> ListNamespacesResponse:
     """Every namespace (``raw``, ``gold``…); namespaces are one level, so none has children."""
     if parent:
-        _namespace(ws, parent)
+        namespace_of(ws, parent)
         return ListNamespacesResponse(namespaces=[])
     namespaces = sorted(ws.lake.catalog.list_namespaces())
     return ListNamespacesResponse(namespaces=[list(ns) for ns in namespaces])
@@ -102,7 +110,7 @@ def list_namespaces(
 @catalog.get("/namespaces/{namespace}", response_model=GetNamespaceResponse)
 def load_namespace(ws: Ws, namespace: str) -> GetNamespaceResponse:
     """A namespace and its properties."""
-    name = _namespace(ws, namespace)
+    name = namespace_of(ws, namespace)
     properties = ws.lake.catalog.load_namespace_properties(name)
     properties.pop("exists", None)  # the SQL catalog's marker of an empty namespace
     return GetNamespaceResponse(namespace=[name], properties=properties)
@@ -111,14 +119,14 @@ def load_namespace(ws: Ws, namespace: str) -> GetNamespaceResponse:
 @catalog.head("/namespaces/{namespace}", status_code=204)
 def namespace_exists(ws: Ws, namespace: str) -> Response:
     """204 when the namespace exists, 404 otherwise."""
-    _namespace(ws, namespace)
+    namespace_of(ws, namespace)
     return Response(status_code=204)
 
 
 @catalog.get("/namespaces/{namespace}/tables", response_model=ListTablesResponse)
 def list_tables(ws: Ws, namespace: str) -> ListTablesResponse:
     """The tables of a namespace."""
-    name = _namespace(ws, namespace)
+    name = namespace_of(ws, namespace)
     identifiers = [
         TableIdentifier(namespace=[name], name=table.split(".", 1)[1])
         for table in ws.lake.tables(name)
@@ -140,11 +148,10 @@ def load_table(
 ) -> Response:
     """A table's metadata location and metadata (``snapshots=refs``: only the snapshots that
     branches and tags point at). The ETag changes with every commit."""
-    found = _table(ws, namespace, table)
+    found = table_of(ws, namespace, table)
     location = found.metadata_location
-    etag = '"' + hashlib.sha256(f"{location}|{snapshots}".encode()).hexdigest()[:32] + '"'
-    if if_none_match == etag:
-        return Response(status_code=304, headers={"ETag": etag})
+    if if_none_match == etag(location, snapshots):
+        return Response(status_code=304, headers={"ETag": etag(location, snapshots)})
     with found.io.new_input(location).open() as stream:
         raw = stream.read()
     if raw[:2] == b"\x1f\x8b":  # a gzip-compressed metadata file (*.gz.metadata.json)
@@ -156,25 +163,20 @@ def load_table(
             s for s in metadata.get("snapshots", []) if s["snapshot-id"] in kept
         ]
         raw = json.dumps(metadata).encode()
-    # the file as it is, inside the answer: no re-serialisation can change a field
-    body = b'{"metadata-location":%s,"metadata":%s,"config":{}}' % (
-        json.dumps(location).encode(),
-        raw,
-    )
-    return Response(body, media_type="application/json", headers={"ETag": etag})
+    return table_result(location, raw, snapshots)
 
 
 @catalog.head("/namespaces/{namespace}/tables/{table}", status_code=204)
 def table_exists(ws: Ws, namespace: str, table: str) -> Response:
     """204 when the table exists, 404 otherwise."""
-    _table(ws, namespace, table)
+    table_of(ws, namespace, table)
     return Response(status_code=204)
 
 
 @catalog.post("/namespaces/{namespace}/tables/{table}/metrics", status_code=204)
 def report_metrics(ws: Ws, namespace: str, table: str) -> Response:
     """Scan and commit reports of clients are accepted and not kept."""
-    _table(ws, namespace, table)
+    table_of(ws, namespace, table)
     return Response(status_code=204)
 
 
@@ -183,24 +185,19 @@ def _unsupported(what: str) -> Any:
         raise ApiError(
             406,
             "UnsupportedOperationException",
-            f"this catalog is read-only: {what} is not supported",
-            hint="tables are written by Headwater pipelines (headwater run)",
+            f"this catalog does not support {what}",
+            hint="tables are created, committed to and dropped; GET /v1/config lists the routes",
         )
 
-    refuse.__doc__ = f"Not supported: {what} (the catalog is read-only)."
+    refuse.__doc__ = f"Not supported: {what}."
     return refuse
 
 
 for _method, _path, _what in (
-    ("POST", "/namespaces", "creating a namespace"),
-    ("DELETE", "/namespaces/{namespace}", "dropping a namespace"),
     ("POST", "/namespaces/{namespace}/properties", "changing namespace properties"),
-    ("POST", "/namespaces/{namespace}/tables", "creating a table"),
     ("POST", "/namespaces/{namespace}/register", "registering a table"),
-    ("POST", "/namespaces/{namespace}/tables/{table}", "committing to a table"),
-    ("DELETE", "/namespaces/{namespace}/tables/{table}", "dropping a table"),
     ("POST", "/tables/rename", "renaming a table"),
-    ("POST", "/transactions/commit", "committing a transaction"),
+    ("POST", "/transactions/commit", "committing a multi-table transaction"),
 ):
     catalog.add_api_route(
         _path,
@@ -210,27 +207,7 @@ for _method, _path, _what in (
         name=f"unsupported: {_what}",
         response_model=ErrorResponse,
     )
-
-
-def _namespace(ws: Workspace, encoded: str) -> str:
-    """The namespace a path names; 404 unless it exists (namespaces are one level)."""
-    parts = encoded.split(SEPARATOR)
-    if len(parts) == 1 and (parts[0],) in ws.lake.catalog.list_namespaces():
-        return parts[0]
-    raise ApiError(
-        404,
-        "NoSuchNamespaceException",
-        f"namespace `{'.'.join(parts)}` does not exist",
-        hint="GET /v1/namespaces lists them",
-    )
-
-
-def _table(ws: Workspace, namespace: str, table: str) -> Any:
-    name = _namespace(ws, namespace)
-    try:
-        return ws.lake.table(f"{name}.{table}")
-    except TableNotFound as exc:
-        raise ApiError(404, "NoSuchTableException", exc.message, exc.hint) from None
+catalog.include_router(writes)
 
 
 router = APIRouter()
