@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -339,6 +340,16 @@ def test_duckdb_creates_and_inserts_through_the_catalog(
                 "AUTHORIZATION_TYPE 'none')"
             )
             con.execute("CREATE SCHEMA lake.duck")
+            # a staged create: the table exists once the commit holding its rows lands
+            con.execute(
+                "CREATE TABLE lake.duck.squares AS SELECT i, i * i AS sq FROM range(4) t(i)"
+            )
+            assert rows(ws, "SELECT i, sq FROM duck.squares ORDER BY i") == [
+                (0, 0),
+                (1, 1),
+                (2, 4),
+                (3, 9),
+            ]
             con.execute("CREATE TABLE lake.duck.orders (id INTEGER, status VARCHAR)")
             con.execute("INSERT INTO lake.duck.orders VALUES (1, 'new'), (2, 'paid')")
             con.execute("INSERT INTO lake.duck.orders VALUES (3, 'shipped')")
@@ -360,8 +371,20 @@ def test_duckdb_creates_and_inserts_through_the_catalog(
                 3,
                 6,
             )
+            # row-level deletes would leave delete files, which Headwater does not read: the
+            # tables created here ask for copy-on-write (DuckDB refuses), and a commit adding
+            # delete files to another table is refused by the server
+            with pytest.raises(duckdb.NotImplementedException, match="only supports merge-on-read"):
+                con.execute("DELETE FROM lake.duck.orders WHERE id = 1")
+            catalog.create_table(
+                "shared.mor", schema=PEOPLE, properties={"write.delete.mode": "merge-on-read"}
+            ).append(people((1, "ada"), (2, "grace")))
+            with pytest.raises(duckdb.TransactionException, match="the snapshot adds delete files"):
+                con.execute("DELETE FROM lake.shared.mor WHERE id = 1")
+            assert rows(ws, "SELECT id FROM shared.mor ORDER BY id") == [(1,), (2,)]
+
             con.execute("DROP TABLE lake.duck.orders")
-            assert ws.lake.tables("duck") == []
+            assert ws.lake.tables("duck") == ["duck.squares"]
     finally:
         con.close()
         open_ws.close()

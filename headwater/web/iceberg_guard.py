@@ -8,6 +8,10 @@ either delete another table's files, or a file that is no part of the lake. So a
 at ``<warehouse>/<namespace>.db/<name>``, as Headwater's own tables do, and every path a commit
 adds must lie under it.
 
+Headwater's queries, checks and maintenance read data files only: a snapshot that adds delete
+files (an engine's merge-on-read ``DELETE`` or ``UPDATE``) is refused rather than published as
+a table Headwater would misread.
+
 Table properties are merged into the settings of the server's own file IO when it commits, and
 two of them name Python classes pyiceberg imports (``py-io-impl``,
 ``write.py-location-provider.impl``): properties that load code or configure storage clients
@@ -100,6 +104,8 @@ def check_updates(
 def _check_snapshot(
     io: FileIO, location: str, current: TableMetadata | None, snapshot: Snapshot
 ) -> None:
+    from pyiceberg.manifest import ManifestContent
+
     _check_path(snapshot.manifest_list, location, "manifest list")
     parent = (
         current.snapshot_by_id(snapshot.parent_snapshot_id)
@@ -110,6 +116,15 @@ def _check_snapshot(
     for manifest in snapshot.manifests(io):
         if manifest.manifest_path in known:
             continue
+        if manifest.content == ManifestContent.DELETES:
+            raise ApiError(
+                400,
+                "BadRequestException",
+                f"the snapshot adds delete files ({manifest.manifest_path}): Headwater reads "
+                "data files only, so row-level deletes are not accepted",
+                hint="delete or update by rewriting the data files (copy-on-write, the "
+                "tables' `write.delete.mode`), or with a Headwater load",
+            )
         _check_path(manifest.manifest_path, location, "manifest")
         for entry in manifest.fetch_manifest_entry(io, discard_deleted=False):
             _check_path(entry.data_file.file_path, location, "data file")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -35,6 +36,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("headwater.web")
 
 TARGET_FILE_SIZE = "write.target-file-size-bytes"  # set on Headwater's own tables too
+# deletes and updates rewrite data files: Headwater reads data files only (a client may
+# override these; a commit that adds delete files is refused all the same)
+COPY_ON_WRITE = {
+    f"write.{operation}.mode": "copy-on-write" for operation in ("delete", "update", "merge")
+}
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 404, 409)
@@ -143,7 +149,11 @@ def create_table(ws: Ws, namespace: str, body: CreateTableRequest) -> Response:
     order = _parse(SortOrder, body.write_order, "write-order")
     location = iceberg_guard.table_location(ws.lake, ns, name)
     iceberg_guard.check_location(body.location, location)
-    properties = {TARGET_FILE_SIZE: str(ws.lake.target_file_bytes), **body.properties}
+    properties = {
+        TARGET_FILE_SIZE: str(ws.lake.target_file_bytes),
+        **COPY_ON_WRITE,
+        **body.properties,
+    }
     iceberg_guard.check_properties(properties, location)
     try:
         if body.stage_create:
@@ -154,6 +164,7 @@ def create_table(ws: Ws, namespace: str, body: CreateTableRequest) -> Response:
                 location,
                 properties,
             )
+            _prepare(location)
             return iceberg_lookup.table_result(None, metadata.model_dump_json().encode())
         created = ws.lake.catalog.create_table(
             (ns, name),
@@ -317,6 +328,15 @@ def _commit(
             f"the commit to `{name}` failed: {type(exc).__name__}: {exc}",
             hint="load the table to see whether it committed; the server's log has the traceback",
         ) from exc
+
+
+def _prepare(location: str) -> None:
+    """Make the folders a staged table's files go to, as the spec asks a server to prepare
+    for the commit that creates it: DuckDB writes its manifests into ``<location>/metadata``
+    of a local warehouse without creating the folder (object stores need none)."""
+    if location.startswith("file://"):
+        for folder in ("data", "metadata"):
+            Path(location.removeprefix("file://"), folder).mkdir(parents=True, exist_ok=True)
 
 
 def _current(ws: Workspace, namespace: str, name: str) -> Table | None:
