@@ -322,7 +322,7 @@ class Workspace(Pipelines):
         from headwater.lake.maintenance import Maintenance, MaintenanceReport, maintain
 
         if table is not None:
-            self.lake.table(table)  # an unknown or malformed name fails here, with suggestions
+            self.lake.table_metadata(table)  # an unknown or malformed name fails here, with the fix
             return [maintain(self.lake, table, options or Maintenance(), progress)]
         reports = []
         for name in self.lake.tables():
@@ -403,7 +403,7 @@ class Workspace(Pipelines):
         from headwater.quality.profile import profile
         from headwater.sql import Session
 
-        self.lake.table(table)  # an unknown or malformed name fails here, with suggestions
+        self.lake.table_metadata(table)  # an unknown or malformed name fails here, with the fix
         with Session(self.lake) as session:
             session.map_table(table)
             return profile(session.con, table, ".".join(ident(p) for p in table.split(".")))

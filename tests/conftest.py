@@ -20,6 +20,45 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
+@pytest.fixture(autouse=True)
+def _lake_reads_match_pyiceberg(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every table a test leaves in a lake it opened reads the same through Headwater's one
+    read path as through pyiceberg (tests/lake_reads.py)."""
+    from headwater.lake.catalog import Lake
+    from tests.lake_reads import verify
+
+    made: list[Lake] = []
+    init = Lake.__init__
+
+    def record(self: Lake, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(Lake, "__init__", record)
+    yield
+    monkeypatch.setattr(Lake, "__init__", init)
+    seen: set[str] = set()
+    for lake in made:
+        if lake.catalog_url in seen or not _reachable(lake):
+            continue
+        seen.add(lake.catalog_url)
+        verify(lake)
+
+
+def _reachable(lake: object) -> bool:
+    """A lake whose catalog is still there to read (a test's folder or database may be gone)."""
+    url = str(getattr(lake, "catalog_url", ""))
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).exists()
+    import sqlalchemy as sa
+
+    try:
+        with sa.create_engine(url).connect():
+            return True
+    except sa.exc.SQLAlchemyError:
+        return False
+
+
 @pytest.fixture
 def mysql_url() -> Iterator[str]:
     """URL of a fresh MariaDB/MySQL database, dropped after the test."""

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from headwater.ingest import cursor as cursors
 from headwater.lake import Lake
-
-if TYPE_CHECKING:
-    from pyiceberg.table import Table
+from headwater.lake.metadata import TableMetadata, summary_of
 
 CURSOR = "headwater.cursor"
 SOURCE_STATE = "headwater.source-state"
@@ -28,17 +26,18 @@ class LoadState:
 
 def committed_state(lake: Lake, name: str) -> LoadState:
     """The state of the newest snapshot written by a load, walking back from the current one."""
-    if not lake.exists(name):
+    current = lake.current_metadata(name)
+    if current is None:
         return LoadState()
-    return _first_loaded(_summaries(lake.table(name)))
+    return _first_loaded(_summaries(current))
 
 
-def _summaries(table: Table) -> Iterator[dict[str, str]]:
-    snapshot = table.current_snapshot()
+def _summaries(table: TableMetadata) -> Iterator[dict[str, str]]:
+    snapshot = table.current_snapshot
     while snapshot is not None:
-        yield dict(snapshot.summary.additional_properties) if snapshot.summary else {}
-        parent = snapshot.parent_snapshot_id
-        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+        yield summary_of(snapshot)
+        parent = snapshot.get("parent-snapshot-id")
+        snapshot = table.snapshot(int(parent)) if parent is not None else None
 
 
 def _first_loaded(summaries: Iterable[Mapping[str, str]]) -> LoadState:

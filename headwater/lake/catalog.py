@@ -95,6 +95,7 @@ class Lake:
         self._s3_filesystem: Any = None
         self._lock = threading.RLock()
         self._metadata: dict[str, metadata.TableMetadata] = {}  # by metadata file
+        self._engine: Any = None  # reads a catalog that is not SQLite
 
     @classmethod
     def local(cls, root: Path, warehouse: str | None = None, **kwargs: Any) -> Lake:
@@ -156,69 +157,83 @@ class Lake:
                 self._external = ExternalRegistry(self.catalog.engine, self.catalog_url)
             return self._external
 
-    # -- reading the catalog ------------------------------------------------------------
+    # -- reading the catalog (one read path: headwater.lake.metadata) ----------------------
+
+    def _rows(self) -> list[tuple[str, str, str]]:
+        """(namespace, name, metadata location) of every Iceberg table of the catalog."""
+        engine = None
+        if metadata.catalog_file(self.catalog_url) is None:
+            with self._lock:
+                if self._engine is None:  # SQLAlchemy Core: the read path needs no ORM
+                    import sqlalchemy as sa
+
+                    from headwater.connect.sql.engines import fork_safe
+
+                    self._engine = sa.create_engine(self.catalog_url)
+                    fork_safe(self._engine)
+                engine = self._engine
+        return metadata.catalog_rows(self.catalog_url, engine)
 
     def tables(self, namespace: str | None = None) -> list[str]:
-        from pyiceberg.exceptions import NoSuchNamespaceError
-
-        names: list[str] = []
-        namespaces = [(namespace,)] if namespace else self.catalog.list_namespaces()
-        for ns in namespaces:
-            try:
-                names.extend(".".join(ident) for ident in self.catalog.list_tables(ns))
-            except NoSuchNamespaceError:
-                continue
-        return sorted(names)
+        return sorted(f"{ns}.{table}" for ns, table, _ in self._rows() if namespace in (None, ns))
 
     def exists(self, name: str) -> bool:
-        if self.current_metadata(name) is not None:
-            return True
-        return self.catalog.table_exists(split_name(name))
+        return self.current_metadata(name) is not None
 
     def table(self, name: str) -> Table:
+        """The table as pyiceberg loads it, for writers and pyiceberg's own scans."""
         from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
         try:
             return self.catalog.load_table(split_name(name))
         except (NoSuchTableError, NoSuchNamespaceError):
-            if self.external.get(name) is not None:
-                raise TableNotFound(
-                    f"`{name}` is an external table (files registered by `headwater crawl`), "
-                    "not an Iceberg table",
-                    hint=f"query it with `headwater query`; see it with `headwater external {name}`",
-                ) from None
-            known = self.tables()
-            raise TableNotFound(
-                f"table `{name}` is not in the catalog{did_you_mean(name, known)}",
-                hint="list tables with `headwater tables`; a pipeline run creates them",
-            ) from None
+            raise self._missing(name) from None
+
+    def _missing(self, name: str) -> TableNotFound:
+        if self.external.get(name) is not None:
+            return TableNotFound(
+                f"`{name}` is an external table (files registered by `headwater crawl`), "
+                "not an Iceberg table",
+                hint=f"query it with `headwater query`; see it with `headwater external {name}`",
+            )
+        known = self.tables()
+        return TableNotFound(
+            f"table `{name}` is not in the catalog{did_you_mean(name, known)}",
+            hint="list tables with `headwater tables`; a pipeline run creates them",
+        )
+
+    def table_metadata(self, name: str) -> metadata.TableMetadata:
+        """The table's current metadata; TableNotFound when the catalog does not hold it."""
+        current = self.current_metadata(name)
+        if current is None:
+            raise self._missing(name)
+        return current
 
     def info(self, name: str) -> TableInfo:
-        table = self.table(name)
-        snapshot = table.current_snapshot()
-        summary = (
-            dict(snapshot.summary.additional_properties) if snapshot and snapshot.summary else {}
-        )
+        current = self.table_metadata(name)
+        snapshot = current.current_snapshot
+        summary = current.summary
         return TableInfo(
             name=name,
             rows=int(summary.get("total-records", 0)),
             files=int(summary.get("total-data-files", 0)),
             bytes=int(summary.get("total-files-size", 0)),
-            snapshot_id=snapshot.snapshot_id if snapshot else None,
-            updated_at=_ms(table.metadata.last_updated_ms),
+            snapshot_id=int(snapshot["snapshot-id"]) if snapshot else None,
+            updated_at=_ms(current.last_updated_ms),
         )
 
     def snapshots(self, name: str) -> list[SnapshotInfo]:
-        table = self.table(name)
         out = []
-        for s in table.snapshots():
-            summary = dict(s.summary.additional_properties) if s.summary else {}
+        for s in self.table_metadata(name).snapshots:
+            summary = metadata.summary_of(s)
+            operation = summary.pop("operation", "")
+            parent = s.get("parent-snapshot-id")
             out.append(
                 SnapshotInfo(
-                    snapshot_id=s.snapshot_id,
-                    parent_id=s.parent_snapshot_id,
-                    committed_at=_ms(s.timestamp_ms),
-                    operation=str(s.summary.operation.value) if s.summary else "",
+                    snapshot_id=int(s["snapshot-id"]),
+                    parent_id=int(parent) if parent is not None else None,
+                    committed_at=_ms(int(s["timestamp-ms"])),
+                    operation=operation,
                     rows=int(summary.get("total-records", 0)),
                     summary=summary,
                 )
@@ -226,52 +241,37 @@ class Lake:
         return out
 
     def arrow_schema(self, name: str) -> pa.Schema:
-        """The table's schema in the Arrow types it is written with (pyiceberg reports
-        ``large_string`` for ``string``)."""
-        from headwater.lake.arrow_types import storable_schema
-
-        current = self.current_metadata(name)
-        schema = metadata.arrow_schema(current) if current is not None else None
-        if schema is not None:
-            return schema
-        return storable_schema(self.table(name).schema().as_arrow())
+        """The table's current schema in the Arrow types it is written with."""
+        return self.table_metadata(name).arrow_schema()
 
     def current_metadata(self, name: str) -> metadata.TableMetadata | None:
-        """The table's current metadata read without pyiceberg, where the embedded layout
-        allows it (a SQLite catalog, a local warehouse); None elsewhere."""
-        if not self.warehouse.startswith("file://"):
-            return None
+        """The table's current metadata, or None when the catalog does not hold it."""
         namespace, table = split_name(name)
-        location = metadata.metadata_location(self.catalog_url, namespace, table)
+        location = next(
+            (loc for ns, t, loc in self._rows() if ns == namespace and t == table), None
+        )
         if location is None:
             return None
         # a metadata file never changes: parsed once, with its manifests, per lake object
         with self._lock:
             cached = self._metadata.get(location)
         if cached is None:
-            cached = metadata.read(location)
-            if cached is None:
-                return None
+            cached = metadata.read(location, self._open)
             with self._lock:
                 if len(self._metadata) >= METADATA_CACHE:
                     self._metadata.clear()
                 self._metadata[location] = cached
         return cached
 
+    def _open(self, uri: str) -> Any:
+        filesystem, path = self.filesystem(uri)
+        return filesystem.open_input_stream(path)
+
     def data_files(self, name: str, snapshot_id: int | None = None) -> list[str]:
         """Paths of the data files of the current (or given) snapshot, for direct scans."""
-        current = self.current_metadata(name) if snapshot_id is None else None
-        files = current.data_files if current is not None else None
-        if files is not None:
-            return [f.path for f in files]
-        table = self.table(name)
-        tasks = table.scan(snapshot_id=snapshot_id).plan_files()
-        if any(task.delete_files for task in tasks):
-            raise LakeError(
-                f"table `{name}` has delete files, which direct scans do not apply",
-                hint="rewrite the table with a full load",
-            )
-        return [task.file.file_path for task in tasks]
+        current = self.table_metadata(name)
+        files = current.data_files if snapshot_id is None else current.files_of(snapshot_id)
+        return [f.path for f in files]
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -1,14 +1,14 @@
-"""A table's current Iceberg metadata, read without pyiceberg.
+"""The one read path of the lake's metadata: catalog rows, metadata files and manifests.
 
-Loading a table through pyiceberg imports its catalog, table and manifest modules and
-SQLAlchemy: about 1.2 s on a 2-core machine, longer than checking 5M rows takes
-(docs/benchmarks.md, "Data quality"). Commands that only need a table's snapshot, schema
-and data files read the catalog's SQLite file with ``sqlite3``, the metadata JSON with
-``json`` and the Avro manifests with fastavro, all from the Iceberg spec's own layout.
-
-Only the embedded layout is read this way: a SQLite catalog and a local warehouse. For
-anything else (PostgreSQL catalogs, s3:// files) and for tables with delete files,
-:func:`current` answers None and the caller goes through pyiceberg.
+Loading a table through pyiceberg imports its catalog (SQLAlchemy's ORM), table and
+manifest modules: over a second on a 2-core machine, longer than checking 5M rows takes
+(docs/benchmarks.md). Listing tables, showing one, mapping it for a query or a check and
+reading a load's state need only its snapshots, schema and data files, so every read of the
+lake comes here: the catalog's rows (SQLite with ``sqlite3``, any other database with
+SQLAlchemy Core), the metadata JSON with ``json`` and the Avro manifests with fastavro, from
+local files or S3 alike. It only reads what pyiceberg wrote (writes go through
+:mod:`headwater.lake.commit`), and the test suite compares what it reads with pyiceberg's
+view of every table the tests make (tests/lake_reads.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import pyarrow as pa
 
@@ -64,33 +64,63 @@ def catalog_file(catalog_url: str) -> Path | None:
     return Path(catalog_url.removeprefix("sqlite:///"))
 
 
-def metadata_location(catalog_url: str, namespace: str, name: str) -> str | None:
-    """The current metadata file of ``namespace.name`` in a SQLite catalog, or None when the
-    catalog is not SQLite, does not exist yet or does not hold the table."""
+_TABLES = (
+    "SELECT table_namespace, table_name, metadata_location FROM iceberg_tables "
+    "WHERE catalog_name = {catalog}"
+)
+
+
+def catalog_rows(catalog_url: str, engine: Any = None) -> list[tuple[str, str, str]]:
+    """(namespace, name, metadata location) of every table in the catalog; empty when the
+    catalog has no tables yet. SQLite is read with ``sqlite3``; another database through
+    ``engine`` (a SQLAlchemy engine), with SQLAlchemy Core."""
     path = catalog_file(catalog_url)
-    if path is None or not path.exists():
-        return None
-    # as_uri escapes what an SQLite URI would misread in a path (`?`, `#`, `%`)
-    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-    try:
-        row = con.execute(
-            "SELECT metadata_location FROM iceberg_tables "
-            "WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?",
-            (CATALOG_NAME, namespace, name),
-        ).fetchone()
-    except sqlite3.OperationalError:  # no catalog tables yet
-        return None
-    finally:
-        con.close()
-    return str(row[0]) if row and row[0] else None
+    if path is not None:
+        if not path.exists():
+            return []
+        # as_uri escapes what an SQLite URI would misread in a path (`?`, `#`, `%`)
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = con.execute(_TABLES.format(catalog="?"), (CATALOG_NAME,)).fetchall()
+        except sqlite3.OperationalError:  # no catalog tables yet
+            return []
+        finally:
+            con.close()
+    else:
+        import sqlalchemy as sa
+
+        try:
+            with engine.connect() as con:
+                rows = con.execute(
+                    sa.text(_TABLES.format(catalog=":catalog")), {"catalog": CATALOG_NAME}
+                ).all()
+        except sa.exc.ProgrammingError:  # no catalog tables yet
+            return []
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows if r[2]]
+
+
+Opener = Callable[[str], IO[bytes]]  # opens a file of the lake (local or S3) for reading
+
+
+def open_local(uri: str) -> IO[bytes]:
+    """Open a ``file://`` URI or plain path (the embedded lake's files)."""
+    path = local_path(uri)
+    if path is None:
+        raise LakeError(f"cannot read {uri} without its storage settings")
+    return open(path, "rb")
 
 
 class TableMetadata:
-    """The parsed metadata JSON of one table version (immutable, as its file is)."""
+    """The parsed metadata JSON of one table version (immutable, as its file is), with the
+    manifests of its snapshots read on demand."""
 
-    def __init__(self, location: str, document: dict[str, Any]) -> None:
+    def __init__(
+        self, location: str, document: dict[str, Any], opener: Opener = open_local
+    ) -> None:
         self.location = location
         self.document = document
+        self._open = opener
+        self._files: dict[int, list[DataFileEntry]] = {}
 
     @property
     def format_version(self) -> int:
@@ -101,54 +131,83 @@ class TableMetadata:
         return len(self.document.get("schemas", [])) or 1
 
     @property
-    def current_snapshot(self) -> dict[str, Any] | None:
-        current = self.document.get("current-snapshot-id")
-        if current is None or current == -1:
-            return None
+    def properties(self) -> dict[str, str]:
+        """The table's properties."""
+        return {str(k): str(v) for k, v in self.document.get("properties", {}).items()}
+
+    @property
+    def last_updated_ms(self) -> int:
+        return int(self.document.get("last-updated-ms", 0))
+
+    @property
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Every snapshot the metadata keeps, oldest first (as the spec lists them)."""
+        return [dict(s) for s in self.document.get("snapshots", [])]
+
+    def snapshot(self, snapshot_id: int) -> dict[str, Any] | None:
         for snapshot in self.document.get("snapshots", []):
-            if snapshot.get("snapshot-id") == current:
+            if snapshot.get("snapshot-id") == snapshot_id:
                 return dict(snapshot)
         return None
 
     @property
+    def current_snapshot(self) -> dict[str, Any] | None:
+        current = self.document.get("current-snapshot-id")
+        if current is None or current == -1:
+            return None
+        return self.snapshot(int(current))
+
+    @property
     def summary(self) -> dict[str, str]:
         """The current snapshot's summary (where loads keep their cursor); {} when empty."""
-        snapshot = self.current_snapshot
-        return {k: str(v) for k, v in (snapshot or {}).get("summary", {}).items()}
+        return summary_of(self.current_snapshot)
 
-    def schema(self) -> dict[str, Any]:
-        """The current schema, as the metadata JSON writes it."""
-        current = self.document.get("current-schema-id", 0)
+    def schema(self, schema_id: int | None = None) -> dict[str, Any]:
+        """A schema (the current one by default), as the metadata JSON writes it."""
+        wanted = self.document.get("current-schema-id", 0) if schema_id is None else schema_id
         for schema in self.document.get("schemas", []):
-            if schema.get("schema-id", 0) == current:
+            if schema.get("schema-id", 0) == wanted:
                 return dict(schema)
         return dict(self.document["schema"])  # format v1 keeps one schema
 
-    @cached_property
-    def data_files(self) -> list[DataFileEntry] | None:
-        """The live data files of the current snapshot; None when it has delete files (the
-        caller reads through pyiceberg, which applies them) or its manifests are not local."""
-        snapshot = self.current_snapshot
+    def arrow_schema(self, schema_id: int | None = None) -> pa.Schema:
+        """A schema in the Arrow types Headwater writes (as ``storable_schema`` gives them)."""
+        return pa.schema(
+            [
+                pa.field(str(column["name"]), arrow_type(column["type"]), nullable=True)
+                for column in self.schema(schema_id).get("fields", [])
+            ]
+        )
+
+    @property
+    def data_files(self) -> list[DataFileEntry]:
+        """The live data files of the current snapshot."""
+        current = self.current_snapshot
+        return [] if current is None else self.files_of(int(current["snapshot-id"]))
+
+    def files_of(self, snapshot_id: int) -> list[DataFileEntry]:
+        """The live data files of a snapshot; a snapshot with delete files is an error (a
+        direct scan of its data files would not apply them)."""
+        if snapshot_id in self._files:
+            return self._files[snapshot_id]
+        snapshot = self.snapshot(snapshot_id)
         if snapshot is None:
-            return []
-        manifest_list = local_path(str(snapshot.get("manifest-list", "")))
-        if manifest_list is None:
-            return None
+            raise LakeError(
+                f"snapshot {snapshot_id} is not in {self.location}",
+                hint="list the table's snapshots with `headwater show`",
+            )
         files: list[DataFileEntry] = []
-        for manifest in _records(manifest_list):
+        for manifest in self._records(str(snapshot.get("manifest-list", ""))):
             if int(manifest.get("content") or 0) != 0:  # a delete manifest
                 if manifest.get("added_files_count") or manifest.get("existing_files_count"):
-                    return None
+                    raise _has_deletes(self.location)
                 continue
-            path = local_path(str(manifest["manifest_path"]))
-            if path is None:
-                return None
-            for entry in _records(path):
+            for entry in self._records(str(manifest["manifest_path"])):
                 if entry["status"] == 2:  # deleted in this snapshot
                     continue
                 data = entry["data_file"]
                 if int(data.get("content") or 0) != 0:
-                    return None
+                    raise _has_deletes(self.location)
                 files.append(
                     DataFileEntry(
                         path=str(data["file_path"]),
@@ -157,13 +216,15 @@ class TableMetadata:
                         raw=data,
                     )
                 )
+        self._files[snapshot_id] = files
         return files
 
     def column_counts(self) -> ColumnCounts | None:
         """Row and NULL counts of the current snapshot from its manifests, without a scan;
-        None when the data files are not readable here (see :attr:`data_files`)."""
-        files = self.data_files
-        if files is None:
+        None when it has delete files (the counts would not apply them)."""
+        try:
+            files = self.data_files
+        except LakeError:
             return None
         fields = self.schema().get("fields", [])
         ids = {int(f["id"]): str(f["name"]) for f in fields}
@@ -200,6 +261,29 @@ class TableMetadata:
             bounds={ids[i]: b for i, b in bounds.items() if i not in unbounded},
         )
 
+    def _records(self, uri: str) -> list[dict[str, Any]]:
+        """The records of an Avro file of the table (a manifest list or a manifest)."""
+        import fastavro
+
+        try:
+            with self._open(uri) as handle:
+                return [cast(dict[str, Any], record) for record in fastavro.reader(handle)]
+        except (OSError, ValueError, EOFError) as exc:
+            raise _unreadable(uri, exc) from exc
+
+
+def summary_of(snapshot: dict[str, Any] | None) -> dict[str, str]:
+    """A snapshot's summary as strings ({} for none)."""
+    return {k: str(v) for k, v in (snapshot or {}).get("summary", {}).items()}
+
+
+def _has_deletes(location: str) -> LakeError:
+    return LakeError(
+        f"the table of {location} has delete files, which Headwater's direct scans do not apply",
+        hint="rewrite the table with a full load, or compact it with the engine that wrote "
+        "the delete files",
+    )
+
 
 _INT_WIDTHS = {"int": 4, "long": 8}
 
@@ -214,27 +298,18 @@ def _ints(pairs: Any, widths: dict[int, int]) -> dict[int, int]:
     return out
 
 
-def _records(path: str) -> list[dict[str, Any]]:
-    """The records of a local Avro file (a manifest list or a manifest)."""
-    import fastavro
-
+def read(location: str, opener: Opener = open_local) -> TableMetadata:
+    """The metadata file at ``location`` (gzip-compressed ones too)."""
     try:
-        with open(path, "rb") as handle:
-            return [cast(dict[str, Any], record) for record in fastavro.reader(handle)]
-    except (OSError, ValueError, EOFError) as exc:
-        raise _unreadable(path, exc) from exc
+        with opener(location) as handle:
+            raw = handle.read()
+        if raw[:2] == b"\x1f\x8b":
+            import gzip
 
-
-def read(location: str) -> TableMetadata | None:
-    """The metadata file at ``location``; None when it is not on the local file system."""
-    path = local_path(location)
-    if path is None:
-        return None
-    try:
-        with open(path, "rb") as handle:
-            return TableMetadata(location, json.load(handle))
+            raw = gzip.decompress(raw)
+        return TableMetadata(location, json.loads(raw), opener)
     except (OSError, ValueError) as exc:
-        raise _unreadable(path, exc) from exc
+        raise _unreadable(location, exc) from exc
 
 
 def _unreadable(path: str, exc: BaseException) -> LakeError:
@@ -244,13 +319,6 @@ def _unreadable(path: str, exc: BaseException) -> LakeError:
         hint="a file under the warehouse was moved, deleted or truncated; restore it from a "
         "copy, or load the table again (`headwater run --full-refresh`)",
     )
-
-
-def current(catalog_url: str, namespace: str, name: str) -> TableMetadata | None:
-    """The current metadata of ``namespace.name``, or None where only pyiceberg can tell
-    (another catalog, another file system, an unknown table: its error names the fix)."""
-    location = metadata_location(catalog_url, namespace, name)
-    return read(location) if location else None
 
 
 # Iceberg's primitive types as Headwater stores them in Arrow (see lake.arrow_types)
@@ -264,29 +332,40 @@ _PRIMITIVES: dict[str, pa.DataType] = {
     "time": pa.time64("us"),
     "timestamp": pa.timestamp("us"),
     "timestamptz": pa.timestamp("us", tz="UTC"),
+    "timestamp_ns": pa.timestamp("us"),
+    "timestamptz_ns": pa.timestamp("us", tz="UTC"),
     "string": pa.string(),
+    "uuid": pa.binary(),
     "binary": pa.binary(),
 }
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
+_FIXED = re.compile(r"^fixed\[(\d+)\]$")
 
 
-def arrow_type(iceberg: Any) -> pa.DataType | None:
-    """The Arrow type of an Iceberg primitive type; None for nested and other types."""
-    if not isinstance(iceberg, str):
-        return None
-    decimal = _DECIMAL.match(iceberg)
-    if decimal:
-        return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
-    return _PRIMITIVES.get(iceberg)
-
-
-def arrow_schema(metadata: TableMetadata) -> pa.Schema | None:
-    """The current schema as ``Lake.arrow_schema`` gives it, when every column is of a
-    primitive type; None otherwise."""
-    fields = []
-    for column in metadata.schema().get("fields", []):
-        kind = arrow_type(column.get("type"))
-        if kind is None:
-            return None
-        fields.append(pa.field(str(column["name"]), kind, nullable=True))
-    return pa.schema(fields)
+def arrow_type(iceberg: Any) -> pa.DataType:
+    """The Arrow type Headwater reads and writes an Iceberg type as (the spec's JSON form)."""
+    if isinstance(iceberg, str):
+        decimal = _DECIMAL.match(iceberg)
+        if decimal:
+            return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
+        if _FIXED.match(iceberg):
+            return pa.binary()
+        if iceberg in _PRIMITIVES:
+            return _PRIMITIVES[iceberg]
+    elif isinstance(iceberg, dict):
+        kind = iceberg.get("type")
+        if kind == "struct":
+            return pa.struct(
+                [
+                    pa.field(str(f["name"]), arrow_type(f["type"]), not f.get("required", False))
+                    for f in iceberg.get("fields", [])
+                ]
+            )
+        if kind == "list":
+            return pa.list_(arrow_type(iceberg["element"]))
+        if kind == "map":
+            return pa.map_(arrow_type(iceberg["key"]), arrow_type(iceberg["value"]))
+    raise LakeError(
+        f"the lake holds a column of Iceberg type {iceberg!r}, which Headwater cannot read",
+        hint="read the table with an engine that supports the type, or cast the column",
+    )

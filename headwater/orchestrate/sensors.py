@@ -23,10 +23,9 @@ def observe(ws: Workspace, condition: Mapping[str, Any]) -> Any:
         return _files(ws, condition)
     if "table_updated" in condition:
         name = condition["table_updated"]
-        if not ws.lake.exists(name):
-            return None
-        snapshot = ws.lake.table(name).current_snapshot()
-        return snapshot.snapshot_id if snapshot else None
+        current = ws.lake.current_metadata(name)
+        snapshot = current.current_snapshot if current is not None else None
+        return int(snapshot["snapshot-id"]) if snapshot else None
     if "new_rows" in condition:
         return _source_maximum(ws, condition["new_rows"])
     from headwater.orchestrate.code import load_callable

@@ -52,8 +52,8 @@ class Session:
         """Make catalog table ``name`` (namespace.table) queryable under the same name."""
         if name in self._mapped:
             return
-        # the embedded lake's metadata files answer without pyiceberg (the crawler refuses a
-        # name an Iceberg table has, so trying Iceberg first cannot hide an external table)
+        # the crawler refuses a name an Iceberg table has, so trying Iceberg first cannot
+        # hide an external table
         current = self.lake.current_metadata(name)
         if current is None:
             from headwater.lake.crawl.relation import external_view
@@ -61,14 +61,14 @@ class Session:
             if external_view(self.con, self.lake, name):  # files registered by `headwater crawl`
                 self._mapped.add(name)
                 return
+            current = self.lake.table_metadata(name)  # raises TableNotFound with the fix
         namespace, table = name.split(".")
-        files = [_path(f) for f in self.lake.data_files(name)]
+        files = [_path(f.path) for f in current.data_files]
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(namespace)}")
         target = f"{ident(namespace)}.{ident(table)}"
         if files:
             listing = ", ".join(literal(f) for f in files)
-            schemas = current.schema_count if current else len(self.lake.table(name).schemas())
-            evolved = schemas > 1
+            evolved = current.schema_count > 1
             options = ", union_by_name = true" if evolved else ""
             self.con.execute(
                 f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM read_parquet([{listing}]{options})"

@@ -96,7 +96,7 @@ def show_table(
             )
             for s in details.snapshots
         ],
-        properties=dict(ws.lake.table(name).properties),
+        properties=ws.lake.table_metadata(name).properties,
         schema_changes=[
             SchemaChange(
                 changed_at=c.changed_at,

@@ -71,8 +71,7 @@ def _one(
     digest = files_digest(plan.files)
     exists = lake.exists(full)
     if exists:
-        snapshot = lake.table(full).current_snapshot()
-        summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
+        summary = lake.table_metadata(full).summary
         if summary.get(DIGEST) == digest:
             return outcome("unchanged")
     con = duckdb.connect()
