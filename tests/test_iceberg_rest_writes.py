@@ -5,6 +5,7 @@ lists and maintains, and a stale writer never loses an append."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -354,6 +355,14 @@ def test_duckdb_creates_and_inserts_through_the_catalog(
             con.execute("INSERT INTO lake.duck.orders VALUES (1, 'new'), (2, 'paid')")
             con.execute("INSERT INTO lake.duck.orders VALUES (3, 'shipped')")
             con.execute("INSERT INTO lake.shared.people VALUES (2, 'duck')")
+            # a DuckDB transaction that read the table before another client appended: the
+            # server answers its commit 409 and DuckDB fails it; the other append stays
+            con.execute("BEGIN")
+            assert con.execute("SELECT count(*) FROM lake.shared.people").fetchone() == (2,)
+            catalog.load_table("shared.people").append(people((3, "pyiceberg")))
+            con.execute("INSERT INTO lake.shared.people VALUES (4, 'stale duck')")
+            with pytest.raises(duckdb.TransactionException, match="CommitFailedException"):
+                con.execute("COMMIT")
             assert rows(ws, "SELECT id, status FROM duck.orders ORDER BY id") == [
                 (1, "new"),
                 (2, "paid"),
@@ -364,6 +373,7 @@ def test_duckdb_creates_and_inserts_through_the_catalog(
             assert rows(ws, "SELECT id, name FROM shared.people ORDER BY id") == [
                 (1, "ada"),
                 (2, "duck"),
+                (3, "pyiceberg"),
             ]
             (report,) = ws.maintain("duck.orders", Maintenance(keep_last=1))
             assert report.compact is not None and report.compact.rewritten == 2
@@ -388,3 +398,53 @@ def test_duckdb_creates_and_inserts_through_the_catalog(
     finally:
         con.close()
         open_ws.close()
+
+
+def test_concurrent_appends_land_or_fail_whole(url: str, ws: Workspace) -> None:
+    first = RestCatalog("headwater", uri=url, token=TOKEN)
+    first.create_namespace("busy")
+    first.create_table("busy.events", schema=PEOPLE, properties={"commit.retry.num-retries": "10"})
+    landed: list[int] = []
+    refused: list[int] = []
+    lock = threading.Lock()
+
+    def writer(worker: int) -> None:
+        catalog = RestCatalog(f"writer{worker}", uri=url, token=TOKEN)
+        for i in range(3):
+            key = worker * 10 + i
+            try:
+                catalog.load_table("busy.events").append(people((key, f"w{worker}")))
+            except CommitFailedException:
+                with lock:
+                    refused.append(key)
+            else:
+                with lock:
+                    landed.append(key)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(landed + refused) == [w * 10 + i for w in range(4) for i in range(3)]
+    assert rows(ws, "SELECT id FROM busy.events ORDER BY id") == [(k,) for k in sorted(landed)]
+    assert len(ws.lake.snapshots("busy.events")) == len(landed)
+
+
+def test_writes_under_the_catalog_prefix(ws: Workspace) -> None:
+    config = ws.project.config.model_copy(
+        update={"serve": Serve(tokens=ws.project.config.serve.tokens, catalog_prefix="lake")}
+    )
+    prefixed = Workspace(Project(ws.project.root, config, ws.project.variables))
+    try:
+        with serving(create_app(prefixed)) as url:
+            catalog = RestCatalog("headwater", uri=url, token=TOKEN)
+            assert catalog.properties["prefix"] == "lake"
+            catalog.create_namespace("prefixed")
+            catalog.create_table("prefixed.people", schema=PEOPLE).append(people((1, "ada")))
+            catalog.drop_table("prefixed.people")
+            catalog.create_table("prefixed.kept", schema=PEOPLE).append(people((2, "grace")))
+    finally:
+        prefixed.close()
+    assert ws.lake.tables("prefixed") == ["prefixed.kept"]
+    assert rows(ws, "SELECT id, name FROM prefixed.kept") == [(2, "grace")]
