@@ -232,7 +232,7 @@ class Workspace(Pipelines):
     def record_schema(
         self, run_id: str, task_id: str, table: str, before: pa.Schema | None
     ) -> None:
-        from headwater.ingest.contract import schema_changes
+        from headwater.lake.schema_changes import schema_changes
 
         after = self.schema_or_none(table)
         if after is not None:

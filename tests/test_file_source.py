@@ -256,7 +256,7 @@ def test_built_from_the_project_file(tmp_path: Path) -> None:
 def test_columns_typed_differently_in_two_files_widen_without_loss() -> None:
     import duckdb
 
-    from headwater.ingest.files.scan import common_type
+    from headwater.connect.sql.duckdb_types import common_type
 
     con = duckdb.connect()
     assert common_type(con, ["INTEGER", "DOUBLE"]) == "DOUBLE"

@@ -15,15 +15,9 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from headwater.lake.quarantine import Reject
 
-@dataclass(frozen=True)
-class Reject:
-    """One piece of input that could not be loaded, kept in the quarantine table."""
-
-    reason: str
-    record: str  # the raw row, line or value, as text
-    location: str = ""  # file:line, URL, Redis key…
-    column: str | None = None
+__all__ = ["Extraction", "ReadContext", "Reject", "Resource"]
 
 
 @dataclass(frozen=True)

@@ -41,11 +41,11 @@ from headwater.ingest import cursor as cursors
 from headwater.ingest.changes import HISTORY_COLUMNS, HISTORY_SCHEMA, ChangeSet
 from headwater.ingest.contract import ContractPlan, SchemaChange, plan
 from headwater.ingest.extraction import Extraction, ReadContext, Reject, Resource
-from headwater.ingest.quarantine import quarantine
 from headwater.ingest.state import LoadState, committed_state, state_properties
 from headwater.lake import Lake
 from headwater.lake.arrow_types import fit
 from headwater.lake.change import Keep, WrittenFile
+from headwater.lake.quarantine import quarantine
 from headwater.lake.writer import Audit, Staging, publish
 from headwater.project.base import Load
 

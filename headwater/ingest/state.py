@@ -11,10 +11,9 @@ from typing import Any
 from headwater.ingest import cursor as cursors
 from headwater.lake import Lake
 from headwater.lake.metadata import TableMetadata, summary_of
+from headwater.lake.properties import CURSOR, LOADED, SOURCE_STATE
 
-CURSOR = "headwater.cursor"
-SOURCE_STATE = "headwater.source-state"
-LOADED = "headwater.loaded"  # marks a snapshot written by a load (not by maintenance)
+__all__ = ["CURSOR", "LOADED", "SOURCE_STATE", "LoadState", "committed_state", "state_properties"]
 
 
 @dataclass(frozen=True)

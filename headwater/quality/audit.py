@@ -22,11 +22,11 @@ import pyarrow as pa
 
 from headwater.connect.sql.quoting import ident, literal
 from headwater.errors import LakeError, QualityFailed
-from headwater.ingest.extraction import Reject
-from headwater.ingest.quarantine import quarantine
 from headwater.lake import Lake, replace_table
 from headwater.lake.arrow_types import fit
 from headwater.lake.change import WrittenFile
+from headwater.lake.properties import RUN_ID
+from headwater.lake.quarantine import Reject, quarantine
 from headwater.lake.writer import Staging
 from headwater.quality import rules as r
 from headwater.quality.compile import CheckError, compile_check, fill
@@ -135,7 +135,7 @@ class Auditor:
         """Keep what the load produced in ``<table>__rejected`` (replaced each time)."""
         if not paths:
             return
-        name, props = self.table + REJECTED, {"headwater.run-id": self.run_id}
+        name, props = self.table + REJECTED, {RUN_ID: self.run_id}
 
         def rows() -> pa.RecordBatchReader:
             return session.con.execute(f"SELECT * FROM {_relation(paths)}").to_arrow_reader(100_000)

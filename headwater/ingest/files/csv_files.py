@@ -14,11 +14,12 @@ from typing import Any
 
 import duckdb
 
+from headwater.connect.sql.duckdb_types import common_type
 from headwater.connect.sql.quoting import ident, literal
 from headwater.connect.storage import FileEntry
 from headwater.errors import SourceError
 from headwater.ingest.extraction import Reject
-from headwater.ingest.files.scan import FILE, Scan, common_type
+from headwater.ingest.files.scan import FILE, Scan
 from headwater.project.files import FileTable
 
 

@@ -27,18 +27,3 @@ class Scan:
     locations: dict[str, str]
     rejects: Callable[[duckdb.DuckDBPyConnection], list[Reject]] = lambda con: []
     found: list[Reject] = field(default_factory=list)  # rejects known before reading
-
-
-def common_type(con: duckdb.DuckDBPyConnection, types: list[str]) -> str:
-    """A type every one of ``types`` widens to without loss (BIGINT and DOUBLE → DOUBLE), or
-    VARCHAR when there is none: DuckDB's UNION type alone would make BIGINT and DATE a DATE."""
-    distinct = list(dict.fromkeys(types))
-    if len(distinct) == 1:
-        return distinct[0]
-    union = " UNION ALL ".join(f"SELECT NULL::{t} AS c" for t in distinct)
-    row = con.execute(f"SELECT typeof(c) FROM ({union}) LIMIT 1").fetchone()
-    assert row is not None
-    widest = str(row[0])
-    checks = ", ".join(f"can_cast_implicitly(NULL::{t}, NULL::{widest})" for t in distinct)
-    lossless = con.execute(f"SELECT [{checks}]").fetchone()
-    return widest if lossless is not None and all(lossless[0]) else "VARCHAR"

@@ -16,9 +16,9 @@ from typing import Literal
 
 import duckdb
 
+from headwater.connect.sql.duckdb_types import common_type
 from headwater.connect.storage import FileEntry, Storage, attach
 from headwater.errors import LakeError
-from headwater.ingest.files.scan import common_type
 from headwater.lake.catalog import Lake
 from headwater.lake.crawl.discover import detect_all, hidden, listing
 from headwater.lake.crawl.group import Dataset, group

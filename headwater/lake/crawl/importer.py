@@ -16,7 +16,6 @@ import pyarrow as pa
 
 from headwater.connect.storage import Storage, attach
 from headwater.errors import HeadwaterError, SourceError
-from headwater.ingest.contract import schema_changes
 from headwater.lake.arrow_types import conform, storable_schema
 from headwater.lake.catalog import Lake
 from headwater.lake.change import Keep
@@ -26,6 +25,7 @@ from headwater.lake.crawl.register import Policy
 from headwater.lake.crawl.registry import ExternalFile
 from headwater.lake.crawl.relation import relation
 from headwater.lake.crawl.report import TableOutcome
+from headwater.lake.schema_changes import schema_changes
 from headwater.lake.writer import Staging, publish, write_schema
 
 DIGEST = "headwater.crawl-files"

@@ -16,9 +16,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from headwater.connect.sql.duckdb_types import common_type
 from headwater.connect.sql.quoting import literal
 from headwater.connect.storage import FileEntry, Storage
-from headwater.ingest.files.scan import common_type
 from headwater.lake.crawl.detect import Detected
 from headwater.lake.crawl.layout import Columns, Layout
 

@@ -11,12 +11,9 @@ from __future__ import annotations
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
-from headwater.ingest.state import LOADED
+from headwater.lake.properties import LOADED, MAINTENANCE, WRITER
 
-MAINTENANCE = "headwater.maintenance"  # names the operation that wrote a snapshot
-
-# who wrote a snapshot, not state: a compaction is not that run's work
-_WRITER = frozenset({"headwater.run-id", "headwater.task", "headwater.reader"})
+__all__ = ["MAINTENANCE", "carried_properties", "state_lineage"]
 
 
 def state_lineage(table: Table) -> list[Snapshot]:
@@ -37,4 +34,4 @@ def carried_properties(table: Table) -> dict[str, str]:
     if not lineage or lineage[-1].summary is None:
         return {}
     props = lineage[-1].summary.additional_properties
-    return {k: v for k, v in props.items() if k.startswith("headwater.") and k not in _WRITER}
+    return {k: v for k, v in props.items() if k.startswith("headwater.") and k not in WRITER}

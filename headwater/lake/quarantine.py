@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
 
-from headwater.ingest.extraction import Reject
-from headwater.lake import Lake
+from headwater.lake.catalog import Lake
 from headwater.lake.change import Keep
+from headwater.lake.properties import RUN_ID
 from headwater.lake.writer import Staging, WriteResult, publish
 
 SUFFIX = "__quarantine"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One piece of input that could not be loaded, kept in the quarantine table."""
+
+    reason: str
+    record: str  # the raw row, line or value, as text
+    location: str = ""  # file:line, URL, Redis key…
+    column: str | None = None
+
 
 SCHEMA = pa.schema(
     [
@@ -58,7 +70,7 @@ def quarantine(
 
     with Staging(lake, quarantine_name(table), SCHEMA) as staging:
         files = staging.writer().write_all([batch])
-        return publish(staging, files, keep=Keep.ALL, properties={"headwater.run-id": run_id})
+        return publish(staging, files, keep=Keep.ALL, properties={RUN_ID: run_id})
 
 
 def _unseen(lake: Lake, name: str, batch: pa.RecordBatch) -> pa.RecordBatch:

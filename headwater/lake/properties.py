@@ -1,0 +1,15 @@
+"""The snapshot summary properties Headwater writes: who wrote a snapshot, and the load state
+a snapshot carries (committed with the rows it covers; see headwater.ingest.state)."""
+
+from __future__ import annotations
+
+RUN_ID = "headwater.run-id"  # the run that wrote the snapshot
+TASK = "headwater.task"  # the task of that run
+READER = "headwater.reader"  # the reader a SQL load used
+LOADED = "headwater.loaded"  # marks a snapshot written by a load (not by maintenance)
+CURSOR = "headwater.cursor"  # the load's cursor after it
+SOURCE_STATE = "headwater.source-state"  # the source's own state after it (JSON)
+MAINTENANCE = "headwater.maintenance"  # names the maintenance operation that wrote it
+
+# who wrote a snapshot, not state: a compaction does not carry them from the snapshot it rewrote
+WRITER = frozenset({RUN_ID, TASK, READER})
