@@ -32,12 +32,18 @@ from headwater.lake.maintenance import Maintenance
 from headwater.project import Project
 from headwater.project.config import Serve
 from headwater.web import create_app
+from tests.load_support import SqliteProject
 from tests.test_serve_support import TOKEN, serving
 
 pytestmark = pytest.mark.slow
 
-PROJECT = """\
-name: lakefront
+# a project whose pipeline `p` loads raw.members from SQLite (append, cursor id), served
+# with the token TOKEN
+MEMBERS = """\
+- name: members
+  load: {strategy: append, cursor: id}
+"""
+SERVE = """\
 variables:
   api_token: {sensitive: true}
 serve:
@@ -48,11 +54,15 @@ PEOPLE = pa.schema([pa.field("id", pa.int64()), pa.field("name", pa.string())])
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    root = tmp_path_factory.mktemp("rest-writes") / "lakefront"
-    root.mkdir()
-    (root / "headwater.yaml").write_text(PROJECT, encoding="utf-8")
-    ws = Workspace.open(root, {"api_token": TOKEN})
+def project(tmp_path_factory: pytest.TempPathFactory) -> SqliteProject:
+    project = SqliteProject(tmp_path_factory.mktemp("rest-writes") / "lakefront", MEMBERS, SERVE)
+    project.sql("CREATE TABLE members (id INTEGER PRIMARY KEY, name TEXT)")
+    return project
+
+
+@pytest.fixture(scope="module")
+def ws(project: SqliteProject) -> Iterator[Workspace]:
+    ws = Workspace.open(project.root, {"api_token": TOKEN})
     yield ws
     ws.close()
 
@@ -115,7 +125,7 @@ def test_pyiceberg_writes_what_headwater_queries_lists_and_maintains(
     assert sorted(report.expire.expired) == sorted(s.snapshot_id for s in shown.snapshots)
     assert not any(local(path).exists() for path in small)
     assert rows(ws, "SELECT id, name FROM crm.people ORDER BY id") == expected
-    assert ws.tables()[0].files == 1
+    assert ws.lake.info("crm.people").files == 1
 
     # the client sees Headwater's commit, and appends on top of it
     table = catalog.load_table("crm.people")
@@ -188,6 +198,8 @@ def test_files_outside_the_table_are_refused(
     with pytest.raises(BadRequestError, match=r"data file .*elsewhere\.parquet is outside"):
         table.add_files([str(outside)])
     assert outside.exists()
+    with pytest.raises(BadRequestError, match="summary key `headwater.cursor` is Headwater's"):
+        table.append(people((3, "eve")), snapshot_properties={"headwater.cursor": "999"})
     assert rows(ws, "SELECT id FROM guarded.people") == [(1,)]
     with pytest.raises(BadRequestError, match="`py-io-impl` configures the catalog server"):
         catalog.create_table("guarded.sneaky", schema=PEOPLE, properties={"py-io-impl": "os.X"})
@@ -448,3 +460,27 @@ def test_writes_under_the_catalog_prefix(ws: Workspace) -> None:
         prefixed.close()
     assert ws.lake.tables("prefixed") == ["prefixed.kept"]
     assert rows(ws, "SELECT id, name FROM prefixed.kept") == [(2, "grace")]
+
+
+def test_a_headwater_load_keeps_its_cursor_through_rest_writes(
+    catalog: RestCatalog, project: SqliteProject, ws: Workspace
+) -> None:
+    insert = "INSERT INTO members VALUES (?, ?)"
+    project.sql(insert, [(1, "ada"), (2, "grace")])
+    ws.run("p")
+    table = catalog.load_table("raw.members")
+    loaded = table.current_snapshot().snapshot_id
+    schema = table.schema().as_arrow()
+    table.append(pa.Table.from_pylist([{"id": 100, "name": "from pyiceberg"}], schema=schema))
+    # the snapshots back to the last load's hold its cursor: a client may not remove them,
+    # nor write Headwater's state keys
+    with pytest.raises(BadRequestError, match=f"snapshot {loaded} cannot be removed"):
+        table.maintenance.expire_snapshots().by_id(loaded).commit()
+    with pytest.raises(BadRequestError, match="summary key `headwater.cursor` is Headwater's"):
+        table.append(
+            pa.Table.from_pylist([{"id": 101, "name": "x"}], schema=schema),
+            snapshot_properties={"headwater.cursor": "0"},
+        )
+    project.sql(insert, [(3, "edsger")])
+    ws.run("p")  # reads from its cursor (2): the REST append is neither lost nor duplicated
+    assert rows(ws, "SELECT id FROM raw.members ORDER BY id") == [(1,), (2,), (3,), (100,)]

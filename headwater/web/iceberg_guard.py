@@ -12,6 +12,10 @@ Headwater's queries, checks and maintenance read data files only: a snapshot tha
 files (an engine's merge-on-read ``DELETE`` or ``UPDATE``) is refused rather than published as
 a table Headwater would misread.
 
+Snapshot summary keys ``headwater.*`` carry the state of Headwater's loads (their cursor): a
+snapshot that brings one is refused, and so is removing the snapshots that hold it (as
+Headwater's own expiry keeps them).
+
 Table properties are merged into the settings of the server's own file IO when it commits, and
 two of them name Python classes pyiceberg imports (``py-io-impl``,
 ``write.py-location-provider.impl``): properties that load code or configure storage clients
@@ -29,6 +33,7 @@ from headwater.web.errors import ApiError
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
+    from pyiceberg.table import Table
     from pyiceberg.table.metadata import TableMetadata
     from pyiceberg.table.snapshots import Snapshot
     from pyiceberg.table.update import TableUpdate
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
 # properties of the server's file IO, or Python classes pyiceberg would import on the server
 SERVER_SIDE = ("py-", "write.py-", "s3.", "gcs.", "adls.", "hdfs.", "hf.", "oss.", "client.")
 PATH_PROPERTIES = ("write.data.path", "write.metadata.path")
+RESERVED_SUMMARY = "headwater."  # snapshot properties of Headwater's loads (their cursor…)
 
 
 def table_location(lake: Lake, namespace: str, name: str) -> str:
@@ -69,7 +75,7 @@ def check_properties(properties: Mapping[str, str], location: str) -> None:
 
 
 def check_updates(
-    lake: Lake, location: str, current: TableMetadata | None, updates: Iterable[TableUpdate]
+    lake: Lake, location: str, table: Table | None, updates: Iterable[TableUpdate]
 ) -> None:
     """Every location, property and file path ``updates`` bring lies inside ``location``.
 
@@ -80,12 +86,14 @@ def check_updates(
     from pyiceberg.io import load_file_io
     from pyiceberg.table.update import (
         AddSnapshotUpdate,
+        RemoveSnapshotsUpdate,
         SetLocationUpdate,
         SetPartitionStatisticsUpdate,
         SetPropertiesUpdate,
         SetStatisticsUpdate,
     )
 
+    current = table.metadata if table is not None else None
     io: FileIO | None = None
     for update in updates:
         if isinstance(update, SetLocationUpdate):
@@ -99,6 +107,23 @@ def check_updates(
         elif isinstance(update, AddSnapshotUpdate):
             io = io or load_file_io(dict(lake.catalog.properties), location)
             _check_snapshot(io, location, current, update.snapshot)
+        elif isinstance(update, RemoveSnapshotsUpdate) and table is not None:
+            _check_state_kept(table, update.snapshot_ids)
+
+
+def _check_state_kept(table: Table, removed: Iterable[int]) -> None:
+    """The snapshots from the current one back to the one holding the last load's cursor stay,
+    as Headwater's own expiry keeps them: without them the next load would start over."""
+    from headwater.lake.maintenance.state import state_lineage
+
+    kept = {s.snapshot_id for s in state_lineage(table)}
+    held = sorted(kept.intersection(removed))
+    if held:
+        raise _refused(
+            f"snapshot {held[0]} cannot be removed: the table's last load keeps its cursor in "
+            "the snapshots from the current one back to it",
+            "expire snapshots with `headwater maintain`, which keeps them",
+        )
 
 
 def _check_snapshot(
@@ -106,6 +131,14 @@ def _check_snapshot(
 ) -> None:
     from pyiceberg.manifest import ManifestContent
 
+    summary = snapshot.summary.additional_properties if snapshot.summary else {}
+    reserved = sorted(key for key in summary if key.startswith(RESERVED_SUMMARY))
+    if reserved:
+        raise _refused(
+            f"snapshot summary key `{reserved[0]}` is Headwater's: its loads keep their cursor "
+            "and state there",
+            f"leave out the `{RESERVED_SUMMARY}*` keys",
+        )
     _check_path(snapshot.manifest_list, location, "manifest list")
     parent = (
         current.snapshot_by_id(snapshot.parent_snapshot_id)

@@ -218,7 +218,7 @@ def commit_table(ws: Ws, namespace: str, table: str, body: CommitTableRequest) -
     location = (
         current.metadata.location if current else iceberg_guard.table_location(ws.lake, ns, name)
     )
-    iceberg_guard.check_updates(ws.lake, location, current.metadata if current else None, updates)
+    iceberg_guard.check_updates(ws.lake, location, current, updates)
     metadata_location, metadata = _commit(ws, f"{ns}.{name}", requirements, updates)
     return iceberg_lookup.table_result(metadata_location, metadata.model_dump_json().encode())
 
