@@ -131,6 +131,25 @@ def test_table_rules(ws: Any) -> None:
     assert (got["no_negative"].failing, got["no_negative"].sample[0]["id"]) == (1, 4)
 
 
+def test_rules_that_could_not_fail_now_do(ws: Any) -> None:
+    """A NULL among accepted values, a `field` only the checked table has, and
+    ``unique: {column: …}`` once passed without looking at the data (or did not parse)."""
+    got = run(
+        ws,
+        """
+  - accepted_values: {column: status, values: [new, paid, null]}
+  - relationships: {column: customer, to: shop.customers, field: customer}
+  - unique: {column: id}
+""",
+    )
+    values = got["accepted_values_status"]
+    assert (values.passed, values.evaluated, values.failing) == (False, 5, 1)
+    assert values.sample[0]["status"] == "odd"
+    rel = got["relationships_customer"]
+    assert not rel.passed and rel.error == "no column `customer` in `shop.customers`; columns: id"
+    assert (got["unique_id"].passed, got["unique_id"].failing) == (False, 1)
+
+
 def test_great_expectations_names(ws: Any) -> None:
     got = run(
         ws,

@@ -274,6 +274,18 @@ def test_a_partitioned_table_lists_only_matching_partitions(ws: Workspace) -> No
     assert files_read(ws, several) == 2
 
 
+def test_a_literal_cast_to_another_type_does_not_prune(ws: Workspace) -> None:
+    """``code = CAST('5' AS INTEGER)`` compares numbers: the file holding only '05' matches."""
+    for code in ("05", "5"):
+        append(ws.lake, "shop.codes", pa.table({"code": [code]}))
+    sql = "SELECT code FROM shop.codes WHERE code = CAST('5' AS INTEGER) ORDER BY code"
+    assert ws.query(sql).to_pylist() == [{"code": "05"}, {"code": "5"}]
+    assert files_read(ws, sql) == 2
+    text = "SELECT code FROM shop.codes WHERE code = CAST('5' AS VARCHAR)"
+    assert ws.query(text).to_pylist() == [{"code": "5"}]
+    assert files_read(ws, text) == 1  # a cast to text still prunes a text column
+
+
 def test_a_session_reused_after_pruned_queries(ws: Workspace) -> None:
     with Session(ws.lake) as session:
 

@@ -85,6 +85,9 @@ def _filtered(aggregate: str, where: str) -> str:
     return aggregate if where == "true" else f"{aggregate} FILTER (WHERE {where})"
 
 
+# the other table of a relationships check, in its subquery
+_OTHER = "__headwater_other"
+
 # Widest range of an integer key whose distinct values are counted in a bitmap: 2^28 bits,
 # 32 MB for each thread's partial bitmap
 BITMAP_BITS = 1 << 28
@@ -136,9 +139,16 @@ def compile_check(
     if isinstance(check, r.AcceptedValues | r.NotInSet):
         c = col(check.column)
         kind = columns[check.column]
-        for v in check.values:
+        # NULLs are not evaluated; a NULL in the list would make `NOT IN` NULL for every value
+        values = [v for v in check.values if v is not None]
+        if not values:
+            raise CheckError(
+                f"`{check.kind}` on `{check.column}` lists only NULL, and NULLs are not "
+                "evaluated by value checks: use `not_null` for them"
+            )
+        for v in values:
             _compatible(v, kind, check.column, table)
-        listed = ", ".join(value_literal(v) for v in check.values)
+        listed = ", ".join(value_literal(v) for v in values)
         negate = "NOT " if isinstance(check, r.AcceptedValues) else ""
         words = "in" if isinstance(check, r.AcceptedValues) else "not in"
         return value_check(
@@ -238,16 +248,16 @@ def compile_check(
         return out
     if isinstance(check, r.Relationships):
         c = col(check.column)
+        # qualified: a `field` missing from the other table is an error, not a correlated
+        # reference to the checked table's column of that name (which always matches)
+        field_ = f"{_OTHER}.{ident(check.field)}"
+        keys = f"(SELECT {field_} FROM {{other}} AS {_OTHER} WHERE {field_} IS NOT NULL)"
         out.query = (
             f"SELECT count(*) FILTER (WHERE {where} AND {c} IS NOT NULL), "
-            f"count(*) FILTER (WHERE {where} AND {c} IS NOT NULL AND {c} NOT IN "
-            f"(SELECT {ident(check.field)} FROM {{other}} WHERE {ident(check.field)} IS NOT NULL)) "
+            f"count(*) FILTER (WHERE {where} AND {c} IS NOT NULL AND {c} NOT IN {keys}) "
             f"FROM {{table}}"
         )
-        out.failing_rows = (
-            f"{where} AND {c} IS NOT NULL AND {c} NOT IN "
-            f"(SELECT {ident(check.field)} FROM {{other}} WHERE {ident(check.field)} IS NOT NULL)"
-        )
+        out.failing_rows = f"{where} AND {c} IS NOT NULL AND {c} NOT IN {keys}"
         out.expected = f"every {check.column} in {check.to}.{check.field}"
         return out
     if isinstance(check, r.CustomSql):

@@ -270,6 +270,7 @@ def _outcome(
             observed = {"rows": rows, "mean": round(mean, 2), "z": round(z, 2)}
             passed = z <= check.z
     elif isinstance(check, r.Relationships):
+        _has_column(con, str(other), check.to, check.field)
         row = con.execute(fill(c.query, table=relation, other=other)).fetchone()
         evaluated, failing = (int(row[0]), int(row[1])) if row else (0, 0)
         observed = failing
@@ -312,6 +313,14 @@ def _outcome(
         expected=c.expected,
         sample=sample,
     )
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, relation: str, table: str, column: str) -> None:
+    """Refuse a reference to a column ``table`` lacks, naming the columns it has (DuckDB's
+    own error, from inside a subquery, names neither)."""
+    columns = [str(row[0]) for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+    if column.lower() not in (name.lower() for name in columns):
+        raise CheckError(f"no column `{column}` in `{table}`; columns: {', '.join(columns)}")
 
 
 def _select_only(sql: str) -> str:

@@ -55,7 +55,11 @@ class Unique(Rule):
     @classmethod
     def _column(cls, value: Any) -> Any:
         if isinstance(value, dict) and "column" in value:
-            value = {**value, "columns": value.pop("column")}
+            # a new dict without `column`: the caller's mapping stays as it was
+            value = {
+                **{k: v for k, v in value.items() if k != "column"},
+                "columns": value["column"],
+            }
         if isinstance(value, dict) and isinstance(value.get("columns"), str):
             value = {**value, "columns": [value["columns"]]}
         return value

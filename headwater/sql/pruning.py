@@ -188,6 +188,8 @@ def _value(node: exp.Expression, kind: IcebergType) -> Any:
     elif isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and node.this.is_number:
         text, number = "-" + node.this.this, True
     elif isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
+        if not _cast_fits(node.to, kind):
+            return None  # `code = CAST('5' AS INT)`: DuckDB compares as numbers, '05' matches
         text = node.this.this  # DATE '…', TIMESTAMP '…'
     elif isinstance(node, exp.Boolean):
         return bool(node.this) if isinstance(kind, t.BooleanType) else None
@@ -216,3 +218,24 @@ def _value(node: exp.Expression, kind: IcebergType) -> Any:
         # the session's time zone is UTC: a time without a zone is a UTC time
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return None
+
+
+def _cast_fits(to: exp.DataType, kind: IcebergType) -> bool:
+    """Whether a string cast to ``to`` compares with a column of ``kind`` as ``kind`` does:
+    text with text, dates and timestamps with either."""
+    from pyiceberg import types as t
+    from sqlglot import exp
+
+    types = exp.DataType.Type
+    if isinstance(kind, t.StringType):
+        return to.this in exp.DataType.TEXT_TYPES
+    if isinstance(kind, t.DateType | t.TimestampType | t.TimestamptzType):
+        moments = (
+            types.DATE,
+            types.DATETIME,
+            types.TIMESTAMP,
+            types.TIMESTAMPNTZ,
+            types.TIMESTAMPTZ,
+        )
+        return to.this in moments  # not TIMESTAMP_S/_MS/_NS: their precision is another
+    return False
