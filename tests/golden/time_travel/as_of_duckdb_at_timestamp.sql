@@ -1,0 +1,2 @@
+-- DuckDB's AT (TIMESTAMP => …)
+SELECT id FROM shop.orders AT (TIMESTAMP => TIMESTAMP '2026-11-01 10:30:00')

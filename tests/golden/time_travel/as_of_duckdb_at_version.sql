@@ -1,0 +1,2 @@
+-- DuckDB's AT (VERSION => …)
+SELECT id FROM shop.orders AT (VERSION => 1001)

@@ -1,0 +1,2 @@
+-- EXPLAIN of a statement reading the past
+EXPLAIN SELECT id FROM shop.orders FOR VERSION AS OF 1001

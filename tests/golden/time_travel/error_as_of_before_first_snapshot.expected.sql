@@ -1,0 +1,2 @@
+-- QueryError: table `shop.orders` has no snapshot at or before 2026-11-01 09:59:59.000 UTC: its first snapshot (1001) was committed at 2026-11-01 10:00:00.000 UTC
+-- hint: read it at a later time; `headwater show shop.orders` lists its snapshots

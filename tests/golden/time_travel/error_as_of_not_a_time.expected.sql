@@ -1,0 +1,2 @@
+-- QueryError: `'yesterday-ish'` is not a timestamp for `shop.orders`: Conversion Error: invalid timestamp field format: "yesterday-ish", expected format is (YYYY-MM-DD HH:MM:SS[.US][±HH[:MM[:SS]]| ZONE])
+-- hint: e.g. FOR TIMESTAMP AS OF TIMESTAMP '2026-11-01 10:00:00' or FOR VERSION AS OF <snapshot id>

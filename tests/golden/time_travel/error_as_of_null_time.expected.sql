@@ -1,0 +1,2 @@
+-- QueryError: the time to read `shop.orders` at is NULL
+-- hint: give a timestamp

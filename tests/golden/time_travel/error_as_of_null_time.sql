@@ -1,0 +1,2 @@
+-- a NULL time
+SELECT id FROM shop.orders FOR TIMESTAMP AS OF NULL

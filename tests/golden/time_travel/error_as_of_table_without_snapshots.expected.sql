@@ -1,0 +1,2 @@
+-- QueryError: table `shop.empty` has no snapshots yet, so it has no past version
+-- hint: read it without FOR … AS OF

@@ -1,0 +1,2 @@
+-- QueryError: table `shop.orders` has no snapshot 'release-1' (the latest: 1003, 1002, 1001)
+-- hint: a version is a snapshot id, or a tag or branch name; `headwater show shop.orders` lists its snapshots

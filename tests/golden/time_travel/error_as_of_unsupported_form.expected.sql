@@ -1,0 +1,2 @@
+-- QueryError: `shop.orders FOR TIMESTAMP BETWEEN (CAST('2026-11-01 10:00:00' AS TIMESTAMP), CAST('2026-11-01 12:00:00' AS TIMESTAMP))`: only `FOR TIMESTAMP AS OF …` and `FOR VERSION AS OF …` select a past version of a table
+-- hint: e.g. FROM gold.t FOR TIMESTAMP AS OF TIMESTAMP '2026-11-01 10:00:00'

@@ -1,0 +1,2 @@
+-- QueryError: DELETE statements cannot be run: only SELECT statements (and WITH, UNION, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) can be run here
+-- hint: tables are written by pipelines (sources and models), not by ad-hoc SQL

@@ -1,0 +1,2 @@
+-- only reads run
+DELETE FROM shop.orders WHERE id = 1

@@ -1,0 +1,2 @@
+-- no WHERE: the whole table
+SELECT count(*) FROM shop.orders

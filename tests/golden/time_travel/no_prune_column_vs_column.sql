@@ -1,0 +1,2 @@
+-- two columns compared
+SELECT * FROM shop.orders WHERE id = qty

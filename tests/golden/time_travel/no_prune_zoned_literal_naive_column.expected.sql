@@ -1,0 +1,2 @@
+-- shop.orders: the whole table at its current snapshot
+SELECT * FROM shop.orders WHERE logged >= TIMESTAMPTZ '2026-11-01 10:00:00+02:00'

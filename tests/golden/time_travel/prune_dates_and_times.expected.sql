@@ -1,0 +1,2 @@
+-- "shop"."orders" := shop.orders at snapshot 1003: files where (((("placed" >= DATE '2026-01-01' AND "placed" < DATE '2027-01-01') AND "ts" >= TIMESTAMP '2026-11-01 10:00:00') AND "ts" < TIMESTAMP '2026-11-01 12:00:00') AND "logged" <= TIMESTAMP '2026-11-01 12:00:00') (columns id, status, amount, placed, ts, logged, score, qty, paid, note, by column name)
+SELECT * FROM shop.orders WHERE placed >= DATE '2026-01-01' AND placed < '2027-01-01' AND ts >= TIMESTAMP '2026-11-01 10:00:00' AND ts < TIMESTAMPTZ '2026-11-01 14:00:00+02:00' AND logged <= TIMESTAMP '2026-11-01 12:00:00'

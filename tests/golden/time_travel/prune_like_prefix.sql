@@ -1,0 +1,2 @@
+-- LIKE 'prefix%' is STARTS WITH
+SELECT * FROM shop.orders WHERE status LIKE 'pa%'

@@ -1,0 +1,2 @@
+-- IS NULL / IS NOT NULL, on the only table of the SELECT
+SELECT * FROM shop.orders WHERE note IS NULL AND id IS NOT NULL
