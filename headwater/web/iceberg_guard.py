@@ -1,4 +1,4 @@
-"""What a write through the Iceberg REST catalog may point at: its own table's folder, and no code.
+"""What a write through the Iceberg REST catalog may bring, so the lake stays one Headwater reads.
 
 Other engines write their data files, manifests and manifest lists themselves and send only
 their paths. Headwater's maintenance later deletes the files a table no longer references
@@ -150,13 +150,11 @@ def _check_snapshot(
         if manifest.manifest_path in known:
             continue
         if manifest.content == ManifestContent.DELETES:
-            raise ApiError(
-                400,
-                "BadRequestException",
+            raise _refused(
                 f"the snapshot adds delete files ({manifest.manifest_path}): Headwater reads "
                 "data files only, so row-level deletes are not accepted",
-                hint="delete or update by rewriting the data files (copy-on-write, the "
-                "tables' `write.delete.mode`), or with a Headwater load",
+                "delete or update by rewriting the data files (copy-on-write, the tables' "
+                "`write.delete.mode`), or with a Headwater load",
             )
         _check_path(manifest.manifest_path, location, "manifest")
         for entry in manifest.fetch_manifest_entry(io, discard_deleted=False):
