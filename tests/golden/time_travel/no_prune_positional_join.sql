@@ -1,2 +1,2 @@
--- joins that pair rows by position or by nearest key: a pruned side changes the pairs
+-- a join that pairs rows by position: a pruned side would change the pairs
 SELECT a.id FROM shop.orders AS a POSITIONAL JOIN shop.customers AS c WHERE c.country = 'FR'
