@@ -460,6 +460,8 @@ class Workspace(Pipelines):
             db.dispose()
         if "store" in self.__dict__:
             self.store.close()
+        if "lake" in self.__dict__:
+            self.lake.close()
 
 
 def _reads_unbuilt_tables(models: list[Model], produced: set[str], crawled: set[str]) -> bool:

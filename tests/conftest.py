@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import services
+from tests import lake_reads, services
 
 REPO = Path(__file__).resolve().parent.parent
 CLASSICMODELS_DUMP = REPO.parent / "shared" / "data" / "classicmodels" / "mysqlsampledatabase.sql"
@@ -25,50 +25,34 @@ def _lake_reads_match_pyiceberg(monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
     """Every table a test leaves in a lake it opened reads the same through Headwater's one
     read path as through pyiceberg (tests/lake_reads.py)."""
     from headwater.lake.catalog import Lake
-    from tests.lake_reads import verify
 
-    made: list[Lake] = []
     init = Lake.__init__
 
     def record(self: Lake, *args: object, **kwargs: object) -> None:
         init(self, *args, **kwargs)  # type: ignore[arg-type]
-        made.append(self)
+        lake_reads.MADE.append(self)
 
+    lake_reads.MADE.clear()
     monkeypatch.setattr(Lake, "__init__", record)
     yield
     monkeypatch.setattr(Lake, "__init__", init)
-    seen: set[str] = set()
-    for lake in made:
-        if lake.catalog_url in seen or not _reachable(lake):
-            continue
-        seen.add(lake.catalog_url)
-        verify(lake)
-
-
-def _reachable(lake: object) -> bool:
-    """A lake whose catalog is still there to read (a test's folder or database may be gone)."""
-    url = str(getattr(lake, "catalog_url", ""))
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite:///")).exists()
-    import sqlalchemy as sa
-
-    try:
-        with sa.create_engine(url).connect():
-            return True
-    except sa.exc.SQLAlchemyError:
-        return False
+    lake_reads.verify_made()
 
 
 @pytest.fixture
 def mysql_url() -> Iterator[str]:
     """URL of a fresh MariaDB/MySQL database, dropped after the test."""
-    yield from services.mysql_database()
+    for url in services.mysql_database():
+        yield url
+        lake_reads.verify_made()  # a lake kept in it is read before the database goes
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """URL of a fresh PostgreSQL database, dropped after the test."""
-    yield from services.postgres_database()
+    for url in services.postgres_database():
+        yield url
+        lake_reads.verify_made()  # a lake kept in it is read before the database goes
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,47 @@ manifests. A divergence fails the test that produced the table shape.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from headwater.errors import LakeError
 from headwater.lake.arrow_types import storable_schema
 from headwater.lake.catalog import Lake
+
+MADE: list[Lake] = []  # the lakes the running test made (recorded by conftest.py)
+
+
+def verify_made() -> None:
+    """Verify every lake the test made whose catalog is still there, once each, then close
+    the connections the verification opened."""
+    seen: set[str] = set()
+    made = list(MADE)
+    MADE.clear()
+    for lake in made:
+        lake.close()  # what the test left open; a lake opens again when used
+        if lake.catalog_url in seen or not _reachable(lake.catalog_url):
+            continue
+        seen.add(lake.catalog_url)
+        try:
+            verify(lake)
+        finally:
+            lake.close()
+
+
+def _reachable(url: str) -> bool:
+    """A catalog still there to read (a test's folder or database may be gone)."""
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).exists()
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect():
+            return True
+    except sa.exc.SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
 
 
 def verify(lake: Lake) -> int:

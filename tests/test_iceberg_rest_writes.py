@@ -103,7 +103,7 @@ def test_pyiceberg_writes_what_headwater_queries_lists_and_maintains(
     assert catalog.load_namespace_properties("crm") == {"owner": "sales"}
     table = catalog.create_table("crm.people", schema=PEOPLE)
     warehouse = ws.lake.warehouse
-    assert table.location() == f"{warehouse}/crm.db/people"
+    assert table.location() == f"{warehouse}/crm/people"
     table.append(people((1, "ada"), (2, "grace")))
     table.append(people((3, "edsger")))
 
@@ -381,7 +381,7 @@ def test_duckdb_creates_and_inserts_through_the_catalog(
                 (3, "shipped"),
             ]
             assert [s.operation for s in ws.lake.snapshots("duck.orders")] == ["append", "append"]
-            assert ws.lake.table("duck.orders").location() == f"{ws.lake.warehouse}/duck.db/orders"
+            assert ws.lake.table("duck.orders").location() == f"{ws.lake.warehouse}/duck/orders"
             assert rows(ws, "SELECT id, name FROM shared.people ORDER BY id") == [
                 (1, "ada"),
                 (2, "duck"),

@@ -1,4 +1,4 @@
-"""The embedded layout read without pyiceberg and SQLAlchemy: same answers, fewer imports."""
+"""The lake's one read path (without pyiceberg or SQLAlchemy's ORM): same answers, fewer imports."""
 
 from __future__ import annotations
 
@@ -14,21 +14,20 @@ import pytest
 
 from headwater import Workspace
 from headwater.lake import Lake, replace_table
-from headwater.lake.writer import ALL_FILES, commit_files, write_files
+from headwater.lake.change import Keep
+from headwater.lake.writer import Staging, publish
 from headwater.quality.results import CheckResult
 from headwater.state import Store
-from headwater.state.lite import LiteCheckStore
 
 
 def _reader(table: pa.Table) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=2))
 
 
-def _append(lake: Lake, name: str, table: pa.Table, remove: Any = None) -> None:
-    def produce(txn: Any, commit_uuid: Any) -> Any:
-        return write_files(txn, _reader(table), commit_uuid, lake.target_file_bytes)
-
-    commit_files(lake, name, table.schema, produce, {"headwater.cursor": "7"}, remove)
+def _append(lake: Lake, name: str, table: pa.Table, keep: Keep = Keep.ALL) -> None:
+    with Staging(lake, name, table.schema) as staging:
+        files = staging.writer().write_all(_reader(table))
+        publish(staging, files, keep=keep, properties={"headwater.cursor": "7"})
 
 
 def _pyiceberg_files(lake: Lake, name: str) -> set[str]:
@@ -58,20 +57,31 @@ def test_metadata_files_are_pyicebergs(tmp_path: Path) -> None:
     assert sorted(lake.data_files("raw.t")) == sorted(_pyiceberg_files(lake, "raw.t"))
 
     # an overwrite deletes every file: the deleted entries are not live any more
-    _append(lake, "raw.t", wider, remove=ALL_FILES)
+    _append(lake, "raw.t", wider, keep=Keep.NONE)
     after = lake.current_metadata("raw.t")
     assert after is not None and after.data_files is not None
     assert {f.path for f in after.data_files} == _pyiceberg_files(lake, "raw.t")
     assert [f.record_count for f in after.data_files] == [1]
 
 
-def test_metadata_is_not_read_outside_the_embedded_layout(tmp_path: Path) -> None:
-    shared = Lake("postgresql+psycopg://nobody@127.0.0.1:1/none", tmp_path.as_uri())
-    assert shared.current_metadata("raw.t") is None  # no connection is attempted
-    on_s3 = Lake(f"sqlite:///{tmp_path / 'c.db'}", "s3://bucket/lake")
-    assert on_s3.current_metadata("raw.t") is None
+def test_a_catalog_in_postgresql_is_read_by_the_same_path(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    from headwater.errors import TableNotFound
+
+    lake = Lake(postgres_url, (tmp_path / "warehouse").as_uri())
+    assert lake.tables() == [] and lake.current_metadata("raw.t") is None  # no catalog yet
+    replace_table(lake, "raw.t", _reader(pa.table({"id": pa.array([1, 2, 3], pa.int64())})))
+    _append(lake, "raw.t", pa.table({"id": pa.array([4], pa.int64()), "note": ["n"]}))
+    assert lake.tables() == ["raw.t"]
+    assert lake.info("raw.t").rows == 4 and lake.info("raw.t").files == 2
+    assert lake.arrow_schema("raw.t").names == ["id", "note"]
+    assert sorted(lake.data_files("raw.t")) == sorted(_pyiceberg_files(lake, "raw.t"))
+    assert [s.operation for s in lake.snapshots("raw.t")] == ["append", "append"]
+    with pytest.raises(TableNotFound, match="did you mean `raw.t`"):
+        lake.info("raw.tt")
     empty = Lake.local(tmp_path / "new")
-    assert empty.current_metadata("raw.missing") is None  # pyiceberg then names the error
+    assert empty.current_metadata("raw.missing") is None
 
 
 def _result(check: str, observed: Any, passed: bool = True) -> CheckResult:
@@ -88,34 +98,6 @@ def _result(check: str, observed: Any, passed: bool = True) -> CheckResult:
     )
 
 
-def test_lite_check_store_and_store_read_each_others_rows(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    assert LiteCheckStore.open(url) is None  # no store yet: Store creates it
-    store = Store.open(url)
-    lite = LiteCheckStore.open(url)
-    assert lite is not None
-
-    lite.add_check_results([_result("a", {"rows": 5, "mean": 1.5}), _result("b", None, False)])
-    store.add_check_results([_result("a", 7)], run_id="run-1")
-    by_store, by_lite = store.check_history("raw.t"), lite.check_history("raw.t")
-    assert by_store == by_lite
-    assert [(r["check_name"], r["observed"], r["passed"], r["run_id"]) for r in by_lite] == [
-        ("a", 7, True, "run-1"),
-        ("b", None, False, None),
-        ("a", {"rows": 5, "mean": 1.5}, True, None),
-    ]
-    assert lite.check_history("raw.t", "a", limit=1) == store.check_history("raw.t", "a", limit=1)
-    assert by_lite[1]["evaluated_at"].tzinfo is not None
-    store.close()
-
-    con = sqlite3.connect(tmp_path / "state.db")
-    with con:
-        con.execute("UPDATE alembic_version SET version_num = '0003'")
-    con.close()
-    assert LiteCheckStore.open(url) is None  # another revision: Store refuses it, by name
-    assert LiteCheckStore.open("postgresql+psycopg://nobody@127.0.0.1:1/none") is None
-
-
 CHILD = """
 import json, sys
 from headwater.cli.app import main
@@ -124,7 +106,7 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pyiceberg", "sqlalchemy", "alembic"})
+heavy = sorted({m for m in sys.modules} & {"pyiceberg", "sqlalchemy.orm", "duckdb.experimental"})
 print(json.dumps({"code": code, "heavy": heavy}))
 """
 
@@ -232,8 +214,6 @@ def test_arrow_schema_from_the_metadata_is_pyicebergs(tmp_path: Path) -> None:
     import datetime as dt
     from decimal import Decimal
 
-    from headwater.lake.local_table import arrow_schema
-
     lake = Lake.local(tmp_path / ".headwater")
     table = pa.table(
         {
@@ -254,17 +234,25 @@ def test_arrow_schema_from_the_metadata_is_pyicebergs(tmp_path: Path) -> None:
     replace_table(lake, "raw.t", _reader(table))
     current = lake.current_metadata("raw.t")
     assert current is not None
-    lean = arrow_schema(current)
-    assert lean is not None
+    lean = current.arrow_schema()
     from headwater.lake.arrow_types import storable_schema
 
     by_pyiceberg = storable_schema(lake.table("raw.t").schema().as_arrow())
     assert lean.equals(by_pyiceberg, check_metadata=True)
 
-    nested = pa.table({"l": pa.array([[1, 2]], pa.list_(pa.int64()))})
+    nested = pa.table(
+        {
+            "l": pa.array([[1, 2]], pa.list_(pa.int64())),
+            "st": pa.array([{"x": 1, "y": "a"}]),
+            "m": pa.array([[("k", 1.5)]], pa.map_(pa.string(), pa.float64())),
+        }
+    )
     replace_table(lake, "raw.n", _reader(nested))
     current = lake.current_metadata("raw.n")
-    assert current is not None and arrow_schema(current) is None  # left to pyiceberg
+    assert current is not None
+    assert current.arrow_schema().equals(
+        storable_schema(lake.table("raw.n").schema().as_arrow()), check_metadata=True
+    )
     counts = current.column_counts()  # a nested column has no counts of its own
     assert counts is not None and (counts.rows, counts.nulls, counts.bounds) == (1, {}, {})
     assert lake.arrow_schema("raw.n").field("l").type == pa.list_(pa.int64())
@@ -338,17 +326,13 @@ class _Failing:
         return Extraction(readers=[pa.RecordBatchReader.from_batches(schema, batches())])
 
 
-def test_a_failed_append_without_pyiceberg_leaves_no_file_and_the_next_run_resumes(
-    tmp_path: Path,
-) -> None:
+def test_a_failed_append_leaves_no_file_and_the_next_run_resumes(tmp_path: Path) -> None:
     from headwater.ingest.load import load
-    from headwater.lake.local_table import LocalTable
     from headwater.project.base import Load
 
     lake = Lake.local(tmp_path / ".headwater")
     settings = Load(strategy="incremental", cursor="id")
-    load(lake, "raw.events", _Failing(1, 30, None), settings)  # creates the table: pyiceberg
-    assert LocalTable.open(lake, "raw.events") is not None  # what follows takes the lean path
+    load(lake, "raw.events", _Failing(1, 30, None), settings)
     data = tmp_path / ".headwater" / "warehouse" / "raw" / "events" / "data"
     before = sorted(p.name for p in data.iterdir())
 
@@ -375,7 +359,7 @@ def test_a_project_folder_with_a_space_keeps_its_data_inside(tmp_path: Path) -> 
     (root / "headwater.yaml").write_text("name: spaced\n")
     with Workspace.open(root) as ws:
         replace_table(ws.lake, "raw.t", _reader(pa.table({"id": [1, 2]})))
-        _append(ws.lake, "raw.t", pa.table({"id": [3]}))  # the commit without pyiceberg
+        _append(ws.lake, "raw.t", pa.table({"id": [3]}))
         assert ws.query("SELECT sum(id) AS s FROM raw.t").to_pylist() == [{"s": 6}]
         assert len(ws.lake.data_files("raw.t")) == 2
     files = sorted(p.relative_to(root).parts[:4] for p in root.rglob("*.parquet"))
@@ -405,7 +389,8 @@ class _Waiting:
         return Extraction(readers=[pa.RecordBatchReader.from_batches(schema, batches())])
 
 
-def test_two_appends_racing_without_pyiceberg_lose_nothing(tmp_path: Path) -> None:
+def test_two_appends_racing_both_land_once(tmp_path: Path) -> None:
+    """The append that loses the race is applied again on the winner's snapshot."""
     import threading
 
     from headwater.errors import CommitConflict
@@ -433,18 +418,17 @@ def test_two_appends_racing_without_pyiceberg_lose_nothing(tmp_path: Path) -> No
     for thread in threads:
         thread.join()
 
-    lost = [name for name, got in outcomes.items() if isinstance(got, CommitConflict)]
-    assert len(lost) == 1  # one committed; the other found the table changed
-    assert "run again" in (outcomes[lost[0]].hint or "")
+    assert not [got for got in outcomes.values() if isinstance(got, CommitConflict)]
+    assert sorted(got.inserted for got in outcomes.values()) == [100, 100]
     data = tmp_path / ".headwater" / "warehouse" / "raw" / "events" / "data"
     assert sorted(str(p) for p in data.iterdir()) == sorted(
         f.removeprefix("file://") for f in lake.data_files("raw.events")
-    )  # the loser left no file behind
-
-    first, last = (1, 100) if lost == ["a"] else (101, 200)
-    load(lake, "raw.events", _Waiting(first, last, threading.Barrier(1)), settings)  # again
+    )  # every file written is published, none left behind
     ids = sorted(i for f in lake.data_files("raw.events") for i in pq_ids(f))
     assert ids == list(range(0, 201))
+    snapshots = lake.snapshots("raw.events")
+    assert [s.operation for s in snapshots] == ["append", "append", "append"]
+    assert snapshots[2].parent_id == snapshots[1].snapshot_id  # rebased, not forked
 
 
 @pytest.mark.parametrize(
@@ -525,14 +509,13 @@ def test_results_that_cannot_be_recorded_say_so(tmp_path: Path) -> None:
     from headwater.errors import StateError
 
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    Store.open(url).close()
-    lite = LiteCheckStore.open(url)
-    assert lite is not None
+    store = Store.open(url)
     con = sqlite3.connect(tmp_path / "state.db")
     with con:
         con.execute("DROP TABLE check_results")  # a store the writes cannot reach
     con.close()
     with pytest.raises(StateError, match="could not be recorded in the metadata store"):
-        lite.add_check_results([_result("a", 1)])
+        store.add_check_results([_result("a", 1)])
     with pytest.raises(StateError, match="cannot read check results"):
-        lite.check_history("raw.t")
+        store.check_history("raw.t")
+    store.close()

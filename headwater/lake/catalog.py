@@ -144,6 +144,9 @@ class Lake:
                 if self._s3_filesystem is None:  # one client for every file of the warehouse
                     self._s3_filesystem = self.s3.filesystem()
             return self._s3_filesystem, uri.removeprefix("s3://")
+        local = metadata.local_path(uri)
+        if local is not None:  # a path as the warehouse spells it: not %-encoded (warehouse_uri)
+            return pafs.LocalFileSystem(), local
         return pafs.FileSystem.from_uri(uri)
 
     @property
@@ -274,6 +277,22 @@ class Lake:
         return [f.path for f in files]
 
     # -- writing ---------------------------------------------------------------------------
+
+    def table_location(self, namespace: str, name: str) -> str:
+        """Where a table of the lake lives: ``<warehouse>/<namespace>/<name>`` (pyiceberg's
+        default layout, which every writer of the lake keeps, other engines too)."""
+        return f"{self.warehouse.rstrip('/')}/{namespace}/{name}"
+
+    def close(self) -> None:
+        """Release the catalog's database connections (the lake can be used again after)."""
+        with self._lock:
+            engines = [self._engine, self._catalog.engine if self._catalog else None]
+            self._engine = None
+            self._catalog = None
+            self._external = None
+        for engine in engines:
+            if engine is not None:
+                engine.dispose()
 
     def drop(self, name: str) -> None:
         self.catalog.drop_table(split_name(name))

@@ -111,6 +111,7 @@ def open_transaction(
         txn: Transaction = lake.catalog.create_table_transaction(
             (namespace, table_name),
             schema=schema,
+            location=lake.table_location(namespace, table_name),
             properties=props,
         )
         return txn, None

@@ -333,8 +333,16 @@ class Store(OrchestrationState):
             }
             for c in results
         ]
-        with self._write, self.engine.begin() as conn:
-            conn.execute(schema.check_results.insert(), rows)
+        try:
+            with self._write, self.engine.begin() as conn:
+                conn.execute(schema.check_results.insert(), rows)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StateError(
+                f"the checks ran, but their {len(rows)} result(s) could not be recorded in the "
+                f"metadata store at {self.engine.url.render_as_string()}: {_reason(exc)}",
+                hint="free disk space or stop the process holding the store, then run the "
+                "checks again",
+            ) from exc
 
     def check_history(
         self, table: str | None = None, check: str | None = None, limit: int = 1000
@@ -346,8 +354,15 @@ class Store(OrchestrationState):
             query = query.where(t.c.table_name == table)
         if check is not None:
             query = query.where(t.c.check_name == check)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).mappings().all()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StateError(
+                f"cannot read check results from the metadata store at {self.engine.url.render_as_string()}: "
+                f"{_reason(exc)}",
+                hint="check that the store's file or server is reachable and not damaged",
+            ) from exc
         return [{**row, "evaluated_at": _utc(row["evaluated_at"])} for row in rows]
 
     def run(self, run_id: str) -> RunRecord:
@@ -439,3 +454,9 @@ def _run_record(row: Any, tasks: Sequence[Any]) -> RunRecord:
             for t in tasks
         ),
     )
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words, without SQLAlchemy's statement and parameters."""
+    original = getattr(exc, "orig", None)
+    return str(original or exc).splitlines()[0]

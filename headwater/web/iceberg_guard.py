@@ -46,7 +46,7 @@ RESERVED_SUMMARY = "headwater."  # snapshot properties of Headwater's loads (the
 
 def table_location(lake: Lake, namespace: str, name: str) -> str:
     """Where a table of the lake lives (the layout of Headwater's own writers)."""
-    return f"{lake.warehouse.rstrip('/')}/{namespace}.db/{name}"
+    return lake.table_location(namespace, name)
 
 
 def check_location(given: str | None, expected: str) -> None:
