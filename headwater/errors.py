@@ -2,7 +2,10 @@
 
 Each message says what failed, where, and what to do next; context is kept as attributes so
 callers (the CLI, the web UI, tests) never parse text. Retryable failures derive from
-``TransientError``, the rest are terminal.
+``TransientError``, the rest are terminal (:func:`headwater.retry.retryable` decides for
+errors from outside the hierarchy). Every error pickles with its type, message, hint and
+context, so a task that fails in a worker process or on a Dask worker is reported, and
+retried or not, exactly as in this process.
 
     HeadwaterError
     ├── ProjectError                 the project folder or headwater.yaml is wrong
@@ -11,6 +14,7 @@ callers (the CLI, the web UI, tests) never parse text. Retryable failures derive
     │   └── VariableError            unknown / unset variable, bad --var
     ├── ConnectionError_             (exported as SourceConnectionError)
     │   ├── SourceUnreachable        TransientError too: the server may come back
+    │   │   └── ConnectionLost       the connection dropped in the middle of a read
     │   └── MissingDependency        an optional package / extension is not installed
     ├── SourceError                  a source table/query is missing or unreadable
     │   └── ContractViolation        new data breaks the table's schema contract
@@ -23,6 +27,7 @@ callers (the CLI, the web UI, tests) never parse text. Retryable failures derive
     ├── QualityFailed                new data failed its error checks and was not published
     ├── StateError                   metadata store problems
     │   └── MigrationRequired
+    ├── TaskTimedOut                 TransientError too: a task outlived its timeout
     ├── RunFailed                    a pipeline run finished with failed tasks
     └── AgentError                   the resident agent could not start or did not answer
 """
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 class HeadwaterError(Exception):
@@ -44,11 +50,24 @@ class HeadwaterError(Exception):
         self.hint = hint
         super().__init__(f"{message} — {hint}" if hint else message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt without calling __init__ (as dlt's DltException does): subclasses take
+        # keyword-only context, which Exception's default (type(*args)) cannot pass. The text
+        # is in args; message, hint and every context attribute are in __dict__.
+        return (type(self).__new__, (type(self), *self.args), self.__dict__)
+
 
 class TransientError(HeadwaterError):
-    """A failure that may go away on retry."""
+    """A failure that may go away on retry; ``retry_after`` is the least wait a server asked for."""
 
     retryable = True
+    retry_after: float | None = None
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
 
 
 class ProjectError(HeadwaterError):
@@ -89,12 +108,38 @@ class ConnectionError_(HeadwaterError):
 
 
 class SourceUnreachable(ConnectionError_, TransientError):
-    """The server did not answer; nothing was read or published."""
+    """The server did not answer, or answered "not now" (HTTP 429/5xx); nothing was published."""
 
-    def __init__(self, message: str, *, dialect: str, address: str, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        dialect: str,
+        address: str,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.dialect = dialect
         self.address = address
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, retry_after=retry_after)
+
+
+class ConnectionLost(SourceUnreachable):
+    """The connection dropped in the middle of a read (killed, server restarted, network)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        dialect: str,
+        address: str,
+        what: str,
+        rows: int,
+        hint: str | None = None,
+    ) -> None:
+        self.what = what  # what was being read: table `orders`, or a query
+        self.rows = rows  # read before the connection dropped
+        super().__init__(message, dialect=dialect, address=address, hint=hint)
 
 
 class MissingDependency(ConnectionError_):
@@ -170,6 +215,15 @@ class StateError(HeadwaterError):
 
 class MigrationRequired(StateError):
     """The metadata store's schema is older or newer than this Headwater."""
+
+
+class TaskTimedOut(TransientError):
+    """A task ran past its ``timeout`` and was stopped; it runs again if it has retries left."""
+
+    def __init__(self, message: str, *, task: str, seconds: float, hint: str | None = None):
+        self.task = task
+        self.seconds = seconds
+        super().__init__(message, hint=hint)
 
 
 class RunFailed(HeadwaterError):

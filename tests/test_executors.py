@@ -1,5 +1,5 @@
 """Executors: tasks in worker processes (killed on timeout, retried when the worker dies) and
-on a Dask cluster of separate worker processes."""
+on a Dask cluster of separate worker processes; a task's error comes back as itself."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from headwater import Workspace
 from headwater.errors import RunFailed
+from headwater.state import TaskRunRecord
 from tests.orchestration_support import make_project
 
 WORKER = """
@@ -92,6 +93,87 @@ def test_dask_executor_runs_tasks_on_cluster_workers(tmp_path: Path) -> None:
         with pytest.raises(RunFailed, match="timed out after 1s"):
             ws.run("stuck")
         ws.close()
+
+
+FAILING = """
+from pathlib import Path
+from headwater.errors import ContractViolation, SourceUnreachable
+
+def contract(ctx):
+    raise ContractViolation(
+        "table `raw.orders`: column `amount` changed from decimal(10,2) to string",
+        table="raw.orders",
+        diff=["~ amount: decimal(10,2) -> string"],
+        hint="allow it with `contract: evolve` on the table's load",
+    )
+
+def lost_once(ctx):
+    marker = Path(ctx.run.root) / f"lost-{ctx.run.run_id}"
+    if not marker.exists():
+        marker.write_text("x")
+        raise SourceUnreachable(
+            "cannot connect to mysql at db:3306/shop (connection refused)",
+            dialect="mysql",
+            address="db:3306/shop",
+            hint="is the server running?",
+        )
+    return ctx.attempt
+"""
+
+
+def failures(root: Path, executor: str) -> tuple[TaskRunRecord, TaskRunRecord, list[str]]:
+    """Run a terminal and a transient failure (both with retries) on ``executor``: the
+    terminal task's record, the transient one's, and the transient one's retry events."""
+    mod = f"failing_{uuid.uuid4().hex[:8]}"
+    retries = "{retries: 2, delay: 0.01}"
+    yaml = f"""
+    pipelines:
+      terminal:
+        executor: {executor}
+        tasks: [{{name: contract, python: "{mod}:contract", retries: {retries}}}]
+      transient:
+        executor: {executor}
+        tasks: [{{name: lost, python: "{mod}:lost_once", retries: {retries}}}]
+    """
+    ws = Workspace.open(make_project(root, yaml, {mod: FAILING}))
+    with pytest.raises(RunFailed, match="column `amount` changed"):
+        ws.run("terminal")
+    (terminal,) = ws.runs("terminal")[0].tasks
+    (transient,) = ws.run("transient").tasks
+    events = [e.message for e in ws.store.events("task_retry") if e.run_id == transient.run_id]
+    ws.close()
+    return terminal, transient, events
+
+
+def check_as_in_process(tmp_path: Path, executor: str) -> None:
+    here = failures(tmp_path / "here", "{type: threads}")
+    there = failures(tmp_path / "there", executor)
+    for terminal, transient, events in (here, there):
+        # the terminal error keeps its type and hint, and is not retried
+        assert terminal.status == "failed" and terminal.attempts == 1
+        assert terminal.error_type == "headwater.errors.ContractViolation"
+        assert terminal.error_hint == "allow it with `contract: evolve` on the table's load"
+        # the transient one is retried
+        assert transient.status == "success" and transient.attempts == 2
+        assert transient.value == 2
+        assert len(events) == 1 and "attempt 1 of 3" in events[0]
+        assert "cannot connect to mysql at db:3306/shop" in events[0]
+    assert there[0].error == here[0].error  # the same words, wherever the task ran
+    assert there[2][0].split(": ", 1)[1] == here[2][0].split(": ", 1)[1]
+
+
+def test_process_executor_reports_errors_as_in_process(tmp_path: Path) -> None:
+    check_as_in_process(tmp_path, "{type: processes}")
+
+
+@pytest.mark.slow
+def test_dask_executor_reports_errors_as_in_process(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        check_as_in_process(tmp_path, f"{{type: dask, address: {cluster.scheduler_address}}}")
 
 
 @pytest.mark.postgres

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from headwater.errors import DagError, did_you_mean
 from headwater.orchestrate.dag import Dag
 from headwater.orchestrate.task import (
     IngestSpec,
     ModelSpec,
-    RetryPolicy,
     Task,
     TaskKind,
     TaskSpec,
     TriggerRule,
 )
+from headwater.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from headwater.project.config import Source
@@ -39,6 +39,19 @@ def retry_policy(retries: Retries | None) -> RetryPolicy:
         max_delay=retries.max_delay,
         jitter=retries.jitter,
     )
+
+
+def source_retry(source: Source, connection: Any = None) -> RetryPolicy:
+    """The retries of an ingest task whose step and pipeline set none: the source's
+    ``attempts`` and ``retry_delay``, or for an HTTP API the connection's ``retries``
+    (attempts, backoff, max_backoff) unless the source sets its own."""
+    own = {"attempts", "retry_delay"} & source.model_fields_set
+    http = getattr(connection, "retries", None)
+    if http is not None and not own:
+        return RetryPolicy(
+            retries=http.attempts - 1, delay=http.backoff, max_delay=http.max_backoff
+        )
+    return RetryPolicy(retries=source.attempts - 1, delay=source.retry_delay)
 
 
 @dataclass(frozen=True)
@@ -70,10 +83,12 @@ class DagBuilder:
         sources: Mapping[str, Source],
         models: ModelGraph | Callable[[], ModelGraph] | None,
         pools: Iterable[str] = (),
+        connections: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
         self.sources = sources
+        self.connections = connections or {}
         self._models = models  # the graph, or how to make it (only if a step needs models)
         self.pools = set(pools)
         self.drafts: list[_Draft] = []
@@ -175,6 +190,12 @@ class DagBuilder:
         default_retry = retry_policy(self.settings.retries)
         tasks = []
         for draft in self.drafts:
+            retry = draft.options.retry or default_retry
+            if isinstance(draft.spec, IngestSpec) and not (
+                draft.options.retry or self.settings.retries
+            ):
+                source = self.sources[draft.spec.source]
+                retry = source_retry(source, self.connections.get(source.connection))
             deps: set[str] = set()
             for name in draft.after:
                 deps.update(self._resolve(name, draft, ids))
@@ -193,7 +214,7 @@ class DagBuilder:
                     spec=draft.spec,
                     depends_on=frozenset(deps),
                     trigger_rule=options.trigger_rule,
-                    retry=options.retry or default_retry,
+                    retry=retry,
                     timeout=options.timeout
                     if options.timeout is not None
                     else self.settings.timeout,

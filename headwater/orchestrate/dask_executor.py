@@ -1,7 +1,9 @@
 """Tasks on a Dask distributed cluster (``executor: {type: dask, address: tcp://…}``).
 
 Workers are other processes, maybe other machines: each opens the project from its folder
-(which they must see at the same path) and runs the task by id. Needs ``headwater[dask]``.
+(which they must see at the same path) and runs the task by id. A task's exception comes back
+as itself; a worker that died under a task (Dask's ``KilledWorker``) is :class:`WorkerDied`,
+retryable, as with the process executor. Needs ``headwater[dask]``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from headwater.errors import MissingDependency, SourceUnreachable
+from headwater.orchestrate.processes import WorkerDied
 from headwater.orchestrate.remote import RemoteProject, context_payload, run_remote
 
 T = TypeVar("T")
@@ -61,7 +64,7 @@ class DaskExecutor:
             try:
                 future.set_result(finished.result())
             except BaseException as exc:
-                future.set_exception(exc)
+                future.set_exception(_worker_died(exc, task.id) or exc)
 
         remote.add_done_callback(done)
         return future
@@ -79,3 +82,13 @@ class DaskExecutor:
             for remote in remotes:
                 remote.cancel()
         self.client.close()
+
+
+def _worker_died(exc: BaseException, task_id: str) -> WorkerDied | None:
+    """Dask's ``KilledWorker`` (the workers running the task died) as :class:`WorkerDied`."""
+    if type(exc).__name__ != "KilledWorker":
+        return None
+    return WorkerDied(
+        f"the Dask workers running task `{task_id}` died ({exc})",
+        hint="out of memory, or killed: the task is retried if it has retries left",
+    )

@@ -38,12 +38,12 @@ from headwater.orchestrate.task import (
     CheckSpec,
     PipelineSpec,
     PythonSpec,
-    RetryPolicy,
     SensorSpec,
     ShellSpec,
     TriggerRule,
 )
 from headwater.project.pipelines import PipelineSettings
+from headwater.retry import RetryPolicy
 
 _building: ContextVar[DagBuilder | None] = ContextVar("headwater_building", default=None)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, TransientError
 from headwater.orchestrate.code import load_callable
 from headwater.orchestrate.context import TaskCancelled, TaskContext
 from headwater.orchestrate.task import Branch, PythonSpec, SensorSpec, ShellSpec, TaskOutcome
@@ -24,6 +24,13 @@ from headwater.orchestrate.templates import is_template, render
 
 class TaskFailed(HeadwaterError):
     """A shell command exited non-zero, or a sensor gave up."""
+
+
+class TemporaryFailure(TaskFailed, TransientError):
+    """A shell command exited with status 75 (``EX_TEMPFAIL``: try again later); retried."""
+
+
+EX_TEMPFAIL = 75  # sysexits.h: a temporary failure, the caller is invited to retry
 
 
 @functools.lru_cache(maxsize=1024)
@@ -100,7 +107,8 @@ def run_shell(spec: ShellSpec, ctx: TaskContext, root: Path | None) -> TaskOutco
     process.stdout.close()
     if process.returncode != 0:
         shown = "".join(tail).rstrip()
-        raise TaskFailed(
+        failure = TemporaryFailure if process.returncode == EX_TEMPFAIL else TaskFailed
+        raise failure(
             f"`{command}` exited with status {process.returncode}"
             + (f"; its last output:\n{shown}" if shown else ""),
             hint="the whole output is in the task's log: headwater logs RUN TASK",

@@ -75,8 +75,9 @@ def plan_pipeline(
     sources: Mapping[str, Source],
     models: ModelGraph | Callable[[], ModelGraph] | None,
     pools: Iterable[str] = (),
+    connections: Mapping[str, Any] | None = None,
 ) -> Dag:
-    builder = DagBuilder(name, pipeline, sources, models, pools)
+    builder = DagBuilder(name, pipeline, sources, models, pools, connections)
     _steps(builder, pipeline.tasks, ())
     return builder.build()
 

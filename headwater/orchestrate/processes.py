@@ -1,8 +1,9 @@
 """A subprocess per task: isolation for CPU-bound or unsafe code, and a real kill on timeout.
 
 Tasks are forked from the running process, so they start with the project already loaded
-(milliseconds, not an interpreter start). The result comes back through a pipe. A worker that
-dies without answering fails its task with :class:`WorkerDied`, which is retryable.
+(milliseconds, not an interpreter start). The result, or the exception itself (see
+:mod:`headwater.orchestrate.failures`), comes back through a pipe. A worker that dies without
+answering fails its task with :class:`WorkerDied`, which is retryable.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
-from headwater.errors import HeadwaterError, TransientError
+from headwater.errors import TransientError
+from headwater.orchestrate.failures import portable
 
 T = TypeVar("T")
 
@@ -26,19 +28,13 @@ class WorkerDied(TransientError):
     """A task's worker process ended without a result (killed, crashed, out of memory)."""
 
 
-class TaskError(HeadwaterError):
-    """A task failed in a worker process; the message is the worker's."""
-
-
 def _child(send: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     os.setsid()  # its own process group: stopping it stops what it started
     try:
         result = fn(*args)
         send.send(("ok", result))
     except BaseException as exc:
-        from headwater.orchestrate.runner import describe_error
-
-        send.send(("error", describe_error(exc)))
+        send.send(("error", portable(exc)))
     finally:
         send.close()
 
@@ -77,7 +73,7 @@ class ProcessExecutor:
         if kind == "ok":
             future.set_result(payload)
         elif kind == "error":
-            future.set_exception(TaskError(payload))
+            future.set_exception(payload)
         else:
             code = process.exitcode
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"

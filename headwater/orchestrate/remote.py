@@ -4,7 +4,9 @@ The worker opens the project and plans the pipeline once per version of the proj
 definitions (:func:`headwater.project.fingerprint.fingerprint`, sent with every task: a
 worker outlives edits to the pipelines), finds the task by id and runs it. Only plain data
 crosses the wire: the project's location and version, the task id, and the run's context; the
-result is a :class:`TaskOutcome` or an error message.
+result is a :class:`TaskOutcome`, or the task's exception itself (made portable by
+:func:`headwater.orchestrate.failures.portable`), so the run records its type and hint and
+retries it or not as if it had failed in this process.
 """
 
 from __future__ import annotations
@@ -14,18 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import HeadwaterError
 from headwater.orchestrate.context import RunContext, TaskContext
+from headwater.orchestrate.failures import portable
 from headwater.orchestrate.logs import TaskLog, log_path
 from headwater.orchestrate.task import TaskOutcome
 
 if TYPE_CHECKING:
     from headwater.orchestrate.dag import Dag
     from headwater.workspace import Workspace
-
-
-class RemoteTaskError(HeadwaterError):
-    """A task failed on a worker; the message is the worker's."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def context_payload(ctx: TaskContext) -> dict[str, Any]:
 
 def run_remote(project: RemoteProject, task_id: str, payload: dict[str, Any]) -> TaskOutcome:
     from headwater.orchestrate.dispatch import execute_task
-    from headwater.orchestrate.runner import describe_error, invoke
+    from headwater.orchestrate.runner import invoke
 
     try:
         ws, dag = _open(project)
@@ -80,4 +78,4 @@ def run_remote(project: RemoteProject, task_id: str, payload: dict[str, Any]) ->
         )
         return invoke(lambda t, c: execute_task(ws, t, c, project.full_refresh), task, ctx)
     except Exception as exc:
-        raise RemoteTaskError(describe_error(exc)) from None
+        raise portable(exc) from None

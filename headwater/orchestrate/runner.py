@@ -1,8 +1,9 @@
 """Run a DAG: start each task when its trigger rule allows, record every state change.
 
 Tasks start in dependency order, bounded by the executor's workers and by named pools. A task
-that fails is retried with backoff while it has attempts left; one that outlives its timeout is
-stopped and counts as failed. What happens downstream follows each task's trigger rule (a
+that fails with a retryable error (:func:`headwater.retry.retryable`) runs again after a
+backoff while its policy has attempts left: this is the only place Headwater retries. One that
+outlives its timeout is stopped and counts as a (retryable) failure. What happens downstream follows each task's trigger rule (a
 failure blocks ``all_success`` tasks, a branch not taken skips them). A run asked to stop
 (`headwater cancel`) stops its tasks and ends ``cancelled``. State changes are written to the
 metadata store in one transaction per scheduling step, so recording costs little per task.
@@ -13,17 +14,17 @@ from __future__ import annotations
 import heapq
 import json
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, TaskTimedOut
 from headwater.orchestrate.context import RunContext, TaskCancelled, TaskContext, TaskInterrupted
 from headwater.orchestrate.dag import Dag
 from headwater.orchestrate.executor import Executor
+from headwater.orchestrate.failures import describe_error, error_details
 from headwater.orchestrate.hooks import Hooks, emit
 from headwater.orchestrate.logs import TaskLog, capture, log_path, release
 from headwater.orchestrate.pools import Pools
@@ -60,13 +61,6 @@ class _Silent:
         self, task: Task, status: TaskStatus, outcome: TaskOutcome | None, error: str | None
     ) -> None:
         pass
-
-
-def describe_error(exc: BaseException) -> str:
-    """The user-facing text of a task's failure: our message, or type and message otherwise."""
-    if isinstance(exc, HeadwaterError):
-        return str(exc)
-    return "".join(traceback.format_exception_only(exc)).strip()
 
 
 def invoke(handler: TaskHandler, task: Task, ctx: TaskContext) -> TaskOutcome:
@@ -251,7 +245,7 @@ class _Runner:
                 self._succeeded(task, outcome)
                 return
             exc = problem
-        self._failed(task, describe_error(exc))
+        self._failed(task, exc)
 
     def _check_outcome(self, task: Task, outcome: TaskOutcome) -> Exception | None:
         if outcome.value is not None:
@@ -300,25 +294,38 @@ class _Runner:
             )
         self._finish(task.id, TaskStatus.SUCCESS, outcome.branch)
 
-    def _failed(self, task: Task, message: str) -> None:
+    def _failed(self, task: Task, exc: BaseException) -> None:
+        """Schedule another attempt if the task's policy retries ``exc`` (headwater.retry),
+        else record the failure with how many attempts were made."""
         attempt = self.attempts.get(task.id, 1)
         where = (self.run_ctx.pipeline, self.run_ctx.run_id, task.id)
-        if attempt <= task.retry.retries:
-            delay = task.retry.wait(attempt)
+        message = describe_error(exc)
+        details = {"error": error_details(exc)}
+        delay = task.retry.next_wait(attempt, exc)
+        if delay is not None:
             self.state[task.id] = TaskStatus.UP_FOR_RETRY
             heapq.heappush(self.retries, (time.monotonic() + delay, task.id))
-            self._record(task.id, status=TaskStatus.UP_FOR_RETRY, error=message)
+            self._record(task.id, status=TaskStatus.UP_FOR_RETRY, error=message, details=details)
             self.listen.task_finished(task, TaskStatus.UP_FOR_RETRY, None, message)
             emit(
                 self.store,
                 self.hooks,
                 "task_retry",
-                f"task `{task.id}` failed (attempt {attempt} of {task.retry.retries + 1}), "
+                f"task `{task.id}` failed (attempt {attempt} of {task.retry.attempts}), "
                 f"retrying in {delay:.1f}s: {message}",
                 *where,
             )
             return
-        self._record(task.id, status=TaskStatus.FAILED, ended_at=now(), error=message)
+        if attempt > 1:
+            retried = details["error"]["retryable"]
+            message += (
+                f" (gave up after {attempt} attempts)"
+                if retried
+                else f" (attempt {attempt}: this error is not retried)"
+            )
+        self._record(
+            task.id, status=TaskStatus.FAILED, ended_at=now(), error=message, details=details
+        )
         self.listen.task_finished(task, TaskStatus.FAILED, None, message)
         emit(
             self.store,
@@ -338,8 +345,16 @@ class _Runner:
                 entry.ctx.cancelled.set()
                 self.executor.stop(future)
                 self.pools.release(entry.task.pool)
-                assert entry.task.timeout is not None
-                self._failed(entry.task, f"timed out after {entry.task.timeout:g}s and was stopped")
+                seconds = entry.task.timeout
+                assert seconds is not None
+                self._failed(
+                    entry.task,
+                    TaskTimedOut(
+                        f"timed out after {seconds:g}s and was stopped",
+                        task=entry.task.id,
+                        seconds=seconds,
+                    ),
+                )
 
     def _due_retries(self) -> None:
         current = time.monotonic()

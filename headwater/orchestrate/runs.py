@@ -14,8 +14,9 @@ from headwater.errors import DagError, RunFailed, StateError
 from headwater.orchestrate.context import RunContext
 from headwater.orchestrate.dag import Dag
 from headwater.orchestrate.executor import Executor, LocalExecutor
+from headwater.orchestrate.failures import describe_error
 from headwater.orchestrate.hooks import Hooks, emit
-from headwater.orchestrate.runner import RunListener, describe_error, run_dag
+from headwater.orchestrate.runner import RunListener, run_dag
 from headwater.orchestrate.schedule import Schedule, key
 from headwater.project.pipelines import PipelineSettings
 from headwater.state.records import RunRecord, RunStatus

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from headwater.project.pipelines import TriggerRule
+from headwater.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from headwater.sql.models import Model
@@ -99,22 +99,6 @@ TaskSpec = (
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Retries with exponential backoff: delay × backoff^(n-1), capped, with full jitter."""
-
-    retries: int = 0  # attempts after the first
-    delay: float = 1.0
-    backoff: float = 2.0
-    max_delay: float = 300.0
-    jitter: bool = True
-
-    def wait(self, attempt: int) -> float:
-        """Seconds to wait before attempt ``attempt + 1`` (``attempt`` ≥ 1 has failed)."""
-        base = min(self.delay * self.backoff ** (attempt - 1), self.max_delay)
-        return random.uniform(base / 2, base) if self.jitter else base
-
-
-@dataclass(frozen=True)
 class Task:
     """One unit of work: ``id`` is unique in its pipeline, ``target`` the table it writes."""
 
@@ -124,7 +108,7 @@ class Task:
     spec: TaskSpec
     depends_on: frozenset[str] = field(default_factory=frozenset)
     trigger_rule: TriggerRule = "all_success"
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # headwater.retry
     timeout: float | None = None  # seconds; the task is stopped after it
     pool: str | None = None  # a named pool bounds how many such tasks run at once
     group: str | None = None

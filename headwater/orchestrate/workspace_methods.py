@@ -98,9 +98,16 @@ class Pipelines:
         # the model graph (which reads the catalog) is made only when a step selects models
         if python is None:
             return plan_pipeline(
-                pipeline, cfg.pipelines[pipeline], cfg.sources, self.models, cfg.pools
+                pipeline,
+                cfg.pipelines[pipeline],
+                cfg.sources,
+                self.models,
+                cfg.pools,
+                cfg.connections,
             )
-        builder = DagBuilder(pipeline, definition.settings, cfg.sources, self.models, cfg.pools)
+        builder = DagBuilder(
+            pipeline, definition.settings, cfg.sources, self.models, cfg.pools, cfg.connections
+        )
         python.plan(builder)
         return builder.build()
 

@@ -48,9 +48,22 @@ class TaskRunRecord:
     bytes: int | None = None
     snapshot_id: int | None = None
     error: str | None = None
+    # what the task did; for a failure, {"error": {"type", "retryable", "hint"}}
     details: dict[str, Any] | None = None
     attempts: int = 0
     value: Any = None  # what the task returned, handed to its downstream tasks
+
+    @property
+    def error_type(self) -> str | None:
+        """The failure's exception type, e.g. ``headwater.errors.SourceUnreachable``."""
+        error = (self.details or {}).get("error")
+        return error.get("type") if isinstance(error, dict) else None
+
+    @property
+    def error_hint(self) -> str | None:
+        """The failure's hint (what to do), when it was one of Headwater's errors."""
+        error = (self.details or {}).get("error")
+        return error.get("hint") if isinstance(error, dict) else None
 
     @property
     def seconds(self) -> float | None:
