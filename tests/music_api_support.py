@@ -1,4 +1,5 @@
-"""The local music API for REST tests: a running server, a project pointing at it, a read."""
+"""The local music API for REST tests: a running server, a project pointing at it, a read
+(one attempt, as a task makes it) or a run of its pipeline (with the task's retries)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from headwater import RunFailed, Workspace
 from headwater.ingest.extraction import Extraction, ReadContext
 from headwater.ingest.rest.resource import build
 from headwater.project import Project, load_project
 from headwater.samples.music_api import MusicApi, Settings
+from headwater.state import RunRecord
 
 OAUTH = {
     "type": "oauth2_client_credentials",
@@ -20,7 +23,8 @@ OAUTH = {
     "client_id": "headwater",
     "client_secret": "music-secret",
 }
-# quick retries: the tests inject failures and should not wait for production backoffs
+# quick retries: the tests inject failures and should not wait for production backoffs (the
+# connection's `retries` are the attempts of an ingest task of the API)
 FAST_RETRIES = {"attempts": 4, "backoff": 0.01, "max_backoff": 2}
 
 NEW_RELEASES: dict[str, Any] = {
@@ -56,7 +60,8 @@ def project(
     connection: dict[str, Any] | None = None,
     source: dict[str, Any] | None = None,
 ) -> Project:
-    """A project in ``root`` with one HTTP connection to ``api`` and a source `music`."""
+    """A project in ``root`` with one HTTP connection to ``api``, a source `music`, and a
+    pipeline `load` that ingests it."""
     conn: dict[str, Any] = {"type": "http", "base_url": api.url, "retries": FAST_RETRIES}
     if auth is not None:
         conn["auth"] = auth
@@ -65,6 +70,7 @@ def project(
         "name": "music_test",
         "connections": {"music": conn},
         "sources": {"music": {"connection": "music", "tables": tables, **(source or {})}},
+        "pipelines": {"load": {"tasks": [{"ingest": "music"}]}},
     }
     (root / "headwater.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return load_project(root, environ={})
@@ -84,3 +90,24 @@ def read(project: Project, table: str, context: ReadContext | None = None) -> pa
     return pa.Table.from_batches(
         [b for reader in extraction.readers for b in reader], extraction.schema
     )
+
+
+def run(project: Project) -> RunRecord:
+    """Run the pipeline `load`; a failed run's record is returned instead of raised."""
+    ws = Workspace.open(project.root)
+    try:
+        return ws.run("load")
+    except RunFailed as failed:
+        assert isinstance(failed.run, RunRecord)
+        return failed.run
+    finally:
+        ws.close()
+
+
+def lake_rows(project: Project, table: str) -> pa.Table:
+    """The rows of ``raw.<table>`` in the project's lake."""
+    ws = Workspace.open(project.root)
+    try:
+        return ws.query(f"SELECT * FROM raw.{table}")
+    finally:
+        ws.close()

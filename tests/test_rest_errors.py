@@ -9,7 +9,15 @@ import pytest
 
 from headwater.errors import ProjectFileError, SourceError, SourceUnreachable
 from headwater.samples.music_api import MusicApi, Settings
-from tests.music_api_support import ALBUM_TRACKS, NEW_RELEASES, project, read, serve
+from tests.music_api_support import (
+    ALBUM_TRACKS,
+    NEW_RELEASES,
+    lake_rows,
+    project,
+    read,
+    run,
+    serve,
+)
 
 KEY = {"type": "api_key", "name": "X-API-Key", "value": "music-api-key"}
 
@@ -19,37 +27,57 @@ def api() -> Iterator[MusicApi]:
     yield from serve(Settings(albums=30))
 
 
+# The HTTP client sends each request once: a 5xx, a dropped connection or a 429 fails the
+# read with a retryable error, and the ingest task runs again under the one retry policy (the
+# connection's `retries`: 4 attempts here). So these go through a run of the pipeline.
+
+
 def test_retries_503_then_succeeds(tmp_path: Path, api: MusicApi) -> None:
     api.fail_next(3)  # attempts: 4
-    rows = read(project(tmp_path, api, [NEW_RELEASES], auth=KEY), "new_releases")
-    assert rows.num_rows == 30
+    proj = project(tmp_path, api, [NEW_RELEASES], auth=KEY)
+    record = run(proj)
+    (task,) = record.tasks
+    assert task.status == "success" and task.attempts == 4
+    assert lake_rows(proj, "new_releases").num_rows == 30
     assert api.counters.failed == 3
 
 
 def test_retries_dropped_connections(tmp_path: Path, api: MusicApi) -> None:
     api.drop_next(2)
-    rows = read(project(tmp_path, api, [NEW_RELEASES], auth=KEY), "new_releases")
-    assert rows.num_rows == 30
+    proj = project(tmp_path, api, [NEW_RELEASES], auth=KEY)
+    (task,) = run(proj).tasks
+    assert task.status == "success" and task.attempts == 3
+    assert lake_rows(proj, "new_releases").num_rows == 30
     assert api.counters.dropped == 2
 
 
 def test_retries_exhausted(tmp_path: Path, api: MusicApi) -> None:
     api.fail_next(10, status=502)
-    with pytest.raises(SourceUnreachable) as caught:
-        read(project(tmp_path, api, [NEW_RELEASES], auth=KEY), "new_releases")
-    message = str(caught.value)
-    assert "/v1/browse/new-releases?offset=0&limit=50 failed after 4 attempts" in message
-    assert "the last: 502 Bad Gateway" in message
+    (task,) = run(project(tmp_path, api, [NEW_RELEASES], auth=KEY)).tasks
+    assert task.status == "failed" and task.attempts == 4
+    message = task.error or ""
+    assert "/v1/browse/new-releases?offset=0&limit=50 answered 502 Bad Gateway" in message
     assert "raise `retries.attempts`" in message
-    assert caught.value.retryable
+    assert message.endswith("(gave up after 4 attempts)")
+    assert task.error_type == "headwater.errors.SourceUnreachable"
     assert api.counters.failed == 4
+
+
+def test_a_single_request_fails_with_a_retryable_error(tmp_path: Path, api: MusicApi) -> None:
+    api.fail_next(1, status=502)
+    with pytest.raises(SourceUnreachable, match="answered 502 Bad Gateway") as caught:
+        read(project(tmp_path, api, [NEW_RELEASES], auth=KEY), "new_releases")
+    assert caught.value.retryable
+    assert api.counters.requests == 1  # the client itself does not retry
 
 
 def test_unreachable_server(tmp_path: Path, api: MusicApi) -> None:
     proj = project(tmp_path, api, [NEW_RELEASES], auth=KEY)
     api.stop()
-    with pytest.raises(SourceUnreachable, match="failed after 4 attempts; the last: ConnectError"):
-        read(proj, "new_releases")
+    (task,) = run(proj).tasks
+    assert task.attempts == 4
+    assert "/v1/browse/new-releases?offset=0&limit=50 failed: ConnectError" in (task.error or "")
+    assert (task.error or "").endswith("(gave up after 4 attempts)")
 
 
 def test_html_page_instead_of_json(tmp_path: Path, api: MusicApi) -> None:
@@ -83,6 +111,11 @@ def test_client_error_is_not_retried(tmp_path: Path, api: MusicApi) -> None:
     with pytest.raises(SourceError, match=r"/v1/nowhere answered 404 Not Found .* check `path`"):
         read(project(tmp_path, api, [table], auth=KEY), "albums")
     assert api.counters.requests == 1
+    # nor by the task: a 404 is terminal
+    (task,) = run(project(tmp_path, api, [table], auth=KEY)).tasks
+    assert task.status == "failed" and task.attempts == 1
+    assert task.error_type == "headwater.errors.SourceError"
+    assert api.counters.requests == 2
 
 
 def test_records_path_that_selects_nothing(tmp_path: Path, api: MusicApi) -> None:

@@ -7,15 +7,34 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from headwater import Workspace
 from headwater.ingest.extraction import ReadContext
 from headwater.ingest.rest.resource import build
-from headwater.project import load_project
+from headwater.project import Project, load_project
 from headwater.samples.music_api import MusicApi, Settings
-from tests.music_api_support import ALBUM_TRACKS, NEW_RELEASES, extract, project, read, serve
+from tests.music_api_support import (
+    ALBUM_TRACKS,
+    NEW_RELEASES,
+    extract,
+    lake_rows,
+    project,
+    read,
+    run,
+    serve,
+)
+
+
+def events(proj: Project, kind: str) -> list[Any]:
+    ws = Workspace.open(proj.root)
+    try:
+        return ws.store.events(kind)
+    finally:
+        ws.close()
 
 
 @pytest.fixture
@@ -52,15 +71,10 @@ def test_flatten_turns_objects_into_columns(tmp_path: Path, api: MusicApi) -> No
     assert pa.types.is_list(table.schema.field("artists").type)  # arrays stay lists
 
 
-def test_every_track_exactly_once_despite_expiry_throttling_and_failures(
-    tmp_path: Path, api: MusicApi
-) -> None:
-    """Tokens expire every 25 calls and all at once mid-run; 429s, 503s and drops injected."""
+def test_every_track_exactly_once_despite_token_expiry(tmp_path: Path, api: MusicApi) -> None:
+    """Tokens expire every 25 calls and all at once mid-run: renewed within the one read."""
     api.settings.token_requests = 25
     api.at_request(40, api.expire_tokens)
-    api.at_request(60, lambda: api.throttle_next(3))
-    api.at_request(90, lambda: api.fail_next(2))
-    api.at_request(120, lambda: api.drop_next(2))
     proj = project(tmp_path, api, [NEW_RELEASES, ALBUM_TRACKS], connection={"concurrency": 6})
 
     tracks = read(proj, "album_tracks")
@@ -79,6 +93,37 @@ def test_every_track_exactly_once_despite_expiry_throttling_and_failures(
     assert len(pages) == sum(-(-len(items) // 5) for items in api.tracks.values())
     c = api.counters
     assert c.tokens_issued >= 5 and c.unauthorized >= 5
+
+
+def test_every_track_exactly_once_despite_throttling_and_failures(
+    tmp_path: Path, api: MusicApi
+) -> None:
+    """429s, 503s and dropped connections mid-run: each fails an attempt of the task (the
+    client does not retry), and the task's next attempt loads everything again."""
+    api.settings.token_requests = 25
+    api.at_request(60, lambda: api.throttle_next(3))
+    api.at_request(90, lambda: api.fail_next(2))
+    api.at_request(120, lambda: api.drop_next(2))
+    retries = {"attempts": 10, "backoff": 0.01, "max_backoff": 0.1}
+    proj = project(
+        tmp_path,
+        api,
+        [NEW_RELEASES, ALBUM_TRACKS],
+        connection={"concurrency": 6, "retries": retries},
+    )
+
+    record = run(proj)
+
+    assert record.status == "success"
+    tasks = {t.task_id: t for t in record.tasks}
+    assert tasks["raw.album_tracks"].attempts > 1
+    tracks = lake_rows(proj, "album_tracks")
+    ids = tracks.column("id").to_pylist()
+    assert len(ids) == len(api.track_ids()) > 600  # every track once: nothing twice
+    assert set(ids) == api.track_ids()
+    expected = Counter({album: len(items) for album, items in api.tracks.items()})
+    assert Counter(tracks.column("album_id").to_pylist()) == expected
+    c = api.counters
     assert c.throttled == 3 and c.failed == 2 and c.dropped == 2
 
 
@@ -98,11 +143,20 @@ def test_rate_limit_keeps_under_the_servers_limit(tmp_path: Path) -> None:
 
 
 def test_server_rate_limit_429_honours_retry_after(tmp_path: Path) -> None:
-    for api in serve(Settings(albums=12, rate_limit=20, retry_after="date")):
+    """A 429 fails the attempt; the next one waits at least the server's Retry-After, though
+    the task's own backoff is 10 ms."""
+    for api in serve(Settings(albums=12, retry_after="1")):
         proj = project(tmp_path, api, [NEW_RELEASES, ALBUM_TRACKS], connection={"concurrency": 8})
-        tracks = read(proj, "album_tracks")
+        api.at_request(20, lambda: api.throttle_next(1))  # noqa: B023 (runs in this iteration)
+        record = run(proj)
+        assert record.status == "success"
+        assert {t.task_id: t.attempts for t in record.tasks}["raw.album_tracks"] == 2
+        retry = [e for e in events(proj, "task_retry") if e.run_id == record.run_id]
+        assert "(Retry-After: 1)" in retry[0].message
+        assert "retrying in 1.0s" in retry[0].message
+        tracks = lake_rows(proj, "album_tracks")
         assert sorted(tracks.column("id").to_pylist()) == sorted(api.track_ids())
-        assert api.counters.throttled > 0
+        assert api.counters.throttled == 1
 
 
 def test_incremental_param_from_cursor_start(tmp_path: Path, api: MusicApi) -> None:

@@ -14,6 +14,7 @@ from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_read
 from headwater.errors import SourceError
 from headwater.ingest.extraction import Extraction, ReadContext
 from headwater.project.config import SourceTable, SqlSource
+from headwater.retry import retryable
 
 
 @dataclass
@@ -95,6 +96,8 @@ class SqlResource:
             with self.db.engine.connect() as conn:
                 row = conn.execute(sa.text(sql)).one()
         except sa.exc.DBAPIError as exc:
+            if retryable(exc):
+                raise self.db.read_error(request.describe(), exc, None) from exc
             raise SourceError(
                 f"connection `{self.db.name}`: cannot split {request.describe()} on "
                 f"`{self.entry.partition.column if self.entry.partition else ''}`: {exc.orig}",
@@ -110,10 +113,15 @@ class SqlResource:
             if request.query
             else self.db.qualified(self.entry.source_table, self.entry.schema_)
         )
-        with self.db.engine.connect() as conn:
-            return conn.execute(
-                sa.text(f"SELECT max({self.db.quote(column)}) FROM {body}")
-            ).scalar()
+        try:
+            with self.db.engine.connect() as conn:
+                return conn.execute(
+                    sa.text(f"SELECT max({self.db.quote(column)}) FROM {body}")
+                ).scalar()
+        except sa.exc.DBAPIError as exc:
+            raise self.db.read_error(
+                f"the maximum of `{column}` in {request.describe()}", exc, None
+            ) from exc
 
 
 def _cuts(low: Any, high: Any, count: int) -> list[Any]:

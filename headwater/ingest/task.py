@@ -1,4 +1,9 @@
-"""One ingest task: load a source table by its strategy and record its schema changes."""
+"""One ingest task: load a source table by its strategy and record its schema changes.
+
+One call is one attempt: a lost connection raises a retryable error and the orchestrator runs
+the task again from the last committed state (the source's ``attempts``, see
+:func:`headwater.orchestrate.builder.source_retry`); nothing here retries.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ import pyarrow as pa
 from headwater.ingest.contract import plan
 from headwater.ingest.extraction import Resource
 from headwater.ingest.load import load
-from headwater.ingest.retry import with_retries
 from headwater.ingest.sql_source import SqlResource
 from headwater.ingest.sql_table import ingest_table, probe
 from headwater.orchestrate.task import IngestSpec, Task, TaskOutcome
@@ -37,30 +41,19 @@ def run_ingest(
     before = ws.schema_or_none(target)
     resource = ws.resource(spec.source, entry.name)
     audit = ws.auditor(target, run_id)
-    # probing the source reaches the server: retried like the load itself
-    incoming = with_retries(
-        lambda: _direct_copy(resource, settings, before),
-        source.attempts,
-        source.retry_delay,
-        f"reaching the source of {target}",
-    )
+    incoming = _direct_copy(resource, settings, before)
     if incoming is not None:
         # the fast path: DuckDB reads the source and writes the files itself, on all cores
         assert isinstance(resource, SqlResource)
-        written = with_retries(
-            lambda: ingest_table(
-                ws.lake,
-                resource.db,
-                resource.source,
-                resource.entry,
-                props,
-                on_rows,
-                audit,
-                incoming,
-            ),
-            source.attempts,
-            source.retry_delay,
-            f"loading {target}",
+        written = ingest_table(
+            ws.lake,
+            resource.db,
+            resource.source,
+            resource.entry,
+            props,
+            on_rows,
+            audit,
+            incoming,
         )
         ws.record_schema(run_id, task.id, target, before)
         return TaskOutcome(
@@ -72,23 +65,18 @@ def run_ingest(
     landing = getattr(source, "landing", None)
     if isinstance(resource, SqlResource):
         props = {**props, "headwater.reader": resource.reader}
-    result = with_retries(
-        lambda: load(
-            ws.lake,
-            target,
-            resource,
-            settings,
-            run_id=run_id,
-            properties=props,
-            on_rows=on_rows,
-            full_refresh=full_refresh,
-            landing=ws.project.path(landing) if landing else None,
-            batch_rows=getattr(source, "batch_rows", 100_000),
-            audit=audit,
-        ),
-        source.attempts,
-        source.retry_delay,
-        f"loading {target}",
+    result = load(
+        ws.lake,
+        target,
+        resource,
+        settings,
+        run_id=run_id,
+        properties=props,
+        on_rows=on_rows,
+        full_refresh=full_refresh,
+        landing=ws.project.path(landing) if landing else None,
+        batch_rows=getattr(source, "batch_rows", 100_000),
+        audit=audit,
     )
     ws.record_schema(run_id, task.id, target, before)
     details = {

@@ -139,7 +139,8 @@ class SourceBase(Strict):
     attempts: int = Field(
         default=3,
         ge=1,
-        description="tries of a load that loses its connection (nothing is published)",
+        description="attempts of a load that fails on a retryable error (a lost connection, "
+        "a timeout), each from the last committed state; a step's `retries` take precedence",
     )
     retry_delay: float = Field(
         default=1.0, ge=0, description="seconds before the first retry; doubled each time"

@@ -82,12 +82,19 @@ Auth = Annotated[
 
 
 class Retries(Strict):
-    """Exponential backoff with jitter on 5xx, 429, timeouts and connection errors."""
+    """Attempts of a load from this API after 5xx, 429, timeouts and connection errors.
 
-    attempts: int = Field(default=5, ge=1, description="tries per request, the first included")
+    Each attempt is a whole load that starts from the last committed state (the one retry
+    policy, :mod:`headwater.retry`); it waits with exponential backoff and jitter, and at least
+    as long as a ``Retry-After`` asks. A step's or pipeline's ``retries`` and the source's own
+    ``attempts`` take precedence."""
+
+    attempts: int = Field(
+        default=5, ge=1, description="attempts of a load from this API, the first included"
+    )
     backoff: float = Field(default=0.5, ge=0, description="seconds before the first retry")
     max_backoff: float = Field(
-        default=30.0, ge=0, description="longest wait between tries (caps Retry-After too)"
+        default=30.0, ge=0, description="longest backoff between attempts (not Retry-After)"
     )
 
 

@@ -105,7 +105,11 @@ class OAuth2Auth:
             response = self._post(self.token_url, form, headers)
         except SourceUnreachable as exc:
             raise SourceUnreachable(
-                f"{what}: {exc.message}", dialect="http", address=exc.address, hint=exc.hint
+                f"{what}: {exc.message}",
+                dialect="http",
+                address=exc.address,
+                hint=exc.hint,
+                retry_after=exc.retry_after,
             ) from exc
         except HeadwaterError as exc:
             raise SourceError(f"{what}: {exc.message}", hint=hint) from exc

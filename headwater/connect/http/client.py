@@ -1,23 +1,28 @@
-"""One HTTP API: requests with its auth, limits and retries; thread-safe, shared by endpoints.
+"""One HTTP API: requests with its auth and limits; thread-safe, shared by endpoints.
 
 Built on httpx's sync client (its connection pool is shared by threads); concurrency comes
 from the caller's threads, bounded by the connection's ``concurrency`` slots.
+
+A request is sent once. A timeout, a dropped connection or an answer of 408/425/429/5xx
+raises :class:`SourceUnreachable` (retryable, with the server's ``Retry-After`` as
+``retry_after``), and the task that made the request runs again under the one retry policy
+(:mod:`headwater.retry`; the connection's ``retries`` set its attempts and backoff). An
+expired token renewed on a 401 is not a retry: it has its own budget here.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from headwater.connect.http.auth import Authenticator, authenticator
-from headwater.connect.http.backoff import RETRYABLE_STATUS, backoff, retry_after
 from headwater.connect.http.limits import Limits, limits_for
-from headwater.connect.http.responses import describe, excerpt
+from headwater.connect.http.responses import describe, excerpt, retry_after
 from headwater.errors import SourceError, SourceUnreachable
 from headwater.project.http import HttpConnection
+from headwater.retry import RETRYABLE_STATUS
 
 Params = dict[str, Any]
 
@@ -28,8 +33,15 @@ HINTS = {
 }
 
 
+# what an API that fails for now should make its user consider
+BUSY_HINT = (
+    "the API is down or limiting us: the task runs again while it has attempts left; try later, "
+    "or raise `retries.attempts` or lower `rate_limit` of the connection"
+)
+
+
 class HttpClient:
-    """Send requests to one API; every request waits for the API's limits and is retried."""
+    """Send requests to one API; every request waits for the API's limits first."""
 
     def __init__(self, connection: HttpConnection, transport: httpx.BaseTransport | None = None):
         self.connection = connection
@@ -84,15 +96,13 @@ class HttpClient:
         headers: dict[str, str] | None = None,
         authenticate: bool = True,
     ) -> httpx.Response:
-        """Send one request until it succeeds, is refused for good, or runs out of attempts."""
+        """Send one request; an answer that is not a success raises (see the module)."""
         url = httpx.URL(self.url(path))
         # what error messages show: the user's parameters, never credentials added by auth
         shown = str(url.copy_merge_params(params) if params else url)
-        policy = self.connection.retries
-        attempt = renewals = 0
-        last = ""
+        address = url.netloc.decode()
+        renewals = 0
         while True:
-            attempt += 1
             sent_headers = dict(headers or {})
             sent_params = dict(params or {})
             try:
@@ -107,45 +117,55 @@ class HttpClient:
                         data=data,
                         headers=sent_headers,
                     )
-            except httpx.TimeoutException:
-                last = f"timed out after {self.connection.timeout:g} s"
-                wait = backoff(policy, attempt)
-            except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                wait = backoff(policy, attempt)
-            else:
-                status = response.status_code
-                if status < 300:
-                    return response
-                if status == 401 and authenticate:
-                    # a renewal is not a retry of a failure: it has its own budget
-                    if renewals < policy.attempts and self.auth.refresh(used):
-                        renewals += 1
-                        attempt -= 1
-                        continue
-                    raise SourceError(
-                        f"{describe(response, shown)}: the credentials were rejected"
-                        + (f" {renewals} times after renewing them" if renewals else "")
-                        + f": {excerpt(response)}",
-                        hint="check the connection's `auth` (token, key, or client id/secret)",
-                    )
-                if status not in RETRYABLE_STATUS:
-                    raise SourceError(
-                        f"{describe(response, shown)}: {excerpt(response)}",
-                        hint=HINTS.get(status, "check the endpoint's path, params and auth"),
-                    )
-                last = f"{status} {response.reason_phrase}"
-                asked = retry_after(response.headers.get("retry-after"))
-                wait = asked if asked is not None else backoff(policy, attempt)
-                if status == 429:
-                    last += f" (Retry-After: {response.headers.get('retry-after', 'none')})"
-                    self.limits.pause(min(wait, policy.max_backoff))
-            if attempt >= policy.attempts:
+            except httpx.TimeoutException as exc:
                 raise SourceUnreachable(
-                    f"{method} {shown} failed after {attempt} attempts; the last: {last}",
+                    f"{method} {shown} timed out after {self.connection.timeout:g} s",
                     dialect="http",
-                    address=url.netloc.decode(),
-                    hint="the API is down or limiting us: try later, or raise `retries.attempts`"
-                    " or lower `rate_limit` of the connection",
+                    address=address,
+                    hint=BUSY_HINT + ", or raise its `timeout`",
+                ) from exc
+            except httpx.TransportError as exc:
+                what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                raise SourceUnreachable(
+                    f"{method} {shown} failed: {what}",
+                    dialect="http",
+                    address=address,
+                    hint=BUSY_HINT,
+                ) from exc
+            status = response.status_code
+            if status < 300:
+                return response
+            if status == 401 and authenticate:
+                # a renewal is not a retry of a failure: it has its own budget
+                if renewals < self.connection.retries.attempts and self.auth.refresh(used):
+                    renewals += 1
+                    continue
+                raise SourceError(
+                    f"{describe(response, shown)}: the credentials were rejected"
+                    + (f" {renewals} times after renewing them" if renewals else "")
+                    + f": {excerpt(response)}",
+                    hint="check the connection's `auth` (token, key, or client id/secret)",
                 )
-            time.sleep(min(wait, policy.max_backoff))
+            if status not in RETRYABLE_STATUS:
+                raise SourceError(
+                    f"{describe(response, shown)}: {excerpt(response)}",
+                    hint=HINTS.get(status, "check the endpoint's path, params and auth"),
+                )
+            asked = retry_after(response.headers.get("retry-after"))
+            if status == 429 and asked is not None:
+                # the server counts this client, not this call: every request of the API
+                # waits (rate limiting, which spaces requests; the task's retry waits too)
+                self.limits.pause(asked)
+            raise SourceUnreachable(
+                f"{describe(response, shown)}"
+                + (
+                    f" (Retry-After: {response.headers['retry-after']})"
+                    if asked is not None
+                    else ""
+                )
+                + f": {excerpt(response)}",
+                dialect="http",
+                address=address,
+                hint=BUSY_HINT,
+                retry_after=asked,
+            )

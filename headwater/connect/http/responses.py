@@ -1,8 +1,11 @@
-"""Decode a response body as JSON, or say clearly what came back instead (an HTML page…)."""
+"""Read a response: its body as JSON (or say clearly what came back instead, an HTML
+page…), and the wait a ``Retry-After`` header asks for."""
 
 from __future__ import annotations
 
 import json
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -45,3 +48,19 @@ def json_body(response: httpx.Response, shown_url: str) -> Any:
             hint="check that this endpoint returns JSON; the raw body is kept in the landing "
             "folder when the source sets `landing`",
         ) from exc
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), if any."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # unparseable: the retry policy's own backoff applies
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

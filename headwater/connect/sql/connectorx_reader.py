@@ -1,7 +1,9 @@
 """Read PostgreSQL and MySQL/MariaDB through ConnectorX's streaming Arrow mode.
 
 ConnectorX widens DECIMAL to its own precision; columns are cast back to the declared exact
-types from reflection, once per batch.
+types from reflection, once per batch. It reports a connection lost mid-read as a Rust panic
+(``pyo3_runtime.PanicException``, a BaseException), which is caught here and converted like
+any other driver error (:meth:`SqlDatabase.read_error`): a panic's text is never the message.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import pyarrow as pa
 from headwater.connect.sql.database import SqlDatabase
 from headwater.connect.sql.reader import ReadRequest
 from headwater.connect.sql.types import arrow_type
-from headwater.errors import MissingDependency, SourceError
+from headwater.errors import MissingDependency
 
 
 def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
@@ -43,9 +45,13 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
             query += f" WHERE {request.where}"
     try:
         reader = cx.read_sql(url, query, return_type="arrow_stream", batch_size=request.batch_rows)
-    except Exception as exc:  # ConnectorX raises its own RuntimeError subclasses
-        raise SourceError(
-            f"connection `{db.name}`: reading {request.describe()} with ConnectorX failed: {exc}",
+    except BaseException as exc:  # RuntimeError for everything, or a Rust panic
+        if not _driver_error(exc):
+            raise
+        raise db.read_error(
+            f"{request.describe()} with ConnectorX",
+            exc,
+            None,
             hint="check the table or query, or try reader: duckdb or sqlalchemy",
         ) from exc
     schema = declared if declared is not None else reader.schema
@@ -56,7 +62,15 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
             for batch in reader:
                 read += batch.num_rows
                 yield batch.cast(schema) if not batch.schema.equals(schema) else batch
-        except Exception as exc:  # ConnectorX raises RuntimeError for everything
+        except BaseException as exc:
+            if not _driver_error(exc):
+                raise
             raise db.read_error(request.describe(), exc, read) from exc
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _driver_error(exc: BaseException) -> bool:
+    """An error of ConnectorX: any Exception, or a Rust panic (not a KeyboardInterrupt or a
+    task being stopped, which are BaseExceptions too)."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"

@@ -1,7 +1,15 @@
-"""A SQL database reached by SQLAlchemy URL: connecting with clear errors, and reflection."""
+"""A SQL database reached by SQLAlchemy URL: connecting with clear errors, and reflection.
+
+This is the edge where every reader's raw driver errors (PyMySQL, psycopg, ConnectorX and its
+Rust panics, DuckDB's scanners) become the error hierarchy: retryable ones (as
+:func:`headwater.retry.retryable` classifies them) as :class:`SourceUnreachable` or, in the
+middle of a read, :class:`ConnectionLost`; the rest as :class:`SourceError`. Messages say
+what and where in plain words; a driver's text is reduced to its reason (:func:`reason`).
+"""
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -9,12 +17,14 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from headwater.connect.sql.engines import fork_safe
-from headwater.errors import SourceError, SourceUnreachable, did_you_mean
+from headwater.errors import ConnectionLost, SourceError, SourceUnreachable, did_you_mean
+from headwater.retry import retryable
 
-# Errors that retrying will not fix: wrong credentials, missing database.
-_TERMINAL_MARKERS = (
+# A refused login or a missing database: retrying will not fix it.
+_LOGIN_MARKERS = (
     "access denied",
     "password authentication failed",
+    "authentication failed",
     "unknown database",
     "does not exist",
     "no password supplied",
@@ -85,41 +95,58 @@ class SqlDatabase:
         except sa.exc.DBAPIError as exc:
             raise self.connect_error(exc) from exc
 
-    def connect_error(self, exc: sa.exc.DBAPIError) -> SourceError | SourceUnreachable:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    def connect_error(self, exc: BaseException) -> SourceError | SourceUnreachable:
+        """``exc``, raised while connecting, as a refused login, an unreachable server, or
+        (neither) a SourceError naming the connection."""
+        why = reason(exc)
         where = f"{self.dialect} at {self.address}"
-        if any(marker in reason.lower() for marker in _TERMINAL_MARKERS):
+        if any(marker in why.lower() for marker in _LOGIN_MARKERS):
             return SourceError(
-                f"connection `{self.name}`: {where} refused the login or the database: {reason}",
+                f"connection `{self.name}`: {where} refused the login or the database: {why}",
                 hint="check the user, password and database name in the connection URL",
             )
-        return SourceUnreachable(
-            f"connection `{self.name}`: cannot connect to {where} ({reason})",
-            dialect=self.dialect,
-            address=self.address,
-            hint="is the server running and reachable? check host and port in the connection URL "
-            "(or the variable that sets it)",
+        if retryable(exc):
+            return SourceUnreachable(
+                f"connection `{self.name}`: cannot connect to {where} ({why})",
+                dialect=self.dialect,
+                address=self.address,
+                hint="is the server running and reachable? check host and port in the "
+                "connection URL (or the variable that sets it)",
+            )
+        return SourceError(
+            f"connection `{self.name}`: cannot use {where}: {why}",
+            hint="check the connection URL (or the variable that sets it)",
         )
 
     def read_error(
-        self, what: str, exc: BaseException, rows: int
+        self,
+        what: str,
+        exc: BaseException,
+        rows: int | None,
+        hint: str = "check the table or query in the source database; nothing was published",
     ) -> SourceError | SourceUnreachable:
-        """An error raised while rows were streaming: a lost connection is retryable."""
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        """An error of a read of ``what``: ``rows`` is how many arrived first (None: the
+        read had not started). A lost connection is :class:`ConnectionLost`, retryable."""
+        why = reason(exc)
         where = f"{self.dialect} at {self.address}"
-        if _lost_connection(exc, reason):
-            return SourceUnreachable(
-                f"connection `{self.name}`: lost the connection to {where} while reading {what} "
-                f"after {rows:,} rows ({reason})",
+        if rows is None and (retryable(exc) or _login(why)):
+            return self.connect_error(exc)
+        if retryable(exc):
+            after = f" after {rows:,} rows" if rows else ""
+            return ConnectionLost(
+                f"connection `{self.name}`: lost the connection to {where} while reading {what}"
+                f"{after} ({why})",
                 dialect=self.dialect,
                 address=self.address,
-                hint="nothing was published; the load is retried, and a later run starts again "
-                "from the last committed cursor",
+                what=what,
+                rows=rows or 0,
+                hint="nothing was published; the task runs again from the last committed state "
+                "while it has attempts left (the source's `attempts`)",
             )
+        after = f" after {rows:,} rows" if rows else ""
         return SourceError(
-            f"connection `{self.name}`: reading {what} from {where} failed after {rows:,} rows: "
-            f"{reason}",
-            hint="check the table or query in the source database; nothing was published",
+            f"connection `{self.name}`: reading {what} from {where} failed{after}: {why}",
+            hint=hint,
         )
 
     def table_names(self, schema: str | None = None) -> list[str]:
@@ -151,23 +178,42 @@ class SqlDatabase:
             self.engine.dispose()
 
 
-_LOST = (
-    "lost connection",
-    "server has gone away",
-    "connection reset",
-    "broken pipe",
-    "server closed the connection",
-    "terminating connection",
-    "connection refused",
-    "connection timed out",
-    "eof detected",
-    "unexpected eof",
-    "could not receive data",
-    "no connection to the server",
-    "ssl syscall error",
-)
+def _login(text: str) -> bool:
+    lowered = text.lower()
+    return any(marker in lowered for marker in _LOGIN_MARKERS)
 
 
-def _lost_connection(exc: BaseException, reason: str) -> bool:
-    text = reason.lower()
-    return isinstance(exc, sa.exc.OperationalError) or any(m in text for m in _LOST)
+_RUST_MESSAGE = re.compile(r'message: "([^"]+)"')
+_RUST_IO = re.compile(r"IO error: `([^'`]+)'")
+_MYSQL_SERVER = re.compile(r"ERROR \d+ \(\w+\): ([^}]+?)\s*}")
+_SECRET = re.compile(r"(password=)('[^']*'|\S+)|(://[^:/@\s]+:)([^@\s]+)(@)", re.IGNORECASE)
+_MARKERS = ("connection", "lost", "refused", "reset", "closed", "terminat", "timed out", "denied")
+
+
+def reason(exc: BaseException) -> str:
+    """The driver's reason for ``exc`` in one short line: the message inside a ConnectorX
+    (Rust) error or panic, the line of a DuckDB error that says what happened, never a
+    password."""
+    driver = getattr(exc, "orig", None) or exc
+    code = driver.args[:2] if len(driver.args) == 2 else ()
+    if code and isinstance(code[0], int) and isinstance(code[1], str):  # PyMySQL: (2013, "…")
+        text = f"{code[1]} ({code[0]})"
+    else:
+        text = str(driver).strip()
+    for pattern, form in (
+        (_RUST_MESSAGE, "{}"),
+        (_RUST_IO, "I/O error: {}"),
+        (_MYSQL_SERVER, "{}"),
+    ):
+        found = pattern.search(text)
+        if found:
+            text = form.format(found.group(1))
+            break
+    else:
+        if text.startswith("cx writer failed: ") or "Error {" in text:
+            text = "ConnectorX: " + text.removeprefix("cx writer failed: ")
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(exc).__name__]
+    # DuckDB puts the failed statement first and the server's reason after it
+    said = next((line for line in lines if any(m in line.lower() for m in _MARKERS)), lines[0])
+    said = _SECRET.sub(lambda m: f"{m[1]}***" if m[1] else f"{m[3]}***{m[5]}", said)
+    return said if len(said) <= 300 else said[:297] + "..."

@@ -16,7 +16,7 @@ from headwater.connect.sql.database import SqlDatabase
 from headwater.connect.sql.duckdb_extensions import connect
 from headwater.connect.sql.quoting import ident, literal
 from headwater.connect.sql.reader import ReadRequest
-from headwater.errors import SourceError
+from headwater.errors import SourceError, SourceUnreachable
 
 _KIND = {"postgresql": ("postgres_scanner", "postgres"), "mysql": ("mysql_scanner", "mysql")}
 
@@ -50,7 +50,7 @@ def _attached(db: SqlDatabase, request: ReadRequest) -> tuple[duckdb.DuckDBPyCon
         con.execute(f"ATTACH {literal(dsn(db))} AS src (TYPE {kind}, READ_ONLY)")
     except duckdb.Error as exc:
         con.close()
-        raise _read_error(db, request, exc) from exc
+        raise _read_error(db, request, exc, None) from exc
     function = "postgres_query" if kind == "postgres" else "mysql_query"
     if request.query:
         return con, f"SELECT * FROM {function}('src', {literal(request.filtered(request.query))})"
@@ -65,21 +65,28 @@ def _attached(db: SqlDatabase, request: ReadRequest) -> tuple[duckdb.DuckDBPyCon
     return con, f"SELECT * FROM src.{ident(schema or '')}.{ident(request.table)}"
 
 
-def _read_error(db: SqlDatabase, request: ReadRequest, exc: duckdb.Error) -> SourceError:
-    return SourceError(
-        f"connection `{db.name}`: reading {request.describe()} from {db.dialect} at "
-        f"{db.address} failed: {str(exc).splitlines()[0]}",
+def _read_error(
+    db: SqlDatabase, request: ReadRequest, exc: BaseException, rows: int | None
+) -> SourceError | SourceUnreachable:
+    return db.read_error(
+        request.describe(),
+        exc,
+        rows,
         hint="check the table or query in the source database, or try reader: sqlalchemy",
     )
+
+
+# DuckDB's own errors, and its scanners' errors as Arrow's reader re-raises them (OSError)
+_ERRORS = (duckdb.Error, OSError)
 
 
 def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
     con, sql = _attached(db, request)
     try:
         result = con.execute(sql).to_arrow_reader(request.batch_rows)
-    except duckdb.Error as exc:
+    except _ERRORS as exc:
         con.close()
-        raise _read_error(db, request, exc) from exc
+        raise _read_error(db, request, exc, None) from exc
 
     def batches() -> Iterator[pa.RecordBatch]:
         read = 0
@@ -87,8 +94,8 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
             for batch in result:
                 read += batch.num_rows
                 yield batch
-        except duckdb.Error as exc:
-            raise db.read_error(request.describe(), exc, read) from exc
+        except _ERRORS as exc:
+            raise _read_error(db, request, exc, read) from exc
         finally:
             con.close()
 
@@ -100,8 +107,8 @@ def schema(db: SqlDatabase, request: ReadRequest) -> pa.Schema:
     con, sql = _attached(db, request)
     try:
         return con.execute(f"SELECT * FROM ({sql}) LIMIT 0").to_arrow_reader().schema
-    except duckdb.Error as exc:
-        raise _read_error(db, request, exc) from exc
+    except _ERRORS as exc:
+        raise _read_error(db, request, exc, None) from exc
     finally:
         con.close()
 
@@ -124,8 +131,9 @@ def copy(
         if attach is not None:  # the lake's storage, for a folder on S3
             attach(con)
         return copy_to_parquet(con, sql, folder, prefix, file_bytes)
-    except duckdb.Error as exc:
-        raise _read_error(db, request, exc) from exc
+    except _ERRORS as exc:
+        # a failure inside COPY is one in the middle of the read (the rows read are unknown)
+        raise _read_error(db, request, exc, 0) from exc
     finally:
         con.close()
 

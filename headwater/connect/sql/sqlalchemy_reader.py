@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from headwater.connect.sql.database import SqlDatabase
 from headwater.connect.sql.reader import ReadRequest
 from headwater.connect.sql.types import Convert, arrow_type
-from headwater.errors import SourceError
 
 
 def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
@@ -33,7 +32,11 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
             (pa.field(c.name, arrow_type(c.type, db.dialect)[0]), arrow_type(c.type, db.dialect)[1])
             for c in table.columns
         ]
-    conn = db.engine.connect().execution_options(stream_results=True, yield_per=request.batch_rows)
+    try:
+        conn = db.engine.connect()
+    except sa.exc.DBAPIError as exc:
+        raise db.connect_error(exc) from exc
+    conn = conn.execution_options(stream_results=True, yield_per=request.batch_rows)
     try:
         result = conn.execute(statement)
         partitions = result.partitions(request.batch_rows)
@@ -41,10 +44,10 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
         if columns is None:
             columns = _infer(list(result.keys()), first)
     except sa.exc.DBAPIError as exc:
-        conn.close()
-        raise SourceError(
-            f"connection `{db.name}`: reading {request.describe()} failed: {exc.orig}",
-            hint="check the query runs in the source database",
+        with contextlib.suppress(sa.exc.DBAPIError):
+            conn.close()
+        raise db.read_error(
+            request.describe(), exc, None, hint="check the query runs in the source database"
         ) from exc
     except BaseException:
         conn.close()
