@@ -57,8 +57,8 @@ def test_retries_exhausted(tmp_path: Path, api: MusicApi) -> None:
     assert task.status == "failed" and task.attempts == 4
     message = task.error or ""
     assert "/v1/browse/new-releases?offset=0&limit=50 answered 502 Bad Gateway" in message
-    assert "raise `retries.attempts`" in message
-    assert message.endswith("(gave up after 4 attempts)")
+    assert "502 Bad Gateway" in message and "raise `retries.attempts`" in message
+    assert "(gave up after 4 attempts) — the API is down or limiting us" in message
     assert task.error_type == "headwater.errors.SourceUnreachable"
     assert api.counters.failed == 4
 
@@ -77,7 +77,7 @@ def test_unreachable_server(tmp_path: Path, api: MusicApi) -> None:
     (task,) = run(proj).tasks
     assert task.attempts == 4
     assert "/v1/browse/new-releases?offset=0&limit=50 failed: ConnectError" in (task.error or "")
-    assert (task.error or "").endswith("(gave up after 4 attempts)")
+    assert "(gave up after 4 attempts) — the API is down" in (task.error or "")
 
 
 def test_html_page_instead_of_json(tmp_path: Path, api: MusicApi) -> None:

@@ -26,11 +26,14 @@ class TaskError(HeadwaterError):
         self.retryable = retryable
 
 
-def describe_error(exc: BaseException) -> str:
-    """The user-facing text of a task's failure: our message, or type and message otherwise."""
+def describe_error(exc: BaseException, note: str = "") -> str:
+    """The user-facing text of a task's failure: our message, or type and message otherwise;
+    ``note`` (how many attempts were made) goes after the message, before the hint."""
     if isinstance(exc, HeadwaterError):
-        return str(exc)
-    return "".join(traceback.format_exception_only(exc)).strip()
+        if exc.hint and str(exc) == f"{exc.message} — {exc.hint}":
+            return f"{exc.message}{note} — {exc.hint}"
+        return f"{exc}{note}"
+    return "".join(traceback.format_exception_only(exc)).strip() + note
 
 
 def error_type(exc: BaseException) -> str:

@@ -318,10 +318,11 @@ class _Runner:
             return
         if attempt > 1:
             retried = details["error"]["retryable"]
-            message += (
+            message = describe_error(
+                exc,
                 f" (gave up after {attempt} attempts)"
                 if retried
-                else f" (attempt {attempt}: this error is not retried)"
+                else f" (attempt {attempt}: this error is not retried)",
             )
         self._record(
             task.id, status=TaskStatus.FAILED, ended_at=now(), error=message, details=details
