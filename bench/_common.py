@@ -42,11 +42,9 @@ TABLE = "events"
 CHUNK_ROWS = 1_000_000
 DIALECTS = ("mysql", "postgres")
 POLL_SECONDS = 0.05
-# every Headwater command runs cold unless a contender asks for the agent (with_agent)
 CHILD_ENV = {
     "RUNTIME__DLTHUB_TELEMETRY": "false",
     "PYTHONDONTWRITEBYTECODE": "1",
-    "HEADWATER_AGENT": "off",
 }
 
 
@@ -352,32 +350,6 @@ def write_project(folder: Path, dialect: str, tables_yaml: str, reader: str = "a
 def headwater_run(project: Path, full_refresh: bool = False) -> list[str]:
     cmd = [str(headwater_bin()), "run", "p", "--project", str(project)]
     return [*cmd, "--full-refresh"] if full_refresh else cmd
-
-
-class Agent:
-    """A ``headwater agent`` for the contenders that use one, on its own socket."""
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.socket = folder / "agent.sock"
-        self.log = folder / "agent.log"
-
-    def command(self, cmd: Sequence[str]) -> list[str]:
-        """``cmd`` handed to this agent (``env`` execs it: the same process, timed alike)."""
-        return ["env", "HEADWATER_AGENT=on", f"HEADWATER_AGENT_SOCKET={self.socket}", *cmd]
-
-    def start(self, log: Path) -> str:
-        """Start the agent; its status line (modules imported, seconds)."""
-        run_checked(self.command([str(headwater_bin()), "agent", "start"]), log)
-        return log.read_text().strip()
-
-    def stop(self, log: Path) -> None:
-        run_checked(self.command([str(headwater_bin()), "agent", "stop"]), log)
-
-    def last_peak_mb(self) -> float:
-        """The peak RSS of the last command's child, from the agent's log."""
-        lines = [line for line in self.log.read_text().splitlines() if " MB" in line]
-        return float(lines[-1].rsplit("peak ", 1)[1].split(" MB")[0].replace(",", ""))
 
 
 def headwater_count(project: Path, table: str, log: Path) -> int:

@@ -10,9 +10,6 @@ later than all) and run each tool once as a fresh process that picks up exactly 
 - ``headwater (cursor id|updated_at)``: ``headwater run p --project DIR``, a SQL source on the
   table with ``load: {strategy: incremental, cursor: …}``, into an Iceberg table; the lake
   table's row count is checked after each run (``headwater query``, untimed);
-- ``headwater + agent (cursor …)``: the same command, handed to a ``headwater agent`` started
-  before the rounds (``--no-agent`` leaves it out); its peak memory is the forked child's, from
-  the agent's log, plus the command's own;
 - ``hand-written cx``: a ten-line script, ConnectorX ``read_sql(… WHERE id > :last,
   return_type="arrow")`` → ``pyarrow.parquet.write_table``, the last id kept in a JSON file;
 - ``dlt (connectorx|pyarrow)``: ``sql_table(incremental=dlt.sources.incremental("id"),
@@ -41,7 +38,6 @@ from pathlib import Path
 from _common import (
     BENCH_DIR,
     DIALECTS,
-    Agent,
     Run,
     Series,
     append_rows,
@@ -120,7 +116,6 @@ class Options:
     cursors: tuple[str, ...]
     dlt_backends: tuple[str, ...]
     work_dir: Path
-    agent: bool
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -136,9 +131,6 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--cursors", default="id,updated_at", help="Headwater cursor columns")
     parser.add_argument("--dlt-backends", default="connectorx,pyarrow", help="'' for no dlt")
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / ".work" / "incremental")
-    parser.add_argument(
-        "--no-agent", dest="agent", action="store_false", help="leave out headwater + agent"
-    )
     args = parser.parse_args(argv)
     return Options(
         dialects=DIALECTS if args.db == "both" else (args.db,),
@@ -148,7 +140,6 @@ def parse(argv: list[str]) -> Options:
         cursors=_csv(args.cursors),
         dlt_backends=_csv(args.dlt_backends),
         work_dir=args.work_dir.resolve(),
-        agent=args.agent,
     )
 
 
@@ -169,23 +160,20 @@ class Tool:
     rounds: Series = field(default_factory=Series)
     idle: Run | None = None
     failures: list[str] = field(default_factory=list)
-    agent: Agent | None = None
 
 
-def headwater_tool(dialect: str, base: Path, cursor: str, agent: Agent | None = None) -> Tool:
-    folder = base / (f"hw_agent_{cursor}" if agent else f"hw_{cursor}")
+def headwater_tool(dialect: str, base: Path, cursor: str) -> Tool:
+    folder = base / f"hw_{cursor}"
     tables = f"      - name: events\n        load: {{strategy: incremental, cursor: {cursor}}}\n"
     write_project(folder, dialect, tables)
     logs = base / "logs"
-    command, initial = headwater_run(folder), headwater_run(folder, full_refresh=True)
     return Tool(
-        name=f"headwater{' + agent' if agent else ''} (cursor {cursor})",
+        name=f"headwater (cursor {cursor})",
         kind="headwater",
         folder=folder,
-        command=agent.command(command) if agent else command,
-        initial=agent.command(initial) if agent else initial,
+        command=headwater_run(folder),
+        initial=headwater_run(folder, full_refresh=True),
         count=lambda: headwater_count(folder, "events", logs / f"count-{folder.name}.log"),
-        agent=agent,
     )
 
 
@@ -223,13 +211,11 @@ def dlt_tool(dialect: str, base: Path, backend: str) -> Tool:
     return Tool(f"dlt ({backend})", "dlt", folder, command, command, count)
 
 
-def tools_for(options: Options, dialect: str, agent: Agent | None) -> list[Tool]:
+def tools_for(options: Options, dialect: str) -> list[Tool]:
     base = options.work_dir / dialect
     shutil.rmtree(base, ignore_errors=True)
     (base / "logs").mkdir(parents=True)
     tools = [headwater_tool(dialect, base, c) for c in options.cursors]
-    if agent:
-        tools += [headwater_tool(dialect, base, c, agent) for c in options.cursors]
     tools.append(cx_tool(dialect, base))
     tools += [dlt_tool(dialect, base, b) for b in options.dlt_backends]
     return tools
@@ -241,8 +227,6 @@ def tools_for(options: Options, dialect: str, agent: Agent | None) -> list[Tool]
 def _run(tool: Tool, command: list[str], log: Path, expected: int, before: int) -> Run:
     """Run once, then check the tool's output grew by exactly ``expected`` rows."""
     run = measure(command, log)
-    if tool.agent is not None:
-        run.peak_mb += tool.agent.last_peak_mb()
     if not run.ok:
         tool.failures.append(f"exit {run.returncode}, see {log}")
         return run
@@ -253,11 +237,9 @@ def _run(tool: Tool, command: list[str], log: Path, expected: int, before: int) 
     return run
 
 
-def bench_dialect(
-    options: Options, dialect: str, console: Console, agent: Agent | None
-) -> list[Tool]:
+def bench_dialect(options: Options, dialect: str, console: Console) -> list[Tool]:
     console.print(f"[bold]{dialect}[/bold]: {ensure_events(dialect, options.rows)}")
-    tools = tools_for(options, dialect, agent)
+    tools = tools_for(options, dialect)
     logs = options.work_dir / dialect / "logs"
     for tool in tools:
         tool.setup = _run(
@@ -363,14 +345,7 @@ def main(argv: list[str]) -> int:
     options = parse(argv)
     console = Console(width=160)
     commit_at_start = headwater_commit()
-    agent = Agent(options.work_dir / "agent") if options.agent else None
-    if agent:
-        console.print(agent.start(options.work_dir / "agent-start.log"))
-    try:
-        results = {d: bench_dialect(options, d, console, agent) for d in options.dialects}
-    finally:
-        if agent:
-            agent.stop(options.work_dir / "agent-stop.log")
+    results = {d: bench_dialect(options, d, console) for d in options.dialects}
     print_tables(console, options, results)
     print_environment(console, options.dialects, commit_at_start)
     failed = any(t.failures for tools in results.values() for t in tools)

@@ -28,8 +28,7 @@ retried or not, exactly as in this process.
     ├── StateError                   metadata store problems
     │   └── MigrationRequired
     ├── TaskTimedOut                 TransientError too: a task outlived its timeout
-    ├── RunFailed                    a pipeline run finished with failed tasks
-    └── AgentError                   the resident agent could not start or did not answer
+    └── RunFailed                    a pipeline run finished with failed tasks
 """
 
 from __future__ import annotations
@@ -232,10 +231,6 @@ class RunFailed(HeadwaterError):
     def __init__(self, message: str, *, run: object, hint: str | None = None) -> None:
         self.run = run
         super().__init__(message, hint=hint)
-
-
-class AgentError(HeadwaterError):
-    """The resident agent (``headwater agent``) could not start or did not answer."""
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

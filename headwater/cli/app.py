@@ -525,7 +525,6 @@ def _size(n: int) -> str:
 
 # the other command modules register themselves on `app`
 from headwater.cli import (  # noqa: E402, F401
-    agent_commands,
     crawl_commands,
     maintain_commands,
     orchestrate_commands,
