@@ -87,3 +87,27 @@ def test_model_outside_a_namespace_folder(tmp_path: Path) -> None:
         ModelError, match=r"models/loose.sql: a model file must sit in a namespace folder"
     ):
         graph(tmp_path)
+
+
+def test_a_sum_of_bigints_is_stored_as_its_decimal_result(tmp_path: Path) -> None:
+    """DuckDB writes a HUGEINT as DOUBLE in Parquet: such files are not the model's table,
+    so the rows stream, cast to the DECIMAL(38, 0) the SELECT returns."""
+    import pyarrow as pa
+
+    from headwater.lake import Lake, replace_table
+    from headwater.sql.build import build_model
+
+    lake = Lake.local(tmp_path / ".headwater")
+    big = 2**62
+    replace_table(lake, "raw.a", pa.table({"v": pa.array([big, big, 3], pa.int64())}).to_reader())
+    model(tmp_path, "gold.total", "SELECT sum(v) AS s, count(*) AS n FROM raw.a")
+    built = build_model(lake, tmp_path, graph(tmp_path).models["gold.total"], {}, None)
+    assert built.rows == 1
+    assert lake.arrow_schema("gold.total").field("s").type == pa.decimal128(38, 0)
+    from headwater.sql import Session
+
+    with Session(lake) as session:
+        got = session.query("SELECT s, n FROM gold.total").read_all().to_pylist()
+    assert got == [{"s": 2 * big + 3, "n": 3}]  # exact: a DOUBLE would round it
+    data = tmp_path / ".headwater" / "warehouse" / "gold" / "total" / "data"
+    assert len(list(data.iterdir())) == 1  # DuckDB's DOUBLE file went with its staging

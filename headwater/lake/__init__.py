@@ -1,7 +1,7 @@
 """The lake: Iceberg tables, their catalog and storage.
 
 Every table write is one :class:`TableChange` committed by :func:`commit` (see
-:mod:`headwater.lake.commit`). Names are imported on first use: the writer loads pyiceberg,
+:mod:`headwater.lake.commits`). Names are imported on first use: the writer loads pyiceberg,
 which a check or a query of the embedded lake does without (see :mod:`headwater.lake.metadata`).
 """
 
@@ -14,7 +14,7 @@ from headwater.lazy import exports
 if TYPE_CHECKING:
     from headwater.lake.catalog import Lake, SnapshotInfo, TableInfo, split_name
     from headwater.lake.change import Keep, TableChange, WrittenFile
-    from headwater.lake.commit import WriteResult, commit
+    from headwater.lake.commits import WriteResult, commit
     from headwater.lake.writer import Staging, is_storable, replace_table
 
 _WHERE = {
@@ -25,8 +25,8 @@ _WHERE = {
     "Keep": "headwater.lake.change",
     "TableChange": "headwater.lake.change",
     "WrittenFile": "headwater.lake.change",
-    "WriteResult": "headwater.lake.commit",
-    "commit": "headwater.lake.commit",
+    "WriteResult": "headwater.lake.commits",
+    "commit": "headwater.lake.commits",
     "Staging": "headwater.lake.writer",
     "is_storable": "headwater.lake.writer",
     "replace_table": "headwater.lake.writer",

@@ -107,7 +107,7 @@ class Lake:
 
     @property
     def catalog(self) -> SqlCatalog:
-        from headwater.lake.commit import catalog_class
+        from headwater.lake.commits import catalog_class
 
         with self._lock:
             if self._catalog is None:

@@ -1,4 +1,4 @@
-"""The one value that describes a change of a table: what :func:`headwater.lake.commit.commit`
+"""The one value that describes a change of a table: what :func:`headwater.lake.commits.commit`
 publishes in a single Iceberg commit.
 
 Every writer of the lake — loads of every strategy, models, the quarantine, compaction,
@@ -63,6 +63,9 @@ class TableChange:
     table_properties: Mapping[str, str] = field(default_factory=dict)
     expire_snapshots: tuple[int, ...] = ()
     base: int | Base | None = Base.ANY
+    # the field id each column of the added files was written with (by name): a commit on a
+    # table whose columns got other ids meanwhile cannot publish them
+    field_ids: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def replaces(self) -> bool:

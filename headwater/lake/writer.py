@@ -2,7 +2,7 @@
 
 A :class:`Staging` knows where a table's files go and the field ids of the schema they are
 written with (learned from a pyiceberg transaction that it drops: nothing is published until
-:func:`headwater.lake.commit.commit`). Writers stream batches into Parquet files of about the
+:func:`headwater.lake.commits.commit`). Writers stream batches into Parquet files of about the
 table's target size; an engine that writes Parquet itself (DuckDB, on all cores) hands over its
 files instead. If the change is not committed, every file of the staging is deleted.
 
@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from headwater.lake.arrow_types import conform, storable_schema, widens
 from headwater.lake.catalog import Lake
 from headwater.lake.change import Keep, TableChange, WrittenFile
-from headwater.lake.commit import WriteResult, commit, open_transaction
+from headwater.lake.commits import WriteResult, commit, open_transaction
 from headwater.lake.prefetch import prefetch
 
 if TYPE_CHECKING:
@@ -59,6 +59,11 @@ __all__ = [
     "replace_table_by_copy",
     "write_schema",
 ]
+
+
+class ForeignTypes(Exception):
+    """An engine wrote files whose column types are not the change's (DuckDB writes a
+    HUGEINT sum as DOUBLE, for one): the rows must be streamed and cast instead."""
 
 
 class Staging:
@@ -127,6 +132,9 @@ class Staging:
             with filesystem.open_input_file(local) as handle:
                 metadata = pq.read_metadata(handle)
                 size = handle.size()
+            written = storable_schema(metadata.schema.to_arrow_schema())
+            if not written.equals(self.schema, check_metadata=False):
+                raise ForeignTypes(f"{uri} holds {written}, not {self.schema}")
             files.append(WrittenFile(uri, metadata.num_rows, size, field_ids=False))
         return files
 
@@ -144,6 +152,11 @@ class Staging:
         return TableChange(
             table=self.name,
             schema=self.schema,
+            field_ids={
+                f.name: int(f.metadata[b"PARQUET:field_id"])
+                for f in self.write_schema
+                if f.metadata and b"PARQUET:field_id" in f.metadata
+            },
             add=tuple(files),
             keep=keep,
             remove=frozenset(remove),
@@ -153,8 +166,13 @@ class Staging:
 
     def publish(self, change: TableChange) -> WriteResult:
         """Commit ``change``; the staging's files it leaves out are deleted afterwards (a
-        failure to delete them leaves orphans for `headwater maintain`, never a failed run)."""
-        result = commit(self.lake, change)
+        failure to delete them leaves orphans for `headwater maintain`, never a failed run).
+        A commit that fails deletes every file of the staging."""
+        try:
+            result = commit(self.lake, change)
+        except BaseException:
+            self.discard()
+            raise
         kept = {f.path for f in change.add}
         _delete(self.lake, (p for p in self.written if p not in kept))
         return result
@@ -311,17 +329,22 @@ def replace_table_by_copy(
     cores). Falls back to ``stream()``'s batches when Iceberg cannot store the result's types
     as they are, the table holds a column in a wider type, or the warehouse is not local."""
     if is_storable(schema) and write_schema(lake, name, schema).equals(schema):
-        with Staging(lake, name, schema) as staging:
-            folder = staging.local_folder
-            if folder is not None:
-                import os
+        try:
+            with Staging(lake, name, schema) as staging:
+                folder = staging.local_folder
+                if folder is not None:
+                    import os
 
-                os.makedirs(folder, exist_ok=True)
-                files = staging.adopt(copy(folder, staging.tag))
-                result = publish(staging, files, keep=Keep.NONE, properties=properties, audit=audit)
-                if on_rows is not None:
-                    on_rows(result.rows)
-                return result
+                    os.makedirs(folder, exist_ok=True)
+                    files = staging.adopt(copy(folder, staging.tag))
+                    result = publish(
+                        staging, files, keep=Keep.NONE, properties=properties, audit=audit
+                    )
+                    if on_rows is not None:
+                        on_rows(result.rows)
+                    return result
+        except ForeignTypes as exc:  # the staging deleted the engine's files
+            log.info("streaming %s instead of publishing the engine's files: %s", name, exc)
     return replace_table(lake, name, stream(), properties, on_rows, audit)
 
 

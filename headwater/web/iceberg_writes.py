@@ -2,7 +2,7 @@
 
 Namespaces are created and dropped, and tables created and dropped, through the project's
 catalog; a commit's ``requirements`` and ``updates`` are parsed into pyiceberg's own models
-and handed to :func:`headwater.lake.commit.commit_updates`, which ends in the catalog's
+and handed to :func:`headwater.lake.commits.commit_updates`, which ends in the catalog's
 ``commit_table`` (optimistic concurrency on the metadata location) like every other writer of
 the lake. pyiceberg writes every metadata file; clients write their data files and manifests
 under the table's location (:mod:`headwater.web.iceberg_guard` checks where they point).
@@ -303,7 +303,7 @@ def _commit(
     updates pyiceberg cannot apply, 500 ``CommitStateUnknownException`` for anything else."""
     from pyiceberg.exceptions import TableAlreadyExistsError
 
-    from headwater.lake.commit import commit_updates
+    from headwater.lake.commits import commit_updates
 
     try:
         return commit_updates(ws.lake, name, requirements, updates)

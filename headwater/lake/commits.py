@@ -136,6 +136,7 @@ def _commit_once(lake: Lake, change: TableChange) -> WriteResult:
             table=change.table,
             hint="run again; another writer committed first",
         )
+    _check_field_ids(txn, change)
     if any(not f.field_ids for f in change.add):
         txn.set_properties(
             {NAME_MAPPING: txn.table_metadata.schema().name_mapping.model_dump_json()}
@@ -236,6 +237,26 @@ def _removed(table: Table | None, change: TableChange) -> list[DataFile]:
     return [live[path] for path in sorted(change.remove)]
 
 
+def _check_field_ids(txn: Transaction, change: TableChange) -> None:
+    """The added files' columns keep their field ids in the schema being committed; else
+    another writer changed the schema while they were written (they must be written again)."""
+    if not change.field_ids:
+        return
+    schema = txn.table_metadata.schema()
+    moved = [
+        name
+        for name, field_id in change.field_ids.items()
+        if name not in schema.column_names or schema.find_field(name).field_id != field_id
+    ]
+    if moved:
+        raise CommitConflict(
+            f"table `{change.table}` changed while it was being written: its column(s) "
+            f"{', '.join(moved)} changed under the files of this change",
+            table=change.table,
+            hint="run again; another writer changed the table's schema first",
+        )
+
+
 def _data_files(txn: Transaction, change: TableChange) -> list[DataFile]:
     """The added files as pyiceberg describes them (statistics read from their footers)."""
     from pyiceberg.io.pyarrow import parquet_file_to_data_file
@@ -245,10 +266,32 @@ def _data_files(txn: Transaction, change: TableChange) -> list[DataFile]:
     out = []
     for written in change.add:
         try:
-            out.append(parquet_file_to_data_file(io, metadata, written.path))
-        except ValueError as exc:  # its columns do not match the schema any more
-            raise _Raced(f"the schema changed while {written.path} was written: {exc}") from exc
+            with _quiet():
+                out.append(parquet_file_to_data_file(io, metadata, written.path))
+        except ValueError as exc:  # pyiceberg's schema check, e.g. a column of another type
+            raise LakeError(
+                f"table `{change.table}`: the data file {written.path} does not fit the "
+                f"table's schema ({_mismatch(exc)}); nothing was published",
+                hint="cast the column in the source query or model to the table's type",
+            ) from exc
     return out
+
+
+def _quiet() -> Any:
+    """pyiceberg prints a table of mismatched fields to the terminal before it raises: the
+    error says it already."""
+    import contextlib
+    import io
+
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+def _mismatch(exc: BaseException) -> str:
+    """pyiceberg's field table in one line: the mismatched rows, table side first."""
+    rows = [line for line in str(exc).splitlines() if "❌" in line]
+    cells = [[c.strip() for c in row.strip("│ ").split("│")] for row in rows]
+    found = [f"table {c[1]} vs file {c[2]}" for c in cells if len(c) >= 3]
+    return "; ".join(found) or " ".join(str(exc).split())
 
 
 def _without_commit_retries(table: Table) -> Table:
