@@ -7,7 +7,7 @@ reading a load's state need only its snapshots, schema and data files, so every 
 lake comes here: the catalog's rows (SQLite with ``sqlite3``, any other database with
 SQLAlchemy Core), the metadata JSON with ``json`` and the Avro manifests with fastavro, from
 local files or S3 alike. It only reads what pyiceberg wrote (writes go through
-:mod:`headwater.lake.commit`), and the test suite compares what it reads with pyiceberg's
+:mod:`headwater.lake.commits`), and the test suite compares what it reads with pyiceberg's
 view of every table the tests make (tests/lake_reads.py).
 """
 

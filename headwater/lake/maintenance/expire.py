@@ -19,7 +19,7 @@ from pyiceberg.table.snapshots import ancestors_of
 from headwater.errors import CommitConflict, LakeError
 from headwater.lake.catalog import Lake
 from headwater.lake.change import TableChange
-from headwater.lake.commit import commit
+from headwater.lake.commits import commit
 from headwater.lake.maintenance.references import UNKNOWN_SIZE, References, canonical
 from headwater.lake.maintenance.report import ExpireReport
 from headwater.lake.maintenance.state import state_lineage
