@@ -86,19 +86,21 @@ class Killer:
         self.admin.dispose()
 
     def _reader(self, conn: sa.Connection) -> Any:
+        """The session reading the table, once it has been sending rows for a moment."""
         if self.url.get_backend_name() == "mysql":
             # ConnectorX's read (not its `LIMIT 0` schema probe, not the loader's max())
             return conn.exec_driver_sql(
                 "SELECT id FROM information_schema.PROCESSLIST WHERE db = %s "
                 "AND id <> CONNECTION_ID() AND command IN ('Query', 'Execute') "
                 "AND info LIKE 'SELECT %%ev%%' AND info NOT LIKE '%%LIMIT 0%%' "
-                "AND info NOT LIKE '%%max(%%'",
+                "AND info NOT LIKE '%%max(%%' AND time_ms > 50",
                 (self.url.database,),
             ).scalar()
         # DuckDB's scanner streams the rows with COPY … TO STDOUT
         return conn.exec_driver_sql(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
-            "AND state = 'active' AND query LIKE 'COPY %%ev%%'",
+            "AND state = 'active' AND query LIKE 'COPY %%ev%%' "
+            "AND now() - query_start > interval '50 milliseconds'",
             (self.url.database,),
         ).scalar()
 
@@ -130,24 +132,26 @@ def check_killed_read_retries(tmp_path: Path, url: str, load: str, dialect: str)
     engine = sa.create_engine(url)
     fill(engine, 1, FIRST)
     ws = Workspace.open(make_project(tmp_path / "p", url, load))
-    ws.run("p")
-    assert ws.table("raw.ev").info.snapshot_id is not None
-    fill(engine, FIRST + 1, ROWS)
+    try:
+        ws.run("p")
+        assert ws.table("raw.ev").info.snapshot_id is not None
+        fill(engine, FIRST + 1, ROWS)
 
-    with Killer(url) as killer:
-        record = ws.run("p")
+        with Killer(url) as killer:
+            record = ws.run("p")
 
-    assert killer.killed is not None, "the reader's session was never seen"
-    (task,) = record.tasks
-    assert task.status == "success" and task.attempts == 2
-    (retry,) = [e.message for e in ws.store.events("task_retry") if e.run_id == record.run_id]
-    assert f"lost the connection to {dialect} at 127.0.0.1:" in retry
-    assert "while reading table `ev`" in retry
-    assert "cx writer failed" not in retry and "panicked" not in retry  # no Rust panic text
-    # no row lost, none twice: the same rows as the source (and as an undisturbed load)
-    assert lake_rows(ws) == source_rows(engine)
-    ws.close()
-    engine.dispose()
+        assert killer.killed is not None, "the reader's session was never seen"
+        (task,) = record.tasks
+        assert task.status == "success" and task.attempts == 2
+        (retry,) = [e.message for e in ws.store.events("task_retry") if e.run_id == record.run_id]
+        assert f"lost the connection to {dialect} at 127.0.0.1:" in retry
+        assert "while reading table `ev`" in retry
+        assert "cx writer failed" not in retry and "panicked" not in retry  # no Rust panic text
+        # no row lost, none twice: the same rows as the source (and as an undisturbed load)
+        assert lake_rows(ws) == source_rows(engine)
+    finally:
+        ws.close()
+        engine.dispose()
 
 
 @pytest.mark.mysql

@@ -291,6 +291,14 @@ def test_http_statuses_and_our_own_errors() -> None:
         KeyError("id"),
     ]
     assert [retryable(e) for e in terminal] == [False] * len(terminal)
+    # at the edge: a URL httpx cannot send is the connection's mistake, not the server's
+    from headwater.connect.http import HttpClient
+    from headwater.project.http import HttpConnection
+
+    with HttpClient(HttpConnection(base_url="ftp://files.example/")) as client:
+        error = raised(lambda: client.get("/albums"))
+    assert type(error) is SourceError and not retryable(error)
+    assert "GET ftp://files.example/albums cannot be sent: UnsupportedProtocol" in str(error)
 
 
 def test_rust_panic_text_is_never_the_whole_message() -> None:
@@ -380,3 +388,15 @@ def test_terminal_errors_are_not_retried_and_the_last_error_counts_attempts(
     with pytest.raises(headwater.RunFailed, match=r"exited with status 75.*after 2 attempts"):
         ws.run("tempfail")
     ws.close()
+
+
+def test_duckdb_interrupting_its_scanner_threads_reads_as_a_lost_connection() -> None:
+    """DuckDB stops its other threads when one scanner connection is lost, and at times the
+    interrupt, not the connection's error, is what reaches the reader."""
+    from headwater.connect.sql.duckdb_reader import _read_error
+
+    db = SqlDatabase("postgresql+psycopg://postgres@db.internal:5432/shop", name="pg")
+    interrupted = OSError("INTERRUPT Error: Interrupted!")  # as Arrow re-raises it
+    lost = _read_error(db, ReadRequest(table="orders"), interrupted, 24_000)
+    assert isinstance(lost, ConnectionLost) and lost.rows == 24_000
+    assert "lost the connection to postgresql at db.internal:5432/shop" in str(lost)

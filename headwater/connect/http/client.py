@@ -22,7 +22,7 @@ from headwater.connect.http.limits import Limits, limits_for
 from headwater.connect.http.responses import describe, excerpt, retry_after
 from headwater.errors import SourceError, SourceUnreachable
 from headwater.project.http import HttpConnection
-from headwater.retry import RETRYABLE_STATUS
+from headwater.retry import RETRYABLE_STATUS, retryable
 
 Params = dict[str, Any]
 
@@ -126,6 +126,11 @@ class HttpClient:
                 ) from exc
             except httpx.TransportError as exc:
                 what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if not retryable(exc):  # a URL httpx cannot send (ftp://, a bad header…)
+                    raise SourceError(
+                        f"{method} {shown} cannot be sent: {what}",
+                        hint="check `base_url`, `path` and `headers` of the connection",
+                    ) from exc
                 raise SourceUnreachable(
                     f"{method} {shown} failed: {what}",
                     dialect="http",

@@ -26,9 +26,9 @@ _LOGIN_MARKERS = (
     "password authentication failed",
     "authentication failed",
     "unknown database",
-    "does not exist",
     "no password supplied",
 )
+_MISSING_LOGIN = re.compile(r'\b(role|database) "[^"]*" does not exist')
 
 
 def resolve_url(url: str, root: Path | None) -> sa.URL:
@@ -100,7 +100,7 @@ class SqlDatabase:
         (neither) a SourceError naming the connection."""
         why = reason(exc)
         where = f"{self.dialect} at {self.address}"
-        if any(marker in why.lower() for marker in _LOGIN_MARKERS):
+        if _login(why):
             return SourceError(
                 f"connection `{self.name}`: {where} refused the login or the database: {why}",
                 hint="check the user, password and database name in the connection URL",
@@ -126,7 +126,8 @@ class SqlDatabase:
         hint: str = "check the table or query in the source database; nothing was published",
     ) -> SourceError | SourceUnreachable:
         """An error of a read of ``what``: ``rows`` is how many arrived first (None: the
-        read had not started). A lost connection is :class:`ConnectionLost`, retryable."""
+        reader had not connected yet). A lost connection is :class:`ConnectionLost`,
+        retryable; a refused login says so."""
         why = reason(exc)
         where = f"{self.dialect} at {self.address}"
         if rows is None and (retryable(exc) or _login(why)):
@@ -179,8 +180,9 @@ class SqlDatabase:
 
 
 def _login(text: str) -> bool:
+    """Whether a driver's reason is a refused login or a missing database or role."""
     lowered = text.lower()
-    return any(marker in lowered for marker in _LOGIN_MARKERS)
+    return any(marker in lowered for marker in _LOGIN_MARKERS) or bool(_MISSING_LOGIN.search(text))
 
 
 _RUST_MESSAGE = re.compile(r'message: "([^"]+)"')

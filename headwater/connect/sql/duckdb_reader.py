@@ -70,7 +70,7 @@ def _read_error(
 ) -> SourceError | SourceUnreachable:
     return db.read_error(
         request.describe(),
-        exc,
+        _interrupted(exc),
         rows,
         hint="check the table or query in the source database, or try reader: sqlalchemy",
     )
@@ -80,13 +80,27 @@ def _read_error(
 _ERRORS = (duckdb.Error, OSError)
 
 
+def _interrupted(exc: BaseException) -> BaseException:
+    """``exc``, or for DuckDB's "Interrupted!" what it stands for. Nothing here interrupts a
+    read; when one of the scanner's parallel connections is lost, DuckDB stops the other
+    threads, and at times the interrupt reaches us instead of the connection's error."""
+    if "INTERRUPT Error" not in str(exc):
+        return exc
+    lost = ConnectionAbortedError(
+        "one of the scanner's connections to the server was lost (DuckDB: Interrupted!)"
+    )
+    lost.__cause__ = exc
+    return lost
+
+
 def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
     con, sql = _attached(db, request)
     try:
         result = con.execute(sql).to_arrow_reader(request.batch_rows)
     except _ERRORS as exc:
         con.close()
-        raise _read_error(db, request, exc, None) from exc
+        # attached, so connected: a lost connection now is one in the middle of the read
+        raise _read_error(db, request, exc, 0) from exc
 
     def batches() -> Iterator[pa.RecordBatch]:
         read = 0
@@ -108,7 +122,7 @@ def schema(db: SqlDatabase, request: ReadRequest) -> pa.Schema:
     try:
         return con.execute(f"SELECT * FROM ({sql}) LIMIT 0").to_arrow_reader().schema
     except _ERRORS as exc:
-        raise _read_error(db, request, exc, None) from exc
+        raise _read_error(db, request, exc, 0) from exc
     finally:
         con.close()
 

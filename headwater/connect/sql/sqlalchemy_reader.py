@@ -46,8 +46,9 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
     except sa.exc.DBAPIError as exc:
         with contextlib.suppress(sa.exc.DBAPIError):
             conn.close()
+        # connected: a lost connection now is one in the middle of the read
         raise db.read_error(
-            request.describe(), exc, None, hint="check the query runs in the source database"
+            request.describe(), exc, 0, hint="check the query runs in the source database"
         ) from exc
     except BaseException:
         conn.close()
