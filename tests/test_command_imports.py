@@ -32,7 +32,7 @@ def heavy():
 
 
 def invoke(argv):
-    from headwater.command import main
+    from headwater.cli.app import main
 
     sys.argv = ["headwater", *argv]
     try:

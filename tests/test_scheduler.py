@@ -59,13 +59,13 @@ def drain(scheduler: Scheduler, now: datetime | None = None) -> None:
 def test_catchup_runs_each_date_once_across_restarts(tmp_path: Path) -> None:
     root = daily_project(tmp_path / "p")
     now = datetime(2024, 1, 4, 3, tzinfo=UTC)
-    first = Scheduler(Workspace.open(root))
+    first = Workspace.open(root).scheduler()
     drain(first, now)
     drain(first, now)  # the queued runs start on the next pass if the first was full
     stamps = sorted(p.name[:10] for p in (root / "stamps").iterdir())
     assert stamps == ["2024-01-01", "2024-01-02", "2024-01-03"]  # 01-04 is not over yet
     # a new scheduler (a restart) finds those dates done: nothing runs twice
-    second = Scheduler(Workspace.open(root))
+    second = Workspace.open(root).scheduler()
     drain(second, now + timedelta(hours=1))
     assert len(list((root / "stamps").iterdir())) == 3
     drain(second, datetime(2024, 2, 1, tzinfo=UTC))  # later: up to the end date only
@@ -81,7 +81,7 @@ def test_without_catchup_only_the_latest_interval_runs(tmp_path: Path) -> None:
     root = daily_project(tmp_path / "p")
     text = (root / "headwater.yaml").read_text().replace("catchup: true", "catchup: false")
     (root / "headwater.yaml").write_text(text.replace("    end_date: 2024-01-05\n", ""))
-    scheduler = Scheduler(Workspace.open(root))
+    scheduler = Workspace.open(root).scheduler()
     drain(scheduler, datetime(2024, 3, 10, 12, tzinfo=UTC))
     assert [p.name[:10] for p in (root / "stamps").iterdir()] == ["2024-03-09"]
     # it started far later than due: the missed schedule is an alert
@@ -95,7 +95,7 @@ def test_two_schedulers_on_one_postgres_store_never_run_a_date_twice(
 ) -> None:
     root = daily_project(tmp_path / "p", state_url=postgres_url)
     now = datetime(2024, 1, 6, tzinfo=UTC)
-    schedulers = [Scheduler(Workspace.open(root)) for _ in range(2)]
+    schedulers = [Workspace.open(root).scheduler() for _ in range(2)]
     barrier = threading.Barrier(2)
 
     def work(s: Scheduler) -> None:
@@ -109,7 +109,7 @@ def test_two_schedulers_on_one_postgres_store_never_run_a_date_twice(
     for t in threads:
         t.join(timeout=120)
     for s in schedulers:
-        s.ws.close()
+        s.scope.close()
     stamps = sorted(p.name[:10] for p in (root / "stamps").iterdir())
     assert stamps == [f"2024-01-0{d}" for d in range(1, 6)]  # five dates, each run once
     ws = Workspace.open(root)
@@ -156,7 +156,7 @@ def test_an_orphaned_run_resumes_without_rerunning_what_succeeded(tmp_path: Path
         conn.execute(
             schema.schedulers.update().values(heartbeat_at=datetime.now(UTC) - timedelta(hours=1))
         )
-    scheduler = Scheduler(ws, stale_after=30)
+    scheduler = ws.scheduler(stale_after=30)
     report = scheduler.tick()
     assert report.recovered == [run_id]
     for thread in list(scheduler.running.values()):
@@ -183,7 +183,7 @@ def test_sla_miss_raises_one_alert(tmp_path: Path) -> None:
     )
     ws = Workspace.open(root)
     run_id = ws.trigger("slow")
-    scheduler = Scheduler(ws)
+    scheduler = ws.scheduler()
     scheduler.tick()  # starts it
     time.sleep(1.0)
     scheduler.tick()  # past its deadline while it runs
@@ -211,7 +211,7 @@ def test_event_triggers_start_runs_when_a_table_changes_or_files_arrive(tmp_path
         {mod: "def seen(ctx):\n    return ctx.params['trigger']\n"},
     )
     ws = Workspace.open(root)
-    scheduler = Scheduler(ws)
+    scheduler = ws.scheduler()
     drain(scheduler)
     assert ws.runs("on_files") == []  # nothing there yet
     (root / "landing").mkdir()
@@ -241,7 +241,7 @@ def test_backfill_runs_each_date_once_and_skips_done_dates(tmp_path: Path) -> No
     again = ws.backfill("daily", datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 4, tzinfo=UTC))
     assert [r.logical_date.day for r in again if r.logical_date] == [1]
     # the scheduler's catch-up does not redo backfilled dates either
-    drain(Scheduler(Workspace.open(root)), datetime(2024, 1, 5, 1, tzinfo=UTC))
+    drain(Workspace.open(root).scheduler(), datetime(2024, 1, 5, 1, tzinfo=UTC))
     assert len(list((root / "stamps").iterdir())) == 4
 
 
@@ -250,7 +250,7 @@ def test_paused_pipelines_wait_and_triggered_runs_start(tmp_path: Path) -> None:
     ws = Workspace.open(root)
     ws.pause("daily")
     run_id = ws.trigger("daily", conf={"note": "by hand"})
-    scheduler = Scheduler(ws)
+    scheduler = ws.scheduler()
     drain(scheduler, datetime(2024, 1, 3, tzinfo=UTC))
     assert ws.store.run(run_id).status == "queued"
     assert not (root / "stamps").exists()
@@ -311,7 +311,7 @@ def test_a_killed_scheduler_process_leaves_nothing_running_forever(tmp_path: Pat
     first.wait()
     assert ws.store.run(run_id).status == "running"  # what the dead scheduler left
     # a new scheduler takes it over once the old heartbeat is stale (shortened here)
-    second = Scheduler(Workspace.open(root), stale_after=1)
+    second = Workspace.open(root).scheduler(stale_after=1)
     time.sleep(1.5)
     report = second.tick()
     assert report.recovered == [run_id]
@@ -372,7 +372,7 @@ def test_data_aware_triggers_a_new_snapshot_and_new_source_rows(tmp_path: Path) 
         },
     )
     ws = Workspace.open(root)
-    scheduler = Scheduler(ws)
+    scheduler = ws.scheduler()
     drain(scheduler)  # rows the table does not hold yet: a load starts
     drain(scheduler)  # the load made a snapshot: the report starts
     drain(scheduler)
@@ -411,7 +411,7 @@ def test_max_active_runs_holds_queued_runs_back(tmp_path: Path) -> None:
     )
     ws = Workspace.open(root)
     first, second = ws.trigger("single"), ws.trigger("single")
-    scheduler = Scheduler(ws)
+    scheduler = ws.scheduler()
     scheduler.tick()
     assert ws.store.run(first).status == "running" and ws.store.run(second).status == "queued"
     drain(scheduler)
@@ -436,7 +436,7 @@ def test_a_run_that_cannot_start_is_failed_not_left_running(tmp_path: Path) -> N
     (root / "headwater.yaml").write_text(
         (root / "headwater.yaml").read_text().replace('{shell: "true"}', "{models: nope}")
     )
-    scheduler = Scheduler(Workspace.open(root))
+    scheduler = Workspace.open(root).scheduler()
     drain(scheduler)
     record = ws.store.run(run_id)
     assert record.status == "failed"

@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 
 from headwater import Workspace
-from headwater.orchestrate.scheduler import Scheduler
 from headwater.web.app import create_app
 from tests.orchestration_support import make_project
 from tests.test_serve_support import serving
@@ -37,7 +36,7 @@ def test_post_queues_a_run_that_the_scheduler_starts(tmp_path: Path) -> None:
         queued = answer.json()
         assert queued["status"] == "queued" and queued["trigger"] == "manual"
         run_id = queued["run_id"]
-        scheduler = Scheduler(Workspace.open(root))  # a scheduler elsewhere picks it up
+        scheduler = Workspace.open(root).scheduler()  # a scheduler elsewhere picks it up
         scheduler.tick()
         for thread in list(scheduler.running.values()):
             thread.join(timeout=30)

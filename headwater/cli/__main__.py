@@ -1,5 +1,5 @@
 """``python -m headwater.cli``: the same as the ``headwater`` command."""
 
-from headwater.command import main
+from headwater.cli.app import main
 
 main()

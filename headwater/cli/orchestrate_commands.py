@@ -177,15 +177,13 @@ def scheduler(
 
     Example: headwater scheduler -p examples/airflow_labs
     """
-    from headwater.orchestrate.scheduler import Scheduler
-
     _, err = consoles()
     ws = open_workspace(project, var)
 
     def say(message: str) -> None:
         err.print(f"{datetime.now():%H:%M:%S} {message}", highlight=False)
 
-    daemon = Scheduler(ws, max_runs=max_runs, on_event=say)
+    daemon = ws.scheduler(max_runs=max_runs, on_event=say)
     say(f"scheduler {daemon.id} on {ws.state_url.split('@')[-1]}: {len(ws.pipelines())} pipelines")
     if once:
         daemon.tick()

@@ -135,6 +135,8 @@ class Staging:
             written = storable_schema(metadata.schema.to_arrow_schema())
             if not written.equals(self.schema, check_metadata=False):
                 raise ForeignTypes(f"{uri} holds {written}, not {self.schema}")
+            if metadata.num_rows == 0:  # an empty result: the table needs no file for it
+                continue
             files.append(WrittenFile(uri, metadata.num_rows, size, field_ids=False))
         return files
 

@@ -1,11 +1,12 @@
-"""Run one task of a pipeline against a workspace, whatever its kind."""
+"""Run one task of a pipeline, whatever its kind, with the run's scope (never the Workspace)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import QualityFailed
-from headwater.orchestrate import handlers, sensors
+from headwater.lake.properties import RUN_ID, TASK
+from headwater.orchestrate import handlers, sensors, table_tasks
 from headwater.orchestrate.context import TaskContext
 from headwater.orchestrate.task import (
     CheckSpec,
@@ -22,53 +23,53 @@ from headwater.orchestrate.task import (
 )
 
 if TYPE_CHECKING:
-    from headwater.workspace import Workspace
+    from headwater.orchestrate.scope import Scope
 
 
 def execute_task(
-    ws: Workspace, task: Task, ctx: TaskContext, full_refresh: bool = False
+    scope: Scope, task: Task, ctx: TaskContext, full_refresh: bool = False
 ) -> TaskOutcome:
     spec = task.spec
-    root = ws.project.root
+    root = scope.root
     if isinstance(spec, PythonSpec):
         return handlers.run_python(spec, ctx, root)
     if isinstance(spec, ShellSpec):
         return handlers.run_shell(spec, ctx, root)
     if isinstance(spec, SensorSpec):
         since = ctx.run.interval_start
-        return handlers.wait_for(spec, ctx, lambda condition: sensors.holds(ws, condition, since))
+        return handlers.wait_for(
+            spec, ctx, lambda condition: sensors.holds(scope, condition, since)
+        )
     if isinstance(spec, CheckSpec):
-        return _check(ws, spec, ctx)
+        return _check(scope, spec, ctx)
     if isinstance(spec, MaintainSpec):
-        return _maintain(ws, spec, ctx)
+        return _maintain(scope, spec, ctx)
     if isinstance(spec, CrawlSpec):
-        return _crawl(ws, spec, ctx)
+        return _crawl(scope, spec, ctx)
     if isinstance(spec, PipelineSpec):
-        record = ws.run(
+        from headwater.orchestrate.runs import execute_run
+
+        record = execute_run(
+            scope,
             spec.pipeline,
             conf={**ctx.run.params, **spec.conf},
             logical_date=ctx.run.logical_date,
             trigger="pipeline",
         )
         return TaskOutcome(rows=record.rows, value=record.run_id)
-    props = {"headwater.run-id": ctx.run_id, "headwater.task": task.id}
+    props = {RUN_ID: ctx.run_id, TASK: task.id}
     if isinstance(spec, IngestSpec):
-        from headwater.ingest.task import run_ingest
-
-        return run_ingest(ws, task, spec, ctx.run_id, props, ctx.on_rows, full_refresh)
+        return table_tasks.run_ingest(
+            scope, task, spec, ctx.run_id, props, ctx.on_rows, full_refresh
+        )
     assert isinstance(spec, ModelSpec)
-    from headwater.sql.build import build_model
-
-    before = ws.schema_or_none(spec.name)
-    result = build_model(
-        ws.lake, root, spec.model, props, ctx.on_rows, ws.auditor(spec.name, ctx.run_id)
-    )
-    ws.record_schema(ctx.run_id, task.id, spec.name, before)
-    return TaskOutcome(rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id)
+    return table_tasks.run_model(scope, task, spec, ctx.run_id, props, ctx.on_rows)
 
 
-def _check(ws: Workspace, spec: CheckSpec, ctx: TaskContext) -> TaskOutcome:
-    result = ws.check(spec.target, run_id=ctx.run_id)
+def _check(scope: Scope, spec: CheckSpec, ctx: TaskContext) -> TaskOutcome:
+    from headwater.quality.project_checks import run_checks
+
+    result = run_checks(scope.project, scope.lake, scope.store, spec.target, run_id=ctx.run_id)
     for r in result.results:
         mark = "PASS" if r.passed else ("FAIL" if r.blocking else "WARN")
         ctx.log.info(f"{mark} {r.table} {r.check} failing={r.failing} observed={r.observed}")
@@ -87,10 +88,10 @@ def _check(ws: Workspace, spec: CheckSpec, ctx: TaskContext) -> TaskOutcome:
     )
 
 
-def _maintain(ws: Workspace, spec: MaintainSpec, ctx: TaskContext) -> TaskOutcome:
+def _maintain(scope: Scope, spec: MaintainSpec, ctx: TaskContext) -> TaskOutcome:
     from datetime import timedelta
 
-    from headwater.lake.maintenance import Maintenance
+    from headwater.lake.maintenance import Maintenance, maintain_tables
 
     o = spec.options
     options = Maintenance(
@@ -102,7 +103,7 @@ def _maintain(ws: Workspace, spec: MaintainSpec, ctx: TaskContext) -> TaskOutcom
         orphan_age=timedelta(seconds=o.get("orphan_age", 86400)),
     )
     summary: dict[str, Any] = {}
-    for report in ws.maintain(spec.target, options):
+    for report in maintain_tables(scope.lake, spec.target, options):
         done: dict[str, Any] = {}
         if report.compact is not None:
             done["files"] = [report.compact.files_before, report.compact.files_after]
@@ -115,15 +116,15 @@ def _maintain(ws: Workspace, spec: MaintainSpec, ctx: TaskContext) -> TaskOutcom
     return TaskOutcome(value=summary)
 
 
-def _crawl(ws: Workspace, spec: CrawlSpec, ctx: TaskContext) -> TaskOutcome:
-    from headwater.lake.crawl import CrawlOptions
+def _crawl(scope: Scope, spec: CrawlSpec, ctx: TaskContext) -> TaskOutcome:
+    from headwater.lake.crawl import CrawlOptions, crawl_url
 
     options = CrawlOptions(
         policy=spec.policy,  # type: ignore[arg-type]
         recrawl=spec.recrawl,  # type: ignore[arg-type]
         import_files=spec.import_files,
     )
-    report = ws.crawl(ctx.render(spec.url), spec.namespace, options)
+    report = crawl_url(scope.project, scope.lake, ctx.render(spec.url), spec.namespace, options)
     for table in report.tables:
         ctx.log.info(f"{table.name}: {table.action}, {table.files} files, {table.format}")
     for skipped in report.skipped:

@@ -1,6 +1,6 @@
 """Running a task in another process that has only the project's folder: a Dask worker.
 
-The worker opens the project and plans the pipeline once per version of the project's
+The worker opens the project's scope (:func:`headwater.orchestrate.scope.open_scope`) and plans the pipeline once per version of the project's
 definitions (:func:`headwater.project.fingerprint.fingerprint`, sent with every task: a
 worker outlives edits to the pipelines), finds the task by id and runs it. Only plain data
 crosses the wire: the project's location and version, the task id, and the run's context; the
@@ -23,7 +23,7 @@ from headwater.orchestrate.task import TaskOutcome
 
 if TYPE_CHECKING:
     from headwater.orchestrate.dag import Dag
-    from headwater.workspace import Workspace
+    from headwater.orchestrate.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,14 @@ class RemoteProject:
     version: str = ""  # the fingerprint of the definitions the run was planned from
 
 
-# (root, variables and pipeline) → (version, workspace, plan)
-_cache: dict[tuple[str, str], tuple[str, Workspace, Dag]] = {}
+# (root, variables and pipeline) → (version, scope, plan)
+_cache: dict[tuple[str, str], tuple[str, Scope, Dag]] = {}
 _lock = threading.Lock()
 
 
-def _open(project: RemoteProject) -> tuple[Workspace, Dag]:
+def _open(project: RemoteProject) -> tuple[Scope, Dag]:
     from headwater.orchestrate.code import forget
-    from headwater.workspace import Workspace
+    from headwater.orchestrate.scope import open_scope
 
     cache_key = (project.root, repr(sorted(project.variables.items())) + project.pipeline)
     with _lock:
@@ -52,8 +52,8 @@ def _open(project: RemoteProject) -> tuple[Workspace, Dag]:
         if cached is not None:  # the definitions changed since: read them again
             cached[1].close()
             forget(Path(project.root))
-        ws = Workspace.open(project.root, project.variables)
-        _cache[cache_key] = (project.version, ws, ws.plan(project.pipeline))
+        scope = open_scope(project.root, project.variables)
+        _cache[cache_key] = (project.version, scope, scope.catalog.plan(project.pipeline))
         return _cache[cache_key][1], _cache[cache_key][2]
 
 
@@ -66,7 +66,7 @@ def run_remote(project: RemoteProject, task_id: str, payload: dict[str, Any]) ->
     from headwater.orchestrate.runner import invoke
 
     try:
-        ws, dag = _open(project)
+        scope, dag = _open(project)
         task = dag.tasks[task_id]
         run: RunContext = payload["run"]
         ctx = TaskContext(
@@ -76,6 +76,7 @@ def run_remote(project: RemoteProject, task_id: str, payload: dict[str, Any]) ->
             values=payload["values"],
             log=TaskLog(log_path(Path(run.log_dir), run.run_id, task_id) if run.log_dir else None),
         )
-        return invoke(lambda t, c: execute_task(ws, t, c, project.full_refresh), task, ctx)
+        run_scope = scope.for_run()
+        return invoke(lambda t, c: execute_task(run_scope, t, c, project.full_refresh), task, ctx)
     except Exception as exc:
         raise portable(exc) from None

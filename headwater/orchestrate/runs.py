@@ -1,4 +1,4 @@
-"""Start, resume, queue and backfill runs of a workspace's pipelines."""
+"""Start, resume, queue and backfill runs of a project's pipelines, in a :class:`Scope`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import DagError, RunFailed, StateError
+from headwater.orchestrate.catalog import Definition
 from headwater.orchestrate.context import RunContext
 from headwater.orchestrate.dag import Dag
 from headwater.orchestrate.executor import Executor, LocalExecutor
@@ -22,24 +22,17 @@ from headwater.project.pipelines import PipelineSettings
 from headwater.state.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
-    from headwater.workspace import Workspace
+    from headwater.orchestrate.scope import Scope
+
+__all__ = ["Definition", "backfill", "execute_run", "executor_for", "queue_run", "this_process"]
 
 
 def this_process() -> str:
     return f"process:{socket.gethostname()}:{os.getpid()}"
 
 
-@dataclass(frozen=True)
-class Definition:
-    """A pipeline of the project, from headwater.yaml or from a ``@pipeline`` function."""
-
-    name: str
-    settings: PipelineSettings
-    origin: str  # where it is written, for messages
-
-
 def executor_for(
-    ws: Workspace, name: str, settings: PipelineSettings, full_refresh: bool
+    scope: Scope, name: str, settings: PipelineSettings, full_refresh: bool
 ) -> Executor:
     config = settings.executor
     if config.type == "processes":
@@ -53,16 +46,16 @@ def executor_for(
         assert config.address is not None
         from headwater.project.fingerprint import fingerprint
 
-        version = fingerprint(ws.project.root, ws.project.file)
+        version = fingerprint(scope.project.root, scope.project.file)
         project = RemoteProject(
-            str(ws.project.root), dict(ws.overrides), name, full_refresh, version
+            str(scope.project.root), dict(scope.project.variables), name, full_refresh, version
         )
         return DaskExecutor(config.address, project, settings.parallelism)
     return LocalExecutor(settings.parallelism)
 
 
 def execute_run(
-    ws: Workspace,
+    scope: Scope,
     pipeline: str,
     *,
     listener: RunListener | None = None,
@@ -76,12 +69,12 @@ def execute_run(
     echo: bool = False,
 ) -> RunRecord:
     """Run ``pipeline`` to the end in this process, or continue ``run_id`` (claimed or resumed)."""
-    settings = ws.definition(pipeline).settings
-    store = ws.store
+    settings = scope.catalog.definition(pipeline).settings
+    store = scope.store
     try:
-        dag = dag or ws.plan(pipeline)
-        ws.prepare_run()
-        executor = executor_for(ws, pipeline, settings, full_refresh)
+        dag = dag or scope.catalog.plan(pipeline)
+        scope = scope.for_run()
+        executor = executor_for(scope, pipeline, settings, full_refresh)
     except BaseException as exc:
         if run_id is not None:  # a claimed or resumed run must not stay `running`
             store.finish_run(run_id, RunStatus.FAILED, f"not started: {describe_error(exc)}")
@@ -90,7 +83,7 @@ def execute_run(
         interval = _interval(pipeline, settings, logical_date)
         started = store.start_run(
             pipeline,
-            ws.public_variables(),
+            scope.public_variables(),
             trigger=trigger,
             logical_date=interval[0],
             interval=interval,
@@ -109,9 +102,9 @@ def execute_run(
         interval_start=record.interval_start,
         interval_end=record.interval_end,
         params=params,
-        variables=dict(ws.project.variables),
-        root=ws.project.root,
-        log_dir=ws.log_dir,
+        variables=dict(scope.project.variables),
+        root=scope.root,
+        log_dir=scope.log_dir,
         echo=echo,
     )
     hooks = Hooks.of(settings.hooks)
@@ -119,10 +112,10 @@ def execute_run(
     def handler(task: Any, ctx: Any) -> Any:
         from headwater.orchestrate.dispatch import execute_task
 
-        return execute_task(ws, task, ctx, full_refresh)
+        return execute_task(scope, task, ctx, full_refresh)
 
     try:
-        status = run_dag(dag, handler, executor, store, context, listener, ws.pools, hooks)
+        status = run_dag(dag, handler, executor, store, context, listener, scope.pools, hooks)
     except BaseException as exc:
         executor.shutdown(cancel=True)
         store.finish_run(run_id, RunStatus.FAILED, f"run interrupted: {exc!r}")
@@ -182,7 +175,7 @@ def _deadline(
 
 
 def queue_run(
-    ws: Workspace,
+    scope: Scope,
     pipeline: str,
     conf: Mapping[str, Any] | None = None,
     logical_date: datetime | None = None,
@@ -191,12 +184,12 @@ def queue_run(
     interval: tuple[datetime, datetime] | None = None,
 ) -> str | None:
     """Queue a run for a scheduler to pick up; its id (None: that logical date has one)."""
-    definition = ws.definition(pipeline)
+    definition = scope.catalog.definition(pipeline)
     if interval is None:
         interval = _interval(pipeline, definition.settings, logical_date)
-    return ws.store.start_run(
+    return scope.store.start_run(
         pipeline,
-        ws.public_variables(),
+        scope.public_variables(),
         status=RunStatus.QUEUED,
         trigger=trigger,
         logical_date=interval[0] if interval else None,
@@ -208,7 +201,7 @@ def queue_run(
 
 
 def backfill(
-    ws: Workspace,
+    scope: Scope,
     pipeline: str,
     start: datetime,
     end: datetime,
@@ -218,7 +211,7 @@ def backfill(
 ) -> list[RunRecord]:
     """One run per logical date of the schedule in [start, end], ``max_active`` at a time.
     Dates that already have a scheduled or backfilled run are skipped unless ``rerun``."""
-    definition = ws.definition(pipeline)
+    definition = scope.catalog.definition(pipeline)
     schedule = Schedule.of(pipeline, definition.settings)
     if schedule is None:
         raise DagError(
@@ -229,14 +222,14 @@ def backfill(
     first, last = (d if d.tzinfo else d.replace(tzinfo=UTC) for d in (start, end))
     if last < first:
         raise DagError(f"backfill: --end {end:%Y-%m-%d} is before --start {start:%Y-%m-%d}")
-    done = set() if rerun else ws.store.schedule_keys(pipeline)
+    done = set() if rerun else scope.store.schedule_keys(pipeline)
     intervals = [i for i in schedule.between(first, last) if key(i[0]) not in done]
-    dag = ws.plan(pipeline)
+    dag = scope.catalog.plan(pipeline)
 
     def one(interval: tuple[datetime, datetime]) -> RunRecord:
-        run_id = ws.store.start_run(
+        run_id = scope.store.start_run(
             pipeline,
-            ws.public_variables(),
+            scope.public_variables(),
             trigger="backfill",
             logical_date=interval[0],
             interval=interval,
@@ -245,7 +238,7 @@ def backfill(
         )
         if run_id is None:
             raise StateError(f"a run for {interval[0]:%Y-%m-%d %H:%M} was created meanwhile")
-        return execute_run(ws, pipeline, dag=dag, run_id=run_id)
+        return execute_run(scope, pipeline, dag=dag, run_id=run_id)
 
     records: list[RunRecord] = []
     with ThreadPoolExecutor(max_workers=max(1, max_active), thread_name_prefix="backfill") as pool:

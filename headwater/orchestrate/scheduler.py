@@ -30,7 +30,7 @@ from headwater.orchestrate.sensors import news, observe
 from headwater.state.records import RunStatus
 
 if TYPE_CHECKING:
-    from headwater.workspace import Workspace
+    from headwater.orchestrate.scope import Scope
 
 log = logging.getLogger("headwater.scheduler")
 
@@ -48,14 +48,14 @@ class TickReport:
 class Scheduler:
     def __init__(
         self,
-        ws: Workspace,
+        scope: Scope,
         *,
         heartbeat: float = 5.0,
         stale_after: float = 30.0,
         max_runs: int = 8,
         on_event: Callable[[str], None] | None = None,
     ) -> None:
-        self.ws = ws
+        self.scope = scope
         self.id = f"scheduler:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.heartbeat_every = heartbeat
         self.stale_after = timedelta(seconds=stale_after)
@@ -71,7 +71,7 @@ class Scheduler:
     def tick(self, now: datetime | None = None) -> TickReport:
         now = now or datetime.now(UTC)
         report = TickReport()
-        store = self.ws.store
+        store = self.scope.store
         if time.monotonic() - self._last_beat >= self.heartbeat_every:
             store.heartbeat(self.id, socket.gethostname(), os.getpid())
             self._last_beat = time.monotonic()
@@ -80,7 +80,7 @@ class Scheduler:
                 report.recovered.append(run_id)
                 self.on_event(f"run {run_id[:8]}: its scheduler stopped; resuming it")
         paused = store.paused()
-        for name, definition in self.ws.pipelines().items():
+        for name, definition in self.scope.catalog.pipelines().items():
             if name in paused:
                 continue
             try:
@@ -101,7 +101,7 @@ class Scheduler:
         return report
 
     def _hooks(self, pipeline: str) -> Hooks:
-        return Hooks.of(self.ws.definition(pipeline).settings.hooks)
+        return Hooks.of(self.scope.catalog.definition(pipeline).settings.hooks)
 
     def _schedule(self, name: str, settings: Any, now: datetime, report: TickReport) -> None:
         schedule = Schedule.of(name, settings)
@@ -109,10 +109,14 @@ class Scheduler:
             return
         from headwater.orchestrate.schedule import key
 
-        due = schedule.due(now, self.ws.store.schedule_keys(name))
+        due = schedule.due(now, self.scope.store.schedule_keys(name))
         for interval in due:
             run_id = queue_run(
-                self.ws, name, trigger="schedule", schedule_key=key(interval[0]), interval=interval
+                self.scope,
+                name,
+                trigger="schedule",
+                schedule_key=key(interval[0]),
+                interval=interval,
             )
             if run_id is None:
                 continue  # another scheduler created it
@@ -126,7 +130,7 @@ class Scheduler:
                     f"pipeline `{name}`: the run due at {interval[1]:%Y-%m-%d %H:%M} UTC starts "
                     f"{late.total_seconds() / 60:.0f} min late (was the scheduler down?)"
                 )
-                emit(self.ws.store, self._hooks(name), "schedule_missed", message, name, run_id)
+                emit(self.scope.store, self._hooks(name), "schedule_missed", message, name, run_id)
                 report.alerts.append(message)
 
     def _watch(self, name: str, settings: Any, report: TickReport) -> None:
@@ -136,13 +140,13 @@ class Scheduler:
         if time.monotonic() - self._last_poke.get(name, -1e9) < settings.poke:
             return
         self._last_poke[name] = time.monotonic()
-        store = self.ws.store
+        store = self.scope.store
         for condition in settings.triggers:
             spec = condition.model_dump()
             trigger_key = json.dumps(spec, sort_keys=True)
-            seen = observe(self.ws, spec)
+            seen = observe(self.scope, spec)
             last = store.trigger_value(name, trigger_key)
-            fresh = news(self.ws, spec, seen, last)
+            fresh = news(self.scope, spec, seen, last)
             if seen is not None and seen != last:
                 store.set_trigger_value(name, trigger_key, seen)
             if not fresh:
@@ -151,7 +155,7 @@ class Scheduler:
                 f"{trigger_key}{json.dumps(seen, sort_keys=True, default=str)}".encode()
             ).hexdigest()[:16]
             run_id = queue_run(
-                self.ws,
+                self.scope,
                 name,
                 conf={"trigger": spec},
                 trigger="event",
@@ -162,7 +166,7 @@ class Scheduler:
                 self.on_event(f"pipeline `{name}`: triggered by {trigger_key}")
 
     def _start_queued(self, paused: set[str], report: TickReport) -> None:
-        store = self.ws.store
+        store = self.scope.store
         self.running = {k: t for k, t in self.running.items() if t.is_alive()}
         for run_id, pipeline in store.queued_runs():
             if len(self.running) >= self.max_runs:
@@ -170,7 +174,7 @@ class Scheduler:
             if pipeline in paused:
                 continue
             try:
-                limit = self.ws.definition(pipeline).settings.max_active_runs
+                limit = self.scope.catalog.definition(pipeline).settings.max_active_runs
             except HeadwaterError as exc:
                 self.on_event(f"run {run_id[:8]}: {exc}")
                 continue
@@ -188,13 +192,13 @@ class Scheduler:
     def _execute(self, run_id: str, pipeline: str) -> None:
         self.on_event(f"run {run_id[:8]} of `{pipeline}` started")
         try:
-            record = execute_run(self.ws, pipeline, run_id=run_id)
+            record = execute_run(self.scope, pipeline, run_id=run_id)
             self.on_event(f"run {run_id[:8]} of `{pipeline}`: {record.status}")
         except HeadwaterError as exc:
             self.on_event(f"run {run_id[:8]} of `{pipeline}`: {exc}")
         except Exception as exc:  # a bug must not kill the daemon; the run records it
             log.exception("run %s crashed", run_id)
-            self.ws.store.finish_run(run_id, RunStatus.FAILED, f"crashed: {exc!r}")
+            self.scope.store.finish_run(run_id, RunStatus.FAILED, f"crashed: {exc!r}")
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -220,10 +224,10 @@ class Scheduler:
                 alive = [t for t in self.running.values() if t.is_alive()]
                 if not alive:
                     return
-                self.ws.store.heartbeat(self.id, socket.gethostname(), os.getpid())
+                self.scope.store.heartbeat(self.id, socket.gethostname(), os.getpid())
                 alive[0].join(timeout=self.heartbeat_every)
         finally:
-            self.ws.store.retire(self.id)
+            self.scope.store.retire(self.id)
 
     def stop(self) -> None:
         self._stop.set()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.errors import VariableError, did_you_mean
+
+if TYPE_CHECKING:
+    from headwater.project import Project
 
 ENV_PREFIX = "HEADWATER_VAR_"
 
@@ -52,3 +55,22 @@ def resolve(
         else:
             values[name] = default
     return values
+
+
+def public_variables(project: Project) -> dict[str, Any]:
+    """Variable values safe to record: sensitive ones and URL passwords are masked."""
+    import sqlalchemy as sa
+
+    out: dict[str, Any] = {}
+    for name, value in project.variables.items():
+        spec = project.config.variables.get(name)
+        if spec is not None and spec.sensitive:
+            out[name] = "***"
+        elif isinstance(value, str) and "://" in value:
+            try:
+                out[name] = sa.make_url(value).render_as_string(hide_password=True)
+            except sa.exc.ArgumentError:
+                out[name] = value
+        else:
+            out[name] = value
+    return out

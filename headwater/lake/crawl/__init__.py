@@ -14,6 +14,7 @@ from headwater.lazy import exports
 if TYPE_CHECKING:
     from headwater.lake.crawl.crawler import CrawlOptions, Progress, Recrawl, crawl
     from headwater.lake.crawl.infer import Sampling
+    from headwater.lake.crawl.project_crawl import crawl_url
     from headwater.lake.crawl.register import Policy
     from headwater.lake.crawl.registry import ExternalRegistry, ExternalTable, ExternalVersion
     from headwater.lake.crawl.report import CrawlReport, SkippedFile, TableOutcome
@@ -24,6 +25,7 @@ _WHERE = {
     "Recrawl": "crawler",
     "crawl": "crawler",
     "Sampling": "infer",
+    "crawl_url": "project_crawl",
     "Policy": "register",
     "ExternalRegistry": "registry",
     "ExternalTable": "registry",
@@ -52,4 +54,5 @@ __all__ = [
     "SkippedFile",
     "TableOutcome",
     "crawl",
+    "crawl_url",
 ]

@@ -2,7 +2,7 @@
 
 from headwater.lake.maintenance.compact import compact
 from headwater.lake.maintenance.expire import expire_snapshots
-from headwater.lake.maintenance.maintain import Maintenance, maintain
+from headwater.lake.maintenance.maintain import Maintenance, maintain, maintain_tables
 from headwater.lake.maintenance.orphans import remove_orphan_files
 from headwater.lake.maintenance.report import (
     CompactReport,
@@ -24,5 +24,6 @@ __all__ = [
     "compact",
     "expire_snapshots",
     "maintain",
+    "maintain_tables",
     "remove_orphan_files",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from headwater.errors import HeadwaterError
 from headwater.lake.catalog import Lake
 from headwater.lake.maintenance.compact import compact
 from headwater.lake.maintenance.expire import KEEP_LAST, expire_snapshots
@@ -73,3 +74,23 @@ def maintain(
             lake, name, older_than=options.orphan_age, dry_run=options.dry_run, now=now
         )
     return MaintenanceReport(name, compacted, expired, orphans)
+
+
+def maintain_tables(
+    lake: Lake,
+    table: str | None = None,
+    options: Maintenance | None = None,
+    progress: Progress | None = None,
+) -> list[MaintenanceReport]:
+    """Maintain ``table``, or every table one at a time (each table's operations commit on
+    their own). Of every table, one that fails is reported with its error and the others go on."""
+    if table is not None:
+        lake.table_metadata(table)  # an unknown or malformed name fails here, with the fix
+        return [maintain(lake, table, options or Maintenance(), progress)]
+    reports = []
+    for name in lake.tables():
+        try:
+            reports.append(maintain(lake, name, options or Maintenance(), progress))
+        except HeadwaterError as exc:
+            reports.append(MaintenanceReport(name, error=str(exc)))
+    return reports

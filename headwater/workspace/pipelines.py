@@ -1,7 +1,8 @@
-"""The Workspace's pipeline methods: define, plan, run, queue, backfill, cancel, pause, logs.
+"""The Workspace's pipeline methods: list, plan, run, queue, backfill, cancel, pause, logs.
 
-A mixin, so the Workspace stays one object for the CLI, the web UI and tests while its
-pipeline half lives beside the orchestrator it drives.
+A mixin of the facade: each method is a few lines over :mod:`headwater.orchestrate`, which
+runs the tasks with a :class:`~headwater.orchestrate.scope.Scope` built from the Workspace's
+parts (the tasks never see the Workspace).
 """
 
 from __future__ import annotations
@@ -12,26 +13,29 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import ProjectError, StateError, did_you_mean
+from headwater.errors import StateError, did_you_mean
 
 if TYPE_CHECKING:
+    from headwater.connect.sql.databases import Databases
+    from headwater.lake import Lake
     from headwater.orchestrate import Dag, RunListener
-    from headwater.orchestrate.define import PipelineDefinition
-    from headwater.orchestrate.pools import Pools
-    from headwater.orchestrate.runs import Definition
+    from headwater.orchestrate.catalog import Definition, PipelineCatalog
+    from headwater.orchestrate.scheduler import Scheduler
+    from headwater.orchestrate.scope import Scope
     from headwater.project import Project
-    from headwater.quality.rules import Rule
     from headwater.sql import ModelGraph
     from headwater.state import RunRecord, Store
-    from headwater.workspace import Workspace
 
 
 class Pipelines:
     """Mixed into :class:`headwater.workspace.Workspace`."""
 
     project: Project
-    _python_pipelines: dict[str, PipelineDefinition]
-    _audited: dict[str, list[Rule]] | None
+    databases: Databases
+
+    @property
+    def lake(self) -> Lake:
+        raise NotImplementedError
 
     @property
     def store(self) -> Store:
@@ -40,76 +44,44 @@ class Pipelines:
     def models(self) -> ModelGraph:
         raise NotImplementedError
 
-    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
-        raise NotImplementedError
+    @cached_property
+    def catalog(self) -> PipelineCatalog:
+        """The project's pipelines (read once)."""
+        from headwater.orchestrate.catalog import PipelineCatalog
 
-    def _audit_checks(self) -> dict[str, list[Rule]]:
-        raise NotImplementedError
-
-    @property
-    def _ws(self) -> Workspace:
-        from headwater.workspace import Workspace
-
-        assert isinstance(self, Workspace)
-        return self
+        return PipelineCatalog(self.project, self.models)
 
     @cached_property
-    def _definitions(self) -> dict[str, Definition]:
-        from headwater.orchestrate.code import discover_pipelines
-        from headwater.orchestrate.runs import Definition
+    def scope(self) -> Scope:
+        """What the runs of this workspace's pipelines work with (opens the lake and store)."""
+        from headwater.orchestrate.pools import Pools
+        from headwater.orchestrate.scope import Scope
 
-        found = {
-            name: Definition(name, settings, f"{self.project.file}")
-            for name, settings in self.project.config.pipelines.items()
-        }
-        for name, definition in discover_pipelines(self.project.root).items():
-            if name in found:
-                raise ProjectError(
-                    f"pipeline `{name}` is defined twice: in {found[name].origin} and at "
-                    f"{definition.origin}",
-                    hint="rename one of them",
-                )
-            found[name] = Definition(name, definition.settings, definition.origin)
-            self._python_pipelines[name] = definition
-        return found
+        return Scope(
+            project=self.project,
+            lake=self.lake,
+            store=self.store,
+            databases=self.databases,
+            catalog=self.catalog,
+            pools=Pools(self.project.config.pools),
+        )
 
     def pipelines(self) -> dict[str, Definition]:
         """Every pipeline: those in headwater.yaml and the ``@pipeline`` functions."""
-        return dict(self._definitions)
+        return self.catalog.pipelines()
 
     def definition(self, pipeline: str) -> Definition:
-        definitions = self._definitions
-        if pipeline not in definitions:
-            raise ProjectError(
-                f"no pipeline `{pipeline}` in {self.project.root}"
-                f"{did_you_mean(pipeline, definitions)}",
-                hint=f"pipelines: {', '.join(definitions) or 'none'} (in headwater.yaml or "
-                "pipelines/*.py)",
-            )
-        return definitions[pipeline]
+        return self.catalog.definition(pipeline)
 
     def plan(self, pipeline: str) -> Dag:
-        from headwater.orchestrate.builder import DagBuilder
-        from headwater.orchestrate.plan import plan_pipeline
+        return self.catalog.plan(pipeline)
 
-        definition = self.definition(pipeline)
-        cfg = self.project.config
-        python = self._python_pipelines.get(pipeline)
-        # the model graph (which reads the catalog) is made only when a step selects models
-        if python is None:
-            return plan_pipeline(
-                pipeline,
-                cfg.pipelines[pipeline],
-                cfg.sources,
-                self.models,
-                cfg.pools,
-                cfg.connections,
-            )
-        builder = DagBuilder(
-            pipeline, definition.settings, cfg.sources, self.models, cfg.pools, cfg.connections
-        )
-        python.plan(builder)
-        return builder.build()
+    def scheduler(self, **options: Any) -> Scheduler:
+        """A scheduler over this workspace's pipelines (``headwater scheduler``); ``options``
+        are :class:`~headwater.orchestrate.scheduler.Scheduler`'s."""
+        from headwater.orchestrate.scheduler import Scheduler
+
+        return Scheduler(self.scope, **options)
 
     def run(
         self,
@@ -146,7 +118,7 @@ class Pipelines:
             else:
                 self.store.reopen_run(run_id)
         return execute_run(
-            self._ws,
+            self.scope,
             pipeline,
             listener=listener,
             dag=dag,
@@ -167,7 +139,7 @@ class Pipelines:
         """Queue a run for the scheduler (``headwater trigger``, ``POST /v1/pipelines/…``)."""
         from headwater.orchestrate.runs import queue_run
 
-        run_id = queue_run(self._ws, pipeline, conf, logical_date)
+        run_id = queue_run(self.scope, pipeline, conf, logical_date)
         assert run_id is not None
         return run_id
 
@@ -183,7 +155,7 @@ class Pipelines:
         """One run per logical date in [start, end], ``max_active`` at a time."""
         from headwater.orchestrate.runs import backfill
 
-        return backfill(self._ws, pipeline, start, end, max_active, rerun, on_run)
+        return backfill(self.scope, pipeline, start, end, max_active, rerun, on_run)
 
     def cancel(self, run_id: str) -> RunRecord:
         """Ask a run to stop: a queued run is cancelled now, a running one by its owner."""
@@ -230,23 +202,3 @@ class Pipelines:
     @property
     def log_dir(self) -> Path:
         return self.project.state_dir / "logs"
-
-    @cached_property
-    def pools(self) -> Pools:
-        from headwater.orchestrate.pools import Pools
-
-        return Pools(self.project.config.pools)
-
-    def public_variables(self) -> dict[str, Any]:
-        from headwater.workspace import public_variables
-
-        return public_variables(self.project)
-
-    @property
-    def overrides(self) -> dict[str, Any]:
-        """The project's variable values, to open the same project in a worker process."""
-        return dict(self.project.variables)
-
-    def prepare_run(self) -> None:
-        """Read what every task of a run shares once (check suites: a broken one stops here)."""
-        self._audited = self._audit_checks()

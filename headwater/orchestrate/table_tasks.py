@@ -1,4 +1,5 @@
-"""One ingest task: load a source table by its strategy and record its schema changes.
+"""The tasks that write a table: an ingest (a source table loaded by its strategy) and a
+model; each records the schema changes it made.
 
 One call is one attempt: a lost connection raises a retryable error and the orchestrator runs
 the task again from the last committed state (the source's ``attempts``, see
@@ -15,17 +16,22 @@ import pyarrow as pa
 from headwater.ingest.contract import plan
 from headwater.ingest.extraction import Resource
 from headwater.ingest.load import load
+from headwater.ingest.resources import resource_for
 from headwater.ingest.sql_source import SqlResource
 from headwater.ingest.sql_table import ingest_table, probe
-from headwater.orchestrate.task import IngestSpec, Task, TaskOutcome
+from headwater.lake.schema_changes import schema_changes
+from headwater.orchestrate.task import IngestSpec, ModelSpec, Task, TaskOutcome
 from headwater.project.config import Load
+from headwater.quality.project_checks import auditor_for
 
 if TYPE_CHECKING:
-    from headwater.workspace import Workspace
+    from headwater.lake import Lake
+    from headwater.lake.writer import Audit
+    from headwater.orchestrate.scope import Scope
 
 
 def run_ingest(
-    ws: Workspace,
+    scope: Scope,
     task: Task,
     spec: IngestSpec,
     run_id: str,
@@ -34,19 +40,20 @@ def run_ingest(
     full_refresh: bool,
 ) -> TaskOutcome:
     """Load one source table by its strategy; record what changed in its schema."""
-    source = ws.project.config.sources[spec.source]
+    project = scope.project
+    source = project.config.sources[spec.source]
     entry = next(t for t in source.tables if t.name == spec.table)
     settings = source.load_for(entry)
     target = f"{source.namespace}.{entry.name}"
-    before = ws.schema_or_none(target)
-    resource = ws.resource(spec.source, entry.name)
-    audit = ws.auditor(target, run_id)
+    before = _schema_or_none(scope.lake, target)
+    resource = resource_for(project, scope.databases, spec.source, entry.name)
+    audit = _auditor(scope, target, run_id)
     incoming = _direct_copy(resource, settings, before)
     if incoming is not None:
         # the fast path: DuckDB reads the source and writes the files itself, on all cores
         assert isinstance(resource, SqlResource)
         written = ingest_table(
-            ws.lake,
+            scope.lake,
             resource.db,
             resource.source,
             resource.entry,
@@ -55,7 +62,7 @@ def run_ingest(
             audit,
             incoming,
         )
-        ws.record_schema(run_id, task.id, target, before)
+        _record_schema(scope, run_id, task.id, target, before)
         return TaskOutcome(
             rows=written.rows,
             bytes=written.bytes,
@@ -66,7 +73,7 @@ def run_ingest(
     if isinstance(resource, SqlResource):
         props = {**props, "headwater.reader": resource.reader}
     result = load(
-        ws.lake,
+        scope.lake,
         target,
         resource,
         settings,
@@ -74,11 +81,11 @@ def run_ingest(
         properties=props,
         on_rows=on_rows,
         full_refresh=full_refresh,
-        landing=ws.project.path(landing) if landing else None,
+        landing=project.path(landing) if landing else None,
         batch_rows=getattr(source, "batch_rows", 100_000),
         audit=audit,
     )
-    ws.record_schema(run_id, task.id, target, before)
+    _record_schema(scope, run_id, task.id, target, before)
     details = {
         "strategy": result.strategy,
         "changed": result.changed,
@@ -107,3 +114,45 @@ def _direct_copy(resource: Resource, settings: Load, current: pa.Schema | None) 
     return (
         incoming if plan(resource.entry.name, current, incoming, settings.contract).exact else None
     )
+
+
+def run_model(
+    scope: Scope,
+    task: Task,
+    spec: ModelSpec,
+    run_id: str,
+    props: Mapping[str, str],
+    on_rows: Callable[[int], None] | None,
+) -> TaskOutcome:
+    """Build one model's table; record what changed in its schema."""
+    from headwater.sql.build import build_model
+
+    before = _schema_or_none(scope.lake, spec.name)
+    result = build_model(
+        scope.lake, scope.root, spec.model, props, on_rows, _auditor(scope, spec.name, run_id)
+    )
+    _record_schema(scope, run_id, task.id, spec.name, before)
+    return TaskOutcome(rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id)
+
+
+def _auditor(scope: Scope, table: str, run_id: str) -> Audit | None:
+    return auditor_for(scope.project, scope.lake, scope.store, scope.audited, table, run_id)
+
+
+def _schema_or_none(lake: Lake, table: str) -> pa.Schema | None:
+    current = lake.current_metadata(table)
+    return current.arrow_schema() if current is not None else None
+
+
+def _record_schema(
+    scope: Scope, run_id: str, task_id: str, table: str, before: pa.Schema | None
+) -> None:
+    after = _schema_or_none(scope.lake, table)
+    if after is not None:
+        changes = schema_changes(before, after)
+        scope.store.add_schema_changes(
+            run_id,
+            task_id,
+            table,
+            [(c.kind, c.column or None, c.old_type, c.new_type) for c in changes],
+        )
