@@ -1,6 +1,6 @@
 """Benchmark: REST ingestion of the local music API, Headwater's REST resource against dlt's.
 
-The music API (``headwater.samples.music_api``) serves ``--albums`` new releases; each
+The music API (``examples/music_api/server.py``) serves ``--albums`` new releases; each
 contender reads every album's tracks (parent → child, ``next`` links, pages of 50) with the
 same concurrency and writes them to Parquet on local disk. Each run is a fresh child process
 (imports are not timed); the API runs in this process, so it has a core of its own. The
@@ -21,6 +21,7 @@ Not a test: nothing asserts on timings.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -29,11 +30,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
+SERVER = BENCH_DIR.parent / "examples" / "music_api" / "server.py"
 CONTENDERS = ("headwater", "dlt", "dlt_extract")
 TOKEN = "music-static-token"  # the music API's static bearer token: same auth for all
+
+
+def music_api() -> ModuleType:
+    """The example's music API server, loaded from its path (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("music_api_server", SERVER)
+    assert spec is not None and spec.loader is not None, SERVER
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # before running it: its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def headwater_run(url: str, concurrency: int, out: Path) -> tuple[int, float]:
@@ -188,10 +201,9 @@ def main(argv: list[str]) -> int:
         child(args.child, args.url, args.concurrency, work / args.child)
         return 0
 
-    from headwater.samples.music_api import MusicApi, Settings
-
+    server = music_api()
     only = [n for n in args.only.split(",") if n] or list(CONTENDERS)
-    with MusicApi(Settings(albums=args.albums)) as api:
+    with server.MusicApi(server.Settings(albums=args.albums)) as api:
         expected = len(api.track_ids())
         print(
             f"music API: {args.albums} albums, {expected:,} tracks; "

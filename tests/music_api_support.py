@@ -1,10 +1,16 @@
 """The local music API for REST tests: a running server, a project pointing at it, a read
-(one attempt, as a task makes it) or a run of its pipeline (with the task's retries)."""
+(one attempt, as a task makes it) or a run of its pipeline (with the task's retries).
+
+The server is the example's script, ``examples/music_api/server.py``, loaded from its path:
+``MusicApi`` and ``Settings`` are imported from here."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
@@ -14,8 +20,27 @@ from headwater import RunFailed, Workspace
 from headwater.ingest.extraction import Extraction, ReadContext
 from headwater.ingest.rest.resource import build
 from headwater.project import Project, load_project
-from headwater.samples.music_api import MusicApi, Settings
 from headwater.state import RunRecord
+
+SERVER = Path(__file__).resolve().parent.parent / "examples" / "music_api" / "server.py"
+
+
+def _load_server() -> ModuleType:
+    """``examples/music_api/server.py`` as the module ``music_api_server`` (once per process)."""
+    name = "music_api_server"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, SERVER)
+    assert spec is not None and spec.loader is not None, SERVER
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before running it: its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+server = _load_server()
+MusicApi = server.MusicApi
+Settings = server.Settings
 
 OAUTH = {
     "type": "oauth2_client_credentials",

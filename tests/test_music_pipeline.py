@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from headwater import Workspace
 from headwater.errors import RunFailed
-from headwater.samples.music_api import MusicApi, Settings
+from tests.music_api_support import SERVER, MusicApi, Settings, server
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "music_api"
 
@@ -101,3 +107,37 @@ def test_progress_counts_records_as_pages_arrive(tmp_path: Path, api: MusicApi) 
     assert sum(tracks) == len(served_tracks(api))  # every record once, not twice
     assert len(tracks) >= len(api.tracks)  # one report per page, not one at the end
     ws.close()
+
+
+def call(url: str, token: str, data: bytes | None = None) -> tuple[int, dict[str, Any]]:
+    """One request to the API: the status and the JSON body, errors included."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.load(error)
+
+
+def test_the_server_script_runs_as_the_readme_starts_it() -> None:
+    """`python examples/music_api/server.py` in a process of its own, with its switches."""
+    command = [sys.executable, str(SERVER), "--port", "0", "--albums", "7", "--token-requests", "1"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            banner = process.stdout.readline()  # music API on http://127.0.0.1:PORT — 7 albums, …
+            assert " — 7 albums, " in banner, banner
+            url = banner.split()[3]
+            page = f"{url}/v1/browse/new-releases?offset=5&limit=50"
+            status, body = call(page, "music-static-token")
+            form = b"grant_type=client_credentials&client_id=headwater&client_secret=music-secret"
+            token = call(f"{url}/api/token", "", form)[1]["access_token"]
+            first, second = call(page, token)[0], call(page, token)[0]
+        finally:
+            process.terminate()
+    assert status == 200
+    assert body["albums"]["items"] == server.generate(Settings(albums=7))[0][5:]
+    assert body["albums"]["total"] == 7 and body["albums"]["next"] is None
+    assert (first, second) == (200, 401)  # --token-requests 1: a token serves one call

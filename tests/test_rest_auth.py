@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from headwater.errors import SourceError
-from headwater.samples.music_api import MusicApi, Settings
-from tests.music_api_support import NEW_RELEASES, OAUTH, project, read, serve
+from tests.music_api_support import NEW_RELEASES, OAUTH, MusicApi, Settings, project, read, serve
 
 
 @pytest.fixture

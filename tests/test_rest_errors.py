@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from headwater.errors import ProjectFileError, SourceError, SourceUnreachable
-from headwater.samples.music_api import MusicApi, Settings
 from tests.music_api_support import (
     ALBUM_TRACKS,
     NEW_RELEASES,
+    MusicApi,
+    Settings,
     lake_rows,
     project,
     read,

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from headwater.errors import SourceError
-from headwater.samples.music_api import MusicApi, Settings
-from tests.music_api_support import project, read, serve
+from tests.music_api_support import MusicApi, Settings, project, read, serve
 
 HOOKS = '''
 def top_tracks(api, context):

@@ -16,10 +16,11 @@ from headwater import Workspace
 from headwater.ingest.extraction import ReadContext
 from headwater.ingest.rest.resource import build
 from headwater.project import Project, load_project
-from headwater.samples.music_api import MusicApi, Settings
 from tests.music_api_support import (
     ALBUM_TRACKS,
     NEW_RELEASES,
+    MusicApi,
+    Settings,
     extract,
     lake_rows,
     project,

@@ -1,4 +1,5 @@
-"""A small local music API shaped like the course's Spotify endpoints, for tests and the demo.
+"""A small local music API shaped like the course's Spotify endpoints, for this example and
+Headwater's tests.
 
 A real HTTP server on loopback (stdlib only) with deterministic data::
 
@@ -14,7 +15,9 @@ requests (401 with a JSON error), a request rate above ``rate_limit`` gets 429 w
 ``Retry-After``, and ``fail_next`` / ``drop_next`` / ``throttle_next`` inject 503s, dropped
 connections and 429s. ``counters`` says what happened, for assertions.
 
-    python -m headwater.samples.music_api --port 8765
+Run it from the repository root (it needs nothing but Python)::
+
+    python examples/music_api/server.py --port 8765
 """
 
 from __future__ import annotations
