@@ -41,8 +41,9 @@ from typing import Any
 class HeadwaterError(Exception):
     """Root of every error Headwater raises on purpose."""
 
-    #: a retry may succeed (the network, a server, a lock)
-    retryable: bool = False
+    #: a retry may succeed (the network, a server, a lock); None: nothing says (a failure of a
+    #: task's own code, which its ``retries`` decide)
+    retryable: bool | None = False
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.message = message
@@ -59,7 +60,7 @@ class HeadwaterError(Exception):
 class TransientError(HeadwaterError):
     """A failure that may go away on retry; ``retry_after`` is the least wait a server asked for."""
 
-    retryable = True
+    retryable: bool | None = True
     retry_after: float | None = None
 
     def __init__(

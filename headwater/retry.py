@@ -132,13 +132,19 @@ TRANSIENT_TEXT = (
 
 def retryable(exc: BaseException) -> bool:
     """Whether another attempt may succeed where ``exc`` ended this one (see the module)."""
+    return classify(exc) is True
+
+
+def classify(exc: BaseException) -> bool | None:
+    """True when another attempt may succeed, False when it will fail the same way, None
+    when nothing says (an exception of a task's own code: its ``retries`` decide)."""
     if isinstance(exc, HeadwaterError):
-        return bool(exc.retryable)
+        return exc.retryable
     for error in _causes(exc):
         verdict = _classify(error)
         if verdict is not None:
             return verdict
-    return False
+    return None
 
 
 def transient_text(text: str) -> bool | None:
@@ -172,7 +178,7 @@ def _kinds(exc: BaseException) -> set[tuple[str, str]]:
 def _classify(exc: BaseException) -> bool | None:
     """True or False when ``exc`` is known; None to look at what it wraps."""
     if isinstance(exc, HeadwaterError):
-        return bool(exc.retryable)
+        return exc.retryable
     kinds = _kinds(exc)
     modules = {module for module, _ in kinds}
     if getattr(exc, "connection_invalidated", False):  # SQLAlchemy saw the connection die
@@ -230,13 +236,21 @@ def _http(exc: BaseException, kinds: set[tuple[str, str]]) -> bool:
 class RetryPolicy:
     """Attempts of one task: ``retries`` after the first, waiting delay × backoff^(n-1)
     (capped at ``max_delay``; with ``jitter`` a random wait between half that and that), and
-    never less than a server's ``Retry-After``. Only :func:`retryable` failures are retried."""
+    never less than a server's ``Retry-After``. Only :func:`retryable` failures are retried,
+    and, with ``unknown``, failures nothing classifies (what a task's own Python code or shell
+    command raised: its ``retries`` are the user's call, as in Airflow)."""
 
     retries: int = 0  # attempts after the first
     delay: float = 1.0
     backoff: float = 2.0
     max_delay: float = 300.0
     jitter: bool = True
+    unknown: bool = False
+
+    def retries_after(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a failure this policy runs again (attempts permitting)."""
+        verdict = classify(exc)
+        return verdict is True or (verdict is None and self.unknown)
 
     @property
     def attempts(self) -> int:
@@ -268,7 +282,7 @@ class RetryPolicy:
         return Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=_AtLeastRetryAfter(wait),
-            retry=retry_if_exception(retryable),
+            retry=retry_if_exception(self.retries_after),
             reraise=True,
         )
 

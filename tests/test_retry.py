@@ -347,10 +347,18 @@ def test_policy_waits_at_least_what_the_server_asks() -> None:
 
 FLAKY = """
 from pathlib import Path
-from headwater.errors import SourceUnreachable
+from headwater.errors import ContractViolation, SourceUnreachable
 
 def bug(ctx):
-    raise ValueError("not a retryable failure")
+    raise ContractViolation("not a retryable failure", table="raw.t", diff=["+ x int"])
+
+CALLS = []
+
+def shaky(ctx):
+    CALLS.append(ctx.attempt)
+    if len(CALLS) < 3:
+        raise ValueError(f"the user's own failure, attempt {ctx.attempt}")
+    return len(CALLS)
 
 def lost(ctx):
     raise SourceUnreachable("cannot connect to mysql at db:3306/shop (connection refused)",
@@ -372,6 +380,12 @@ def test_terminal_errors_are_not_retried_and_the_last_error_counts_attempts(
             tasks: [{{python: "{mod}:lost", retries: {{retries: 2, delay: 0.01}}}}]
           tempfail:
             tasks: [{{shell: "exit 75", retries: {{retries: 1, delay: 0.01}}}}]
+          shaky:
+            tasks: [{{python: "{mod}:shaky", retries: {{retries: 3, delay: 0.01}}}}]
+          failing_shell:
+            tasks: [{{shell: "exit 3", retries: {{retries: 1, delay: 0.01}}}}]
+          unretried:
+            tasks: [{{python: "{mod}:bug"}}]
         """,
         {mod: FLAKY},
     )
@@ -379,7 +393,7 @@ def test_terminal_errors_are_not_retried_and_the_last_error_counts_attempts(
     with pytest.raises(headwater.RunFailed, match="not a retryable failure"):
         ws.run("bug")
     (task,) = ws.runs("bug")[0].tasks
-    assert task.attempts == 1 and task.error_type == "ValueError"
+    assert task.attempts == 1 and task.error_type == "headwater.errors.ContractViolation"
     with pytest.raises(headwater.RunFailed, match=r"\(gave up after 3 attempts\)"):
         ws.run("lost")
     (task,) = ws.runs("lost")[0].tasks
@@ -387,6 +401,15 @@ def test_terminal_errors_are_not_retried_and_the_last_error_counts_attempts(
     assert task.error_hint == "is the server running?"
     with pytest.raises(headwater.RunFailed, match=r"exited with status 75.*after 2 attempts"):
         ws.run("tempfail")
+    # what the task's own code raises is retried as its `retries` say (Headwater cannot tell)
+    record = ws.run("shaky")
+    (task,) = record.tasks
+    assert (task.attempts, task.value) == (3, 3)
+    with pytest.raises(headwater.RunFailed, match=r"exited with status 3.*after 2 attempts"):
+        ws.run("failing_shell")
+    with pytest.raises(headwater.RunFailed, match="not a retryable failure"):
+        ws.run("unretried")
+    assert ws.runs("unretried")[0].tasks[0].attempts == 1
     ws.close()
 
 

@@ -8,7 +8,7 @@ also depends on whatever task of the pipeline writes a table it reads.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import DagError, did_you_mean
@@ -16,6 +16,8 @@ from headwater.orchestrate.dag import Dag
 from headwater.orchestrate.task import (
     IngestSpec,
     ModelSpec,
+    PythonSpec,
+    ShellSpec,
     Task,
     TaskKind,
     TaskSpec,
@@ -191,6 +193,8 @@ class DagBuilder:
         tasks = []
         for draft in self.drafts:
             retry = draft.options.retry or default_retry
+            if isinstance(draft.spec, PythonSpec | ShellSpec):  # the user's own code
+                retry = replace(retry, unknown=True)
             if isinstance(draft.spec, IngestSpec) and not (
                 draft.options.retry or self.settings.retries
             ):

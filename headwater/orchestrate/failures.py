@@ -14,13 +14,13 @@ import traceback
 from typing import Any
 
 from headwater.errors import HeadwaterError
-from headwater.retry import retryable
+from headwater.retry import classify
 
 
 class TaskError(HeadwaterError):
     """A task's exception that could not be sent from its worker as it was."""
 
-    def __init__(self, message: str, *, kind: str, retryable: bool, hint: str | None = None):
+    def __init__(self, message: str, *, kind: str, retryable: bool | None, hint: str | None = None):
         super().__init__(message, hint=hint)
         self.kind = kind  # the original exception's qualified type name
         self.retryable = retryable
@@ -52,7 +52,7 @@ def error_details(exc: BaseException) -> dict[str, Any]:
     """What the run record keeps of a failure beside its text."""
     return {
         "type": error_type(exc),
-        "retryable": retryable(exc),
+        "retryable": classify(exc),
         "hint": exc.hint if isinstance(exc, HeadwaterError) else None,
     }
 
@@ -64,6 +64,6 @@ def portable(exc: BaseException) -> BaseException:
         copy = pickle.loads(pickle.dumps(exc))
     except Exception:  # what fails to pickle or to unpickle varies by class
         copy = None
-    if type(copy) is type(exc) and str(copy) == str(exc) and retryable(copy) == retryable(exc):
+    if type(copy) is type(exc) and str(copy) == str(exc) and classify(copy) == classify(exc):
         return exc
-    return TaskError(describe_error(exc), kind=error_type(exc), retryable=retryable(exc))
+    return TaskError(describe_error(exc), kind=error_type(exc), retryable=classify(exc))

@@ -25,6 +25,8 @@ from headwater.orchestrate.templates import is_template, render
 class TaskFailed(HeadwaterError):
     """A shell command exited non-zero, or a sensor gave up."""
 
+    retryable: bool | None = None  # the command's own failure: the task's `retries` decide
+
 
 class TemporaryFailure(TaskFailed, TransientError):
     """A shell command exited with status 75 (``EX_TEMPFAIL``: try again later); retried."""

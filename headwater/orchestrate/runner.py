@@ -317,7 +317,7 @@ class _Runner:
             )
             return
         if attempt > 1:
-            retried = details["error"]["retryable"]
+            retried = task.retry.retries_after(exc)
             message = describe_error(
                 exc,
                 f" (gave up after {attempt} attempts)"
