@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -105,3 +106,20 @@ def test_snapshots_expire_through_the_same_commit(lake: Lake) -> None:
     commit(lake, TableChange(table="raw.t", expire_snapshots=(first, second), base=third))
     assert [s.snapshot_id for s in lake.snapshots("raw.t")] == [third]
     assert ids(lake, "raw.t") == [2]
+
+
+def test_rows_removed_by_a_filter_and_rows_added_are_one_commit(lake: Lake) -> None:
+    replace_table(lake, "raw.t", pa.table({"id": list(range(1, 11))}, schema=IDS).to_reader())
+    before = len(lake.snapshots("raw.t"))
+    versions = len(lake.table("raw.t").metadata.metadata_log)
+    with Staging(lake, "raw.t", IDS) as staging:
+        files = staging.writer().write_all([pa.record_batch([pa.array([100])], schema=IDS)])
+        change = staging.change(files, properties={"headwater.cursor": "100"})
+        staging.publish(replace(change, remove_where="id < 5"))
+    assert ids(lake, "raw.t") == [5, 6, 7, 8, 9, 10, 100]
+    assert len(lake.table("raw.t").metadata.metadata_log) == versions + 1  # one commit
+    after = lake.snapshots("raw.t")[before:]  # the rewrite and the append, published together
+    assert [s.summary.get("headwater.cursor") for s in after][-1] == "100"
+    with pytest.raises(LakeError, match=r"cannot read the filter `id <<< 5`"):
+        commit(lake, TableChange(table="raw.t", remove_where="id <<< 5"))
+    assert ids(lake, "raw.t") == [5, 6, 7, 8, 9, 10, 100]

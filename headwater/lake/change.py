@@ -49,8 +49,8 @@ class TableChange:
     ``schema`` is the Arrow schema the added files are written with; the table is created with
     it when missing, and evolved to it (new columns, safe promotions) when not. ``keep`` and
     ``remove`` pick the current files that go; ``remove`` naming a file that is no longer live
-    is a conflict (another writer removed it). ``base`` is the snapshot a change was computed
-    from, when it must not be applied to any other (compaction carries the load state of the
+    is a conflict (another writer removed it); ``remove_where`` deletes rows by a filter.
+    ``base`` is the snapshot a change was computed from, when it must not be applied to any other (compaction carries the load state of the
     snapshot it replaces); ``Base.ANY`` for changes that rebase cleanly (appends, replaces).
     """
 
@@ -59,6 +59,9 @@ class TableChange:
     add: tuple[WrittenFile, ...] = ()
     keep: Keep = Keep.ALL
     remove: frozenset[str] = frozenset()
+    # rows to delete first, in pyiceberg's filter syntax (``"id < 5"``): files whose rows all
+    # match go, files with some matching rows are rewritten without them (copy-on-write)
+    remove_where: str | None = None
     snapshot_properties: Mapping[str, str] = field(default_factory=dict)
     table_properties: Mapping[str, str] = field(default_factory=dict)
     expire_snapshots: tuple[int, ...] = ()
@@ -70,7 +73,7 @@ class TableChange:
     @property
     def replaces(self) -> bool:
         """True when files go (an OVERWRITE snapshot); else an APPEND."""
-        return self.keep is Keep.NONE or bool(self.remove)
+        return self.keep is Keep.NONE or bool(self.remove) or self.remove_where is not None
 
     @property
     def rows(self) -> int:

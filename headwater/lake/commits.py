@@ -145,13 +145,14 @@ def _commit_once(lake: Lake, change: TableChange) -> WriteResult:
         from pyiceberg.table.update.snapshot import ExpireSnapshots
 
         ExpireSnapshots(txn).by_ids(list(change.expire_snapshots)).commit()
-    if change.add or change.replaces or change.snapshot_properties:
+    properties = {k: str(v) for k, v in change.snapshot_properties.items()}
+    if change.remove_where is not None and table is not None:
+        _delete_where(txn, change, properties)
+    if change.add or change.keep is Keep.NONE or change.remove or change.snapshot_properties:
         removed = _removed(table, change)
         added = _data_files(txn, change)
-        update = txn.update_snapshot(
-            snapshot_properties={k: str(v) for k, v in change.snapshot_properties.items()}
-        )
-        producer: Any = update.overwrite() if change.replaces else update.fast_append()
+        update = txn.update_snapshot(snapshot_properties=properties)
+        producer: Any = update.overwrite() if removed else update.fast_append()
         with producer:
             for data_file in removed:
                 producer.delete_data_file(data_file)
@@ -224,9 +225,23 @@ def catalog_class() -> type[SqlCatalog]:
     return HeadwaterCatalog
 
 
+def _delete_where(txn: Transaction, change: TableChange, properties: dict[str, str]) -> None:
+    """Delete the rows ``change.remove_where`` matches, in the same transaction."""
+    from pyiceberg.expressions.parser import parse
+
+    try:
+        condition = parse(change.remove_where or "")
+    except Exception as exc:  # pyparsing's errors: the filter is not one pyiceberg reads
+        raise LakeError(
+            f"table `{change.table}`: cannot read the filter `{change.remove_where}` ({exc})",
+            hint="write it as pyiceberg does, e.g. \"id < 5 and status = 'gone'\"",
+        ) from exc
+    txn.delete(delete_filter=condition, snapshot_properties=properties)
+
+
 def _removed(table: Table | None, change: TableChange) -> list[DataFile]:
     """The data files of the table's current snapshot that ``change`` removes."""
-    if table is None or not change.replaces:
+    if table is None or not (change.keep is Keep.NONE or change.remove):
         return []
     live = {task.file.file_path: task.file for task in table.scan().plan_files()}
     missing = sorted(change.remove - live.keys())
