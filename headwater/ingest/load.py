@@ -291,6 +291,7 @@ class _Job:
         *,
         replace: bool,
         remove: set[str] | None = None,
+        on_base: bool = False,
     ) -> _Outcome:
         """Commit ``files`` with the load state: replacing every file, the files in
         ``remove``, or none."""
@@ -301,6 +302,7 @@ class _Job:
             remove=() if replace else (remove or ()),
             properties=self._state,
             audit=self.audit,
+            on_base=on_base,
         )
         outcome.snapshot_id = result.snapshot_id
         outcome.written, outcome.bytes, outcome.files = result.rows, result.bytes, result.files
@@ -406,8 +408,14 @@ class _Job:
                 if change.rows:
                     rows = changes.reader(sql, self.batch_rows)
                     files = staging.writer().write_all(fit(b, table_schema) for b in rows)
+                # computed from the files the staging saw: committed on that snapshot only
                 return self._publish(
-                    staging, files, outcome, replace=self.replace, remove=set(change.remove)
+                    staging,
+                    files,
+                    outcome,
+                    replace=self.replace,
+                    remove=set(change.remove),
+                    on_base=not self.replace,
                 )
 
 

@@ -14,6 +14,7 @@ its bin-packing holds a whole file's batches in memory twice. Measured in docs/b
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import threading
@@ -81,9 +82,10 @@ class Staging:
         txn, table = open_transaction(lake, name, schema)
         iceberg = txn.table_metadata.schema()
         self.exists = table is not None
-        self.base_files: list[str] = (
-            [task.file.file_path for task in table.scan().plan_files()] if table else []
-        )
+        self._table = table
+        current = table.current_snapshot() if table is not None else None
+        # the snapshot the staging saw: a change computed from its files commits only on it
+        self.base_snapshot: int | None = current.snapshot_id if current else None
         self.table_schema = storable_schema(iceberg.as_arrow())  # after evolution
         self.write_schema = with_field_ids(schema, iceberg)
         self.location = txn.table_metadata.location.rstrip("/") + "/data"
@@ -91,6 +93,13 @@ class Staging:
         self._parts = itertools.count()
         self._lock = threading.Lock()
         self.written: list[str] = []  # every file opened for the change, finished or not
+
+    @functools.cached_property
+    def base_files(self) -> list[str]:
+        """The data files of :attr:`base_snapshot` (read when asked: an append needs none)."""
+        if self._table is None:
+            return []
+        return [task.file.file_path for task in self._table.scan().plan_files()]
 
     def __enter__(self) -> Staging:
         return self
@@ -278,17 +287,21 @@ def publish(
     remove: Iterable[str] = (),
     properties: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
     audit: Audit | None = None,
+    on_base: bool = False,
 ) -> WriteResult:
     """Audit ``files`` (when asked) and commit them with what they replace, in one change.
 
     ``properties`` go to the snapshot summary; a callable is asked once every file is written
-    (for state known only then, like a cursor)."""
+    (for state known only then, like a cursor). ``on_base``: the change was computed from the
+    staging's base snapshot (a merge's rewritten files) and commits only on it."""
     gone = set(remove)
     if audit is not None:
         staying = [] if keep is Keep.NONE else [p for p in staging.base_files if p not in gone]
         files = audit(staging, files, staying)
     props = properties() if callable(properties) else properties
-    return staging.publish(staging.change(files, keep=keep, remove=gone, properties=props))
+    base = staging.base_snapshot if on_base else None
+    change = staging.change(files, keep=keep, remove=gone, properties=props, base=base)
+    return staging.publish(change)
 
 
 def replace_table(
