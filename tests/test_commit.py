@@ -123,3 +123,18 @@ def test_rows_removed_by_a_filter_and_rows_added_are_one_commit(lake: Lake) -> N
     with pytest.raises(LakeError, match=r"cannot read the filter `id <<< 5`"):
         commit(lake, TableChange(table="raw.t", remove_where="id <<< 5"))
     assert ids(lake, "raw.t") == [5, 6, 7, 8, 9, 10, 100]
+
+
+def test_a_change_computed_from_the_staged_files_commits_only_on_their_snapshot(
+    lake: Lake,
+) -> None:
+    replace_table(lake, "raw.t", pa.table({"id": [1, 2]}, schema=IDS).to_reader())
+    with Staging(lake, "raw.t", IDS) as staging:
+        (old,) = staging.base_files  # a merge rewrites this file...
+        files = staging.writer().write_all([pa.record_batch([pa.array([1, 2, 3])], schema=IDS)])
+        other = pa.record_batch([pa.array([9])], schema=IDS)
+        with Staging(lake, "raw.t", IDS) as meanwhile:  # ...while another load appends
+            publish(meanwhile, meanwhile.writer().write_all([other]), keep=Keep.ALL)
+        with pytest.raises(CommitConflict, match="no longer at snapshot"):
+            publish(staging, files, keep=Keep.ALL, remove=[old], on_base=True)
+    assert ids(lake, "raw.t") == [1, 2, 9]  # nothing of the stale merge, nothing lost
