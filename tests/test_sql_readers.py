@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import gc
+import multiprocessing
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
@@ -164,4 +168,57 @@ def test_postgres_time_zones_arrive_as_utc_instants(postgres_url: str, tmp_path:
             2024, 3, 31, 0, 30, tzinfo=dt.UTC
         ), name
         assert stored.column("t").to_pylist()[0] == dt.time(13, 14, 15), name
+    db.dispose()
+
+
+def _schema_in_child(db: SqlDatabase, queue: Any) -> None:
+    from headwater.connect.sql import duckdb_reader
+
+    queue.put(duckdb_reader.schema(db, ReadRequest(table="items")).names)
+
+
+@pytest.mark.parametrize("dialect", ["mysql", "postgresql"])
+def test_duckdb_reads_share_one_database_and_detach_every_source(
+    dialect: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The scanner is loaded once per process (a load reads a schema, then rows); every read
+    attaches the server under its own name and detaches it, however the read ends."""
+    from headwater.connect.sql import duckdb_reader
+    from headwater.connect.sql.duckdb_extensions import shared
+
+    db = fill(
+        request.getfixturevalue("mysql_url" if dialect == "mysql" else "postgres_url"), dialect
+    )
+    extension = "mysql_scanner" if dialect == "mysql" else "postgres_scanner"
+    items = ReadRequest(table="items", batch_rows=500)
+    assert duckdb_reader.schema(db, items).names[:2] == ["id", "amount"]
+    assert duckdb_reader.read(db, items).read_all().num_rows == ROWS
+    abandoned = duckdb_reader.read(db, items)
+    assert abandoned.read_next_batch().num_rows == 500
+    del abandoned  # a reader dropped half-read detaches its source when it is released
+    gc.collect()
+    files = duckdb_reader.copy(db, items, str(tmp_path), "part", 1 << 30)
+    assert sum(pq.read_metadata(f).num_rows for f in files) == ROWS
+    with pytest.raises(SourceError, match="no_such_table"):
+        duckdb_reader.schema(db, ReadRequest(query="SELECT * FROM no_such_table"))
+
+    first, second = shared(extension), shared(extension)
+    first.execute("CREATE TABLE seen_by_both AS SELECT 42 AS answer")
+    assert second.execute("SELECT answer FROM seen_by_both").fetchall() == [(42,)]
+    first.execute("DROP TABLE seen_by_both")
+    attached = second.execute(
+        "SELECT database_name FROM duckdb_databases() WHERE database_name LIKE 'src_%'"
+    ).fetchall()
+    assert attached == []
+    first.close()
+    second.close()
+
+    # a forked child (the process executor) opens a database of its own and reads
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_schema_in_child, args=(db, queue))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5)[:2] == ["id", "amount"]
     db.dispose()

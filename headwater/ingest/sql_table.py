@@ -53,7 +53,7 @@ def ingest_table(
             target,
             schema,
             lambda folder, prefix: duckdb_reader.copy(
-                db, request, folder, prefix, PARQUET_FILE_BYTES, lake.attach
+                db, request, folder, prefix, PARQUET_FILE_BYTES
             ),
             lambda: READERS["duckdb"](db, request),
             props,

@@ -31,6 +31,12 @@ PACKAGES = {
 
 _lock = threading.Lock()
 _directory: Path | None = None
+# extensions → (the process that opened it, a database with them loaded): see shared()
+_shared: dict[tuple[str, ...], tuple[int, duckdb.DuckDBPyConnection]] = {}
+_shared_lock = threading.Lock()
+# a forked child's copies of its parent's databases: never used, and never freed while the
+# child runs (freeing one joins threads the child does not have: DuckDB aborts the process)
+_inherited: list[duckdb.DuckDBPyConnection] = []
 
 
 def _cache_root() -> Path:
@@ -101,3 +107,23 @@ def connect(*extensions: str) -> duckdb.DuckDBPyConnection:
                 hint=f"install the `{package}=={duckdb.__version__}` package, or use reader: sqlalchemy",
             ) from exc
     return con
+
+
+def shared(*extensions: str) -> duckdb.DuckDBPyConnection:
+    """A new connection to this process's in-memory DuckDB database with ``extensions`` loaded.
+
+    Loading a scanner costs about 0.1 s per database, and a load asks twice (the table's
+    schema, then its rows), a scheduler all day: the database is opened once per process. A
+    forked child opens its own (DuckDB's state does not survive a fork). Each caller gets its
+    own connection, for one thread, and must close it; what it attaches it names uniquely and
+    detaches (see :mod:`headwater.connect.sql.duckdb_reader`).
+    """
+    key = tuple(sorted(extensions))
+    with _shared_lock:
+        held = _shared.get(key)
+        if held is None or held[0] != os.getpid():
+            if held is not None:
+                _inherited.append(held[1])
+            held = (os.getpid(), connect(*extensions))
+            _shared[key] = held
+        return held[1].cursor()

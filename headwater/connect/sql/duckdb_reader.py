@@ -7,16 +7,20 @@ Arrow batches (``read``) or written by DuckDB straight to Parquet files (``copy`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import logging
+import uuid
+from collections.abc import Iterator
 
 import duckdb
 import pyarrow as pa
 
 from headwater.connect.sql.database import SqlDatabase
-from headwater.connect.sql.duckdb_extensions import connect
+from headwater.connect.sql.duckdb_extensions import shared
 from headwater.connect.sql.quoting import ident, literal
 from headwater.connect.sql.reader import ReadRequest
 from headwater.errors import SourceError, SourceUnreachable
+
+log = logging.getLogger(__name__)
 
 _KIND = {"postgresql": ("postgres_scanner", "postgres"), "mysql": ("mysql_scanner", "mysql")}
 
@@ -40,29 +44,50 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _attached(db: SqlDatabase, request: ReadRequest) -> tuple[duckdb.DuckDBPyConnection, str]:
-    """A connection with the source attached as ``src``, and the SELECT that reads ``request``."""
-    dialect = "mysql" if db.dialect == "mariadb" else db.dialect
-    extension, kind = _KIND[dialect]
-    con = connect(extension)
-    con.execute("SET TimeZone = 'UTC'")
-    try:
-        con.execute(f"ATTACH {literal(dsn(db))} AS src (TYPE {kind}, READ_ONLY)")
-    except duckdb.Error as exc:
-        con.close()
-        raise _read_error(db, request, exc, None) from exc
-    function = "postgres_query" if kind == "postgres" else "mysql_query"
-    if request.query:
-        return con, f"SELECT * FROM {function}('src', {literal(request.filtered(request.query))})"
-    assert request.table is not None
-    schema = request.schema or ("public" if kind == "postgres" else db.url.database)
-    if request.where:
-        # the condition runs in the source (the scanners do not push filters down by default)
-        remote = (
-            f"SELECT * FROM {db.qualified(request.table, request.schema)} WHERE {request.where}"
-        )
-        return con, f"SELECT * FROM {function}('src', {literal(remote)})"
-    return con, f"SELECT * FROM src.{ident(schema or '')}.{ident(request.table)}"
+class _Source:
+    """A connection to the process's DuckDB database (:func:`shared`) with the source attached
+    under a name of its own, and the SELECT that reads the request. :meth:`close` detaches it
+    (closing the scanner's connections to the server) and closes the connection."""
+
+    def __init__(self, db: SqlDatabase, request: ReadRequest) -> None:
+        dialect = "mysql" if db.dialect == "mariadb" else db.dialect
+        extension, kind = _KIND[dialect]
+        self.con = shared(extension)
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.alias = f"src_{uuid.uuid4().hex}"
+        try:
+            self.con.execute(f"ATTACH {literal(dsn(db))} AS {self.alias} (TYPE {kind}, READ_ONLY)")
+        except duckdb.Error as exc:
+            self.con.close()
+            raise _read_error(db, request, exc, None) from exc
+        self.sql = self._select(db, request, kind)
+
+    def _select(self, db: SqlDatabase, request: ReadRequest, kind: str) -> str:
+        function = "postgres_query" if kind == "postgres" else "mysql_query"
+        if request.query:
+            query = literal(request.filtered(request.query))
+            return f"SELECT * FROM {function}({literal(self.alias)}, {query})"
+        assert request.table is not None
+        schema = request.schema or ("public" if kind == "postgres" else db.url.database)
+        if request.where:
+            # the condition runs in the source (the scanners do not push filters down by default)
+            remote = (
+                f"SELECT * FROM {db.qualified(request.table, request.schema)} WHERE {request.where}"
+            )
+            return f"SELECT * FROM {function}({literal(self.alias)}, {literal(remote)})"
+        return f"SELECT * FROM {self.alias}.{ident(schema or '')}.{ident(request.table)}"
+
+    def close(self) -> None:
+        try:
+            try:
+                self.con.execute(f"DETACH DATABASE IF EXISTS {self.alias}")
+            except duckdb.Error:  # a failed statement can leave the transaction to end first
+                self.con.execute("ROLLBACK")
+                self.con.execute(f"DETACH DATABASE IF EXISTS {self.alias}")
+        except duckdb.Error as exc:
+            log.warning("could not detach the source %s from DuckDB: %s", self.alias, exc)
+        finally:
+            self.con.close()
 
 
 def _read_error(
@@ -94,11 +119,11 @@ def _interrupted(exc: BaseException) -> BaseException:
 
 
 def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
-    con, sql = _attached(db, request)
+    source = _Source(db, request)
     try:
-        result = con.execute(sql).to_arrow_reader(request.batch_rows)
+        result = source.con.execute(source.sql).to_arrow_reader(request.batch_rows)
     except _ERRORS as exc:
-        con.close()
+        source.close()
         # attached, so connected: a lost connection now is one in the middle of the read
         raise _read_error(db, request, exc, 0) from exc
 
@@ -111,20 +136,20 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
         except _ERRORS as exc:
             raise _read_error(db, request, exc, read) from exc
         finally:
-            con.close()
+            source.close()
 
     return pa.RecordBatchReader.from_batches(result.schema, batches())
 
 
 def schema(db: SqlDatabase, request: ReadRequest) -> pa.Schema:
     """The Arrow schema ``read`` would produce, without reading any rows."""
-    con, sql = _attached(db, request)
+    source = _Source(db, request)
     try:
-        return con.execute(f"SELECT * FROM ({sql}) LIMIT 0").to_arrow_reader().schema
+        return source.con.execute(f"SELECT * FROM ({source.sql}) LIMIT 0").to_arrow_reader().schema
     except _ERRORS as exc:
         raise _read_error(db, request, exc, 0) from exc
     finally:
-        con.close()
+        source.close()
 
 
 def copy(
@@ -133,31 +158,32 @@ def copy(
     folder: str,
     prefix: str,
     file_bytes: int,
-    attach: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> list[str]:
     """Write ``request``'s rows as Parquet files named ``prefix-*`` into ``folder``.
 
     DuckDB reads (in parallel for PostgreSQL) and writes on all cores with no Python in the
     loop: measured about twice as fast as streaming the same rows through Arrow batches.
     """
-    con, sql = _attached(db, request)
+    source = _Source(db, request)
     try:
-        if attach is not None:  # the lake's storage, for a folder on S3
-            attach(con)
-        return copy_to_parquet(con, sql, folder, prefix, file_bytes)
+        return copy_to_parquet(source.con, source.sql, folder, prefix, file_bytes)
     except _ERRORS as exc:
         # a failure inside COPY is one in the middle of the read (the rows read are unknown)
         raise _read_error(db, request, exc, 0) from exc
     finally:
-        con.close()
+        source.close()
 
 
 def copy_to_parquet(
     con: duckdb.DuckDBPyConnection, sql: str, folder: str, prefix: str, file_bytes: int
 ) -> list[str]:
-    """Run ``COPY (sql) TO folder`` as Parquet files named ``prefix-<uuid>.parquet``."""
+    """Run ``COPY (sql) TO folder`` as Parquet files named ``prefix-<uuid>.parquet``.
+
+    zstd at level 1, as Arrow writes the lake's other files: DuckDB's default level 3 made a
+    2M-row load about 15 % slower for files 3 % smaller (docs/benchmarks.md)."""
     options = (
-        f"FORMAT parquet, COMPRESSION zstd, PER_THREAD_OUTPUT true, APPEND true, RETURN_FILES true, "
+        "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PER_THREAD_OUTPUT true, "
+        "APPEND true, RETURN_FILES true, "
         f"FILENAME_PATTERN {literal(prefix + '-{uuid}')}, FILE_SIZE_BYTES {int(file_bytes)}"
     )
     row = con.execute(f"COPY ({sql}) TO {literal(folder)} ({options})").fetchone()
