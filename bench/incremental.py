@@ -16,6 +16,12 @@ later than all) and run each tool once as a fresh process that picks up exactly 
   backend=…)`` → ``filesystem`` destination, ``loader_file_format="parquet"`` (the dlt
   destination closest to "write Parquet files").
 
+and, unless ``--no-warm``, the same loads in a process that stays up between rounds (as the
+scheduler and ``headwater serve`` run them), timed in process (bench/incremental_resident.py):
+
+- ``headwater warm (cursor id|updated_at)``: ``Workspace.open(...).run("p")``;
+- ``hand-written cx warm``: the hand-written read above, as a function.
+
 Every tool's output is checked to have grown by exactly ``--new-rows``. A last round appends
 nothing, to show each tool's fixed cost.
 
@@ -30,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +45,7 @@ from pathlib import Path
 from _common import (
     BENCH_DIR,
     DIALECTS,
+    HEADWATER_ENV,
     Run,
     Series,
     append_rows,
@@ -55,6 +63,7 @@ from rich.console import Console
 from rich.table import Table
 
 PYTHON = sys.executable
+RESIDENT = Path(__file__).resolve().parent / "incremental_resident.py"
 
 # The hand-written baseline, as a user would write it: no framework, one file.
 CX_SCRIPT = """\
@@ -115,6 +124,7 @@ class Options:
     repeat: int
     cursors: tuple[str, ...]
     dlt_backends: tuple[str, ...]
+    warm: bool
     work_dir: Path
 
 
@@ -130,6 +140,9 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--repeat", type=int, default=5, help="measured rounds (median kept)")
     parser.add_argument("--cursors", default="id,updated_at", help="Headwater cursor columns")
     parser.add_argument("--dlt-backends", default="connectorx,pyarrow", help="'' for no dlt")
+    parser.add_argument(
+        "--no-warm", action="store_true", help="leave out the resident (warm process) contenders"
+    )
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / ".work" / "incremental")
     args = parser.parse_args(argv)
     return Options(
@@ -139,6 +152,7 @@ def parse(argv: list[str]) -> Options:
         repeat=max(1, args.repeat),
         cursors=_csv(args.cursors),
         dlt_backends=_csv(args.dlt_backends),
+        warm=not args.no_warm,
         work_dir=args.work_dir.resolve(),
     )
 
@@ -160,6 +174,36 @@ class Tool:
     rounds: Series = field(default_factory=Series)
     idle: Run | None = None
     failures: list[str] = field(default_factory=list)
+    resident: Resident | None = None  # runs in a process that stays up; commands are lines
+
+
+class Resident:
+    """A process that stays up and loads once per line it is sent (incremental_resident.py)."""
+
+    def __init__(self, command: list[str], log: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._err = log.open("w")
+        self._proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err, text=True
+        )
+
+    def run(self, line: str) -> Run:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(line + "\n")
+        self._proc.stdin.flush()
+        answer = self._proc.stdout.readline()
+        if not answer:
+            return Run(float("nan"), float("nan"), self._proc.wait())
+        data = json.loads(answer)
+        if "error" in data:
+            return Run(float("nan"), data["peak_mb"], 1, data["error"])
+        return Run(data["seconds"], data["peak_mb"], 0)
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        self._proc.wait(timeout=60)
+        self._err.close()
 
 
 def headwater_tool(dialect: str, base: Path, cursor: str) -> Tool:
@@ -177,8 +221,33 @@ def headwater_tool(dialect: str, base: Path, cursor: str) -> Tool:
     )
 
 
-def cx_tool(dialect: str, base: Path) -> Tool:
-    folder = base / "cx"
+def headwater_warm_tool(dialect: str, base: Path, cursor: str) -> Tool:
+    tool = headwater_tool(dialect, base, cursor)
+    tool.folder = tool.folder.with_name(f"{tool.folder.name}_warm")
+    shutil.copytree(base / f"hw_{cursor}", tool.folder)
+    folder = tool.folder
+    python = str(HEADWATER_ENV / "bin" / "python")
+    command = [python, str(RESIDENT), "headwater", str(folder)]
+    tool.name = f"headwater warm (cursor {cursor})"
+    tool.resident = Resident(command, base / "logs" / f"{folder.name}-resident.log")
+    tool.command, tool.initial = ["run"], ["full"]
+    tool.count = lambda: headwater_count(
+        folder, "events", base / "logs" / f"count-{folder.name}.log"
+    )
+    return tool
+
+
+def cx_warm_tool(dialect: str, base: Path) -> Tool:
+    tool = cx_tool(dialect, base, "cx_warm")
+    command = [PYTHON, str(RESIDENT), "cx", *tool.command[2:]]
+    tool.name = "hand-written cx warm"
+    tool.resident = Resident(command, base / "logs" / "cx_warm-resident.log")
+    tool.command = tool.initial = ["run"]
+    return tool
+
+
+def cx_tool(dialect: str, base: Path, name: str = "cx") -> Tool:
+    folder = base / name
     (folder / "out").mkdir(parents=True)
     script = folder / "cx_incremental.py"
     script.write_text(CX_SCRIPT)
@@ -218,6 +287,9 @@ def tools_for(options: Options, dialect: str) -> list[Tool]:
     tools = [headwater_tool(dialect, base, c) for c in options.cursors]
     tools.append(cx_tool(dialect, base))
     tools += [dlt_tool(dialect, base, b) for b in options.dlt_backends]
+    if options.warm:
+        tools += [headwater_warm_tool(dialect, base, c) for c in options.cursors]
+        tools.append(cx_warm_tool(dialect, base))
     return tools
 
 
@@ -226,7 +298,7 @@ def tools_for(options: Options, dialect: str) -> list[Tool]:
 
 def _run(tool: Tool, command: list[str], log: Path, expected: int, before: int) -> Run:
     """Run once, then check the tool's output grew by exactly ``expected`` rows."""
-    run = measure(command, log)
+    run = tool.resident.run(command[0]) if tool.resident else measure(command, log)
     if not run.ok:
         tool.failures.append(f"exit {run.returncode}, see {log}")
         return run
@@ -271,6 +343,9 @@ def bench_dialect(options: Options, dialect: str, console: Console) -> list[Tool
             console.print(f"    {tool.name}: {status}")
             if not run.ok:  # a failed check leaves the tool's count unknown: recount
                 held[tool.name] = tool.count()
+    for tool in tools:
+        if tool.resident is not None:
+            tool.resident.close()
     count, _ = count_and_max(dialect)
     console.print(f"  source now holds {count:,} rows")
     return tools
@@ -294,18 +369,21 @@ def print_tables(console: Console, options: Options, results: dict[str, list[Too
         "median wall s",
         "min–max s",
         "peak RSS MB",
-        "vs hand-written cx",
+        "vs hand-written cx (warm: warm)",
         "vs dlt (connectorx)",
         "idle run s",
         "idle MB",
     ):
         table.add_column(header, justify="left" if header in ("tool", "database") else "right")
     for dialect, tools in results.items():
-        cx = next((t for t in tools if t.kind == "cx"), None)
+        cx = next((t for t in tools if t.kind == "cx" and not t.resident), None)
+        cx_warm = next((t for t in tools if t.kind == "cx" and t.resident), None)
         dlt = next((t for t in tools if t.name == "dlt (connectorx)"), None)
-        cx_s = cx.rounds.median_s if cx else float("nan")
         dlt_s = dlt.rounds.median_s if dlt else float("nan")
         for tool in tools:
+            # a warm contender against the warm hand-written read, a whole process against one
+            baseline = cx_warm if tool.resident else cx
+            cx_s = baseline.rounds.median_s if baseline else float("nan")
             s = tool.rounds.median_s
             idle = tool.idle
             table.add_row(

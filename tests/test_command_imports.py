@@ -107,6 +107,9 @@ def _project(root: Path, tables: list[str], models: dict[str, str]) -> Path:
                 tasks:
                   - ingest: src
                   - models: gold
+              load:
+                tasks:
+                  - ingest: src
             """
         )
     )
@@ -209,3 +212,14 @@ def test_the_catalog_is_asked_only_for_tables_the_project_does_not_build(tmp_pat
         ),
     ):
         ws.models()
+
+
+def test_a_full_load_imports_no_duckdb(tmp_path: Path) -> None:
+    """DuckDB (33 MB) is for reads through its scanners, models and loads that compare new rows
+    with the table; a full load through another reader does without it."""
+    root = _project(tmp_path / "p", ["customers", "orders"], {})
+    got, out = _headwater(tmp_path, "run", "load", "-p", str(root))
+    assert got["code"] == 0, out
+    assert "duckdb" not in got["heavy"]
+    with Workspace.open(root) as ws:
+        assert ws.query("SELECT count(*) AS n FROM raw.orders").to_pylist() == [{"n": 3}]

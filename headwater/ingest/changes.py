@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 
 from headwater.connect.sql.quoting import ident, literal, value_literal
+
+if TYPE_CHECKING:
+    import duckdb
 
 VALID_FROM, VALID_TO, IS_CURRENT = "valid_from", "valid_to", "is_current"
 HISTORY_COLUMNS = (VALID_FROM, VALID_TO, IS_CURRENT)
@@ -49,6 +52,8 @@ class ChangeSet:
         incoming_schema: pa.Schema,
         attach: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     ) -> None:
+        import duckdb  # only for loads that compare with the table: a full load needs none
+
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         if attach is not None:  # the lake's storage (an s3:// warehouse)
