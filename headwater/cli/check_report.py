@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from headwater.quality.results import CheckResult, SuiteResult
 
@@ -26,23 +27,24 @@ def show(suite: SuiteResult, out: Console, err: Console) -> None:
     )
     for r in suite.results:
         view.add_row(
-            r.table,
-            f"{r.check} [dim]({r.severity})[/dim]",
+            Text(r.table),
+            Text.assemble(r.check, (f" ({r.severity})", "dim")),
             status(r),
             f"{r.evaluated:,}",
             f"{r.failing:,}" if r.failing else "",
             _short(r.observed),
-            r.error or r.expected,
+            Text(r.error or r.expected),
         )
     out.print(view)
     for r in suite.failed:
         if r.sample:
             sample = Table(
-                *r.sample[0].keys(),
-                title=f"{r.table} · {r.check}: failing rows",
+                title=Text(f"{r.table} · {r.check}: failing rows"),
                 title_justify="left",
                 header_style="bold",
             )
+            for name in r.sample[0]:
+                sample.add_column(Text(name))
             for row in r.sample:
                 sample.add_row(*(_short(v) for v in row.values()))
             out.print(sample)
@@ -64,12 +66,10 @@ def as_json(suite: SuiteResult) -> str:
     )
 
 
-def _short(value: Any, width: int = 40) -> str:
-    text = (
-        ""
-        if value is None
-        else json.dumps(value, default=str)
-        if isinstance(value, dict)
-        else str(value)
-    )
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _short(value: Any, width: int = 40) -> Text:
+    """A value of a check's result or failing row, as stored (not Rich markup), cut to
+    ``width`` characters."""
+    from headwater.cli.output import cell_text
+
+    text = json.dumps(value, default=str) if isinstance(value, dict) else cell_text(value)
+    return Text(text if len(text) <= width else text[: width - 1] + "…")

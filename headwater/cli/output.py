@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from headwater.errors import HeadwaterError
 from headwater.json_values import finite, json_value
@@ -39,9 +40,9 @@ def render_table(
             or pa.types.is_floating(field.type)
             or pa.types.is_decimal(field.type)
         )
-        view.add_column(field.name, justify="right" if numeric else "left")
+        view.add_column(Text(field.name), justify="right" if numeric else "left")
     for row in table.slice(0, max_rows).to_pylist():
-        view.add_row(*("" if v is None else _cell(v) for v in row.values()))
+        view.add_row(*(cell(v) for v in row.values()))
     console.print(view)
     total = table.num_rows if total is None else total
     shown = min(max_rows, total)
@@ -51,11 +52,18 @@ def render_table(
     console.print(f"[dim]{note}[/dim]")
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, decimal.Decimal):
+def cell(value: Any) -> Text:
+    """A value as the terminal shows it: exactly as stored (never read as Rich markup or
+    emoji codes), numbers in full with thousands separators, bytes as hex."""
+    return Text(cell_text(value))
+
+
+def cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, decimal.Decimal | float) and not isinstance(value, bool):
+        # ',' alone keeps every digit: a Decimal as stored, a float as its shortest repr
         return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.6g}"
     if isinstance(value, bytes):
         return value[:16].hex() + ("…" if len(value) > 16 else "")
     return str(value)
