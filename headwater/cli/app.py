@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -15,6 +17,7 @@ from rich.table import Table
 
 from headwater.cli.output import Format, write_stream
 from headwater.errors import HeadwaterError, RunFailed
+from headwater.stopping import Terminated, exit_code, stop_on_sigterm
 
 if TYPE_CHECKING:
     from headwater.state import RunRecord
@@ -76,14 +79,15 @@ def handles_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            what = "terminated" if isinstance(exc, Terminated) else "interrupted"
             err.print(
-                "[bold red]interrupted[/bold red]: tasks not yet started were cancelled; every "
-                "table is as its last commit left it",
+                f"[bold red]{what}[/bold red]: running tasks were stopped and tasks not yet "
+                "started cancelled; every table is as its last commit left it",
                 highlight=False,
                 soft_wrap=True,
             )
-            raise typer.Exit(130) from None
+            _leave(exit_code(exc))
         except HeadwaterError as exc:
             if kwargs.get("debug"):
                 err.print_exception(show_locals=False)
@@ -95,6 +99,29 @@ def handles_errors(fn: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# After Ctrl-C or SIGTERM, how long task threads get to stop before the process leaves
+# without them (a thread inside a long C call, a sleep or a lock cannot be stopped sooner).
+STOP_GRACE_SECONDS = 2.0
+
+
+def _leave(code: int) -> None:
+    """Exit with ``code`` once the other threads have stopped, or after the grace period
+    without waiting for them: the interpreter's exit would otherwise join them for ever."""
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.current_thread()
+    ):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
 
 
 def open_workspace(project: Path, var: list[str] | None) -> Workspace:
@@ -535,4 +562,5 @@ from headwater.cli import (  # noqa: E402, F401
 
 def main() -> None:
     """Console entry point."""
+    stop_on_sigterm()
     sys.exit(app())

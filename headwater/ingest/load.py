@@ -23,7 +23,6 @@ import contextlib
 import functools
 import json
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +47,7 @@ from headwater.lake.change import Keep, WrittenFile
 from headwater.lake.quarantine import quarantine
 from headwater.lake.writer import Audit, Staging, publish
 from headwater.project.base import Load
+from headwater.tempdirs import make as make_tempdir
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ class _Job:
     audit: Audit | None = None
     tally: _Tally = field(default_factory=_Tally)
     rejected: int = 0
-    staging: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="headwater-stage-")))
+    staging: Path = field(default_factory=lambda: make_tempdir("stage"))
 
     @property
     def keyed_changes(self) -> bool:

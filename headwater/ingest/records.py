@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,6 +18,7 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from headwater.connect.sql.quoting import ident, literal
+from headwater.tempdirs import make as make_tempdir
 
 # One spool file holds this many records before the next one starts.
 RECORDS_PER_FILE = 50_000
@@ -29,9 +29,7 @@ class RecordSpool:
 
     def __init__(self, folder: Path | None = None, prefix: str = "records") -> None:
         self._owned = folder is None
-        self.folder = (
-            Path(tempfile.mkdtemp(prefix="headwater-spool-")) if folder is None else folder
-        )
+        self.folder = make_tempdir("spool") if folder is None else folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self._prefix = prefix
         self._file: TextIO | None = None

@@ -20,6 +20,8 @@ from headwater.orchestrate.runner import RunListener, run_dag
 from headwater.orchestrate.schedule import Schedule, key
 from headwater.project.pipelines import PipelineSettings
 from headwater.state.records import RunRecord, RunStatus
+from headwater.stopping import Terminated
+from headwater.tempdirs import sweep as sweep_tempdirs
 
 if TYPE_CHECKING:
     from headwater.orchestrate.scope import Scope
@@ -109,16 +111,23 @@ def execute_run(
     )
     hooks = Hooks.of(settings.hooks)
 
-    def handler(task: Any, ctx: Any) -> Any:
-        from headwater.orchestrate.dispatch import execute_task
+    # imported here, before any task starts: a first import on several task threads at once
+    # made Ctrl-C wait for ever on the import lock
+    from headwater.orchestrate.dispatch import execute_task
 
+    def handler(task: Any, ctx: Any) -> Any:
         return execute_task(scope, task, ctx, full_refresh)
 
+    sweep_tempdirs()
     try:
         status = run_dag(dag, handler, executor, store, context, listener, scope.pools, hooks)
     except BaseException as exc:
         executor.shutdown(cancel=True)
-        store.finish_run(run_id, RunStatus.FAILED, f"run interrupted: {exc!r}")
+        if isinstance(exc, KeyboardInterrupt):
+            how = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+            store.finish_run(run_id, RunStatus.CANCELLED, how)
+        else:
+            store.finish_run(run_id, RunStatus.FAILED, f"run interrupted: {exc!r}")
         raise
     executor.shutdown()
     record = store.run(run_id)

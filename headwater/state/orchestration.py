@@ -188,6 +188,49 @@ class OrchestrationState:
             ).scalars()
             return list(rows)
 
+    def abandon_dead_runs(self) -> list[str]:
+        """Mark failed the running runs of a process of this machine that no longer exists
+        (killed with SIGKILL, or by the out-of-memory killer); returns their ids."""
+        import socket
+
+        from headwater.tempdirs import alive
+
+        runs, tasks = schema.runs, schema.task_runs
+        prefix = f"process:{socket.gethostname()}:"
+        with self.engine.connect() as conn:
+            owned = conn.execute(
+                sa.select(runs.c.run_id, runs.c.owner).where(
+                    runs.c.status == RunStatus.RUNNING, runs.c.owner.like(f"{prefix}%")
+                )
+            ).all()
+        dead = [
+            (row.run_id, pid)
+            for row in owned
+            if (pid := row.owner.removeprefix(prefix)).isdigit() and not alive(int(pid))
+        ]
+        for run_id, pid in dead:
+            why = f"abandoned: the process that ran it (pid {pid}) ended without finishing it"
+            with self._write, self.engine.begin() as conn:
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.run_id == run_id, runs.c.status == RunStatus.RUNNING)
+                    .values(status=RunStatus.FAILED, ended_at=_now(), error=why)
+                )
+                conn.execute(
+                    tasks.update()
+                    .where(
+                        tasks.c.run_id == run_id,
+                        tasks.c.status.in_([TaskStatus.RUNNING, TaskStatus.UP_FOR_RETRY]),
+                    )
+                    .values(status=TaskStatus.FAILED, ended_at=_now(), error=why)
+                )
+                conn.execute(
+                    tasks.update()
+                    .where(tasks.c.run_id == run_id, tasks.c.status == TaskStatus.PENDING)
+                    .values(status=TaskStatus.CANCELLED, error=f"not run: {why}")
+                )
+        return [run_id for run_id, _ in dead]
+
     def requeue_orphan(self, run_id: str, owner: str) -> bool:
         """Take over an orphaned run: its unfinished task runs are reset for the resume, and the
         run is queued again. False when another scheduler took it first."""

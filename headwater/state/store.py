@@ -388,6 +388,8 @@ class Store(OrchestrationState):
             )
 
     def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
+        """The newest runs, first those of a process that died marked failed (abandoned)."""
+        self.abandon_dead_runs()
         query = schema.runs.select().order_by(schema.runs.c.started_at.desc()).limit(limit)
         if pipeline:
             query = query.where(schema.runs.c.pipeline == pipeline)
