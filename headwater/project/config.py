@@ -90,6 +90,12 @@ class SqlConnection(Strict):
     url: str = Field(
         description="SQLAlchemy URL; a relative sqlite path is relative to the project folder"
     )
+    read_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="seconds to wait for a MySQL/MariaDB server to answer (its greeting, then "
+        "each read of the SQLAlchemy connection) before giving up; the task's retries follow",
+    )
 
 
 def _type_of(value: Any, default: str = "sql") -> str:

@@ -53,10 +53,17 @@ class SqlDatabase:
     """One database; engines and reflection are created lazily and shared across threads."""
 
     def __init__(
-        self, url: str | sa.URL, *, name: str = "source", root: Path | None = None
+        self,
+        url: str | sa.URL,
+        *,
+        name: str = "source",
+        root: Path | None = None,
+        read_timeout: float = 60.0,
     ) -> None:
         self.url = url if isinstance(url, sa.URL) else resolve_url(url, root)
         self.name = name
+        # a server that accepts the connection and never answers must not hang a load
+        self.read_timeout = read_timeout
         self._lock = threading.Lock()
 
     @property
@@ -78,6 +85,8 @@ class SqlDatabase:
         args: dict[str, object] = {}
         if self.dialect in ("mysql", "mariadb", "postgresql"):
             args["connect_timeout"] = 10
+        if self.dialect in ("mysql", "mariadb") and self.url.get_driver_name() == "pymysql":
+            args["read_timeout"] = args["write_timeout"] = self.read_timeout
         return fork_safe(sa.create_engine(self.url, connect_args=args, pool_pre_ping=True))
 
     def check(self) -> None:
@@ -106,12 +115,19 @@ class SqlDatabase:
                 hint="check the user, password and database name in the connection URL",
             )
         if retryable(exc):
+            silent = "timed out" in why
             return SourceUnreachable(
                 f"connection `{self.name}`: cannot connect to {where} ({why})",
                 dialect=self.dialect,
                 address=self.address,
-                hint="is the server running and reachable? check host and port in the "
-                "connection URL (or the variable that sets it)",
+                hint=(
+                    f"the server accepted the connection but did not answer within "
+                    f"{self.read_timeout:g} s: is it the database server, and not overloaded? "
+                    "(a slow server: raise the connection's `read_timeout`)"
+                    if silent
+                    else "is the server running and reachable? check host and port in the "
+                    "connection URL (or the variable that sets it)"
+                ),
             )
         return SourceError(
             f"connection `{self.name}`: cannot use {where}: {why}",

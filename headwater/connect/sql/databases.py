@@ -32,7 +32,10 @@ class Databases:
                         f"connection `{connection}` is of type `{spec.type}`, not a SQL database"
                     )
                 self._open[connection] = SqlDatabase(
-                    spec.url, name=connection, root=self.project.root
+                    spec.url,
+                    name=connection,
+                    root=self.project.root,
+                    read_timeout=spec.read_timeout,
                 )
             return self._open[connection]
 
