@@ -13,7 +13,7 @@ from pydantic import BaseModel, Tag, ValidationError
 from headwater.errors import ProjectFileError, ProjectNotFound, did_you_mean
 from headwater.project import config as cfg
 from headwater.project.interpolate import interpolate
-from headwater.project.positions import Document, parse_yaml
+from headwater.project.positions import Document, parse_yaml, read_text
 from headwater.project.variables import resolve
 
 PROJECT_FILE = "headwater.yaml"
@@ -59,7 +59,7 @@ def load_project(
             f"no {PROJECT_FILE} in {file.parent}",
             hint="run from a project folder, pass --project DIR, or create one with `headwater init DIR`",
         )
-    text = file.read_text(encoding="utf-8")
+    text = read_text(file)
     shown = str(file)
     doc = parse_yaml(text, shown)
     if not isinstance(doc.data, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +28,28 @@ class Document:
         return None
 
 
+def read_text(path: str | pathlib.Path) -> str:
+    """A project file's text; a file that is not UTF-8 is a ProjectFileError at its line."""
+    data = pathlib.Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        column = exc.start - before.rfind(b"\n")
+        raise ProjectFileError(
+            f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} at column {column} "
+            "cannot be read",
+            file=str(path),
+            line=before.count(b"\n") + 1,
+            hint="save the file as UTF-8 (most editors: 'Save with encoding')",
+        ) from exc
+
+
 def parse_yaml(text: str, file: str) -> Document:
     """Parse one YAML document; a syntax error becomes a ProjectFileError at its line."""
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # checks every character first
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -41,8 +60,19 @@ def parse_yaml(text: str, file: str) -> Document:
             line=mark.line + 1 if mark else None,
             hint="check indentation and quoting around this line",
         ) from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, controls)
+        before = text[: exc.position]
+        column = exc.position - before.rfind("\n")
+        raise ProjectFileError(
+            f"the character U+{exc.character:04X} at column {column} is not allowed in YAML",
+            file=file,
+            line=before.count("\n") + 1,
+            hint="remove it (control characters cannot appear in the file; write them as "
+            '"\\x01"-style escapes inside a double-quoted string)',
+        ) from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[Path, int] = {}
     if node is not None:
         _walk(node, (), lines)

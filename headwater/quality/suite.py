@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from headwater.errors import ProjectFileError
-from headwater.project.positions import parse_yaml
+from headwater.project.positions import parse_yaml, read_text
 from headwater.quality import rules as r
 from headwater.quality.entries import parse
 
@@ -57,7 +57,7 @@ def load_suites(
         suites[path.stem] = _python_suite(path)
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
         taken(path.stem, path)
-        doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+        doc = parse_yaml(read_text(path), str(path))
         data = doc.data or {}
         if not isinstance(data, dict):
             raise ProjectFileError(

@@ -130,9 +130,15 @@ class Session:
 
         from headwater.sql.scans import prepare
 
-        statement = prepare(self, sql)
         try:
+            statement = prepare(self, sql)
             return _failing_as_query_error(self.con.execute(statement).to_arrow_reader(batch_rows))
+        except RecursionError as exc:  # the parser recurses once per nesting level
+            raise QueryError(
+                "the query nests too deeply to be read (parentheses or subqueries inside one "
+                "another, hundreds of levels)",
+                hint="write it with fewer levels, e.g. with a WITH clause",
+            ) from exc
         except duckdb.Error as exc:
             detail = str(exc).strip()
             raise QueryError(detail, hint="fix the SQL and run again") from exc

@@ -35,9 +35,12 @@ def resolve_url(url: str, root: Path | None) -> sa.URL:
     """Parse ``url``; a relative SQLite path is made relative to ``root`` (the project)."""
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as exc:
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        # SQLAlchemy reads the port with int(): "invalid literal for int() ..."
+        why = "its port is not a number" if "int()" in str(exc) else "it cannot be parsed"
+        shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)  # no password in messages
         raise SourceError(
-            f"`{url}` is not a SQLAlchemy URL",
+            f"`{shown}` is not a SQLAlchemy URL: {why}",
             hint="write it as dialect+driver://user:password@host:port/database, e.g. "
             "mysql+pymysql://root@127.0.0.1/classicmodels, or sqlite:///path/to/file.db for a file",
         ) from exc
