@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -24,6 +25,15 @@ STYLE = {
     TaskStatus.CANCELLED: ("⊘", "magenta"),
 }
 _DATA = ("ingest", "model")  # tasks that write rows
+# events this display and the run's summary already show: not logged on the terminal too
+_SHOWN = frozenset({"task_failed", "run_failed", "run_succeeded"})
+
+
+class _NotShownHere(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        from headwater.orchestrate.hooks import EVENT_FIELD
+
+        return getattr(record, EVENT_FIELD, None) not in _SHOWN
 
 
 class RunProgress:
@@ -39,8 +49,10 @@ class RunProgress:
         self.read: dict[str, int] = {}
         self._lock = threading.Lock()
         self._live: Live | None = None
+        self._filter = _NotShownHere()
 
     def __enter__(self) -> RunProgress:
+        logging.getLogger("headwater.orchestrate").addFilter(self._filter)
         if self.console.is_terminal:
             self._live = Live(
                 self._render(), console=self.console, refresh_per_second=8, transient=True
@@ -49,6 +61,7 @@ class RunProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        logging.getLogger("headwater.orchestrate").removeFilter(self._filter)
         if self._live is not None:
             self._live.__exit__(None, None, None)
 

@@ -25,6 +25,8 @@ EventKind = Literal[
 ]
 
 log = logging.getLogger("headwater.orchestrate")
+# the log record's attribute naming the event, for a display that shows some events itself
+EVENT_FIELD = "headwater_event"
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def emit(
 ) -> None:
     """Record and announce one event."""
     if kind in hooks.record:
-        log.warning("%s: %s", kind, message)
+        log.warning("%s: %s", kind, message, extra={EVENT_FIELD: kind})
         if store is not None:
             store.add_event(kind, message, pipeline, run_id, task_id)
     urls = hooks.urls(kind)

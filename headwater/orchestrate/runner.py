@@ -312,7 +312,8 @@ class _Runner:
                 self.hooks,
                 "task_retry",
                 f"task `{task.id}` failed (attempt {attempt} of {task.retry.attempts}), "
-                f"retrying in {delay:.1f}s: {message}",
+                # the error without its hint: the hint comes once, with the last attempt
+                f"retrying in {delay:.1f}s: {getattr(exc, 'message', None) or message}",
                 *where,
             )
             return

@@ -133,7 +133,7 @@ def execute_run(
     record = store.run(run_id)
     failed = [t for t in record.tasks if t.status in ("failed", "upstream_failed")]
     first = next((t for t in failed if t.status == "failed"), failed[0] if failed else None)
-    error = "; ".join(f"{t.task_id}: {t.error}" for t in failed if t.status == "failed") or None
+    error = _summary([t for t in failed if t.status == "failed"]) or None
     if status is RunStatus.CANCELLED:
         error = "cancelled on request"
     store.finish_run(run_id, status, error)
@@ -264,3 +264,16 @@ def backfill(
                 on_run(record)
             records.append(record)
     return records
+
+
+def _summary(failed: list[Any]) -> str:
+    """The failed tasks' errors, each distinct error once with the tasks that hit it (eight
+    tables of one source with a wrong password: one line, not eight copies)."""
+    by_error: dict[str, list[str]] = {}
+    for task in failed:
+        by_error.setdefault(str(task.error), []).append(task.task_id)
+    parts = []
+    for error, tasks in by_error.items():
+        names = ", ".join(tasks[:3]) + (f" and {len(tasks) - 3} more" if len(tasks) > 3 else "")
+        parts.append(f"{names}: {error}")
+    return "; ".join(parts)

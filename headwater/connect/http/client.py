@@ -131,11 +131,17 @@ class HttpClient:
                         f"{method} {shown} cannot be sent: {what}",
                         hint="check `base_url`, `path` and `headers` of the connection",
                     ) from exc
+                refused = isinstance(exc, httpx.ConnectError) and "refused" in str(exc).lower()
                 raise SourceUnreachable(
                     f"{method} {shown} failed: {what}",
                     dialect="http",
                     address=address,
-                    hint=BUSY_HINT,
+                    hint=(
+                        f"the API is down: nothing listens at {address}; is it running? check "
+                        "`base_url` of the connection"
+                        if refused
+                        else BUSY_HINT
+                    ),
                 ) from exc
             status = response.status_code
             if status < 300:
