@@ -70,3 +70,24 @@ def test_check_samples_show_text_as_stored(project: Path) -> None:
     for value in MARKUP:
         assert value in result.stdout
     assert "😄" not in result.stdout
+
+
+def test_counts_are_singular_for_one_and_rows_only_where_rows_move(tmp_path: Path) -> None:
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "jobs.py").write_text("def hello(ctx):\n    return 'hi'\n")
+    (tmp_path / "headwater.yaml").write_text(
+        "name: counts\npipelines:\n  p:\n    tasks:\n      - {name: hello, python: 'jobs:hello'}\n"
+    )
+    result = runner.invoke(app, ["run", "p", "-p", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    [summary] = [line for line in result.stderr.splitlines() if line.startswith("success:")]
+    assert summary.startswith("success: 1 task in ")
+    assert "rows" not in summary
+
+    table = pa.table({"id": pa.array([1], pa.int64())})
+    with Workspace.open(tmp_path) as ws:
+        replace_table(
+            ws.lake, "shop.one", pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+        )
+    shown = runner.invoke(app, ["show", "shop.one", "-p", str(tmp_path)])
+    assert shown.stdout.startswith("shop.one  1 row in 1 file (")

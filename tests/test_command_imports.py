@@ -181,7 +181,7 @@ def test_tables_imports_nothing_heavy(project: Path, tmp_path: Path) -> None:
 
 def test_show_imports_nothing_heavy(project: Path, tmp_path: Path) -> None:
     got, out = _headwater(tmp_path, "show", "raw.orders", "-p", str(project))
-    assert out.startswith("raw.orders  3 rows in 1 files")
+    assert out.startswith("raw.orders  3 rows in 1 file (")
     assert got == {"code": 0, "heavy": []}
 
 

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from headwater.cli.output import Format, write_stream
+from headwater.cli.output import Format, counted, write_stream
 from headwater.errors import HeadwaterError, RunFailed
 from headwater.stopping import Terminated, exit_code, stop_on_sigterm
 
@@ -275,7 +275,8 @@ def show(
     details = open_workspace(project, var).table(table)
     info = details.info
     out.print(
-        f"[bold]{info.name}[/bold]  {info.rows:,} rows in {info.files} files ({_size(info.bytes)})"
+        f"[bold]{info.name}[/bold]  {counted(info.rows, 'row')} in "
+        f"{counted(info.files, 'file')} ({_size(info.bytes)})"
     )
     schema = Table("column", "type", header_style="bold", title="schema", title_justify="left")
     for field in details.schema:
@@ -495,8 +496,12 @@ def _print_run(record: RunRecord) -> None:
         )
     err.print(view)
     seconds = f" in {record.seconds:.2f}s" if record.seconds is not None else ""
-    rows = sum(t.rows or 0 for t in record.tasks if t.kind in ("ingest", "model"))
-    err.print(f"{_status(record.status.value)}: {len(record.tasks)} tasks, {rows:,} rows{seconds}")
+    movers = [t for t in record.tasks if t.kind in ("ingest", "model")]
+    # a pipeline of Python or shell tasks moves no rows Headwater can count: none are claimed
+    rows = f", {counted(sum(t.rows or 0 for t in movers), 'row')}" if movers else ""
+    err.print(
+        f"{_status(record.status.value)}: {counted(len(record.tasks), 'task')}{rows}{seconds}"
+    )
 
 
 def _change(details: dict[str, Any] | None) -> str:

@@ -46,10 +46,15 @@ def render_table(
     console.print(view)
     total = table.num_rows if total is None else total
     shown = min(max_rows, total)
-    note = f"{total} row{'s' if total != 1 else ''}"
+    note = counted(total, "row")
     if shown < total:
         note += f", first {shown} shown (use --format csv or --output for all)"
     console.print(f"[dim]{note}[/dim]")
+
+
+def counted(n: int, word: str) -> str:
+    """``n`` and ``word``, plural unless n is 1: "1 task", "2 tasks", "1,204 rows"."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def cell(value: Any) -> Text:
