@@ -138,3 +138,10 @@ def test_a_change_computed_from_the_staged_files_commits_only_on_their_snapshot(
         with pytest.raises(CommitConflict, match="no longer at snapshot"):
             publish(staging, files, keep=Keep.ALL, remove=[old], on_base=True)
     assert ids(lake, "raw.t") == [1, 2, 9]  # nothing of the stale merge, nothing lost
+
+
+def test_a_change_that_keeps_files_cannot_replace_the_schema() -> None:
+    from headwater.lake.change import Keep, TableChange
+
+    with pytest.raises(ValueError, match="replace_schema needs keep=Keep.NONE"):
+        TableChange(table="a.b", keep=Keep.ALL, replace_schema=True)

@@ -111,3 +111,45 @@ def test_a_sum_of_bigints_is_stored_as_its_decimal_result(tmp_path: Path) -> Non
     assert got == [{"s": 2 * big + 3, "n": 3}]  # exact: a DOUBLE would round it
     data = tmp_path / ".headwater" / "warehouse" / "gold" / "total" / "data"
     assert len(list(data.iterdir())) == 1  # DuckDB's DOUBLE file went with its staging
+
+
+def test_a_rebuilt_model_takes_its_new_schema_and_records_the_change(tmp_path: Path) -> None:
+    """A model replaces its whole table, so its SELECT may change a column's type or drop a
+    column; the schema history says so, and the old snapshot still reads as it was."""
+    import sqlite3
+
+    from headwater import Workspace
+
+    con = sqlite3.connect(tmp_path / "src.db")
+    con.execute("CREATE TABLE sales (id INTEGER PRIMARY KEY, quantity BIGINT)")
+    con.executemany("INSERT INTO sales VALUES (?, ?)", [(i, i * 10) for i in range(1, 100)])
+    con.commit()
+    con.close()
+    (tmp_path / "headwater.yaml").write_text(
+        "name: rebuilt\n"
+        "connections: {src: {url: 'sqlite:///src.db'}}\n"
+        "sources: {src: {connection: src, namespace: raw, tables: [sales]}}\n"
+        "pipelines: {p: {tasks: [{ingest: src}, {models: gold}]}}\n"
+    )
+    model(tmp_path, "gold.totals", "SELECT sum(quantity) AS items, count(*) AS n FROM raw.sales")
+    with Workspace.open(tmp_path) as ws:
+        ws.run("p")
+        first = ws.lake.table("gold.totals").current_snapshot().snapshot_id
+    model(tmp_path, "gold.totals", "SELECT 'all' AS label, avg(quantity) AS items FROM raw.sales")
+    with Workspace.open(tmp_path) as ws:
+        ws.run("p")
+        assert ws.query("SELECT * FROM gold.totals").to_pylist() == [
+            {"label": "all", "items": 500.0}
+        ]
+        assert ws.lake.arrow_schema("gold.totals").names == ["label", "items"]  # the SELECT's order
+        old = ws.query(f"SELECT * FROM gold.totals FOR VERSION AS OF {first}").to_pylist()
+        assert old == [{"items": 49500, "n": 99}]
+        changes = [
+            (c.kind, c.column, c.old_type, c.new_type)
+            for c in ws.store.schema_changes("gold.totals")
+        ]
+    assert set(changes[-3:]) == {
+        ("changed", "items", "decimal128(38, 0)", "double"),
+        ("added", "label", None, "string"),
+        ("dropped", "n", "int64", None),
+    }

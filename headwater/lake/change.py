@@ -69,6 +69,13 @@ class TableChange:
     # the field id each column of the added files was written with (by name): a commit on a
     # table whose columns got other ids meanwhile cannot publish them
     field_ids: Mapping[str, int] = field(default_factory=dict)
+    # the table takes ``schema`` as it is (a model rebuilt from a changed SELECT): columns it
+    # lacks are dropped, a column of another type is replaced; only with ``Keep.NONE``
+    replace_schema: bool = False
+
+    def __post_init__(self) -> None:
+        if self.replace_schema and self.keep is not Keep.NONE:
+            raise ValueError("replace_schema needs keep=Keep.NONE: the old files would not fit")
 
     @property
     def replaces(self) -> bool:

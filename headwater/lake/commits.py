@@ -86,7 +86,11 @@ def commit(lake: Lake, change: TableChange) -> WriteResult:
 
 
 def open_transaction(
-    lake: Lake, name: str, schema: pa.Schema | None, properties: dict[str, str] | None = None
+    lake: Lake,
+    name: str,
+    schema: pa.Schema | None,
+    properties: dict[str, str] | None = None,
+    replace_schema: bool = False,
 ) -> tuple[Transaction, Table | None]:
     """A pyiceberg transaction on ``name`` with its schema evolved to ``schema`` (created with it
     when the table is missing), and the table it starts from (None for a new table).
@@ -116,7 +120,9 @@ def open_transaction(
         )
         return txn, None
     txn = table.transaction()
-    if schema is not None:
+    if schema is not None and replace_schema:
+        _replace_schema(txn, schema)
+    elif schema is not None:
         _evolve_schema(txn, name, schema)
     changed = {k: v for k, v in props.items() if table.metadata.properties.get(k) != v}
     if changed:
@@ -127,7 +133,9 @@ def open_transaction(
 def _commit_once(lake: Lake, change: TableChange) -> WriteResult:
     from pyiceberg.exceptions import CommitFailedException
 
-    txn, table = open_transaction(lake, change.table, change.schema, dict(change.table_properties))
+    txn, table = open_transaction(
+        lake, change.table, change.schema, dict(change.table_properties), change.replace_schema
+    )
     current = table.current_snapshot() if table is not None else None
     if change.base is not Base.ANY and (current.snapshot_id if current else None) != change.base:
         raise CommitConflict(
@@ -331,6 +339,33 @@ def _evolve_schema(txn: Transaction, name: str, schema: pa.Schema) -> None:
             f"{_schema_diff(current, schema)}",
             hint=f"drop the table to start over, or cast the column in the source query ({exc})",
         ) from exc
+
+
+def _replace_schema(txn: Transaction, schema: pa.Schema) -> None:
+    """Make the table's schema ``schema``: columns it lacks go, a column of another type is
+    dropped and added again (a new field id: no old file is kept to read it), new ones are
+    added, and the columns take ``schema``'s order."""
+    from headwater.lake.arrow_types import storable_schema
+
+    current = storable_schema(txn.table_metadata.schema().as_arrow())
+    if current.equals(schema, check_metadata=False):
+        return
+    gone = [
+        f.name
+        for f in current
+        if f.name not in schema.names or not schema.field(f.name).type.equals(f.type)
+    ]
+    if gone:
+        with txn.update_schema() as update:
+            for column in gone:
+                update.delete_column(column)
+    with txn.update_schema() as update:
+        update.union_by_name(schema)
+    if txn.table_metadata.schema().column_names[: len(schema)] != schema.names:
+        with txn.update_schema() as update:
+            update.move_first(schema.names[0])
+            for before, column in zip(schema.names, schema.names[1:], strict=False):
+                update.move_after(column, before)
 
 
 def _schema_diff(old: pa.Schema, new: pa.Schema) -> str:

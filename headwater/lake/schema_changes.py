@@ -1,4 +1,5 @@
-"""How a table's schema changed between two versions: its creation, added and widened columns."""
+"""How a table's schema changed between two versions: its creation, added, widened, changed
+and dropped columns."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Literal
 
 import pyarrow as pa
 
-from headwater.lake.arrow_types import storable_schema
+from headwater.lake.arrow_types import storable_schema, widens
 
-ChangeKind = Literal["created", "added", "widened"]
+ChangeKind = Literal["created", "added", "widened", "changed", "dropped"]
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,10 @@ class SchemaChange:
     def describe(self) -> str:
         if self.kind == "added":
             return f"+ {self.column} {self.new_type}"
-        if self.kind == "widened":
+        if self.kind in ("widened", "changed"):
             return f"~ {self.column} {self.old_type} → {self.new_type}"
+        if self.kind == "dropped":
+            return f"- {self.column} {self.old_type}"
         return f"created with {self.new_type}"
 
 
@@ -40,5 +43,11 @@ def schema_changes(before: pa.Schema | None, after: pa.Schema) -> list[SchemaCha
         if f.name not in before.names:
             out.append(SchemaChange("added", f.name, None, str(f.type)))
         elif not before.field(f.name).type.equals(f.type):
-            out.append(SchemaChange("widened", f.name, str(before.field(f.name).type), str(f.type)))
+            old = before.field(f.name).type
+            kind: ChangeKind = "widened" if widens(old, f.type) else "changed"
+            out.append(SchemaChange(kind, f.name, str(old), str(f.type)))
+    # only a table that takes its writer's schema as it is (a model) loses columns
+    out += [
+        SchemaChange("dropped", f.name, str(f.type)) for f in before if f.name not in after.names
+    ]
     return out

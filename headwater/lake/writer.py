@@ -75,11 +75,15 @@ class Staging:
     files that it does not publish (an audit may have replaced some).
     """
 
-    def __init__(self, lake: Lake, name: str, schema: pa.Schema) -> None:
+    def __init__(
+        self, lake: Lake, name: str, schema: pa.Schema, replace_schema: bool = False
+    ) -> None:
         self.lake = lake
         self.name = name
         self.schema = schema  # storable Arrow types, without field ids
-        txn, table = open_transaction(lake, name, schema)
+        # the change gives the table this schema as it is (see TableChange.replace_schema)
+        self.replace_schema = replace_schema
+        txn, table = open_transaction(lake, name, schema, replace_schema=replace_schema)
         iceberg = txn.table_metadata.schema()
         self.exists = table is not None
         self._table = table
@@ -173,6 +177,7 @@ class Staging:
             remove=frozenset(remove),
             snapshot_properties=dict(properties or {}),
             base=Base.ANY if base is None else base,
+            replace_schema=self.replace_schema and keep is Keep.NONE,
         )
 
     def publish(self, change: TableChange) -> WriteResult:
@@ -311,19 +316,24 @@ def replace_table(
     properties: Mapping[str, str] | None = None,
     on_rows: Callable[[int], None] | None = None,
     audit: Audit | None = None,
+    replace_schema: bool = False,
 ) -> WriteResult:
     """Make ``name`` hold exactly the rows of ``reader``, creating the table if needed.
 
     ``on_rows`` is called with each batch's row count as it is read (from a reader thread).
+    With ``replace_schema`` the table takes the rows' schema as it is (columns dropped, types
+    changed); else it keeps its wider types and its columns.
     """
-    schema = write_schema(lake, name, storable_schema(reader.schema))
+    schema = storable_schema(reader.schema)
+    if not replace_schema:
+        schema = write_schema(lake, name, schema)
 
     def transform(batch: pa.RecordBatch) -> pa.RecordBatch:
         if on_rows is not None:
             on_rows(batch.num_rows)
         return conform(batch, schema)
 
-    with Staging(lake, name, schema) as staging:
+    with Staging(lake, name, schema, replace_schema) as staging:
         files = staging.writer().write_all(prefetch(reader, transform, schema))
         return publish(staging, files, keep=Keep.NONE, properties=properties, audit=audit)
 
@@ -337,15 +347,16 @@ def replace_table_by_copy(
     properties: Mapping[str, str] | None = None,
     on_rows: Callable[[int], None] | None = None,
     audit: Audit | None = None,
+    replace_schema: bool = False,
 ) -> WriteResult:
     """Replace ``name`` with the Parquet files an engine writes itself: ``copy(folder,
     prefix)`` writes them in ``folder`` with names starting with ``prefix`` and returns their
     paths. For engines that write Parquet faster than a Python loop can (DuckDB writes on all
     cores). Falls back to ``stream()``'s batches when Iceberg cannot store the result's types
     as they are, the table holds a column in a wider type, or the warehouse is not local."""
-    if is_storable(schema) and write_schema(lake, name, schema).equals(schema):
+    if is_storable(schema) and (replace_schema or write_schema(lake, name, schema).equals(schema)):
         try:
-            with Staging(lake, name, schema) as staging:
+            with Staging(lake, name, schema, replace_schema) as staging:
                 folder = staging.local_folder
                 if folder is not None:
                     import os
@@ -360,7 +371,7 @@ def replace_table_by_copy(
                     return result
         except ForeignTypes as exc:  # the staging deleted the engine's files
             log.info("streaming %s instead of publishing the engine's files: %s", name, exc)
-    return replace_table(lake, name, stream(), properties, on_rows, audit)
+    return replace_table(lake, name, stream(), properties, on_rows, audit, replace_schema)
 
 
 def write_schema(lake: Lake, name: str, schema: pa.Schema) -> pa.Schema:

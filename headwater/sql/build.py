@@ -43,6 +43,7 @@ def build_model(
                 props,
                 on_rows,
                 audit,
+                replace_schema=True,  # the table is what the SELECT makes of it, every build
             )
         except HeadwaterError:
             raise
