@@ -212,6 +212,12 @@ class RestTable(TableBase):
         "a list, else its first list field",
     )
     paginate: Paginate = NoPagination()
+    max_pages: int = Field(
+        default=10_000,
+        gt=0,
+        description="pages of one endpoint (per parent) after which the read stops with an "
+        "error: a pagination that does not end",
+    )
     parent: Parent | None = None
     incremental_param: str | None = Field(
         default=None, description="request parameter given the cursor's start value"

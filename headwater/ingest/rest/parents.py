@@ -35,7 +35,9 @@ def table_pages(
     assert table.path is not None
     if table.parent is None:
         yield from pages(
-            client, Endpoint(table.path, params, table.records, table.paginate), landing
+            client,
+            Endpoint(table.path, params, table.records, table.paginate, table.max_pages),
+            landing,
         )
         return
     link = table.parent
@@ -43,7 +45,7 @@ def table_pages(
 
     def children(value: Any) -> list[Records]:
         path = PLACEHOLDER.sub(lambda m: quote(str(value), safe=""), table.path or "")
-        endpoint = Endpoint(path, params, table.records, table.paginate)
+        endpoint = Endpoint(path, params, table.records, table.paginate, table.max_pages)
         # the parent's value first: it is part of the child's key
         return [
             [{link.as_: value, **record} for record in page]
