@@ -36,6 +36,34 @@ def test_run_prints_a_summary(project: Path) -> None:
     assert result.exit_code == 0
     assert "gold.fact_orders" in result.stderr
     assert "success: 12 tasks" in result.stderr
+    # the example's known flaw, said last (severity warn: the run still succeeds)
+    assert result.stderr.rstrip().endswith(
+        "warning: check not_null_postalCode of gold.dim_locations (warn): 3 of 121 rows fail "
+        "it — `headwater check gold.dim_locations` shows the failing rows"
+    )
+
+
+def test_the_real_dump_warns_of_the_fan_out_and_the_exact_report_is_right(
+    tmp_path: Path, classicmodels_dump: Path
+) -> None:
+    root = copy_example(tmp_path / "classicmodels")
+    sample = ["sample", "classicmodels", "--dump", str(classicmodels_dump), "-p", str(root)]
+    assert runner.invoke(app, sample).exit_code == 0
+    result = runner.invoke(app, ["run", "classicmodels", "-p", str(root)])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert [w.split(":")[1].strip() for w in warnings] == [
+        "check not_null_postalCode of gold.dim_locations (warn)",
+        "check unique_postalCode of gold.dim_locations (warn)",
+        "check unique_orderNumber_orderLineNumber of gold.fact_orders (warn)",
+    ]
+    assert "692 of 3,688 rows fail it" in warnings[2]
+    reports = root / "reports"
+    with Workspace.open(root) as ws:
+        course = ws.query((reports / "sales_by_country.sql").read_text()).to_pylist()
+        exact = ws.query((reports / "sales_by_country_exact.sql").read_text()).to_pylist()
+    assert (course[0]["country"], str(course[0]["total_sales"])) == ("USA", "13057249.77")
+    assert (exact[0]["country"], str(exact[0]["total_sales"])) == ("USA", "3273280.05")
 
 
 def test_query_formats(project: Path, tmp_path: Path) -> None:

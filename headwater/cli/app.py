@@ -91,7 +91,7 @@ def handles_errors(fn: F) -> F:
         except HeadwaterError as exc:
             if kwargs.get("debug"):
                 err.print_exception(show_locals=False)
-            if isinstance(exc, RunFailed):
+            if isinstance(exc, RunFailed) and not getattr(exc, "shown", False):
                 _print_run(exc.run)  # type: ignore[arg-type]
             err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False, soft_wrap=True)
             if exc.hint:
@@ -192,18 +192,23 @@ def run(
             hint="pipelines: " + ", ".join(ws.pipelines()) if ws.pipelines() else None,
         )
     dag = ws.plan(pipeline)
-    with RunProgress(dag, err) as progress:
-        record = ws.run(
-            pipeline,
-            listener=progress,
-            dag=dag,
-            full_refresh=full_refresh,
-            logical_date=parse_date(date),
-            conf=parse_conf(conf),
-            run_id=resume,
-            echo=True,
-        )
-    _print_run(record)
+    try:
+        with RunProgress(dag, err) as progress:
+            record = ws.run(
+                pipeline,
+                listener=progress,
+                dag=dag,
+                full_refresh=full_refresh,
+                logical_date=parse_date(date),
+                conf=parse_conf(conf),
+                run_id=resume,
+                echo=True,
+            )
+    except RunFailed as failed:
+        _print_run(failed.run, ws)  # type: ignore[arg-type]
+        failed.shown = True  # type: ignore[attr-defined]
+        raise
+    _print_run(record, ws)
 
 
 @app.command()
@@ -475,7 +480,7 @@ def sample(
     )
 
 
-def _print_run(record: RunRecord) -> None:
+def _print_run(record: RunRecord, ws: Workspace | None = None) -> None:
     view = Table(
         header_style="bold",
         title=f"run {record.run_id[:8]} of {record.pipeline}",
@@ -502,6 +507,31 @@ def _print_run(record: RunRecord) -> None:
     err.print(
         f"{_status(record.status.value)}: {counted(len(record.tasks), 'task')}{rows}{seconds}"
     )
+    if ws is not None:
+        _print_warnings(ws, record.run_id)
+
+
+def _print_warnings(ws: Workspace, run_id: str) -> None:
+    """The checks that failed during the run without stopping it (severity `warn`): a run can
+    succeed on data a check doubts, and says so last."""
+    from rich.text import Text
+
+    for failed in ws.store.failed_checks_of_run(run_id):
+        table, check = failed["table_name"], failed["check_name"]
+        if failed["error"]:
+            what = f"could not run: {failed['error']}"
+        elif failed["failing"] is not None and failed["evaluated"] is not None:
+            what = f"{failed['failing']:,} of {failed['evaluated']:,} rows fail it"
+        else:
+            what = "it fails"
+        err.print(
+            Text.assemble(
+                ("warning", "bold yellow"),
+                f": check {check} of {table} ({failed['severity']}): {what} — "
+                f"`headwater check {table}` shows the failing rows",
+            ),
+            soft_wrap=True,
+        )
 
 
 def _change(details: dict[str, Any] | None) -> str:

@@ -344,6 +344,13 @@ class Store(OrchestrationState):
                 "checks again",
             ) from exc
 
+    def failed_checks_of_run(self, run_id: str) -> list[dict[str, Any]]:
+        """The checks that failed during run ``run_id`` (warnings included), in order."""
+        t = schema.check_results
+        query = t.select().where(t.c.run_id == run_id, t.c.passed.is_(False)).order_by(t.c.id)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings().all()]
+
     def check_history(
         self, table: str | None = None, check: str | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:
