@@ -46,7 +46,7 @@ def render_table(
     console.print(view)
     total = table.num_rows if total is None else total
     shown = min(max_rows, total)
-    note = counted(total, "row")
+    note = f"{total} row{'s' if total != 1 else ''}"
     if shown < total:
         note += f", first {shown} shown (use --format csv or --output for all)"
     console.print(f"[dim]{note}[/dim]")
