@@ -211,6 +211,27 @@ def test_empty_match_is_no_rows_and_a_missing_folder_is_an_error(tmp_path: Path)
     assert "check the connection's `url`" in str(info.value)
 
 
+def test_a_glob_that_matches_nothing_is_said_not_passed_over(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "in").mkdir()
+    with caplog.at_level("WARNING", logger="headwater"):
+        read(tmp_path, glob="in/*.cvs")
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning == (
+        f"t: no file matches `in/*.cvs` under {tmp_path}; check the table's `glob` and the "
+        "connection's `path`"
+    )
+    write(tmp_path / "in" / "a.csv", "id\n1\n")
+    seen = read(tmp_path, glob="in/*.csv").state()
+    (tmp_path / "in" / "a.csv").unlink()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="headwater"):
+        read(tmp_path, seen, glob="in/*.csv")
+    assert "no file matches `in/*.csv`" in caplog.text
+    assert "any more (the table keeps its rows)" in caplog.text
+
+
 def test_mixed_formats_need_a_narrower_glob(tmp_path: Path) -> None:
     write(tmp_path / "a.csv", "id\n1\n")
     write(tmp_path / "b.jsonl", '{"id": 2}\n')

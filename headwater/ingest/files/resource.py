@@ -49,7 +49,17 @@ class FileResource:
 
     def read(self, context: ReadContext) -> Extraction:
         entries = list(self.storage.list(self.table.glob))
-        todo = state.changed(entries, state.decode(context.state))
+        seen = state.decode(context.state)
+        if not entries:  # a mistyped glob or path looks like this too: say so, not "unchanged"
+            log.warning(
+                "%s: no file matches `%s` under %s%s; check the table's `glob` and the "
+                "connection's `path`",
+                self.name,
+                self.table.glob,
+                self.storage.root,
+                " any more (the table keeps its rows)" if seen else "",
+            )
+        todo = state.changed(entries, seen)
         after = state.encode(entries)
         if not todo:
             what = "no file matches" if not entries else f"none of the {len(entries)} files is new"
