@@ -193,6 +193,29 @@ def test_a_served_query_reads_tables_not_the_servers_files(
     assert model.json()["rows"] == [[FIRST_ROWS + ADDED_ROWS]]
 
 
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        ("SELECT current_setting('allowed_directories') AS v", "current_setting"),
+        ("SELECT \"Current_Setting\"('temp_directory')", "current_setting"),
+        ("SELECT name, value FROM duckdb_settings()", "duckdb_settings"),
+        ("SELECT * FROM duckdb_settings", "duckdb_settings"),
+        ("SELECT path FROM duckdb_databases()", "duckdb_databases"),
+        ("SELECT file FROM pragma_database_list", "pragma_database_list"),
+        ("SELECT * FROM (SELECT current_setting('home_directory') AS h) AS t", "current_setting"),
+        ("SUMMARIZE SELECT current_setting('allowed_directories')", "current_setting"),
+    ],
+)
+def test_a_served_query_cannot_ask_about_the_server(
+    client: httpx.Client, root: Path, sql: str, named: str
+) -> None:
+    answer = client.post("/v1/query", json={"sql": sql})
+    assert answer.status_code == 400, answer.text
+    message = answer.json()["error"]["message"]
+    assert message == f"{named}: functions about the server are not served"
+    assert str(root) not in answer.text
+
+
 def test_time_travel_over_http(client: httpx.Client, ws: Workspace) -> None:
     first = ws.lake.snapshots("raw.orders")[0]
     sql = f"SELECT count(*) AS n, max(id) AS top FROM raw.orders FOR VERSION AS OF {first.snapshot_id}"

@@ -8,8 +8,11 @@ statement can undo that.
 
 from __future__ import annotations
 
+import json
 import urllib.parse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import QueryError
 
 if TYPE_CHECKING:
     import duckdb
@@ -40,3 +43,51 @@ def _folder(location: str) -> str:
     if location.startswith("file://"):
         location = urllib.parse.unquote(urllib.parse.urlparse(location).path)
     return location.rstrip("/") + "/"
+
+
+# Functions that tell about the server rather than the lake: its settings (the warehouse's
+# path among them), databases, extensions, secrets and files.
+_SERVER_FUNCTIONS = ("current_setting", "which_secret", "getenv")
+_SERVER_PREFIXES = ("duckdb_", "pragma_")
+
+
+def refuse_server_functions(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Raise QueryError when ``sql`` calls a function that describes the server (its settings,
+    paths, extensions): found by DuckDB's own parser, whatever the spelling or nesting."""
+    from headwater.sql.statements import split_prefix
+
+    _, body = split_prefix(sql)
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [body]).fetchone()[0])  # type: ignore[index]
+    if tree.get("error"):
+        raise QueryError(
+            f"a served query must be one SELECT ({tree.get('error_message', 'not one')})",
+            hint="send a SELECT (or WITH … SELECT) over the lake's tables",
+        )
+    called = sorted(
+        name
+        for name in _function_names(tree)
+        if name.lower() in _SERVER_FUNCTIONS or name.lower().startswith(_SERVER_PREFIXES)
+    )
+    if called:
+        raise QueryError(
+            f"{', '.join(called)}: functions about the server are not served",
+            hint="query the lake's tables; `headwater query` on the server's machine can call them",
+        )
+
+
+def _function_names(node: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            # a call, or a table function named without parentheses (FROM pragma_database_list)
+            name = item.get("function_name") or (
+                item.get("table_name") if item.get("type") == "BASE_TABLE" else None
+            )
+            if isinstance(name, str):
+                found.add(name)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found

@@ -38,6 +38,7 @@ class Session:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._mapped: set[str] = set()
+        self.sandboxed = False  # a served query (Workspace.query_stream): see sql/sandbox.py
 
     def __enter__(self) -> Session:
         return self
@@ -132,6 +133,10 @@ class Session:
 
         try:
             statement = prepare(self, sql)
+            if self.sandboxed:  # a served query: the lake's tables, not the server's secrets
+                from headwater.sql.sandbox import refuse_server_functions
+
+                refuse_server_functions(self.con, statement)
             return _failing_as_query_error(self.con.execute(statement).to_arrow_reader(batch_rows))
         except RecursionError as exc:  # the parser recurses once per nesting level
             raise QueryError(

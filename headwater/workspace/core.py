@@ -179,6 +179,7 @@ class Workspace(Pipelines):
         with Session(self.lake) as session:
             if sandboxed:
                 lock_to_lake(session.con, self.lake)
+                session.sandboxed = True
             yield session.query(sql, batch_rows)
 
     # -- quality ---------------------------------------------------------------------------
