@@ -100,3 +100,24 @@ def test_a_query_nested_too_deeply_is_a_query_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "nests too deeply" in result.stderr
+
+
+def test_a_statement_only_duckdb_parses_gets_duckdbs_error_not_a_missing_table(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+
+    from headwater.lake import replace_table
+
+    (tmp_path / "headwater.yaml").write_text("name: x\n")
+    with Workspace.open(tmp_path) as ws:
+        table = pa.table({"id": pa.array([1, 2], pa.int64())})
+        replace_table(
+            ws.lake, "shop.t", pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+        )
+        with pytest.raises(QueryError, match="Scalar Function with name ==== does not exist"):
+            ws.query("SELECT count(*) FROM shop.t WHERE id ==== 1")
+        with pytest.raises(
+            QueryError, match=r"table `shop.tt` is not in the catalog \(did you mean `shop.t`"
+        ):
+            ws.query("SELECT count(*) FROM shop.tt WHERE id ==== 1")

@@ -8,9 +8,8 @@ statement can undo that.
 
 from __future__ import annotations
 
-import json
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from headwater.errors import QueryError
 
@@ -54,10 +53,11 @@ _SERVER_PREFIXES = ("duckdb_", "pragma_")
 def refuse_server_functions(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Raise QueryError when ``sql`` calls a function that describes the server (its settings,
     paths, extensions): found by DuckDB's own parser, whatever the spelling or nesting."""
+    from headwater.sql import duckdb_tree
     from headwater.sql.statements import split_prefix
 
     _, body = split_prefix(sql)
-    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [body]).fetchone()[0])  # type: ignore[index]
+    tree = duckdb_tree.parse(con, body)
     if tree.get("error"):
         raise QueryError(
             f"a served query must be one SELECT ({tree.get('error_message', 'not one')})",
@@ -65,7 +65,7 @@ def refuse_server_functions(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         )
     called = sorted(
         name
-        for name in _function_names(tree)
+        for name in duckdb_tree.functions(tree)
         if name.lower() in _SERVER_FUNCTIONS or name.lower().startswith(_SERVER_PREFIXES)
     )
     if called:
@@ -73,21 +73,3 @@ def refuse_server_functions(con: duckdb.DuckDBPyConnection, sql: str) -> None:
             f"{', '.join(called)}: functions about the server are not served",
             hint="query the lake's tables; `headwater query` on the server's machine can call them",
         )
-
-
-def _function_names(node: Any) -> set[str]:
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            # a call, or a table function named without parentheses (FROM pragma_database_list)
-            name = item.get("function_name") or (
-                item.get("table_name") if item.get("type") == "BASE_TABLE" else None
-            )
-            if isinstance(name, str):
-                found.add(name)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found

@@ -42,6 +42,7 @@ def prepare(session: Session, sql: str) -> str:
         tree = parse_select(body)
     except ParseError:
         statements.require_read(session.con, sql)  # DuckDB's own parser has the last word
+        _map_as_duckdb_reads_it(session, sql)
         return sql
     statements.refuse(tree)
     rewritten = False
@@ -54,6 +55,21 @@ def prepare(session: Session, sql: str) -> str:
     statement = prefix + (tree.sql(dialect="duckdb") if rewritten else body)
     statements.require_read(session.con, statement)
     return statement
+
+
+def _map_as_duckdb_reads_it(session: Session, sql: str) -> None:
+    """Map the catalog tables of a statement sqlglot cannot parse but DuckDB can (its own
+    syntax): found by DuckDB's parser, else the statement would fail as if they were missing."""
+    from headwater.sql import duckdb_tree
+
+    _, body = statements.split_prefix(sql)
+    tree = duckdb_tree.parse(session.con, body)
+    for schema, table in duckdb_tree.tables(tree):
+        if schema:  # catalog tables are namespace.name; a CTE has no schema
+            try:
+                session.map_table(f"{schema}.{table}")
+            except TableNotFound as exc:
+                raise QueryError(exc.message, hint=exc.hint) from None
 
 
 def _map(session: Session, name: str, tables: list[exp.Table]) -> bool:
