@@ -36,6 +36,11 @@ def test_post_queues_a_run_that_the_scheduler_starts(tmp_path: Path) -> None:
         queued = answer.json()
         assert queued["status"] == "queued" and queued["trigger"] == "manual"
         run_id = queued["run_id"]
+        # no scheduler beats for this project yet: the reply says the run waits for one
+        assert queued["note"] == (
+            "no `headwater scheduler` runs for this project: the run stays queued until one "
+            f"starts, or until `headwater run --resume {run_id[:8]}` runs it"
+        )
         scheduler = Workspace.open(root).scheduler()  # a scheduler elsewhere picks it up
         scheduler.tick()
         for thread in list(scheduler.running.values()):
@@ -45,6 +50,9 @@ def test_post_queues_a_run_that_the_scheduler_starts(tmp_path: Path) -> None:
         assert shown["tasks"][0]["value"] == "hello api on 2024-03-01"
         listed = client.get("/v1/pipelines/hello/runs").json()
         assert [r["run_id"] for r in listed] == [run_id]
+        assert listed[0]["note"] is None
+        again = client.post("/v1/pipelines/hello/runs", json={}).json()
+        assert again["note"] is None  # the scheduler above has beaten its heartbeat
         missing = client.post("/v1/pipelines/helo/runs", json={})
         assert missing.status_code == 404
         assert "did you mean `hello`" in missing.json()["error"]["message"]

@@ -167,6 +167,13 @@ class OrchestrationState:
                     )
                 )
 
+    def schedulers_alive(self, within: timedelta = timedelta(seconds=30)) -> int:
+        """How many schedulers beat their heartbeat in the last ``within``."""
+        table = schema.schedulers
+        with self.engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(table.c.heartbeat_at >= _now() - within)
+            return int(conn.execute(query).scalar_one())
+
     def retire(self, scheduler_id: str) -> None:
         table = schema.schedulers
         with self._write, self.engine.begin() as conn:

@@ -50,6 +50,9 @@ class RunState(BaseModel):
     error: str | None
     conf: dict[str, Any] | None
     tasks: list[TaskState]
+    note: str | None = Field(
+        default=None, description="what happens next, when it is not what one would expect"
+    )
 
 
 def _state(record: RunRecord) -> RunState:
@@ -93,11 +96,18 @@ def _known(ws: Workspace, name: str) -> None:
     responses={**RESPONSES, 404: {"model": ErrorResponse, "description": "No such pipeline"}},
 )
 def trigger_run(ws: Ws, name: Name, body: RunRequest | None = None) -> RunState:
-    """Queue a run; a running `headwater scheduler` starts it within a second."""
+    """Queue a run; a running `headwater scheduler` starts it within a second (without one,
+    the reply's `note` says so)."""
     _known(ws, name)
     request = body or RunRequest()
     run_id = ws.trigger(name, request.conf or None, request.logical_date)
-    return _state(ws.store.run(run_id))
+    state = _state(ws.store.run(run_id))
+    if not ws.store.schedulers_alive():
+        state.note = (
+            "no `headwater scheduler` runs for this project: the run stays queued until one "
+            f"starts, or until `headwater run --resume {run_id[:8]}` runs it"
+        )
+    return state
 
 
 @router.get("/v1/pipelines/{name}/runs", response_model=list[RunState], responses=RESPONSES)
