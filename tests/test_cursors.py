@@ -31,3 +31,27 @@ def test_an_idle_query_is_closed_when_its_next_page_is_asked_late() -> None:
     with pytest.raises(QueryError, match="idle queries close after"):
         cursors.next(first.token, 4)
     assert closed == ["q"] and len(cursors) == 0
+
+
+def test_a_page_of_huge_rows_is_cut_by_size_and_every_row_comes_once() -> None:
+    """Ten rows of 1 MB each asked as one page of 10 rows, with pages of about 2.5 MB: pages
+    of two rows, then the rest, each row once and in order."""
+    big = "x" * (1 << 20)
+
+    @contextlib.contextmanager
+    def opener(sql: str) -> Iterator[pa.RecordBatchReader]:
+        table = pa.table({"id": list(range(10)), "blob": [big] * 10})
+        yield pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+
+    cursors = Cursors(opener, page_bytes=5 << 19)
+    page = cursors.first("q", 10)
+    seen = page.rows.column("id").to_pylist()
+    sizes = [page.rows.num_rows]
+    while page.token is not None:
+        page = cursors.next(page.token, 10)
+        seen += page.rows.column("id").to_pylist()
+        sizes.append(page.rows.num_rows)
+    assert seen == list(range(10))
+    assert max(sizes) <= 3 and len(sizes) >= 4
+    one_row = Cursors(opener, page_bytes=1).first("q", 10)  # a page holds one row at least
+    assert one_row.rows.num_rows == 1 and one_row.token is not None

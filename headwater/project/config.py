@@ -235,6 +235,12 @@ class Serve(Strict):
         default=(),
         description="bearer tokens accepted (any one); none: no token is asked for",
     )
+    page_bytes: int = Field(
+        default=64 << 20,
+        gt=0,
+        description="about the most one page of a query's result holds, in bytes (at least "
+        "one row): a page of a few huge rows is cut by size, and the next page token follows",
+    )
     catalog_prefix: str | None = Field(
         default=None,
         description="path prefix the Iceberg REST catalog announces in /v1/config "

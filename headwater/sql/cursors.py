@@ -42,22 +42,28 @@ class _Cursor:
         self.pending: pa.RecordBatch | None = None  # read ahead, not yet returned
         self.used = time.monotonic()
 
-    def page(self, rows: int) -> tuple[pa.Table, bool]:
-        """Up to ``rows`` rows, and whether more follow."""
+    def page(self, rows: int, max_bytes: int | None = None) -> tuple[pa.Table, bool]:
+        """Up to ``rows`` rows and about ``max_bytes`` (at least one row), and whether more
+        follow: a page of a few huge rows is cut by size, not only by count."""
         import pyarrow as pa
 
         batches: list[pa.RecordBatch] = []
-        count = 0
-        while count < rows:
+        count = size = 0
+        while count < rows and (max_bytes is None or size < max_bytes):
             batch = self.pending if self.pending is not None else self._next()
             self.pending = None
             if batch is None:
                 break
-            if count + batch.num_rows > rows:
-                self.pending = batch.slice(rows - count)
-                batch = batch.slice(0, rows - count)
+            take = rows - count
+            if max_bytes is not None and batch.num_rows:
+                per_row = max(1, batch.nbytes // batch.num_rows)
+                take = min(take, max(1, (max_bytes - size) // per_row))
+            if take < batch.num_rows:
+                self.pending = batch.slice(take)
+                batch = batch.slice(0, take)
             batches.append(batch)
             count += batch.num_rows
+            size += batch.nbytes
         if self.pending is None:
             self.pending = self._next()
         self.used = time.monotonic()
@@ -79,10 +85,17 @@ class _Cursor:
 class Cursors:
     """The open cursors of one server; thread-safe."""
 
-    def __init__(self, opener: Opener, limit: int = 16, idle_seconds: float = 300.0) -> None:
+    def __init__(
+        self,
+        opener: Opener,
+        limit: int = 16,
+        idle_seconds: float = 300.0,
+        page_bytes: int | None = None,
+    ) -> None:
         self.opener = opener  # sql → a context manager giving the result's stream
         self.limit = limit
         self.idle_seconds = idle_seconds
+        self.page_bytes = page_bytes  # about the most a page holds (None: no bound)
         self._open: OrderedDict[str, _Cursor] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -125,7 +138,7 @@ class Cursors:
 
     def _serve(self, cursor: _Cursor, rows: int) -> Page:
         try:
-            table, more = cursor.page(rows)
+            table, more = cursor.page(rows, self.page_bytes)
         except BaseException:
             cursor.close()
             raise

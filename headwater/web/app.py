@@ -40,7 +40,7 @@ def create_app(workspace: Workspace) -> FastAPI:
     def stream(sql: str) -> AbstractContextManager[pa.RecordBatchReader]:
         return workspace.query_stream(sql, batch_rows=_BATCH_ROWS, sandboxed=True)
 
-    cursors = Cursors(stream)
+    cursors = Cursors(stream, page_bytes=settings.page_bytes)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
