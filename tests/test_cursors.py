@@ -55,3 +55,32 @@ def test_a_page_of_huge_rows_is_cut_by_size_and_every_row_comes_once() -> None:
     assert max(sizes) <= 3 and len(sizes) >= 4
     one_row = Cursors(opener, page_bytes=1).first("q", 10)  # a page holds one row at least
     assert one_row.rows.num_rows == 1 and one_row.token is not None
+
+
+def test_a_page_that_takes_too_long_stops_the_engine_and_says_so() -> None:
+    import threading
+
+    from headwater.sql.cursors import Result
+
+    stop = threading.Event()
+    closed: list[str] = []
+
+    def slow() -> Iterator[pa.RecordBatch]:
+        yield pa.record_batch({"x": [1]})
+        stop.wait(30)  # an engine computing the next batch, until it is interrupted
+        raise RuntimeError("INTERRUPT Error: Interrupted!")
+
+    @contextlib.contextmanager
+    def opener(sql: str) -> Iterator[Result]:
+        try:
+            schema = pa.schema([("x", pa.int64())])
+            yield Result(lambda: pa.RecordBatchReader.from_batches(schema, slow()), stop.set)
+        finally:
+            closed.append(sql)
+
+    cursors = Cursors(opener, timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(QueryError, match=r"the query ran longer than 0.5 s and was stopped"):
+        cursors.first("q", 10)
+    assert time.monotonic() - started < 10
+    assert stop.is_set() and closed == ["q"] and len(cursors) == 0

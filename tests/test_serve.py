@@ -216,6 +216,31 @@ def test_a_served_query_cannot_ask_about_the_server(
     assert str(root) not in answer.text
 
 
+def test_a_served_query_that_runs_too_long_is_stopped(root: Path) -> None:
+    text = (root / "headwater.yaml").read_text()
+    served = root.parent / "slow"
+    served.mkdir()
+    (served / "headwater.yaml").write_text(
+        text.replace("serve:\n", "serve:\n  query_timeout: 1\n", 1)
+    )
+    ws = workspace(served)
+    sql = "SELECT count(*) FROM range(1000000000000) AS a(i) WHERE i % 7 = 3"
+    with (
+        serving(create_app(ws)) as url,
+        httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+        ) as client,
+    ):
+        started = time.monotonic()
+        answer = client.post("/v1/query", json={"sql": sql})
+        took = time.monotonic() - started
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["message"] == "the query ran longer than 1 s and was stopped"
+        assert took < 20
+        assert client.post("/v1/query", json={"sql": "SELECT 1 AS one"}).json()["rows"] == [[1]]
+    ws.close()
+
+
 def test_time_travel_over_http(client: httpx.Client, ws: Workspace) -> None:
     first = ws.lake.snapshots("raw.orders")[0]
     sql = f"SELECT count(*) AS n, max(id) AS top FROM raw.orders FOR VERSION AS OF {first.snapshot_id}"

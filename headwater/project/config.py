@@ -235,6 +235,12 @@ class Serve(Strict):
         default=(),
         description="bearer tokens accepted (any one); none: no token is asked for",
     )
+    query_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds the engine may spend on one page of a query's result before the "
+        "query is stopped (a 400 that says so)",
+    )
     page_bytes: int = Field(
         default=64 << 20,
         gt=0,

@@ -14,8 +14,8 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,17 @@ from headwater.errors import QueryError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-Opener = Callable[[str], AbstractContextManager["pa.RecordBatchReader"]]
+
+@dataclass(frozen=True)
+class Result:
+    """How to start a query's stream, and how to stop the engine computing it: the time limit
+    covers the start too (an aggregate computes its whole result before the first batch)."""
+
+    start: Callable[[], pa.RecordBatchReader]
+    interrupt: Callable[[], None] | None = None
+
+
+Opener = Callable[[str], AbstractContextManager["pa.RecordBatchReader | Result"]]
 
 
 @dataclass(frozen=True)
@@ -36,9 +46,15 @@ class Page:
 
 
 class _Cursor:
-    def __init__(self, stack: ExitStack, reader: pa.RecordBatchReader) -> None:
+    def __init__(
+        self,
+        stack: ExitStack,
+        reader: pa.RecordBatchReader,
+        interrupt: Callable[[], None] | None = None,
+    ) -> None:
         self.stack = stack
         self.reader = reader
+        self.interrupt = interrupt
         self.pending: pa.RecordBatch | None = None  # read ahead, not yet returned
         self.used = time.monotonic()
 
@@ -91,11 +107,13 @@ class Cursors:
         limit: int = 16,
         idle_seconds: float = 300.0,
         page_bytes: int | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.opener = opener  # sql → a context manager giving the result's stream
         self.limit = limit
         self.idle_seconds = idle_seconds
         self.page_bytes = page_bytes  # about the most a page holds (None: no bound)
+        self.timeout = timeout  # seconds the engine may take for one page (None: no bound)
         self._open: OrderedDict[str, _Cursor] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -103,11 +121,20 @@ class Cursors:
         """Run ``sql`` and return its first ``rows`` rows (raises QueryError)."""
         stack = ExitStack()
         try:
-            reader = stack.enter_context(self.opener(sql))
+            opened = stack.enter_context(self.opener(sql))
+            if not isinstance(opened, Result):
+                return self._serve(_Cursor(stack, opened), rows)
+            with self._limit(opened.interrupt) as fired:
+                try:
+                    reader = opened.start()
+                except BaseException as exc:
+                    if fired.is_set():  # the engine was stopped: say why
+                        raise self._timed_out() from exc
+                    raise
         except BaseException:
             stack.close()
             raise
-        return self._serve(_Cursor(stack, reader), rows)
+        return self._serve(_Cursor(stack, reader, opened.interrupt), rows)
 
     def next(self, token: str, rows: int) -> Page:
         """The page after the one that returned ``token``."""
@@ -136,9 +163,44 @@ class Cursors:
         with self._lock:
             return len(self._open)
 
+    @contextmanager
+    def _limit(self, interrupt: Callable[[], None] | None) -> Iterator[threading.Event]:
+        """Interrupt the engine if the block takes longer than :attr:`timeout`; the event
+        says whether it did."""
+        fired = threading.Event()
+        if self.timeout is None or interrupt is None:
+            yield fired
+            return
+        stop = interrupt
+
+        def expire() -> None:
+            fired.set()
+            stop()
+
+        timer = threading.Timer(self.timeout, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield fired
+        finally:
+            timer.cancel()
+
+    def _timed_out(self) -> QueryError:
+        return QueryError(
+            f"the query ran longer than {self.timeout:g} s and was stopped",
+            hint="narrow it (a WHERE, fewer rows or columns), or raise the server's "
+            "`serve.query_timeout`",
+        )
+
     def _serve(self, cursor: _Cursor, rows: int) -> Page:
         try:
-            table, more = cursor.page(rows, self.page_bytes)
+            with self._limit(cursor.interrupt) as fired:
+                try:
+                    table, more = cursor.page(rows, self.page_bytes)
+                except BaseException as exc:
+                    if fired.is_set():  # the engine was stopped: say why
+                        raise self._timed_out() from exc
+                    raise
         except BaseException:
             cursor.close()
             raise

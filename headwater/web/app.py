@@ -5,20 +5,20 @@ Adding a concern is one line in ``ROUTERS``; every route is behind the bearer-to
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, FastAPI
 
 import headwater
-from headwater.sql.cursors import Cursors
+from headwater.sql.cursors import Cursors, Result
 from headwater.web import errors, iceberg_rest, pipelines, query, tables
 from headwater.web.auth import require_token
 from headwater.workspace import Workspace
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    pass
 
 ROUTERS: tuple[APIRouter, ...] = (
     query.router,
@@ -37,10 +37,12 @@ def create_app(workspace: Workspace) -> FastAPI:
     settings = workspace.project.config.serve
     workspace.lake.catalog  # noqa: B018 — open the catalog once, before requests race to
 
-    def stream(sql: str) -> AbstractContextManager[pa.RecordBatchReader]:
-        return workspace.query_stream(sql, batch_rows=_BATCH_ROWS, sandboxed=True)
+    @contextmanager
+    def stream(sql: str) -> Iterator[Result]:
+        with workspace.query_session(sandboxed=True) as session:
+            yield Result(lambda: session.query(sql, batch_rows=_BATCH_ROWS), session.con.interrupt)
 
-    cursors = Cursors(stream, page_bytes=settings.page_bytes)
+    cursors = Cursors(stream, page_bytes=settings.page_bytes, timeout=settings.query_timeout)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from headwater.quality.profile import TableProfile
     from headwater.quality.results import SuiteResult
     from headwater.quality.suite import Suite
-    from headwater.sql import ModelGraph
+    from headwater.sql import ModelGraph, Session
     from headwater.state import RunRecord, SchemaChangeRecord, Store
 
 
@@ -173,6 +173,13 @@ class Workspace(Pipelines):
         """Run a read-only statement; its result streams in batches while the block runs, so
         memory stays bounded whatever its size. ``sandboxed``: DuckDB may open the lake's
         files only (a served query)."""
+        with self.query_session(sandboxed) as session:
+            yield session.query(sql, batch_rows)
+
+    @contextlib.contextmanager
+    def query_session(self, sandboxed: bool = False) -> Iterator[Session]:
+        """A DuckDB session over the lake's tables for read-only statements (see
+        :meth:`query_stream`); ``sandboxed``: it may open the lake's files only."""
         from headwater.sql import Session
         from headwater.sql.sandbox import lock_to_lake
 
@@ -180,7 +187,7 @@ class Workspace(Pipelines):
             if sandboxed:
                 lock_to_lake(session.con, self.lake)
                 session.sandboxed = True
-            yield session.query(sql, batch_rows)
+            yield session
 
     # -- quality ---------------------------------------------------------------------------
 
