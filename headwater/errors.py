@@ -226,6 +226,10 @@ class TaskTimedOut(TransientError):
         super().__init__(message, hint=hint)
 
 
+class ServerBusy(TransientError):
+    """``headwater serve`` is computing as many queries as it may; ask again shortly."""
+
+
 class RunFailed(HeadwaterError):
     """A pipeline run ended with failed tasks; ``run`` holds the details."""
 

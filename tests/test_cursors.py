@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -84,3 +85,49 @@ def test_a_page_that_takes_too_long_stops_the_engine_and_says_so() -> None:
         cursors.first("q", 10)
     assert time.monotonic() - started < 10
     assert stop.is_set() and closed == ["q"] and len(cursors) == 0
+
+
+def test_queries_beyond_the_running_bound_wait_then_are_told_to_ask_again() -> None:
+    import threading
+
+    from headwater.errors import ServerBusy
+
+    release = threading.Event()
+    entered = threading.Event()
+
+    @contextlib.contextmanager
+    def opener(sql: str) -> Iterator[pa.RecordBatchReader]:
+        if sql == "slow":
+            entered.set()
+            release.wait(30)
+        table = pa.table({"x": [1, 2, 3]})
+        yield pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=1))
+
+    cursors = Cursors(opener, running=1, wait_seconds=0.2)
+    pages: list[Any] = []
+    slow = threading.Thread(target=lambda: pages.append(cursors.first("slow", 1)))
+    slow.start()
+    assert entered.wait(10)
+    with pytest.raises(ServerBusy, match="the server is computing 1 queries already"):
+        cursors.first("fast", 1)
+    release.set()
+    slow.join(10)
+    [first] = pages
+    assert first.rows.num_rows == 1 and first.token is not None
+    # the next page's turn taken by another query: the same token asks again later
+    held = threading.Event()
+    done = threading.Event()
+
+    def hold_a_turn() -> None:
+        with cursors._turn():
+            held.set()
+            done.wait(10)
+
+    holder = threading.Thread(target=hold_a_turn)
+    holder.start()
+    assert held.wait(10)
+    with pytest.raises(ServerBusy, match="ask again"):
+        cursors.next(first.token, 1)
+    done.set()
+    holder.join(10)
+    assert cursors.next(first.token, 1).rows.column("x").to_pylist() == [2]

@@ -241,6 +241,12 @@ class Serve(Strict):
         description="seconds the engine may spend on one page of a query's result before the "
         "query is stopped (a 400 that says so)",
     )
+    max_queries: int = Field(
+        default=4,
+        gt=0,
+        description="queries computed at once; one more waits up to 5 s, then gets a 503 to "
+        "ask again",
+    )
     page_bytes: int = Field(
         default=64 << 20,
         gt=0,

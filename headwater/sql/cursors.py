@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from headwater.errors import QueryError
+from headwater.errors import QueryError, ServerBusy
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -108,17 +108,45 @@ class Cursors:
         idle_seconds: float = 300.0,
         page_bytes: int | None = None,
         timeout: float | None = None,
+        running: int | None = None,
+        wait_seconds: float = 5.0,
     ) -> None:
         self.opener = opener  # sql → a context manager giving the result's stream
         self.limit = limit
         self.idle_seconds = idle_seconds
         self.page_bytes = page_bytes  # about the most a page holds (None: no bound)
         self.timeout = timeout  # seconds the engine may take for one page (None: no bound)
+        # pages computed at once (None: no bound); one more waits up to wait_seconds for a turn
+        self.running = running
+        self.wait_seconds = wait_seconds
+        self._turns = threading.BoundedSemaphore(running) if running else None
         self._open: OrderedDict[str, _Cursor] = OrderedDict()
         self._lock = threading.Lock()
 
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """One of the :attr:`running` turns to compute a page, or ServerBusy."""
+        if self._turns is None:
+            yield
+            return
+        if not self._turns.acquire(timeout=self.wait_seconds):
+            raise ServerBusy(
+                f"the server is computing {self.running} queries already",
+                hint="ask again in a few seconds",
+                retry_after=1.0,
+            )
+        try:
+            yield
+        finally:
+            self._turns.release()
+
     def first(self, sql: str, rows: int) -> Page:
-        """Run ``sql`` and return its first ``rows`` rows (raises QueryError)."""
+        """Run ``sql`` and return its first ``rows`` rows (raises QueryError, or ServerBusy
+        when :attr:`running` queries are being computed)."""
+        with self._turn():
+            return self._first(sql, rows)
+
+    def _first(self, sql: str, rows: int) -> Page:
         stack = ExitStack()
         try:
             opened = stack.enter_context(self.opener(sql))
@@ -149,7 +177,13 @@ class Cursors:
                 f"(idle queries close after {self.idle_seconds:.0f} s)",
                 hint="run the query again from its first page",
             )
-        return self._serve(cursor, rows)
+        try:
+            with self._turn():
+                return self._serve(cursor, rows)
+        except ServerBusy:
+            with self._lock:  # the page was not read: the same token asks for it again
+                self._open[token] = cursor
+            raise
 
     def close(self) -> None:
         """Close every open cursor (the server is stopping)."""

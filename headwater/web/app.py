@@ -42,7 +42,12 @@ def create_app(workspace: Workspace) -> FastAPI:
         with workspace.query_session(sandboxed=True) as session:
             yield Result(lambda: session.query(sql, batch_rows=_BATCH_ROWS), session.con.interrupt)
 
-    cursors = Cursors(stream, page_bytes=settings.page_bytes, timeout=settings.query_timeout)
+    cursors = Cursors(
+        stream,
+        page_bytes=settings.page_bytes,
+        timeout=settings.query_timeout,
+        running=settings.max_queries,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
