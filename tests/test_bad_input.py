@@ -121,3 +121,37 @@ def test_a_statement_only_duckdb_parses_gets_duckdbs_error_not_a_missing_table(
             QueryError, match=r"table `shop.tt` is not in the catalog \(did you mean `shop.t`"
         ):
             ws.query("SELECT count(*) FROM shop.tt WHERE id ==== 1")
+
+
+def test_statements_sqlglot_reads_as_commands_have_their_tables_mapped(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from headwater.lake import replace_table
+
+    (tmp_path / "headwater.yaml").write_text("name: x\n")
+    with Workspace.open(tmp_path) as ws:
+        table = pa.table({"id": pa.array([1, 2], pa.int64()), "note": ["a", "b"]})
+        replace_table(
+            ws.lake, "shop.t", pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+        )
+        shown = ws.query("SHOW shop.t").to_pylist()
+        assert [(c["column_name"], c["column_type"]) for c in shown] == [
+            ("id", "BIGINT"),
+            ("note", "VARCHAR"),
+        ]
+        # DuckDB's own schemas are DuckDB's, not tables of the lake
+        with pytest.raises(QueryError, match="Scalar Function with name ==== does not exist"):
+            ws.query("SELECT * FROM information_schema.tables WHERE table_name ==== 't'")
+
+
+def test_a_model_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / "headwater.yaml").write_text("name: x\n")
+    (tmp_path / "models" / "gold").mkdir(parents=True)
+    (tmp_path / "models" / "gold" / "m.sql").write_bytes(b"SELECT 1 AS a\n-- caf\xe9\n")
+    with (
+        Workspace.open(tmp_path) as ws,
+        pytest.raises(
+            ProjectFileError, match=r"m.sql:2: the file is not UTF-8 text: byte 0xe9 at column 7"
+        ),
+    ):
+        ws.models()

@@ -110,14 +110,12 @@ def _leave(code: int) -> None:
     """Exit with ``code`` once the other threads have stopped, or after the grace period
     without waiting for them: the interpreter's exit would otherwise join them for ever."""
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join(max(0.0, deadline - time.monotonic()))
-    if any(
-        t.is_alive() and not t.daemon
-        for t in threading.enumerate()
-        if t is not threading.current_thread()
-    ):
+    others = [
+        t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon
+    ]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() for thread in others):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

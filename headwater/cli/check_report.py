@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from headwater.cli.output import cell_text
 from headwater.quality.results import CheckResult, SuiteResult
 
 
@@ -69,7 +70,5 @@ def as_json(suite: SuiteResult) -> str:
 def _short(value: Any, width: int = 40) -> Text:
     """A value of a check's result or failing row, as stored (not Rich markup), cut to
     ``width`` characters."""
-    from headwater.cli.output import cell_text
-
     text = json.dumps(value, default=str) if isinstance(value, dict) else cell_text(value)
     return Text(text if len(text) <= width else text[: width - 1] + "…")

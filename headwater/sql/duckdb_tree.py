@@ -31,13 +31,15 @@ def nodes(tree: Any) -> Iterator[dict[str, Any]]:
             stack.extend(item)
 
 
-def tables(tree: Any) -> list[tuple[str, str]]:
-    """(schema, table) of every table the statement names, CTE names included, in order."""
-    found = []
+def tables(tree: Any) -> list[tuple[str, str, str]]:
+    """(catalog, schema, table) of every table the statement names, each once, sorted;
+    names it does not give are ``""`` (a CTE's reference has neither catalog nor schema)."""
+    found = set()
     for node in nodes(tree):
         if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
-            found.append((str(node.get("schema_name") or ""), node["table_name"]))
-    return sorted(set(found))
+            parts = (node.get("catalog_name"), node.get("schema_name"), node["table_name"])
+            found.add(tuple(str(part or "") for part in parts))
+    return sorted(found)  # type: ignore[arg-type]
 
 
 def functions(tree: Any) -> set[str]:

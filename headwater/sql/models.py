@@ -7,6 +7,7 @@ from pathlib import Path
 
 from headwater.errors import ModelError
 from headwater.project.base import IDENTIFIER
+from headwater.project.positions import read_text
 from headwater.sql.references import TableRef, is_query, parse_select, table_references
 
 __all__ = ["Model", "TableRef", "discover_models", "parse_model"]
@@ -66,7 +67,7 @@ def parse_model(name: str, path: Path, shown: str | None = None) -> Model:
     """Read and parse one model file; syntax errors point at the file and line."""
     shown = shown or str(path)
     # leading lines are kept so that line numbers in errors match the file
-    sql = path.read_text(encoding="utf-8").rstrip().rstrip(";").rstrip()
+    sql = read_text(path).rstrip().rstrip(";").rstrip()
     if not sql.strip():
         raise ModelError("the model is empty", file=shown, hint="write one SELECT statement")
     import sqlglot

@@ -22,7 +22,13 @@ class TableRef:
 
 def parse_select(sql: str) -> exp.Expression:
     """Parse one statement; raises sqlglot.errors.ParseError with line information."""
+    import logging
+
     import sqlglot
+
+    # a statement sqlglot reads only as an opaque command is handed to DuckDB's parser
+    # (sql/scans.py): its "falling back to parsing as a Command" warning is not the user's
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
     tree: exp.Expression = sqlglot.parse_one(sql, read=DIALECT)  # type: ignore[assignment]
     return tree

@@ -34,6 +34,7 @@ def prepare(session: Session, sql: str) -> str:
 
     Raises QueryError for anything but one read, for an unknown table (naming the closest
     ones) and for a time-travel clause no snapshot answers."""
+    from sqlglot import exp
     from sqlglot.errors import ParseError
 
     prefix, body = statements.split_prefix(sql)
@@ -41,10 +42,15 @@ def prepare(session: Session, sql: str) -> str:
     try:
         tree = parse_select(body)
     except ParseError:
-        statements.require_read(session.con, sql)  # DuckDB's own parser has the last word
+        tree = None
+    if tree is not None:
+        statements.refuse(tree)
+    if tree is None or isinstance(tree, exp.Command):
+        # sqlglot cannot read it (DuckDB's own syntax, `SHOW ns.table`): DuckDB's parser
+        # decides what it is and which tables it reads
+        statements.require_read(session.con, sql)
         _map_as_duckdb_reads_it(session, sql)
         return sql
-    statements.refuse(tree)
     rewritten = False
     for name, tables in _tables(tree).items():
         try:
@@ -64,12 +70,15 @@ def _map_as_duckdb_reads_it(session: Session, sql: str) -> None:
 
     _, body = statements.split_prefix(sql)
     tree = duckdb_tree.parse(session.con, body)
-    for schema, table in duckdb_tree.tables(tree):
-        if schema:  # catalog tables are namespace.name; a CTE has no schema
-            try:
-                session.map_table(f"{schema}.{table}")
-            except TableNotFound as exc:
-                raise QueryError(exc.message, hint=exc.hint) from None
+    for catalog, schema, table in duckdb_tree.tables(tree):
+        # catalog tables are namespace.name: a CTE has no schema, DuckDB's own schemas and
+        # other attached catalogs are not the lake's
+        if catalog or not schema or schema.lower() in _SYSTEM:
+            continue
+        try:
+            session.map_table(f"{schema}.{table}")
+        except TableNotFound as exc:
+            raise QueryError(exc.message, hint=exc.hint) from None
 
 
 def _map(session: Session, name: str, tables: list[exp.Table]) -> bool:

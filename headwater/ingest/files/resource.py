@@ -62,8 +62,13 @@ class FileResource:
         todo = state.changed(entries, seen)
         after = state.encode(entries)
         if not todo:
-            what = "no file matches" if not entries else f"none of the {len(entries)} files is new"
-            log.info("%s: %s `%s` under %s", self.name, what, self.table.glob, self.storage.root)
+            if entries:  # (no match at all was said above, as a warning)
+                log.info(
+                    "%s: none of the %d files of `%s` is new",
+                    self.name,
+                    len(entries),
+                    self.table.glob,
+                )
             empty = pa.RecordBatchReader.from_batches(pa.schema([]), iter(()))
             # an empty match is not an empty source: never let merge delete every row for it
             return Extraction([empty], state=lambda: after, complete=False)
