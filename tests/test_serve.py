@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pytest
+from fastapi import FastAPI
 
 from headwater import Workspace
 from headwater.web import create_app
+from headwater.web.errors import install as install_errors
 from tests.test_serve_support import (
     ADDED_ROWS,
     FIRST_ROWS,
@@ -239,6 +241,44 @@ def test_a_served_query_that_runs_too_long_is_stopped(root: Path) -> None:
         assert took < 20
         assert client.post("/v1/query", json={"sql": "SELECT 1 AS one"}).json()["rows"] == [[1]]
     ws.close()
+
+
+def test_sql_that_does_not_tokenize_is_a_syntax_error(client: httpx.Client) -> None:
+    answer = client.post("/v1/query", json={"sql": 'SELECT "unterminated'})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["message"].startswith(
+        'Parser Error: unterminated quoted identifier at or near ""unterminated"'
+    )
+
+
+def test_an_unexpected_error_is_answered_and_logged_without_the_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 500 is an ErrorModel on a connection that stays open, and the log line names the
+    route and the error's type, not its text (which may quote a secret the client sent)."""
+    app = FastAPI()
+    install_errors(app)
+
+    @app.post("/boom")
+    def boom(body: dict[str, str]) -> None:
+        raise RuntimeError(f"cannot use {body['sql']}")
+
+    @app.get("/fine")
+    def fine() -> dict[str, int]:
+        return {"ok": 1}
+
+    with serving(app) as url, httpx.Client(base_url=url) as client:
+        answer = client.post("/boom", json={"sql": "SELECT 'password=hunter2'"})
+        assert answer.status_code == 500
+        assert answer.json()["error"]["type"] == "ServiceFailureException"
+        assert (
+            answer.json()["error"]["message"]
+            == "RuntimeError: cannot use SELECT 'password=hunter2'"
+        )
+        assert client.get("/fine").json() == {"ok": 1}  # the same connection goes on
+    failed = [r for r in caplog.records if r.name == "headwater.web"]
+    assert [r.getMessage() for r in failed] == ["POST /boom failed: RuntimeError"]
+    assert "hunter2" not in caplog.text
 
 
 def test_time_travel_over_http(client: httpx.Client, ws: Workspace) -> None:

@@ -19,3 +19,9 @@ def test_a_pivot_without_its_values_says_to_list_them() -> None:
     with pytest.raises(QueryError, match="give one statement at a time"):
         require_read(con, "SELECT 1; SELECT 2")
     require_read(con, "PIVOT t ON a IN ('x') USING count(*)")  # a read: no error
+
+
+@pytest.mark.parametrize("sql", ["", "   ", "/* only a comment */", ";"])
+def test_an_empty_statement_is_called_empty(sql: str) -> None:
+    with pytest.raises(QueryError, match="^the statement is empty — give one SELECT statement$"):
+        require_read(duckdb.connect(), sql)

@@ -45,9 +45,14 @@ def serve(
 
     Example: headwater serve --port 8181 --var api_token=s3cret
     """
+    import logging
+
     import uvicorn
 
     from headwater.web import create_app
+
+    if debug:  # a failed request's traceback, which the log otherwise leaves out
+        logging.getLogger("headwater.web").setLevel(logging.DEBUG)
 
     ws = open_workspace(project, var)
     settings = ws.project.config.serve

@@ -35,13 +35,13 @@ def prepare(session: Session, sql: str) -> str:
     Raises QueryError for anything but one read, for an unknown table (naming the closest
     ones) and for a time-travel clause no snapshot answers."""
     from sqlglot import exp
-    from sqlglot.errors import ParseError
+    from sqlglot.errors import ParseError, TokenError
 
     prefix, body = statements.split_prefix(sql)
     body = time_travel.normalize(body)
     try:
         tree = parse_select(body)
-    except ParseError:
+    except (ParseError, TokenError):  # DuckDB's parser names what is wrong, below
         tree = None
     if tree is not None:
         statements.refuse(tree)

@@ -74,6 +74,8 @@ def require_read(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         statements = con.extract_statements(body)
     except duckdb.Error as exc:
         raise QueryError(str(exc).strip(), hint="fix the SQL and run again") from exc
+    if not statements:
+        raise QueryError("the statement is empty", hint="give one SELECT statement")
     if len(statements) != 1:
         kinds = ", ".join(st.type.name for st in statements)
         if ";" not in body.strip().rstrip(";"):  # one statement that DuckDB expands into several

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater.errors import HeadwaterError, LakeError, QueryError, TableNotFound, TransientError
 
@@ -78,6 +80,7 @@ RESPONSES: dict[int | str, dict[str, object]] = {
 
 def install(app: FastAPI) -> None:
     """Answer every error raised in ``app`` as an ErrorModel."""
+    app.add_middleware(_Unexpected)
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
@@ -87,17 +90,6 @@ def install(app: FastAPI) -> None:
     async def _headwater(_: Request, exc: HeadwaterError) -> JSONResponse:
         code = next((c for kind, c in _STATUS if isinstance(exc, kind)), 500)
         return error_response(code, type(exc).__name__, exc.message, exc.hint)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # a file gone from the lake, a catalog database down: still an ErrorModel, and logged
-        log.exception("request failed")
-        return error_response(
-            500,
-            "ServiceFailureException",
-            f"{type(exc).__name__}: {exc}",
-            "the server's log has the traceback",
-        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -115,3 +107,47 @@ def install(app: FastAPI) -> None:
             str(exc.detail),
             headers=exc.headers,
         )
+
+
+class _Unexpected:
+    """Answer an error no handler knows (a file gone from the lake, a catalog database down)
+    as a 500 ErrorModel, and keep the connection: Starlette's own catch-all re-raises it,
+    and its server then drops the connection and logs the traceback. The log line names the
+    route and the error's type, never its message: that may quote the request (SQL with a
+    password in it); ``headwater serve --debug`` logs the traceback too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            debug: Any = log.isEnabledFor(logging.DEBUG)
+            log.error(
+                "%s %s failed: %s",
+                scope["method"],
+                scope["path"],
+                type(exc).__name__,
+                exc_info=debug,
+            )
+            if started:  # part of the answer is sent: all that is left is to drop it
+                raise
+            response = error_response(
+                500,
+                "ServiceFailureException",
+                f"{type(exc).__name__}: {exc}",
+                "the server's log names the failed request; `headwater serve --debug` logs "
+                "its traceback",
+            )
+            await response(scope, receive, send)
