@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +35,7 @@ from tests.test_serve_support import (
 pytestmark = pytest.mark.slow
 
 ORDERS = "SELECT id, status, amount, day FROM raw.orders ORDER BY id"
+ENDLESS = "SELECT count(*) FROM range(1000000000000) AS a(i) WHERE i % 7 = 3"
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +74,9 @@ def test_every_route_needs_the_token(url: str) -> None:
         catalog = anonymous.get("/v1/config")
         query = anonymous.post("/v1/query", json={"sql": "SELECT 1"})
         docs = anonymous.get("/docs")
-        spec = anonymous.get("/openapi.json").json()
-    for answer in (missing, wrong, catalog, query):
+        anonymous_spec = anonymous.get("/openapi.json")
+        spec = anonymous.get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    for answer in (missing, wrong, catalog, query, anonymous_spec):
         assert answer.status_code == 401
         assert answer.headers["WWW-Authenticate"] == "Bearer"
         assert answer.json()["error"]["type"] == "NotAuthorizedException"
@@ -79,6 +84,26 @@ def test_every_route_needs_the_token(url: str) -> None:
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert {"/v1/query", "/v1/tables", "/v1/tables/{name}", "/v1/config"} <= set(spec["paths"])
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_the_docs_page_is_served_from_the_package(url: str) -> None:
+    """/docs loads every asset from this server (no CDN: it works offline) and shows nothing
+    of the project before the token is given: the OpenAPI document asks for it."""
+    with httpx.Client(base_url=url) as anonymous:
+        page = anonymous.get("/docs")
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        fetched = {asset: anonymous.get(f"/{asset}") for asset in assets}
+    assert page.headers["content-type"].startswith("text/html")
+    assert sorted(assets) == [
+        "docs/assets/swagger-ui-bundle.js",
+        "docs/assets/swagger-ui.css",
+        "docs/headwater.js",
+    ]
+    assert all(answer.status_code == 200 for answer in fetched.values())
+    assert "SwaggerUIBundle" in fetched["docs/assets/swagger-ui-bundle.js"].text
+    script = fetched["docs/headwater.js"].text
+    assert 'url: "openapi.json"' in script and '"Bearer " + token' in script
+    assert "<title>Headwater API</title>" in page.text and "http" not in page.text
 
 
 def test_tables_and_a_table(client: httpx.Client, ws: Workspace) -> None:
@@ -226,7 +251,7 @@ def test_a_served_query_that_runs_too_long_is_stopped(root: Path) -> None:
         text.replace("serve:\n", "serve:\n  query_timeout: 1\n", 1)
     )
     ws = workspace(served)
-    sql = "SELECT count(*) FROM range(1000000000000) AS a(i) WHERE i % 7 = 3"
+    sql = ENDLESS
     with (
         serving(create_app(ws)) as url,
         httpx.Client(
@@ -279,6 +304,74 @@ def test_an_unexpected_error_is_answered_and_logged_without_the_request(
     failed = [r for r in caplog.records if r.name == "headwater.web"]
     assert [r.getMessage() for r in failed] == ["POST /boom failed: RuntimeError"]
     assert "hunter2" not in caplog.text
+
+
+def test_a_query_stops_when_its_client_goes_away(ws: Workspace) -> None:
+    app = create_app(ws)
+    cursors = app.state.cursors
+    with serving(app) as url:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        with (
+            httpx.Client(base_url=url, headers=headers, timeout=2) as leaving,
+            pytest.raises(httpx.ReadTimeout, match="timed out"),
+        ):
+            leaving.post("/v1/query", json={"sql": ENDLESS})
+        # the server's default timeout is 300 s: only the client's leaving stops it sooner
+        deadline = time.monotonic() + 60
+        while cursors.computing and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cursors.computing == 0
+        answer = httpx.post(f"{url}/v1/query", json={"sql": "SELECT 2 AS two"}, headers=headers)
+        assert answer.json()["rows"] == [[2]]
+
+
+def test_sigterm_stops_the_server_while_a_query_runs(root: Path) -> None:
+    """`headwater serve` without tokens says what anyone may do, and SIGTERM stops it within
+    seconds although a query computes (its client gets a 503), not after the query timeout."""
+    open_project = root.parent / "open"
+    open_project.mkdir()
+    text = (root / "headwater.yaml").read_text()
+    (open_project / "headwater.yaml").write_text(
+        text.replace('  tokens: ["${var.api_token}"]\n', "  query_timeout: 600\n", 1)
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    headwater = str(Path(sys.executable).with_name("headwater"))
+    command = [headwater, "serve", "-p", str(open_project), "--port", str(port)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/v1/tables")
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        answers: list[httpx.Response] = []
+        asking = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(f"{url}/v1/query", json={"sql": ENDLESS}, timeout=120)
+            )
+        )
+        asking.start()
+        time.sleep(1.5)  # the query is computing
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)  # the query alone would take 600 s
+        asking.join(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert [a.status_code for a in answers] == [503]
+    assert answers[0].json()["error"]["message"] == "the server is stopping"
+    assert (
+        f"note: no token is asked for; anyone who reaches 127.0.0.1:{port} can read every "
+        "table, queue pipeline runs and change tables through the Iceberg catalog"
+    ) in " ".join(stderr.split())
+    assert "Traceback" not in stderr
 
 
 def test_time_travel_over_http(client: httpx.Client, ws: Workspace) -> None:

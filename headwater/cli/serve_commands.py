@@ -38,7 +38,8 @@ def serve(
     POST /v1/query    read-only SQL, answered in pages of JSON or Arrow
     GET  /v1/tables   the tables; /v1/tables/NAME: schema, snapshots, properties
     /v1/config, /v1/namespaces/…   the Iceberg REST catalog (pyiceberg, DuckDB…)
-    /docs             the OpenAPI documentation of every route
+    POST /v1/pipelines/NAME/runs   queue a run (GET: its recent runs; /v1/runs/ID: one)
+    /docs             the OpenAPI documentation of every route (/openapi.json)
 
     With `serve: {tokens: [...]}` in headwater.yaml, every request needs
     `Authorization: Bearer <token>`.
@@ -47,9 +48,7 @@ def serve(
     """
     import logging
 
-    import uvicorn
-
-    from headwater.web import create_app
+    from headwater.web import create_app, server
 
     if debug:  # a failed request's traceback, which the log otherwise leaves out
         logging.getLogger("headwater.web").setLevel(logging.DEBUG)
@@ -69,12 +68,13 @@ def serve(
         loopback = host == "localhost" or _is_loopback(host)
         level = "note" if loopback else "[bold red]warning[/bold red]"
         advice = escape(
-            f"no token is asked for; anyone who reaches {host}:{port} can read every table — "
+            f"no token is asked for; anyone who reaches {host}:{port} can read every table, "
+            "queue pipeline runs and change tables through the Iceberg catalog — "
             'set `serve: {tokens: ["${var.api_token}"]}` in headwater.yaml'
         )
         err.print(f"{level}: {advice}", highlight=False)
     try:
-        uvicorn.run(web, host=host, port=port, log_level="info" if debug else "warning")
+        server.run(web, host, port, debug=debug)
     finally:
         ws.close()
 

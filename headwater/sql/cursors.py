@@ -5,7 +5,8 @@ stream when it is asked for, so memory holds a page and one batch, whatever the 
 and every page of one query comes from the same snapshots. A page token is good for one
 request (a retried request gets a clear "expired" error rather than silently the next page).
 Idle cursors close after ``idle_seconds``; at most ``limit`` are open, the least recently used
-one closing to make room.
+one closing to make room. A page being computed stops when its request's :class:`Abort` is
+called (the client went away) or when :meth:`Cursors.stop_all` is (the server is stopping).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from headwater.errors import QueryError, ServerBusy
+from headwater.errors import HeadwaterError, QueryError, ServerBusy
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -32,6 +33,37 @@ class Result:
 
     start: Callable[[], pa.RecordBatchReader]
     interrupt: Callable[[], None] | None = None
+
+
+class Abort:
+    """Stops, from another thread, the page one request is computing: ``abort(error)``
+    interrupts the engine, and the request raises ``error``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._interrupt: Callable[[], None] | None = None
+        self.error: HeadwaterError | None = None
+
+    def __call__(self, error: HeadwaterError) -> None:
+        with self._lock:
+            self.error = self.error or error
+            interrupt = self._interrupt
+        if interrupt is not None:
+            interrupt()
+
+    @contextmanager
+    def watching(self, interrupt: Callable[[], None] | None) -> Iterator[None]:
+        """While the block computes, a call interrupts it with ``interrupt``."""
+        with self._lock:
+            self._interrupt = interrupt
+            asked = self.error is not None
+        if asked and interrupt is not None:  # asked before the engine started
+            interrupt()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._interrupt = None
 
 
 Opener = Callable[[str], AbstractContextManager["pa.RecordBatchReader | Result"]]
@@ -121,6 +153,7 @@ class Cursors:
         self.wait_seconds = wait_seconds
         self._turns = threading.BoundedSemaphore(running) if running else None
         self._open: OrderedDict[str, _Cursor] = OrderedDict()
+        self._computing: set[Abort] = set()
         self._lock = threading.Lock()
 
     @contextmanager
@@ -140,31 +173,26 @@ class Cursors:
         finally:
             self._turns.release()
 
-    def first(self, sql: str, rows: int) -> Page:
+    def first(self, sql: str, rows: int, abort: Abort | None = None) -> Page:
         """Run ``sql`` and return its first ``rows`` rows (raises QueryError, or ServerBusy
         when :attr:`running` queries are being computed)."""
         with self._turn():
-            return self._first(sql, rows)
+            return self._first(sql, rows, abort or Abort())
 
-    def _first(self, sql: str, rows: int) -> Page:
+    def _first(self, sql: str, rows: int, abort: Abort) -> Page:
         stack = ExitStack()
         try:
             opened = stack.enter_context(self.opener(sql))
             if not isinstance(opened, Result):
-                return self._serve(_Cursor(stack, opened), rows)
-            with self._limit(opened.interrupt) as fired:
-                try:
-                    reader = opened.start()
-                except BaseException as exc:
-                    if fired.is_set():  # the engine was stopped: say why
-                        raise self._timed_out() from exc
-                    raise
+                return self._serve(_Cursor(stack, opened), rows, abort)
+            with self._limit(opened.interrupt, abort):
+                reader = opened.start()
         except BaseException:
             stack.close()
             raise
-        return self._serve(_Cursor(stack, reader, opened.interrupt), rows)
+        return self._serve(_Cursor(stack, reader, opened.interrupt), rows, abort)
 
-    def next(self, token: str, rows: int) -> Page:
+    def next(self, token: str, rows: int, abort: Abort | None = None) -> Page:
         """The page after the one that returned ``token``."""
         with self._lock:
             closing = self._expired()  # an idle query is closed however the server is used
@@ -179,11 +207,24 @@ class Cursors:
             )
         try:
             with self._turn():
-                return self._serve(cursor, rows)
+                return self._serve(cursor, rows, abort or Abort())
         except ServerBusy:
             with self._lock:  # the page was not read: the same token asks for it again
                 self._open[token] = cursor
             raise
+
+    def stop_all(self, error: HeadwaterError) -> None:
+        """Stop every page being computed, each request raising ``error``."""
+        with self._lock:
+            computing = list(self._computing)
+        for abort in computing:
+            abort(error)
+
+    @property
+    def computing(self) -> int:
+        """How many pages are being computed now."""
+        with self._lock:
+            return len(self._computing)
 
     def close(self) -> None:
         """Close every open cursor (the server is stopping)."""
@@ -198,26 +239,38 @@ class Cursors:
             return len(self._open)
 
     @contextmanager
-    def _limit(self, interrupt: Callable[[], None] | None) -> Iterator[threading.Event]:
-        """Interrupt the engine if the block takes longer than :attr:`timeout`; the event
-        says whether it did."""
-        fired = threading.Event()
-        if self.timeout is None or interrupt is None:
-            yield fired
+    def _limit(self, interrupt: Callable[[], None] | None, abort: Abort) -> Iterator[None]:
+        """Compute the block; the engine is interrupted when it takes longer than
+        :attr:`timeout` or ``abort`` is called, and the block raises why."""
+        if interrupt is None:
+            yield
             return
-        stop = interrupt
+        fired = threading.Event()
 
         def expire() -> None:
             fired.set()
-            stop()
+            interrupt()
 
-        timer = threading.Timer(self.timeout, expire)
-        timer.daemon = True
-        timer.start()
+        timer = threading.Timer(self.timeout, expire) if self.timeout is not None else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        with self._lock:
+            self._computing.add(abort)
         try:
-            yield fired
+            with abort.watching(interrupt):
+                yield
+        except BaseException as exc:
+            if abort.error is not None:  # the engine was stopped: say why
+                raise abort.error from exc
+            if fired.is_set():
+                raise self._timed_out() from exc
+            raise
         finally:
-            timer.cancel()
+            with self._lock:
+                self._computing.discard(abort)
+            if timer is not None:
+                timer.cancel()
 
     def _timed_out(self) -> QueryError:
         return QueryError(
@@ -226,15 +279,10 @@ class Cursors:
             "`serve.query_timeout`",
         )
 
-    def _serve(self, cursor: _Cursor, rows: int) -> Page:
+    def _serve(self, cursor: _Cursor, rows: int, abort: Abort) -> Page:
         try:
-            with self._limit(cursor.interrupt) as fired:
-                try:
-                    table, more = cursor.page(rows, self.page_bytes)
-                except BaseException as exc:
-                    if fired.is_set():  # the engine was stopped: say why
-                        raise self._timed_out() from exc
-                    raise
+            with self._limit(cursor.interrupt, abort):
+                table, more = cursor.page(rows, self.page_bytes)
         except BaseException:
             cursor.close()
             raise

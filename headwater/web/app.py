@@ -7,18 +7,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, FastAPI
 
 import headwater
 from headwater.sql.cursors import Cursors, Result
-from headwater.web import errors, iceberg_rest, pipelines, query, tables
+from headwater.web import docs, errors, iceberg_rest, pipelines, query, tables
 from headwater.web.auth import require_token
 from headwater.workspace import Workspace
-
-if TYPE_CHECKING:
-    pass
 
 ROUTERS: tuple[APIRouter, ...] = (
     query.router,
@@ -61,6 +57,10 @@ def create_app(workspace: Workspace) -> FastAPI:
         "catalog that other engines read them through.",
         dependencies=[Depends(require_token)],
         lifespan=lifespan,
+        # web/docs.py serves them: the document behind the token, the page without a CDN
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.workspace = workspace
     app.state.cursors = cursors
@@ -69,4 +69,5 @@ def create_app(workspace: Workspace) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    docs.install(app)
     return app

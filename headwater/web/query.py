@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from headwater.errors import QueryError
 from headwater.json_values import finite, json_value
-from headwater.sql.cursors import Cursors, Page
+from headwater.sql.cursors import Abort, Cursors, Page
 from headwater.web.errors import RESPONSES, ApiError
 
 if TYPE_CHECKING:
@@ -27,6 +29,8 @@ router = APIRouter(tags=["query"])
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 NEXT_PAGE_HEADER = "Headwater-Next-Page-Token"
 MAX_PAGE_ROWS = {"json": 100_000, "arrow": 1_000_000}
+# how often a computing request looks whether its client is still there
+_POLL_SECONDS = 0.2
 
 
 class QueryRequest(BaseModel):
@@ -96,23 +100,49 @@ def cursors(request: Request) -> Cursors:
         },
     },
 )
-def query(request: QueryRequest, open_cursors: Annotated[Cursors, Depends(cursors)]) -> Response:
+async def query(
+    request: QueryRequest, http: Request, open_cursors: Annotated[Cursors, Depends(cursors)]
+) -> Response:
     """Run a read-only statement and return its first page, or the next page of one.
 
     ```
     curl -s -X POST localhost:8000/v1/query -H 'Content-Type: application/json' \\
          -d '{"sql": "SELECT count(*) AS n FROM gold.fact_orders"}'
     ```
-    DDL and DML are refused with a 400 that names the statement.
+    DDL and DML are refused with a 400 that names the statement. A client that goes away
+    stops its query.
     """
-    if request.page_token is not None:
-        page = open_cursors.next(request.page_token, request.page_size)
-    else:
-        assert request.sql is not None
-        page = open_cursors.first(request.sql, request.page_size)
-    if request.format == "arrow":
-        return _arrow(page)
-    return Response(_json(page), media_type="application/json")
+    abort = Abort()
+
+    def answer() -> Response:
+        if request.page_token is not None:
+            page = open_cursors.next(request.page_token, request.page_size, abort)
+        else:
+            assert request.sql is not None
+            page = open_cursors.first(request.sql, request.page_size, abort)
+        if request.format == "arrow":
+            return _arrow(page)
+        return Response(_json(page), media_type="application/json")
+
+    failed: Exception | None = None
+    async with anyio.create_task_group() as watching:
+        watching.start_soon(_stop_when_gone, http, abort)
+        try:
+            answered = await anyio.to_thread.run_sync(answer)
+        except Exception as exc:  # raised below: a task group would wrap it in a group
+            failed = exc
+        finally:
+            watching.cancel_scope.cancel()
+    if failed is not None:
+        raise failed
+    return answered
+
+
+async def _stop_when_gone(http: Request, abort: Abort) -> None:
+    """Stop the query when its client disconnects: nobody would read the answer."""
+    while not await http.is_disconnected():
+        await anyio.sleep(_POLL_SECONDS)
+    abort(QueryError("the client went away", hint="nobody reads this answer"))
 
 
 def _arrow(page: Page) -> Response:
