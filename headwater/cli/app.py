@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from headwater.cli.help_text import Typer
 from headwater.cli.output import Format, counted, write_stream
 from headwater.errors import HeadwaterError, RunFailed
 from headwater.stopping import Terminated, exit_code, stop_on_sigterm
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from headwater.state import RunRecord
     from headwater.workspace import Workspace
 
-app = typer.Typer(
+app = Typer(
     name="headwater",
     help="Ingest, store, model and query data from one project folder (headwater.yaml).",
     no_args_is_help=True,

@@ -17,6 +17,7 @@ from headwater.cli.app import (
     handles_errors,
     open_workspace,
 )
+from headwater.cli.help_text import Typer
 from headwater.errors import HeadwaterError
 
 
@@ -105,7 +106,7 @@ def profile(
         )
 
 
-docs_app = typer.Typer(help="Static HTML data docs of the check suites.", no_args_is_help=True)
+docs_app = Typer(help="Static HTML data docs of the check suites.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
 
 
@@ -135,7 +136,7 @@ def docs_build(
     consoles()[0].print(str(index), markup=False, highlight=False)
 
 
-checks_app = typer.Typer(help="Work with check suites.", no_args_is_help=True)
+checks_app = Typer(help="Work with check suites.", no_args_is_help=True)
 app.add_typer(checks_app, name="checks")
 
 

@@ -38,7 +38,7 @@ def serve(
     POST /v1/query    read-only SQL, answered in pages of JSON or Arrow
     GET  /v1/tables   the tables; /v1/tables/NAME: schema, snapshots, properties
     /v1/config, /v1/namespaces/…   the Iceberg REST catalog (pyiceberg, DuckDB…)
-    POST /v1/pipelines/NAME/runs   queue a run (GET: its recent runs; /v1/runs/ID: one)
+    POST /v1/pipelines/NAME/runs   queue a run (GET lists them; /v1/runs/ID)
     /docs             the OpenAPI documentation of every route (/openapi.json)
 
     With `serve: {tokens: [...]}` in headwater.yaml, every request needs
