@@ -42,11 +42,15 @@ class ContractPlan:
     write_schema: pa.Schema
     changes: list[SchemaChange] = field(default_factory=list)
     _actions: dict[str, _Action] = field(default_factory=dict)
+    # columns of the table the rows read lack (dropped or renamed in the source): kept in the
+    # table, NULL in every row this load writes
+    missing: tuple[str, ...] = ()
 
     @property
     def exact(self) -> bool:
-        """True when every batch fits as it is (at most cast to a wider type)."""
-        return all(a in ("keep", "cast") for a in self._actions.values())
+        """True when every batch fits as it is (at most cast to a wider type) and has every
+        column of the table."""
+        return not self.missing and all(a in ("keep", "cast") for a in self._actions.values())
 
     def apply(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Reject]]:
         """``batch`` in the write schema, and what the contract keeps out of it."""
@@ -198,7 +202,8 @@ def plan(
             "or change the source back",
         )
     write = pa.schema(list(fields.values()))
-    return ContractPlan(table, contract, write, changes, actions)
+    missing = tuple(n for n in current.names if n not in incoming.names)
+    return ContractPlan(table, contract, write, changes, actions, missing)
 
 
 def _convert(column: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array | None]:
