@@ -77,13 +77,14 @@ class ContractPlan:
                 if self.contract == "evolve":
                     index = bad.index(True).as_py()
                     raise ContractViolation(
-                        f"table `{self.table}`: column `{name}` is {target} in the table, and "
-                        f"the value {column[index].as_py()!r} (row {index + 1} of a batch) "
-                        f"does not convert",
+                        f"table `{self.table}`: column `{name}` is {target} in the table and "
+                        f"{column.type} in the source, and the value {column[index].as_py()!r} "
+                        f"(row {index + 1} of a batch) does not convert to {target}",
                         table=self.table,
                         diff=[f"~ {name} {target} → {column.type}"],
-                        hint="use contract discard_row or discard_value to quarantine such "
-                        "values, or fix the source",
+                        hint=f"cast `{name}` to {target} in the source's `query`, use contract "
+                        "discard_row or discard_value to quarantine such values, or fix the "
+                        "source",
                     )
                 if self.contract == "discard_row":
                     drop = pc.or_(drop, bad)
