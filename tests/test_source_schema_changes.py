@@ -247,3 +247,37 @@ def test_a_type_change_that_does_not_convert_names_the_table_column_and_types(
     assert "cast `qty` to int32 in the source's `query`" in error
     assert ws.query("SELECT id, qty FROM raw.ev").to_pylist() == [{"id": 1, "qty": 10}]
     ws.close()
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_scd2_closes_only_the_versions_that_changed_when_a_column_is_dropped(
+    tmp_path: Path, request: pytest.FixtureRequest, database: str
+) -> None:
+    url = request.getfixturevalue(database)
+    execute(
+        url,
+        "CREATE TABLE ev (id INTEGER PRIMARY KEY, name VARCHAR(20), gone VARCHAR(20))",
+        "INSERT INTO ev VALUES (1, 'a', 'g1'), (2, 'b', 'g2')",
+    )
+    ws = Workspace.open(
+        make_project(tmp_path / "p", url, "{strategy: scd2, primary_key: [id]}", "auto")
+    )
+    ws.run("p")
+    execute(
+        url,
+        "ALTER TABLE ev DROP COLUMN gone",
+        "UPDATE ev SET name = 'B' WHERE id = 2",
+        "INSERT INTO ev (id, name) VALUES (3, 'c')",
+    )
+    ws.run("p")
+    got = ws.query(
+        "SELECT id, name, gone, is_current FROM raw.ev ORDER BY id, valid_from"
+    ).to_pylist()
+    assert [tuple(r.values()) for r in got] == [
+        (1, "a", "g1", True),  # unchanged in every column the source sends: still current
+        (2, "b", "g2", False),
+        (2, "B", None, True),
+        (3, "c", None, True),
+    ]
+    assert history(ws)[1:] == [("missing", "gone", "string", None)]
+    ws.close()
