@@ -85,7 +85,10 @@ def run_ingest(
         batch_rows=getattr(source, "batch_rows", 100_000),
         audit=audit,
     )
-    _record_schema(scope, run_id, task.id, target, before, unsent=result.unsent)
+    # a SQL table declares its columns; an API's or a file's are inferred from the records
+    # read, where a field absent from one read is no change of the source
+    unsent = result.unsent if isinstance(resource, SqlResource) else None
+    _record_schema(scope, run_id, task.id, target, before, unsent=unsent)
     details = {
         "strategy": result.strategy,
         "changed": result.changed,
