@@ -8,7 +8,7 @@ produce no change at all, which makes every strategy idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -42,7 +42,11 @@ class Change:
 
 
 class ChangeSet:
-    """A DuckDB session holding the staged rows (``incoming``) and the table (``existing``)."""
+    """A DuckDB session holding the staged rows (``incoming``) and the table (``existing``).
+
+    ``unsent`` are columns of the table the source no longer sends: NULL in every incoming
+    row, they say nothing about whether a row changed, so rows are compared without them.
+    """
 
     def __init__(
         self,
@@ -51,6 +55,7 @@ class ChangeSet:
         table_schema: pa.Schema,
         incoming_schema: pa.Schema,
         attach: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+        unsent: Collection[str] = (),
     ) -> None:
         import duckdb  # only for loads that compare with the table: a full load needs none
 
@@ -80,6 +85,8 @@ class ChangeSet:
             )
         )
         self.columns = list(incoming_schema.names)
+        # the columns whose values say whether an incoming row differs from the table's
+        self.compared = [c for c in self.columns if c not in unsent]
         self.table_columns = list(table_schema.names)
         self._nested = {f.name for f in incoming_schema if pa.types.is_nested(f.type)}
 
@@ -128,7 +135,7 @@ class ChangeSet:
         self, keys: Sequence[str], delete_column: str | None, delete_missing: bool
     ) -> tuple[Change, str]:
         """Upsert ``src`` by ``keys``; returns the change and the query of the new files' rows."""
-        same = self._same("s", "e", [c for c in self.columns if c != delete_column])
+        same = self._same("s", "e", [c for c in self.compared if c != delete_column])
         on = self._on("s", "e", keys)
         self.con.execute(
             f"CREATE TEMP TABLE changed AS SELECT s.* FROM src s WHERE NOT EXISTS "
@@ -175,7 +182,7 @@ class ChangeSet:
         """New versions for new or changed keys; current versions of changed (and, with
         ``close_missing``, vanished) keys closed at ``now``."""
         current = f"(SELECT * FROM existing WHERE {ident(IS_CURRENT)})"
-        same = self._same("s", "c", self.columns)
+        same = self._same("s", "c", self.compared)
         on = self._on("s", "c", keys)
         self.con.execute(
             f"CREATE TEMP TABLE changed AS SELECT s.* FROM src s WHERE NOT EXISTS "

@@ -42,11 +42,15 @@ class ContractPlan:
     write_schema: pa.Schema
     changes: list[SchemaChange] = field(default_factory=list)
     _actions: dict[str, _Action] = field(default_factory=dict)
+    # columns of the table the rows read lack (dropped or renamed in the source): kept in the
+    # table, NULL in every row this load writes
+    missing: tuple[str, ...] = ()
 
     @property
     def exact(self) -> bool:
-        """True when every batch fits as it is (at most cast to a wider type)."""
-        return all(a in ("keep", "cast") for a in self._actions.values())
+        """True when every batch fits as it is (at most cast to a wider type) and has every
+        column of the table."""
+        return not self.missing and all(a in ("keep", "cast") for a in self._actions.values())
 
     def apply(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Reject]]:
         """``batch`` in the write schema, and what the contract keeps out of it."""
@@ -73,13 +77,14 @@ class ContractPlan:
                 if self.contract == "evolve":
                     index = bad.index(True).as_py()
                     raise ContractViolation(
-                        f"table `{self.table}`: column `{name}` is {target} in the table, and "
-                        f"the value {column[index].as_py()!r} (row {index + 1} of a batch) "
-                        f"does not convert",
+                        f"table `{self.table}`: column `{name}` is {target} in the table and "
+                        f"{column.type} in the source, and the value {column[index].as_py()!r} "
+                        f"(row {index + 1} of a batch) does not convert to {target}",
                         table=self.table,
                         diff=[f"~ {name} {target} → {column.type}"],
-                        hint="use contract discard_row or discard_value to quarantine such "
-                        "values, or fix the source",
+                        hint=f"cast `{name}` to {target} in the source's `query`, use contract "
+                        "discard_row or discard_value to quarantine such values, or fix the "
+                        "source",
                     )
                 if self.contract == "discard_row":
                     drop = pc.or_(drop, bad)
@@ -198,7 +203,8 @@ def plan(
             "or change the source back",
         )
     write = pa.schema(list(fields.values()))
-    return ContractPlan(table, contract, write, changes, actions)
+    missing = tuple(n for n in current.names if n not in incoming.names)
+    return ContractPlan(table, contract, write, changes, actions, missing)
 
 
 def _convert(column: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array | None]:

@@ -67,6 +67,9 @@ class LoadResult:
     deleted: int = 0
     cursor: Any = None
     schema_changes: tuple[SchemaChange, ...] = ()
+    # columns of the table the rows read lack (kept, NULL in the rows written); None when
+    # nothing was read
+    unsent: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -152,6 +155,7 @@ def load(
         deleted=outcome.deleted,
         cursor=job.cursor(),
         schema_changes=tuple(job.contract.changes) if outcome.changed else (),
+        unsent=job.contract.missing,
     )
 
 
@@ -355,10 +359,12 @@ class _Job:
             return staging.writer().write_all(fit(batch, schema) for batch in rows)
 
     def _compared(self) -> list[str]:
-        """Columns that say two rows are the same: those the table had before this load
-        (a column just added is NULL in the table's rows, whatever the source holds)."""
+        """Columns that say two rows are the same: those both the table and the source hold
+        (a column just added is NULL in the table's rows, whatever the source holds; a column
+        the source no longer sends is NULL in the rows read, whatever the table holds)."""
         added = {c.column for c in self.contract.changes if c.kind == "added"}
-        return [n for n in self.contract.write_schema.names if n not in added]
+        unsent = set(self.contract.missing)
+        return [n for n in self.contract.write_schema.names if n not in added | unsent]
 
     # -- merge, scd2 and keyed incremental: stage, then compute the change -----------------
 
@@ -378,7 +384,14 @@ class _Job:
         with Staging(self.lake, self.target, table_schema) as staging:
             existing = [] if self.replace else staging.base_files
             with contextlib.closing(
-                ChangeSet(staged, existing, table_schema, incoming, self.lake.attach)
+                ChangeSet(
+                    staged,
+                    existing,
+                    table_schema,
+                    incoming,
+                    self.lake.attach,
+                    unsent=self.contract.missing,
+                )
             ) as changes:
                 keys = settings.primary_key
                 nulls = changes.null_keys(keys)

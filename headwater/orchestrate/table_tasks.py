@@ -19,7 +19,7 @@ from headwater.ingest.load import load
 from headwater.ingest.resources import resource_for
 from headwater.ingest.sql_source import SqlResource
 from headwater.ingest.sql_table import ingest_table, probe
-from headwater.lake.schema_changes import schema_changes
+from headwater.lake.schema_changes import SchemaChange, schema_changes, source_changes
 from headwater.orchestrate.task import IngestSpec, ModelSpec, Task, TaskOutcome
 from headwater.project.config import Load
 from headwater.quality.project_checks import auditor_for
@@ -62,7 +62,7 @@ def run_ingest(
             audit,
             incoming,
         )
-        _record_schema(scope, run_id, task.id, target, before)
+        _record_schema(scope, run_id, task.id, target, before, unsent=())
         return TaskOutcome(
             rows=written.rows,
             bytes=written.bytes,
@@ -85,7 +85,10 @@ def run_ingest(
         batch_rows=getattr(source, "batch_rows", 100_000),
         audit=audit,
     )
-    _record_schema(scope, run_id, task.id, target, before)
+    # a SQL table declares its columns; an API's or a file's are inferred from the records
+    # read, where a field absent from one read is no change of the source
+    unsent = result.unsent if isinstance(resource, SqlResource) else None
+    _record_schema(scope, run_id, task.id, target, before, unsent=unsent)
     details = {
         "strategy": result.strategy,
         "changed": result.changed,
@@ -145,14 +148,37 @@ def _schema_or_none(lake: Lake, table: str) -> pa.Schema | None:
 
 
 def _record_schema(
-    scope: Scope, run_id: str, task_id: str, table: str, before: pa.Schema | None
+    scope: Scope,
+    run_id: str,
+    task_id: str,
+    table: str,
+    before: pa.Schema | None,
+    unsent: tuple[str, ...] | None = None,
 ) -> None:
+    """Record how the table's schema changed, and, for a load (``unsent`` not None), the
+    columns its source stopped sending or sends again."""
     after = _schema_or_none(scope.lake, table)
     if after is not None:
         changes = schema_changes(before, after)
+        if unsent is not None:
+            changes += source_changes(after, unsent, _last_kinds(scope, table, changes))
         scope.store.add_schema_changes(
             run_id,
             task_id,
             table,
             [(c.kind, c.column or None, c.old_type, c.new_type) for c in changes],
         )
+
+
+def _last_kinds(scope: Scope, table: str, changes: list[SchemaChange]) -> dict[str, str]:
+    """The kind of the last recorded change of each column of ``table`` since it was created
+    (``changes``, about to be recorded, included)."""
+    last: dict[str, str] = {}
+    for kind, column in [(r.kind, r.column) for r in scope.store.schema_changes(table)] + [
+        (c.kind, c.column) for c in changes
+    ]:
+        if kind == "created":
+            last = {}
+        elif column:
+            last[column] = kind
+    return last

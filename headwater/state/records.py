@@ -108,7 +108,7 @@ class SchemaChangeRecord:
     run_id: str
     task_id: str
     table: str
-    kind: str  # created | added | widened | changed | dropped
+    kind: str  # created | added | widened | changed | dropped | missing | returned
     column: str | None
     old_type: str | None
     new_type: str | None
