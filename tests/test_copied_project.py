@@ -187,3 +187,35 @@ def test_a_moved_project_is_refused_then_relocated(tmp_path: Path) -> None:
         ws.run("p")
     assert all(path.is_relative_to(moved.resolve()) for path in referenced(moved))
     assert not original.exists()
+
+
+def test_a_table_whose_copy_is_incomplete_is_left_as_it_was(tmp_path: Path) -> None:
+    original = make_project(tmp_path / "myproj")
+    copy = tmp_path / "scratch"
+    shutil.copytree(original, copy)
+    data = next((copy / ".headwater" / "warehouse" / "raw" / "ev" / "data").glob("*.parquet"))
+    data.unlink()
+
+    result = runner.invoke(app, ["relocate", "-p", str(copy)])
+    assert result.exit_code == 1
+    here, there = (p.resolve() / ".headwater" / "warehouse" for p in (copy, original))
+    assert result.stderr.startswith(
+        "gold.names relocating\nraw.ev relocating\n"
+        f"error: cannot relocate `raw.ev` from {there}/raw/ev to {here}/raw/ev: its data file "
+        f"{data.resolve()} cannot be read ("
+    )
+    assert "; it was left as it was\nhint: copy the project's whole `.headwater` folder" in (
+        result.stderr
+    )
+    with Workspace.open(copy) as ws:  # gold.names is done; raw.ev still points at the original
+        assert [row[:2] for row in ws.lake.elsewhere()] == [("raw", "ev")]
+
+    shutil.copy2(original / data.relative_to(copy), data)  # the missing file, copied after all
+    with Workspace.open(copy) as ws:
+        assert [r.table for r in ws.relocate()] == ["raw.ev"]
+    assert rows(copy, "SELECT id, name FROM raw.ev ORDER BY id") == ROWS
+    assert rows(copy, "SELECT id, name FROM gold.names ORDER BY id") == [
+        (1, "A"),
+        (2, "B"),
+        (3, "C"),
+    ]

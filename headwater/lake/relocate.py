@@ -25,7 +25,7 @@ from headwater.lake import home
 from headwater.lake.catalog import Lake
 from headwater.lake.change import WrittenFile
 from headwater.lake.commits import NAME_MAPPING
-from headwater.lake.metadata import TableMetadata, read, summary_of
+from headwater.lake.metadata import TableMetadata, local_path, read, summary_of
 from headwater.lake.properties import LOADED, MAINTENANCE, WRITER
 from headwater.lake.writer import Staging
 
@@ -54,7 +54,7 @@ def relocate(lake: Lake, on_table: Callable[[str], None] | None = None) -> list[
     stay done: running again goes on with the rest)."""
     done = []
     with lake.relocating():
-        for namespace, name, location in lake.elsewhere():
+        for namespace, name, location in sorted(lake.elsewhere()):
             if on_table is not None:
                 on_table(f"{namespace}.{name}")
             done.append(_relocate(lake, namespace, name, location))
@@ -88,7 +88,8 @@ def _relocate(lake: Lake, namespace: str, name: str, location: str) -> Relocated
         files = [_copied(lake, here(e.path), e.record_count, e.size) for e in entries]
     except LakeError as exc:
         raise LakeError(
-            f"cannot relocate `{table}` from {old} to {new}: {exc.message}",
+            f"cannot relocate `{table}` from {local_path(old) or old} to "
+            f"{local_path(new) or new}: {exc.message}; it was left as it was",
             hint="copy the project's whole `.headwater` folder (and lake.warehouse) along with "
             "it, then run `headwater relocate` again; or start with an empty lake",
         ) from exc
@@ -127,7 +128,7 @@ def _copied(lake: Lake, uri: str, rows: int, size: int) -> WrittenFile:
         with filesystem.open_input_file(path) as handle:
             footer = pq.read_metadata(handle)
     except (OSError, ValueError) as exc:
-        raise LakeError(f"its data file {uri} cannot be read ({exc})") from exc
+        raise LakeError(f"its data file {local_path(uri) or uri} cannot be read ({exc})") from exc
     ids = any(
         field.metadata and b"PARQUET:field_id" in field.metadata
         for field in footer.schema.to_arrow_schema()
