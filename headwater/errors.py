@@ -22,6 +22,7 @@ retried or not, exactly as in this process.
     ├── DagError                     a pipeline's task graph is invalid
     ├── LakeError                    catalog / table / storage problems
     │   ├── TableNotFound
+    │   ├── LakeMoved                the catalog's tables live outside this project's warehouse
     │   └── CommitConflict           TransientError too: another writer committed first
     ├── QueryError                   an interactive query failed
     ├── QualityFailed                new data failed its error checks and was not published
@@ -186,6 +187,18 @@ class LakeError(HeadwaterError):
 
 class TableNotFound(LakeError):
     """A table name that is not in the catalog."""
+
+
+class LakeMoved(LakeError):
+    """The catalog's tables live outside the project's own warehouse (the project was copied or
+    moved): nothing may read or write them until ``headwater relocate``."""
+
+    def __init__(
+        self, message: str, *, warehouse: str, elsewhere: tuple[str, ...], hint: str | None = None
+    ) -> None:
+        self.warehouse = warehouse
+        self.elsewhere = elsewhere
+        super().__init__(message, hint=hint)
 
 
 class CommitConflict(LakeError, TransientError):

@@ -52,6 +52,8 @@ SAMPLES: dict[str, Any] = {
     "address": "127.0.0.1:3306/shop",
     "retry_after": 2.5,
     "table": "raw.orders",
+    "warehouse": "/home/me/scratch/.headwater/warehouse",
+    "elsewhere": ("/home/me/myproj/.headwater/warehouse",),
     "diff": ["+ amount decimal(10,2)"],
     "failed": ["not_null(id)", "unique(id)"],
     "what": "table `orders`",

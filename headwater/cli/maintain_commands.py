@@ -217,3 +217,35 @@ def _cells(r: MaintenanceReport) -> tuple[str, str, str, str]:
         if o.too_young:
             orphans += f" [dim]+{o.too_young:,} too new[/dim]"
     return files, snapshots, expired, orphans
+
+
+@app.command()
+@handles_errors
+def relocate(project: ProjectOpt = Path("."), var: VarOpt = None, debug: DebugOpt = False) -> None:
+    """Make a copied or moved project's lake its own, so it writes nothing outside its folder.
+
+    Iceberg metadata holds absolute paths: after `cp -r myproj scratch`, the catalog in
+    scratch/.headwater still points into myproj, and every command that uses the lake stops
+    with an error naming both folders. This command registers each such table again on the
+    copies of its files under this project's warehouse, in one commit per table: the current
+    rows, schema, table properties and load cursor are kept (nothing is rewritten); snapshot
+    history is not (the table starts again from one snapshot). A moved project works the
+    same: only the copies in this folder are read.
+
+    Example: cp -r myproj scratch && cd scratch && headwater relocate && headwater run
+    """
+    out, err = consoles()
+    ws = open_workspace(project, var)
+    done = ws.relocate(lambda name: err.print(f"{name} relocating", highlight=False))
+    if not done:
+        where = ws.lake.warehouse.removeprefix("file://")
+        out.print(f"every table is already in this project's warehouse {where}; nothing to do")
+        return
+    for r in done:
+        out.print(
+            f"{r.table}: {r.files:,} file(s), {r.rows:,} rows now at "
+            f"{r.location.removeprefix('file://')} (was {r.previous.removeprefix('file://')})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    out.print(f"{len(done)} table(s) relocated; their snapshot history starts again here")

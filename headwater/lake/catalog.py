@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +96,8 @@ class Lake:
         self._lock = threading.RLock()
         self._metadata: dict[str, metadata.TableMetadata] = {}  # by metadata file
         self._engine: Any = None  # reads a catalog that is not SQLite
+        self._at_home = False  # every table was found under the warehouse (see lake.home)
+        self._relocating = False
 
     @classmethod
     def local(cls, root: Path, warehouse: str | None = None, **kwargs: Any) -> Lake:
@@ -115,6 +117,7 @@ class Lake:
                     Path(self.catalog_url.removeprefix("sqlite:///")).parent.mkdir(
                         parents=True, exist_ok=True
                     )
+                self._check_home(self._catalog_rows())
                 self._catalog = catalog_class()(
                     "headwater",
                     uri=self.catalog_url,
@@ -163,7 +166,42 @@ class Lake:
     # -- reading the catalog (one read path: headwater.lake.metadata) ----------------------
 
     def _rows(self) -> list[tuple[str, str, str]]:
-        """(namespace, name, metadata location) of every Iceberg table of the catalog."""
+        """(namespace, name, metadata location) of every Iceberg table of the catalog; a
+        catalog whose tables live outside the warehouse is refused (see lake.home)."""
+        rows = self._catalog_rows()
+        self._check_home(rows)
+        return rows
+
+    def _check_home(self, rows: list[tuple[str, str, str]]) -> None:
+        if self._at_home or self._relocating:
+            return
+        from headwater.lake import home
+
+        foreign = home.outside(self.warehouse, rows)
+        if foreign:
+            raise home.moved(self.catalog_url, self.warehouse, foreign)
+        self._at_home = True  # writers keep tables under the warehouse: checked once
+
+    def elsewhere(self) -> list[tuple[str, str, str]]:
+        """The catalog rows of tables whose files are outside this lake's local warehouse (the
+        project was copied or moved): (namespace, name, metadata location)."""
+        from headwater.lake import home
+
+        return home.outside(self.warehouse, self._catalog_rows())
+
+    @contextlib.contextmanager
+    def relocating(self) -> Iterator[None]:
+        """Use the lake although tables live elsewhere: only to register them here."""
+        with self._lock:
+            self._relocating = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._relocating = False
+                self._at_home = False  # checked again at the next use
+
+    def _catalog_rows(self) -> list[tuple[str, str, str]]:
         engine = None
         if metadata.catalog_file(self.catalog_url) is None:
             with self._lock:

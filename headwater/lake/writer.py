@@ -90,7 +90,8 @@ class Staging:
         current = table.current_snapshot() if table is not None else None
         # the snapshot the staging saw: a change computed from its files commits only on it
         self.base_snapshot: int | None = current.snapshot_id if current else None
-        self.table_schema = storable_schema(iceberg.as_arrow())  # after evolution
+        self.iceberg_schema = iceberg  # after evolution, with its field ids
+        self.table_schema = storable_schema(iceberg.as_arrow())
         self.write_schema = with_field_ids(schema, iceberg)
         self.location = txn.table_metadata.location.rstrip("/") + "/data"
         self.tag = str(uuid.uuid4())

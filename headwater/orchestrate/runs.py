@@ -75,6 +75,9 @@ def execute_run(
     store = scope.store
     try:
         dag = dag or scope.catalog.plan(pipeline)
+        # a lake whose tables live in another project's folder (a copy) stops the run here,
+        # before it is recorded, rather than in each task (lake.home)
+        scope.lake.tables()
         scope = scope.for_run()
         executor = executor_for(scope, pipeline, settings, full_refresh)
     except BaseException as exc:

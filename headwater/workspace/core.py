@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from headwater.lake.crawl import CrawlOptions, CrawlReport
     from headwater.lake.crawl import Progress as CrawlProgress
     from headwater.lake.maintenance import Maintenance, MaintenanceReport, Progress
+    from headwater.lake.relocate import Relocated
     from headwater.lake.writer import Audit
     from headwater.project import Project
     from headwater.quality.profile import TableProfile
@@ -166,6 +167,16 @@ class Workspace(Pipelines):
 
         return maintain_tables(self.lake, table, options, progress)
 
+    def relocate(self, on_table: Callable[[str], None] | None = None) -> list[Relocated]:
+        """Register the tables of a copied or moved project on the copies of their files in
+        its own warehouse, so that it reads and writes nothing outside its folder (see
+        docs/storage-and-crawler.md); ``on_table`` is told each table as it starts."""
+        from headwater.lake.relocate import relocate
+
+        if self.lake.elsewhere():
+            _check_own_catalog(self.project, self.lake.catalog_url)
+        return relocate(self.lake, on_table)
+
     @contextlib.contextmanager
     def query_stream(
         self, sql: str, batch_rows: int = 100_000, sandboxed: bool = False
@@ -255,3 +266,27 @@ def _latest(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for record in history:
         seen.setdefault(record["check_name"], record)
     return list(seen.values())
+
+
+def _check_own_catalog(project: Project, catalog_url: str) -> None:
+    """Relocation moves the catalog's tables: only a catalog that came with the project's
+    folder is its own (one other projects use would lose their tables to this folder)."""
+    from headwater.errors import LakeError
+    from headwater.lake.metadata import catalog_file
+
+    path = catalog_file(catalog_url)
+    root = project.root.resolve()
+    if path is not None and path.resolve().is_relative_to(root):
+        return
+    if path is None:
+        import sqlalchemy as sa
+
+        shown = sa.engine.make_url(catalog_url).render_as_string(hide_password=True)
+    else:
+        shown = str(path)
+    raise LakeError(
+        f"the catalog {shown} is not in this project's folder {root}: `headwater relocate` "
+        "would move its tables away from every other project that uses it; nothing was changed",
+        hint="give this project its own catalog (leave lake.catalog_url out for "
+        ".headwater/catalog.db), or set lake.warehouse to the folder the tables live in",
+    )
