@@ -374,6 +374,15 @@ def test_sigterm_stops_the_server_while_a_query_runs(root: Path) -> None:
     assert "Traceback" not in stderr
 
 
+def test_a_missing_table_is_told_with_the_lakes_tables(client: httpx.Client) -> None:
+    answer = client.post("/v1/query", json={"sql": "SELECT * FROM status_total"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"].startswith(
+        "Catalog Error: Table with name status_total does not exist! Did you mean "
+        "`gold.status_totals`? (the lake's tables are read as namespace.name)"
+    )
+
+
 def test_time_travel_over_http(client: httpx.Client, ws: Workspace) -> None:
     first = ws.lake.snapshots("raw.orders")[0]
     sql = f"SELECT count(*) AS n, max(id) AS top FROM raw.orders FOR VERSION AS OF {first.snapshot_id}"

@@ -145,8 +145,17 @@ class Session:
                 hint="write it with fewer levels, e.g. with a WITH clause",
             ) from exc
         except duckdb.Error as exc:
-            detail = str(exc).strip()
+            detail = self._told_with_lake_tables(exc)
             raise QueryError(detail, hint="fix the SQL and run again") from exc
+
+    def _told_with_lake_tables(self, exc: duckdb.Error) -> str:
+        """DuckDB's message, a missing table's suggestions taken from the lake's tables."""
+        from headwater.sql.missing_tables import suggest_lake_tables
+
+        text = str(exc).strip()
+        if "does not exist" not in text:
+            return text
+        return suggest_lake_tables(text, self.lake.tables())
 
     def schema_of(self, sql: str, file: str) -> pa.Schema:
         """The Arrow schema of a model's result, computed without running it."""
@@ -173,7 +182,7 @@ class Session:
         try:
             return self.con.execute(sql).to_arrow_reader(batch_rows)
         except duckdb.Error as exc:
-            raise model_error(exc, file) from exc
+            raise model_error(exc, file, self._told_with_lake_tables(exc)) from exc
 
 
 def _failing_as_query_error(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
@@ -190,9 +199,10 @@ def _failing_as_query_error(reader: pa.RecordBatchReader) -> pa.RecordBatchReade
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
-def model_error(exc: duckdb.Error, file: str) -> ModelError:
-    """DuckDB's message, first line only, at the line DuckDB points to."""
-    text = str(exc).strip()
+def model_error(exc: duckdb.Error, file: str, text: str | None = None) -> ModelError:
+    """DuckDB's message (or ``text`` told of it), first line only, at the line DuckDB
+    points to."""
+    text = text or str(exc).strip()
     match = _LINE.search(text)
     return ModelError(
         text.splitlines()[0],
