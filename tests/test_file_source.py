@@ -294,3 +294,38 @@ def test_a_dangling_link_among_the_files_is_not_a_file(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("x\n1\n")
     (tmp_path / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
     assert [f.path for f in open_storage(str(tmp_path), tmp_path).list("*.csv")] == ["a.csv"]
+
+
+def test_ragged_lines_and_an_unterminated_quote_are_each_rejected_once(tmp_path: Path) -> None:
+    write(
+        tmp_path / "r.csv",
+        'id,name,n\n1,a,10\nx,b,c,d\n3\n4,d,40\n5,"open,50\n6,f,60\n',
+    )
+    extraction = read(
+        tmp_path, glob="*.csv", columns={"id": "INTEGER", "name": "VARCHAR", "n": "INTEGER"}
+    )
+    assert rows(extraction) == [{"id": 1, "name": "a", "n": 10}, {"id": 4, "name": "d", "n": 40}]
+    rejects = extraction.rejects()
+    assert [(r.location, r.column, r.record) for r in rejects] == [
+        ("r.csv:3", "id, n", "x,b,c,d"),
+        ("r.csv:4", "name, n", "3"),  # two missing values, one line
+        ("r.csv:6", "name", '5,"open,50\n6,f,60\n'),
+    ]
+    assert rejects[0].reason.count("cast:") == 2 and "too many columns" in rejects[0].reason
+    assert rejects[1].reason.startswith("missing columns")
+    assert rejects[2].reason.startswith("unquoted value: Value with unterminated quote found.")
+    assert "the lines after it, to the end of the file" in rejects[2].reason
+
+
+def test_an_unterminated_quote_is_rejected_when_the_sniffer_finds_no_quotes(
+    tmp_path: Path,
+) -> None:
+    # ragged lines make DuckDB's sniffer choose no quote character at all
+    write(tmp_path / "s.csv", 'id,name\n1,a\n2,b,c\n3\n4,"unterminated\n5,e\n')
+    extraction = read(tmp_path, glob="*.csv")
+    assert rows(extraction) == [{"id": 1, "name": "a"}]
+    assert [(r.location, r.record) for r in extraction.rejects()] == [
+        ("s.csv:3", "2,b,c"),
+        ("s.csv:4", "3"),
+        ("s.csv:5", '4,"unterminated\n5,e\n'),
+    ]
