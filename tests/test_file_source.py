@@ -329,3 +329,61 @@ def test_an_unterminated_quote_is_rejected_when_the_sniffer_finds_no_quotes(
         ("s.csv:4", "3"),
         ("s.csv:5", '4,"unterminated\n5,e\n'),
     ]
+
+
+def file_project(root: Path, contract: str = "evolve") -> Path:
+    (root / "data").mkdir(parents=True)
+    (root / "headwater.yaml").write_text(
+        "name: shop\n"
+        "connections:\n  drop: {type: files, url: data}\n"
+        f"sources:\n  drops:\n    connection: drop\n"
+        f"    load: {{strategy: append, contract: {contract}}}\n"
+        "    tables:\n      - {name: t, glob: '*.csv'}\n"
+        "pipelines:\n  p:\n    tasks:\n      - ingest: drops\n"
+    )
+    return root
+
+
+@pytest.mark.parametrize("contract", ["evolve", "discard_row", "discard_value"])
+def test_a_value_that_does_not_read_as_the_tables_type_is_quarantined_with_file_and_line(
+    tmp_path: Path, contract: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from headwater import Workspace
+    from headwater.cli import app
+
+    root = file_project(tmp_path / "p", contract)
+    write(root / "data" / "a.csv", "id,n\n1,2\n3,4\n")
+    ws = Workspace.open(root)
+    try:
+        ws.run("p")
+        # alone, this file's `n` reads as text; the table says BIGINT
+        write(root / "data" / "b.csv", "id,n\n5,6\n7,x\n9,10\n")
+        record = ws.run("p")
+        assert ws.query("SELECT id, n FROM raw.t ORDER BY id").to_pylist() == [
+            {"id": i, "n": n} for i, n in [(1, 2), (3, 4), (5, 6), (9, 10)]
+        ]
+        quarantined = ws.query(
+            'SELECT "column", location, record, reason FROM raw.t__quarantine'
+        ).to_pylist()
+        assert record.tasks[0].details["rejected"] == 1
+        assert record.tasks[0].details["quarantine"] == "raw.t__quarantine"
+    finally:
+        ws.close()
+    assert quarantined == [
+        {
+            "column": "n",
+            "location": "b.csv:3",
+            "record": "7,x",
+            "reason": 'cast: Error when converting column "n". Could not convert string "x" '
+            "to 'BIGINT'",
+        }
+    ]
+    write(root / "data" / "c.csv", "id,n\n11,y\n")
+    shown = CliRunner().invoke(app, ["run", "p", "-p", str(root)])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "quarantine: raw.t: 1 row kept out of the table, in raw.t__quarantine — to see them: "
+        'headwater query "SELECT * FROM raw.t__quarantine"'
+    ) in shown.output

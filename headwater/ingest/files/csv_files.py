@@ -14,6 +14,7 @@ from itertools import groupby
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from headwater.connect.sql.duckdb_types import common_type
 from headwater.connect.sql.quoting import ident, literal
@@ -21,6 +22,7 @@ from headwater.connect.storage import FileEntry
 from headwater.errors import SourceError
 from headwater.ingest.extraction import Reject
 from headwater.ingest.files.scan import FILE, Scan
+from headwater.ingest.files.table_types import read_types
 from headwater.project.files import FileTable
 
 
@@ -33,7 +35,11 @@ class Layout:
 
 
 def scan(
-    con: duckdb.DuckDBPyConnection, entries: list[FileEntry], table: FileTable, kind: str
+    con: duckdb.DuckDBPyConnection,
+    entries: list[FileEntry],
+    table: FileTable,
+    kind: str,
+    table_schema: pa.Schema | None = None,
 ) -> Scan:
     user = _user_options(table, kind)
     groups: dict[Layout, list[FileEntry]] = {}
@@ -47,6 +53,7 @@ def scan(
         for name, t in columns:
             types.setdefault(name, []).append(t)
     union = {name: common_type(con, found) for name, found in types.items()}
+    union = read_types(con, union, table_schema)
     queries = [_select(layout, files, union) for layout, files in groups.items()]
     return Scan(queries, {e.location: e.path for e in entries}, _rejects(entries))
 
