@@ -387,3 +387,43 @@ def test_a_value_that_does_not_read_as_the_tables_type_is_quarantined_with_file_
         "quarantine: raw.t: 1 row kept out of the table, in raw.t__quarantine — to see them: "
         'headwater query "SELECT * FROM raw.t__quarantine"'
     ) in shown.output
+
+
+def test_json_lines_fields_of_mixed_types_are_text_not_json_text(tmp_path: Path) -> None:
+    lines = [
+        {"id": 1, "a": 1, "s": {"b": 1}, "l": [1]},
+        {"id": 2, "a": "x", "s": {"b": "y"}, "l": ["z", 2]},
+        {"id": 3, "a": 2.5, "s": {"b": {"c": 1}}, "l": None},
+        {"id": 4, "a": True, "s": None},
+        {"id": 5, "a": {"k": "v"}, "s": {"b": 'q"uote'}},
+        {"id": 6, "a": None},
+    ]
+    write(tmp_path / "m.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    extraction = read(tmp_path, glob="*.jsonl")
+    assert extraction.schema.field("a").type == pa.string()
+    assert rows(extraction, "id") == [
+        {"id": 1, "a": "1", "s": {"b": "1"}, "l": ["1"]},
+        {"id": 2, "a": "x", "s": {"b": "y"}, "l": ["z", "2"]},
+        {"id": 3, "a": "2.5", "s": {"b": '{"c":1}'}, "l": None},
+        {"id": 4, "a": "true", "s": None, "l": None},
+        {"id": 5, "a": '{"k":"v"}', "s": {"b": 'q"uote'}, "l": None},
+        {"id": 6, "a": None, "s": None, "l": None},
+    ]
+
+
+def test_a_json_line_over_the_limit_is_a_json_lines_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headwater.ingest.files import jsonl_files
+
+    monkeypatch.setattr(jsonl_files, "MAX_LINE_BYTES", 1 << 20)
+    line = json.dumps({"id": 2, "s": "y" * (2 << 20)})
+    write(tmp_path / "big.jsonl", '{"id": 1}\n' + line + "\n")
+    with pytest.raises(
+        SourceError,
+        match=rf"cannot read big\.jsonl as JSON Lines: line 2 is {len(line):,} bytes long, "
+        r"more than the 1,048,576 bytes a line may have",
+    ) as info:
+        read(tmp_path, glob="*.jsonl")
+    assert "CSV" not in str(info.value)
+    assert info.value.hint == "split the object into several lines, or keep it in a file of its own"
