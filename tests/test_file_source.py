@@ -294,3 +294,136 @@ def test_a_dangling_link_among_the_files_is_not_a_file(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("x\n1\n")
     (tmp_path / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
     assert [f.path for f in open_storage(str(tmp_path), tmp_path).list("*.csv")] == ["a.csv"]
+
+
+def test_ragged_lines_and_an_unterminated_quote_are_each_rejected_once(tmp_path: Path) -> None:
+    write(
+        tmp_path / "r.csv",
+        'id,name,n\n1,a,10\nx,b,c,d\n3\n4,d,40\n5,"open,50\n6,f,60\n',
+    )
+    extraction = read(
+        tmp_path, glob="*.csv", columns={"id": "INTEGER", "name": "VARCHAR", "n": "INTEGER"}
+    )
+    assert rows(extraction) == [{"id": 1, "name": "a", "n": 10}, {"id": 4, "name": "d", "n": 40}]
+    rejects = extraction.rejects()
+    assert [(r.location, r.column, r.record) for r in rejects] == [
+        ("r.csv:3", "id, n", "x,b,c,d"),
+        ("r.csv:4", "name, n", "3"),  # two missing values, one line
+        ("r.csv:6", "name", '5,"open,50\n6,f,60\n'),
+    ]
+    assert rejects[0].reason.count("cast:") == 2 and "too many columns" in rejects[0].reason
+    assert rejects[1].reason.startswith("missing columns")
+    assert rejects[2].reason.startswith("unquoted value: Value with unterminated quote found.")
+    assert "the lines after it, to the end of the file" in rejects[2].reason
+
+
+def test_an_unterminated_quote_is_rejected_when_the_sniffer_finds_no_quotes(
+    tmp_path: Path,
+) -> None:
+    # ragged lines make DuckDB's sniffer choose no quote character at all
+    write(tmp_path / "s.csv", 'id,name\n1,a\n2,b,c\n3\n4,"unterminated\n5,e\n')
+    extraction = read(tmp_path, glob="*.csv")
+    assert rows(extraction) == [{"id": 1, "name": "a"}]
+    assert [(r.location, r.record) for r in extraction.rejects()] == [
+        ("s.csv:3", "2,b,c"),
+        ("s.csv:4", "3"),
+        ("s.csv:5", '4,"unterminated\n5,e\n'),
+    ]
+
+
+def file_project(root: Path, contract: str = "evolve") -> Path:
+    (root / "data").mkdir(parents=True)
+    (root / "headwater.yaml").write_text(
+        "name: shop\n"
+        "connections:\n  drop: {type: files, url: data}\n"
+        f"sources:\n  drops:\n    connection: drop\n"
+        f"    load: {{strategy: append, contract: {contract}}}\n"
+        "    tables:\n      - {name: t, glob: '*.csv'}\n"
+        "pipelines:\n  p:\n    tasks:\n      - ingest: drops\n"
+    )
+    return root
+
+
+@pytest.mark.parametrize("contract", ["evolve", "discard_row", "discard_value"])
+def test_a_value_that_does_not_read_as_the_tables_type_is_quarantined_with_file_and_line(
+    tmp_path: Path, contract: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from headwater import Workspace
+    from headwater.cli import app
+
+    root = file_project(tmp_path / "p", contract)
+    write(root / "data" / "a.csv", "id,n\n1,2\n3,4\n")
+    ws = Workspace.open(root)
+    try:
+        ws.run("p")
+        # alone, this file's `n` reads as text; the table says BIGINT
+        write(root / "data" / "b.csv", "id,n\n5,6\n7,x\n9,10\n")
+        record = ws.run("p")
+        assert ws.query("SELECT id, n FROM raw.t ORDER BY id").to_pylist() == [
+            {"id": i, "n": n} for i, n in [(1, 2), (3, 4), (5, 6), (9, 10)]
+        ]
+        quarantined = ws.query(
+            'SELECT "column", location, record, reason FROM raw.t__quarantine'
+        ).to_pylist()
+        assert record.tasks[0].details["rejected"] == 1
+        assert record.tasks[0].details["quarantine"] == "raw.t__quarantine"
+    finally:
+        ws.close()
+    assert quarantined == [
+        {
+            "column": "n",
+            "location": "b.csv:3",
+            "record": "7,x",
+            "reason": 'cast: Error when converting column "n". Could not convert string "x" '
+            "to 'BIGINT'",
+        }
+    ]
+    write(root / "data" / "c.csv", "id,n\n11,y\n")
+    shown = CliRunner().invoke(app, ["run", "p", "-p", str(root)])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "quarantine: raw.t: 1 row kept out of the table, in raw.t__quarantine — to see them: "
+        'headwater query "SELECT * FROM raw.t__quarantine"'
+    ) in shown.output
+
+
+def test_json_lines_fields_of_mixed_types_are_text_not_json_text(tmp_path: Path) -> None:
+    lines = [
+        {"id": 1, "a": 1, "s": {"b": 1}, "l": [1]},
+        {"id": 2, "a": "x", "s": {"b": "y"}, "l": ["z", 2]},
+        {"id": 3, "a": 2.5, "s": {"b": {"c": 1}}, "l": None},
+        {"id": 4, "a": True, "s": None},
+        {"id": 5, "a": {"k": "v"}, "s": {"b": 'q"uote'}},
+        {"id": 6, "a": None},
+    ]
+    write(tmp_path / "m.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    extraction = read(tmp_path, glob="*.jsonl")
+    assert extraction.schema.field("a").type == pa.string()
+    assert rows(extraction, "id") == [
+        {"id": 1, "a": "1", "s": {"b": "1"}, "l": ["1"]},
+        {"id": 2, "a": "x", "s": {"b": "y"}, "l": ["z", "2"]},
+        {"id": 3, "a": "2.5", "s": {"b": '{"c":1}'}, "l": None},
+        {"id": 4, "a": "true", "s": None, "l": None},
+        {"id": 5, "a": '{"k":"v"}', "s": {"b": 'q"uote'}, "l": None},
+        {"id": 6, "a": None, "s": None, "l": None},
+    ]
+
+
+def test_a_json_line_over_the_limit_is_a_json_lines_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headwater.ingest.files import jsonl_files
+
+    monkeypatch.setattr(jsonl_files, "MAX_LINE_BYTES", 1 << 20)
+    line = json.dumps({"id": 2, "s": "y" * (2 << 20)})
+    write(tmp_path / "big.jsonl", '{"id": 1}\n' + line + "\n")
+    with pytest.raises(
+        SourceError,
+        match=rf"cannot read big\.jsonl as JSON Lines: line 2 is {len(line):,} bytes long, "
+        r"more than the 1,048,576 bytes a line may have",
+    ) as info:
+        read(tmp_path, glob="*.jsonl")
+    assert "CSV" not in str(info.value)
+    assert info.value.hint == "split the object into several lines, or keep it in a file of its own"

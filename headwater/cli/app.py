@@ -506,8 +506,24 @@ def _print_run(record: RunRecord, ws: Workspace | None = None) -> None:
     err.print(
         f"{_status(record.status.value)}: {counted(len(record.tasks), 'task')}{rows}{seconds}"
     )
+    _print_quarantined(record)
     if ws is not None:
         _print_warnings(ws, record.run_id)
+
+
+def _print_quarantined(record: RunRecord) -> None:
+    """Where the rows a load kept out of its table went, and the query that shows them."""
+    for t in record.tasks:
+        details = t.details or {}
+        if details.get("rejected") and details.get("quarantine"):
+            err.print(
+                f"[yellow]quarantine[/yellow]: {t.task_id}: "
+                f"{counted(int(details['rejected']), 'row')} kept out of the table, in "
+                f"{details['quarantine']} — to see them: "
+                f'headwater query "SELECT * FROM {details["quarantine"]}"',
+                soft_wrap=True,
+                highlight=False,
+            )
 
 
 def _print_warnings(ws: Workspace, run_id: str) -> None:

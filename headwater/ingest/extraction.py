@@ -36,6 +36,9 @@ class ReadContext:
     landing: Path | None = None  # where raw input may be kept, when the source asks for it
     # records fetched so far, for a source that reads everything before it returns (an API)
     progress: Callable[[int], None] | None = None
+    # the table's columns (None: a new table); a source whose input has no types of its own
+    # (CSV) reads its columns as these, so a value that does not fit is a reject of the source
+    table_schema: pa.Schema | None = None
 
 
 @dataclass

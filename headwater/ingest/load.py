@@ -109,15 +109,23 @@ def load(
     exists = lake.exists(target)
     prior = LoadState() if full_refresh or not exists else committed_state(lake, target)
     start = _start(prior, settings)
+    current = lake.arrow_schema(target) if exists else None
+    if settings.strategy == "scd2" and current is not None:
+        current = pa.schema([f for f in current if f.name not in HISTORY_COLUMNS])
     extraction = resource.read(
-        ReadContext(run_id, settings.cursor, start, prior.source, landing, progress=on_rows)
+        ReadContext(
+            run_id,
+            settings.cursor,
+            start,
+            prior.source,
+            landing,
+            progress=on_rows,
+            table_schema=current,
+        )
     )
     if not extraction.schema.names:  # nothing matched (an empty glob): nothing to load
         return LoadResult(target, settings.strategy, None, 0, 0, 0, 0, changed=False)
     _require_columns(target, extraction.schema, settings)
-    current = lake.arrow_schema(target) if exists else None
-    if settings.strategy == "scd2" and current is not None:
-        current = pa.schema([f for f in current if f.name not in HISTORY_COLUMNS])
     job = _Job(
         lake=lake,
         target=target,

@@ -19,6 +19,7 @@ from headwater.ingest.load import load
 from headwater.ingest.resources import resource_for
 from headwater.ingest.sql_source import SqlResource
 from headwater.ingest.sql_table import ingest_table, probe
+from headwater.lake.quarantine import quarantine_name
 from headwater.lake.schema_changes import SchemaChange, schema_changes, source_changes
 from headwater.orchestrate.task import IngestSpec, ModelSpec, Task, TaskOutcome
 from headwater.project.config import Load
@@ -97,6 +98,8 @@ def run_ingest(
         "rejected": result.rejected,
         "cursor": None if result.cursor is None else str(result.cursor),
     }
+    if result.rejected:
+        details["quarantine"] = quarantine_name(target)
     return TaskOutcome(
         rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id, details=details
     )

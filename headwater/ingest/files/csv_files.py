@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from headwater.connect.sql.duckdb_types import common_type
 from headwater.connect.sql.quoting import ident, literal
@@ -20,6 +22,7 @@ from headwater.connect.storage import FileEntry
 from headwater.errors import SourceError
 from headwater.ingest.extraction import Reject
 from headwater.ingest.files.scan import FILE, Scan
+from headwater.ingest.files.table_types import read_types
 from headwater.project.files import FileTable
 
 
@@ -32,7 +35,11 @@ class Layout:
 
 
 def scan(
-    con: duckdb.DuckDBPyConnection, entries: list[FileEntry], table: FileTable, kind: str
+    con: duckdb.DuckDBPyConnection,
+    entries: list[FileEntry],
+    table: FileTable,
+    kind: str,
+    table_schema: pa.Schema | None = None,
 ) -> Scan:
     user = _user_options(table, kind)
     groups: dict[Layout, list[FileEntry]] = {}
@@ -46,6 +53,7 @@ def scan(
         for name, t in columns:
             types.setdefault(name, []).append(t)
     union = {name: common_type(con, found) for name, found in types.items()}
+    union = read_types(con, union, table_schema)
     queries = [_select(layout, files, union) for layout, files in groups.items()]
     return Scan(queries, {e.location: e.path for e in entries}, _rejects(entries))
 
@@ -82,11 +90,16 @@ def _sniff(
         ) from exc
     assert row is not None
     delim, quote, escape, newline, comment, skip, header, columns, dates, stamps = row
+    quote, escape = _unempty(quote), _unempty(escape)
+    if not quote and "quote" not in user:
+        # ragged lines make the sniffer give up on quotes; read without them, an unterminated
+        # quote would load as data instead of being rejected
+        quote, escape = '"', escape or '"'
     options = dict(user)
     options.update(
         delim=literal(delim),
-        quote=literal(_unempty(quote)),
-        escape=literal(_unempty(escape)),
+        quote=literal(quote),
+        escape=literal(escape),
         new_line=literal(newline),
         comment=literal(_unempty(comment)),
         skip=str(int(skip)),
@@ -125,21 +138,33 @@ def _rejects(entries: Iterable[FileEntry]) -> Any:
             "e.csv_line FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id) "
             "ORDER BY s.file_path, e.line, e.column_idx"
         ).fetchall()
+        # a line can have several errors (too many columns and a value that does not cast):
+        # it is still one rejected line
         return [
-            Reject(
-                reason=_reason(kind, message),
-                record=raw or "",
-                location=f"{paths.get(file, file)}:{line}",
-                column=column,
-            )
-            for file, line, column, kind, message, raw in rows
+            _one_reject(paths.get(file, file), line, list(errors))
+            for (file, line), errors in groupby(rows, key=lambda r: (r[0], r[1]))
         ]
 
     return collect
 
 
+def _one_reject(path: str, line: int, errors: list[tuple[Any, ...]]) -> Reject:
+    columns = list(dict.fromkeys(column for _, _, column, _, _, _ in errors if column))
+    return Reject(
+        reason="; ".join(_reason(kind, message) for _, _, _, kind, message, _ in errors),
+        record=errors[0][5] or "",
+        location=f"{path}:{line}",
+        column=", ".join(columns) or None,
+    )
+
+
 def _reason(kind: str, message: str) -> str:
     reason = f"{kind.lower()}: {message}"
+    if kind == "UNQUOTED VALUE":
+        reason += (
+            " The quote is not closed: the lines after it, to the end of the file, are read"
+            " as part of this value and kept here; close the quote or set `quote:` on the table."
+        )
     if kind == "INVALID ENCODING":
         reason += " Set `encoding:` on the table (utf-8, utf-16 or latin-1) to read this file."
     return reason

@@ -7,24 +7,33 @@ ones; only their text comes back to Python, with the line number counted from th
 offsets. A file with bad lines is rewritten without them into the work folder (rare, and
 only that file); then one ``read_json`` reads every file with types inferred over all rows.
 Measured on 1M lines (110 MB): the line pass takes 0.35 s next to 1.1 s for ``read_json``.
+
+The types are inferred once (binding ``read_json`` over every line), then the files are read
+with those types given as ``columns``. A field whose values have different JSON types across
+lines is inferred as DuckDB's JSON type, which would store a string as its JSON text (``"x"``);
+it is read as VARCHAR instead: a string as its characters, any other value as its JSON text
+(``1``, ``2.5``, ``true``, ``{"b":1}``). Measured on 1M lines: 1.6 s to infer and 0.6 s to read,
+against 3.4 s for one ``read_json`` that infers and reads.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
 import pyarrow.compute as pc
+from duckdb.sqltypes import DuckDBPyType
 
-from headwater.connect.sql.quoting import literal
+from headwater.connect.sql.quoting import ident, literal
 from headwater.connect.storage import FileEntry
 from headwater.errors import SourceError
 from headwater.ingest.extraction import Reject
 from headwater.ingest.files.scan import FILE, Scan
 
 # A line longer than this is an error of the line pass (as for read_json's objects).
-MAX_LINE_BYTES = 64 << 20
+MAX_LINE_BYTES = 1 << 30
 BATCH_ROWS = 200_000
 
 # A line read_json takes: blank, or one JSON object (CASE: json_type raises on invalid text).
@@ -53,12 +62,35 @@ def scan(con: duckdb.DuckDBPyConnection, entries: list[FileEntry], workdir: Path
             _rewrite_without(con, entry, location)
         locations[location] = entry.path
     listing = "[" + ", ".join(literal(loc) for loc in locations) + "]"
-    query = (
-        f"SELECT * FROM read_json({listing}, format = 'newline_delimited', records = true, "
-        "union_by_name = true, sample_size = -1, maximum_depth = -1, "
-        f"maximum_object_size = {MAX_LINE_BYTES}, filename = {literal(FILE)})"
+    common = (
+        f"format = 'newline_delimited', records = true, maximum_object_size = {MAX_LINE_BYTES}, "
+        f"filename = {literal(FILE)}"
     )
+    inferred = con.sql(
+        f"SELECT * FROM read_json({listing}, {common}, union_by_name = true, sample_size = -1, "
+        "maximum_depth = -1)"
+    )
+    columns = ", ".join(
+        f"{literal(name)}: {literal(_read_type(t))}"
+        for name, t in zip(inferred.columns, inferred.types, strict=True)
+        if name != FILE
+    )
+    query = f"SELECT * FROM read_json({listing}, {common}, columns = {{{columns}}})"
     return Scan([query], locations, found=found)
+
+
+def _read_type(t: DuckDBPyType) -> str:
+    """The type to read a column as: the inferred one, with VARCHAR for JSON (mixed types)."""
+    if str(t) == "JSON":
+        return "VARCHAR"
+    if t.id == "struct":
+        fields = [(n, c) for n, c in t.children if isinstance(c, DuckDBPyType)]
+        return "STRUCT(" + ", ".join(f"{ident(n)} {_read_type(c)}" for n, c in fields) + ")"
+    if t.id == "list":
+        return _read_type(t.child) + "[]"
+    if t.id == "map":
+        return f"MAP({_read_type(t.key)}, {_read_type(t.value)})"
+    return str(t)
 
 
 def _bad_lines(con: duckdb.DuckDBPyConnection, entry: FileEntry) -> list[Reject]:
@@ -73,11 +105,26 @@ def _bad_lines(con: duckdb.DuckDBPyConnection, entry: FileEntry) -> list[Reject]
                 out.append(Reject(_why(text), text, f"{entry.path}:{offset + index + 1}"))
             offset += batch.num_rows
     except duckdb.Error as exc:
+        too_long = _too_long(str(exc))
+        if too_long is not None:
+            raise SourceError(
+                f"cannot read {entry.path} as JSON Lines: line {too_long[0]} is {too_long[1]:,} "
+                f"bytes long, more than the {MAX_LINE_BYTES:,} bytes a line may have",
+                hint="split the object into several lines, or keep it in a file of its own",
+            ) from exc
         raise SourceError(
             f"cannot read {entry.path} as JSON Lines: {str(exc).strip().splitlines()[0]}",
             hint="check that the file is UTF-8 JSON, one object per line, or set `format:`",
         ) from exc
     return out
+
+
+def _too_long(message: str) -> tuple[int, int] | None:
+    """The line number and size DuckDB's line reader reports for a line over the limit."""
+    found = re.search(
+        r"on Line: (\d+).*line size of \d+ bytes exceeded\. Actual Size:(\d+)", message, re.S
+    )
+    return None if found is None else (int(found[1]), int(found[2]))
 
 
 def _why(text: str) -> str:

@@ -78,7 +78,7 @@ class FileResource:
         try:
             con.execute("SET TimeZone = 'UTC'")
             attach(self.storage, con)
-            scan = self._scan(con, todo, kind, workdir)
+            scan = self._scan(con, todo, kind, workdir, context)
             stream = Stream(con, scan, self._select(scan), self.batch_rows, workdir)
             reader = stream.reader(self.table.glob)
         except BaseException:
@@ -93,10 +93,15 @@ class FileResource:
         )
 
     def _scan(
-        self, con: duckdb.DuckDBPyConnection, todo: list[FileEntry], kind: str, workdir: Path
+        self,
+        con: duckdb.DuckDBPyConnection,
+        todo: list[FileEntry],
+        kind: str,
+        workdir: Path,
+        context: ReadContext,
     ) -> Scan:
         if kind in ("csv", "tsv"):
-            return csv_files.scan(con, todo, self.table, kind)
+            return csv_files.scan(con, todo, self.table, kind, context.table_schema)
         if kind == "jsonl":
             return jsonl_files.scan(con, todo, workdir)
         return whole_files.scan(todo, kind)
