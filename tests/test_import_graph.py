@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "headwater"
 # Lowest first. A package may import those in earlier layers only (and itself).
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"durations", "json_values", "lazy", "retry", "stopping", "tempdirs"},
+    {"durations", "guides", "json_values", "lazy", "retry", "stopping", "tempdirs"},
     {"project"},
     {"connect"},
     {"state", "samples"},

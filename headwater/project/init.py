@@ -7,7 +7,7 @@ from pathlib import Path
 from headwater.errors import ProjectError
 
 PROJECT = """\
-# A Headwater project. Reference: docs/project-file.md
+# A Headwater project. Reference: `headwater guide project-file`
 name: {name}
 
 variables:

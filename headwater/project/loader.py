@@ -67,7 +67,7 @@ def load_project(
             "the project file must be a mapping with at least `name:`",
             file=shown,
             line=1,
-            hint="see docs/project-file.md",
+            hint="see `headwater guide project-file`",
         )
     declared = _declared_variables(doc, shown)
     values = resolve(declared, dict(variables or {}), environ)
@@ -90,7 +90,7 @@ def load_project(
             file=shown,
             line=doc.line_of(path),
             key=".".join(str(p) for p in path),
-            hint="see docs/project-file.md#load-strategies",
+            hint="see `headwater guide project-file load-strategies`",
         )
     return Project(root=file.parent, config=config, variables=values)
 
@@ -135,7 +135,9 @@ def _file_error(exc: ValidationError, doc: Document, data: Any, file: str) -> Pr
     message = problems[0][2]
     if len(problems) > 1:
         message += "".join(f"\n  {file}:{line}: {text}" for _, line, text in problems[1:])
-    return ProjectFileError(message, file=file, line=first_line, hint="see docs/project-file.md")
+    return ProjectFileError(
+        message, file=file, line=first_line, hint="see `headwater guide project-file`"
+    )
 
 
 def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[str | int, ...]:

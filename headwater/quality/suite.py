@@ -64,7 +64,7 @@ def load_suites(
                 "a checks file is a mapping of table name to a list of checks",
                 file=str(path),
                 line=1,
-                hint="see docs/quality.md",
+                hint="see `headwater guide quality`",
             )
         suites[path.stem] = _suite(path.stem, str(path), data, doc, ())
     return suites
@@ -121,7 +121,7 @@ def _suite(name: str, file: str, data: Mapping[str, Any], doc: Any, at: tuple[An
                     f"{table}[{index}]: {_message(exc)}",
                     file=file,
                     line=doc.line_of((*at, table, index)) if doc else None,
-                    hint="see docs/quality.md for every check and its arguments",
+                    hint="`headwater guide quality the-checks` lists every check and its arguments",
                 ) from None
         names = [c.label for c in parsed]
         twice = sorted({n for n in names if names.count(n) > 1})
