@@ -15,6 +15,7 @@ from headwater import RunFailed, Workspace
 from headwater.orchestrate.schedule import key
 from headwater.orchestrate.scheduler import Scheduler
 from headwater.state import schema
+from headwater.state.records import RunStatus
 from tests.orchestration_support import make_project, statuses, unique
 
 
@@ -82,12 +83,63 @@ def test_without_catchup_only_the_latest_interval_runs(tmp_path: Path) -> None:
     root = daily_project(tmp_path / "p")
     text = (root / "headwater.yaml").read_text().replace("catchup: true", "catchup: false")
     (root / "headwater.yaml").write_text(text.replace("    end_date: 2024-01-05\n", ""))
-    scheduler = Workspace.open(root).scheduler()
+    ws = Workspace.open(root)
+    scheduled_run(ws, datetime(2024, 3, 8, tzinfo=UTC))  # it ran on schedule before
+    scheduler = ws.scheduler()
     drain(scheduler, datetime(2024, 3, 10, 12, tzinfo=UTC))
     assert [p.name[:10] for p in (root / "stamps").iterdir()] == ["2024-03-09"]
     # it started far later than due: the missed schedule is an alert
     kinds = [e.kind for e in Workspace.open(root).store.events()]
     assert "schedule_missed" in kinds
+    (missed,) = ws.store.events("schedule_missed")
+    due = [r.run_id for r in ws.runs("daily") if r.logical_date == datetime(2024, 3, 9, tzinfo=UTC)]
+    assert [missed.run_id] == due
+    assert missed.message == (
+        "pipeline `daily`: the run due at 2024-03-10 00:00 UTC starts 720 min late "
+        "(was the scheduler down?)"
+    )
+
+
+def scheduled_run(ws: Workspace, logical: datetime) -> None:
+    """Record a successful run the scheduler made for ``logical`` (of the daily pipeline)."""
+    interval = (logical, logical + timedelta(days=1))
+    run_id = ws.store.start_run(
+        "daily",
+        trigger="schedule",
+        logical_date=logical,
+        interval=interval,
+        schedule_key=key(logical),
+    )
+    assert run_id is not None
+    ws.store.finish_run(run_id, RunStatus.SUCCESS)
+
+
+def test_the_first_scheduled_run_of_a_pipeline_is_not_a_missed_schedule(tmp_path: Path) -> None:
+    root = daily_project(tmp_path / "p")
+    text = (root / "headwater.yaml").read_text().replace("catchup: true", "catchup: false")
+    (root / "headwater.yaml").write_text(text.replace("    end_date: 2024-01-05\n", ""))
+    ws = Workspace.open(root)
+    # run by hand and backfilled before the scheduler ever ran it (a schedule just added)
+    ws.run("daily", logical_date=datetime(2024, 3, 7, tzinfo=UTC))
+    ws.backfill("daily", datetime(2024, 3, 8, tzinfo=UTC), datetime(2024, 3, 8, tzinfo=UTC))
+    scheduler = ws.scheduler()
+    report = scheduler.tick(datetime(2024, 3, 10, 12, tzinfo=UTC))  # 12 h after it was due
+    for thread in list(scheduler.running.values()):
+        thread.join(timeout=60)
+    assert report.alerts == []
+    assert ws.store.events("schedule_missed") == []
+    scheduled = [(r.logical_date, r.status) for r in ws.runs("daily") if r.trigger == "schedule"]
+    assert scheduled == [(datetime(2024, 3, 9, tzinfo=UTC), "success")]
+    # from then on it has a scheduled run: the next one starting late is a missed schedule
+    report = scheduler.tick(datetime(2024, 3, 11, 6, tzinfo=UTC))
+    for thread in list(scheduler.running.values()):
+        thread.join(timeout=60)
+    assert report.alerts == [
+        "pipeline `daily`: the run due at 2024-03-11 00:00 UTC starts 360 min late "
+        "(was the scheduler down?)"
+    ]
+    assert [e.kind for e in ws.store.events("schedule_missed")] == ["schedule_missed"]
+    ws.close()
 
 
 @pytest.mark.postgres
