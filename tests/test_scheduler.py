@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from headwater import Workspace
+from headwater import RunFailed, Workspace
+from headwater.orchestrate.schedule import key
 from headwater.orchestrate.scheduler import Scheduler
 from headwater.state import schema
+from headwater.state.records import RunStatus
 from tests.orchestration_support import make_project, statuses, unique
 
 
@@ -81,12 +83,63 @@ def test_without_catchup_only_the_latest_interval_runs(tmp_path: Path) -> None:
     root = daily_project(tmp_path / "p")
     text = (root / "headwater.yaml").read_text().replace("catchup: true", "catchup: false")
     (root / "headwater.yaml").write_text(text.replace("    end_date: 2024-01-05\n", ""))
-    scheduler = Workspace.open(root).scheduler()
+    ws = Workspace.open(root)
+    scheduled_run(ws, datetime(2024, 3, 8, tzinfo=UTC))  # it ran on schedule before
+    scheduler = ws.scheduler()
     drain(scheduler, datetime(2024, 3, 10, 12, tzinfo=UTC))
     assert [p.name[:10] for p in (root / "stamps").iterdir()] == ["2024-03-09"]
     # it started far later than due: the missed schedule is an alert
     kinds = [e.kind for e in Workspace.open(root).store.events()]
     assert "schedule_missed" in kinds
+    (missed,) = ws.store.events("schedule_missed")
+    due = [r.run_id for r in ws.runs("daily") if r.logical_date == datetime(2024, 3, 9, tzinfo=UTC)]
+    assert [missed.run_id] == due
+    assert missed.message == (
+        "pipeline `daily`: the run due at 2024-03-10 00:00 UTC starts 720 min late "
+        "(was the scheduler down?)"
+    )
+
+
+def scheduled_run(ws: Workspace, logical: datetime) -> None:
+    """Record a successful run the scheduler made for ``logical`` (of the daily pipeline)."""
+    interval = (logical, logical + timedelta(days=1))
+    run_id = ws.store.start_run(
+        "daily",
+        trigger="schedule",
+        logical_date=logical,
+        interval=interval,
+        schedule_key=key(logical),
+    )
+    assert run_id is not None
+    ws.store.finish_run(run_id, RunStatus.SUCCESS)
+
+
+def test_the_first_scheduled_run_of_a_pipeline_is_not_a_missed_schedule(tmp_path: Path) -> None:
+    root = daily_project(tmp_path / "p")
+    text = (root / "headwater.yaml").read_text().replace("catchup: true", "catchup: false")
+    (root / "headwater.yaml").write_text(text.replace("    end_date: 2024-01-05\n", ""))
+    ws = Workspace.open(root)
+    # run by hand and backfilled before the scheduler ever ran it (a schedule just added)
+    ws.run("daily", logical_date=datetime(2024, 3, 7, tzinfo=UTC))
+    ws.backfill("daily", datetime(2024, 3, 8, tzinfo=UTC), datetime(2024, 3, 8, tzinfo=UTC))
+    scheduler = ws.scheduler()
+    report = scheduler.tick(datetime(2024, 3, 10, 12, tzinfo=UTC))  # 12 h after it was due
+    for thread in list(scheduler.running.values()):
+        thread.join(timeout=60)
+    assert report.alerts == []
+    assert ws.store.events("schedule_missed") == []
+    scheduled = [(r.logical_date, r.status) for r in ws.runs("daily") if r.trigger == "schedule"]
+    assert scheduled == [(datetime(2024, 3, 9, tzinfo=UTC), "success")]
+    # from then on it has a scheduled run: the next one starting late is a missed schedule
+    report = scheduler.tick(datetime(2024, 3, 11, 6, tzinfo=UTC))
+    for thread in list(scheduler.running.values()):
+        thread.join(timeout=60)
+    assert report.alerts == [
+        "pipeline `daily`: the run due at 2024-03-11 00:00 UTC starts 360 min late "
+        "(was the scheduler down?)"
+    ]
+    assert [e.kind for e in ws.store.events("schedule_missed")] == ["schedule_missed"]
+    ws.close()
 
 
 @pytest.mark.postgres
@@ -233,16 +286,105 @@ def test_backfill_runs_each_date_once_and_skips_done_dates(tmp_path: Path) -> No
     ws = Workspace.open(root)
     records = ws.backfill(
         "daily", datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 4, tzinfo=UTC), max_active=2
-    )
+    ).runs
     assert sorted(r.logical_date.day for r in records if r.logical_date) == [2, 3, 4]
     assert {r.trigger for r in records} == {"backfill"}
     stamps = sorted(p.name[:10] for p in (root / "stamps").iterdir())
     assert stamps == ["2024-01-02", "2024-01-03", "2024-01-04"]
-    again = ws.backfill("daily", datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 4, tzinfo=UTC))
+    again = ws.backfill(
+        "daily", datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 4, tzinfo=UTC)
+    ).runs
     assert [r.logical_date.day for r in again if r.logical_date] == [1]
     # the scheduler's catch-up does not redo backfilled dates either
     drain(Workspace.open(root).scheduler(), datetime(2024, 1, 5, 1, tzinfo=UTC))
     assert len(list((root / "stamps").iterdir())) == 4
+
+
+def failing_daily_project(root: Path) -> Path:
+    """A daily pipeline without catch-up whose run for a date fails while `fail-<date>` exists;
+    each successful run leaves a stamp."""
+    mod = unique("flaky")
+    return make_project(
+        root,
+        f"""
+        pipelines:
+          daily:
+            schedule: "@daily"
+            start_date: 2024-01-01
+            max_active_runs: 5
+            tasks:
+              - {{name: stamp, python: "{mod}:stamp"}}
+        """,
+        {
+            mod: """
+            from pathlib import Path
+
+            def stamp(ctx):
+                root = Path(ctx.run.root)
+                if (root / f"fail-{ctx.ds}").exists():
+                    raise RuntimeError(f"no data for {ctx.ds}")
+                (root / "stamps").mkdir(exist_ok=True)
+                (root / "stamps" / f"{ctx.ds}-{ctx.run_id}").write_text(ctx.ds)
+            """
+        },
+    )
+
+
+def day(d: int) -> datetime:
+    return datetime(2024, 1, d, tzinfo=UTC)
+
+
+def test_backfill_skips_dates_with_a_successful_run_of_any_trigger_and_reruns_failed_ones(
+    tmp_path: Path,
+) -> None:
+    root = failing_daily_project(tmp_path / "p")
+    ws = Workspace.open(root)
+    for d in (3, 4):
+        (root / f"fail-2024-01-0{d}").write_text("")
+    ws.run("daily", logical_date=day(2))  # by hand, succeeds
+    with pytest.raises(RunFailed, match="no data for 2024-01-03"):
+        ws.run("daily", logical_date=day(3))  # by hand, fails
+    drain(ws.scheduler(), datetime(2024, 1, 5, 0, 0, 30, tzinfo=UTC))  # scheduled 01-04 fails
+    queued = ws.trigger("daily", logical_date=day(5))  # waiting for a scheduler
+    for d in (3, 4):
+        (root / f"fail-2024-01-0{d}").unlink()
+    before = {(r.trigger, r.logical_date, r.status) for r in ws.runs("daily")}
+    assert before == {
+        ("manual", day(2), "success"),
+        ("manual", day(3), "failed"),
+        ("schedule", day(4), "failed"),
+        ("manual", day(5), "queued"),
+    }
+
+    done = ws.backfill("daily", day(1), day(5))
+    assert [(r.logical_date, r.status, r.trigger) for r in done.runs] == [
+        (day(1), "success", "backfill"),
+        (day(3), "success", "backfill"),  # its only run failed: run again
+        (day(4), "success", "backfill"),  # so did the scheduler's
+    ]
+    assert done.skipped == [day(2)]  # a manual run with --date counts
+    assert done.in_progress == [day(5)]
+    assert sorted(p.name[:10] for p in (root / "stamps").iterdir()) == [
+        "2024-01-01",
+        "2024-01-02",
+        "2024-01-03",
+        "2024-01-04",
+    ]
+    assert ws.store.run(queued).status == "queued"
+    # every date is done now: nothing runs again
+    again = ws.backfill("daily", day(1), day(4))
+    assert again.runs == [] and again.skipped == [day(1), day(2), day(3), day(4)]
+    # --rerun redoes every date, and says nothing was skipped
+    redone = ws.backfill("daily", day(1), day(2), rerun=True)
+    assert [(r.logical_date, r.status) for r in redone.runs] == [
+        (day(1), "success"),
+        (day(2), "success"),
+    ]
+    assert redone.skipped == [] and len(list((root / "stamps").iterdir())) == 6
+    # a date first run by --rerun counts as done for the scheduler's catch-up too
+    ws.backfill("daily", day(6), day(6), rerun=True)
+    assert key(day(6)) in ws.store.schedule_keys("daily")
+    ws.close()
 
 
 def test_paused_pipelines_wait_and_triggered_runs_start(tmp_path: Path) -> None:

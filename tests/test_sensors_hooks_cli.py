@@ -138,3 +138,71 @@ def test_cli_trigger_runs_logs_cancel_pause_and_backfill(tmp_path: Path) -> None
     assert all(statuses(ws, r.run_id) == {"say": "success"} for r in backfilled)
     unknown = runner.invoke(app, ["run", "dayly", *p])
     assert unknown.exit_code == 1 and "did you mean `daily`" in unknown.stderr
+
+
+def test_cli_backfill_skips_dates_run_by_hand_and_reports_them(tmp_path: Path) -> None:
+    mod = unique("filled")
+    root = make_project(
+        tmp_path / "p",
+        f"""
+        pipelines:
+          daily:
+            schedule: "@daily"
+            tasks:
+              - {{name: say, python: "{mod}:say"}}
+        """,
+        {
+            mod: """
+            from pathlib import Path
+
+            def say(ctx):
+                if (Path(ctx.run.root) / f"fail-{ctx.ds}").exists():
+                    raise RuntimeError(f"no data for {ctx.ds}")
+                return ctx.ds
+            """
+        },
+    )
+    runner = CliRunner()
+    p = ["-p", str(root)]
+
+    def lines(result: Any) -> list[str]:
+        """What the command said besides one line per run (which holds the run's id)."""
+        return [line for line in result.stderr.splitlines() if not line.startswith("2024-")]
+
+    assert runner.invoke(app, ["run", "daily", "--date", "2024-01-02", *p]).exit_code == 0
+    (root / "fail-2024-01-03").write_text("")
+    assert runner.invoke(app, ["run", "daily", "--date", "2024-01-03", *p]).exit_code == 1
+    (root / "fail-2024-01-03").unlink()
+    (root / "fail-2024-01-04").write_text("")
+    window = ["--start", "2024-01-01", "--end", "2024-01-04"]
+    first = runner.invoke(app, ["backfill", "daily", *window, *p])
+    assert first.exit_code == 1, first.output
+    assert lines(first) == [
+        "skipped 1 date that already has a successful run: 2024-01-02 (--rerun to run it again)",
+        "backfill of daily: 3 run(s), 1 failed, 2 succeeded",
+    ]
+    # 2024-01-03 failed by hand and ran again; 2024-01-04 failed in the backfill
+    assert sorted(
+        (r.logical_date.day, r.trigger, r.status.value)
+        for r in Workspace.open(root).runs("daily")
+        if r.logical_date
+    ) == [
+        (1, "backfill", "success"),
+        (2, "manual", "success"),
+        (3, "backfill", "success"),
+        (3, "manual", "failed"),
+        (4, "backfill", "failed"),
+    ]
+    (root / "fail-2024-01-04").unlink()
+    second = runner.invoke(app, ["backfill", "daily", *window, *p])
+    assert second.exit_code == 0, second.output
+    ran = [line for line in second.stderr.splitlines() if line.startswith("2024-")]
+    assert len(ran) == 1 and ran[0].startswith("2024-01-04 00:00  success  run ")
+    assert lines(second) == [
+        "skipped 3 dates that already have a successful run: 2024-01-01, 2024-01-02, "
+        "2024-01-03 (--rerun to run them again)",
+        "backfill of daily: 1 run(s), 0 failed, 1 succeeded",
+    ]
+    third = runner.invoke(app, ["backfill", "daily", *window, "--rerun", *p])
+    assert third.exit_code == 0, third.output
+    assert lines(third) == ["backfill of daily: 4 run(s), 0 failed, 4 succeeded"]

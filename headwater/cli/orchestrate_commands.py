@@ -116,7 +116,8 @@ def backfill(
     end: Annotated[str, typer.Option("--end", help="Last logical date, included.")],
     max_active: Annotated[int, typer.Option("--max-active", help="Runs at once.")] = 2,
     rerun: Annotated[
-        bool, typer.Option("--rerun", help="Also run dates that already have a run.")
+        bool,
+        typer.Option("--rerun", help="Also run dates that already have a successful run."),
     ] = False,
     project: ProjectOpt = Path("."),
     var: VarOpt = None,
@@ -124,8 +125,9 @@ def backfill(
 ) -> None:
     """Run a pipeline once per logical date of its schedule between --start and --end.
 
-    Dates that already have a scheduled or backfilled run are skipped (use --rerun to run them
-    again). Exits 1 if any run failed.
+    Dates that already have a successful run (scheduled, backfilled, or `headwater run --date`)
+    are skipped, and so are dates whose run is still queued or running; dates whose runs all
+    failed or were cancelled run again. --rerun runs every date. Exits 1 if any run failed.
 
     Example: headwater backfill simple_dag --start 2024-03-01 --end 2024-03-07 --max-active 3
     """
@@ -143,15 +145,43 @@ def backfill(
             highlight=False,
         )
 
-    records = ws.backfill(pipeline, first, last, max_active, rerun, report)
-    failed = [r for r in records if r.status != "success"]
+    done = ws.backfill(pipeline, first, last, max_active, rerun, report)
+    if done.skipped:
+        one = len(done.skipped) == 1
+        err.print(
+            f"skipped {_dates(done.skipped)} that already {'has' if one else 'have'} a "
+            f"successful run: {_listed(done.skipped)} "
+            f"(--rerun to run {'it' if one else 'them'} again)",
+            highlight=False,
+        )
+    if done.in_progress:
+        one = len(done.in_progress) == 1
+        err.print(
+            f"skipped {_dates(done.in_progress)} whose {'run is' if one else 'runs are'} still "
+            f"queued or running: {_listed(done.in_progress)} (backfill again when "
+            f"{'it ends' if one else 'they end'})",
+            highlight=False,
+        )
+    if not (done.runs or done.skipped or done.in_progress):
+        err.print(f"[dim]the schedule of {pipeline} has no logical date in {start} … {end}[/dim]")
     err.print(
-        f"backfill of {pipeline}: {len(records)} run(s), {len(failed)} failed", highlight=False
+        f"backfill of {pipeline}: {len(done.runs)} run(s), {len(done.failed)} failed, "
+        f"{len(done.succeeded)} succeeded",
+        highlight=False,
     )
-    if not records:
-        err.print("[dim]every date in the range already has a run (use --rerun)[/dim]")
-    if failed:
+    if done.failed:
         raise typer.Exit(1)
+
+
+def _dates(dates: list[datetime]) -> str:
+    return "1 date" if len(dates) == 1 else f"{len(dates)} dates"
+
+
+def _listed(dates: list[datetime], most: int = 20) -> str:
+    """``2024-01-02, 2024-01-03`` (a time only when it is not midnight; a long list cut)."""
+    shown = [f"{d:%Y-%m-%d}" if d.hour == d.minute == 0 else f"{d:%Y-%m-%d %H:%M}" for d in dates]
+    more = f" and {len(shown) - most} more" if len(shown) > most else ""
+    return ", ".join(shown[:most]) + more
 
 
 @app.command()

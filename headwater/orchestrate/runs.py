@@ -1,15 +1,14 @@
-"""Start, resume, queue and backfill runs of a project's pipelines, in a :class:`Scope`."""
+"""Start, resume and queue runs of a project's pipelines, in a :class:`Scope`."""
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import DagError, RunFailed, StateError
+from headwater.errors import RunFailed
 from headwater.orchestrate.catalog import Definition
 from headwater.orchestrate.context import RunContext
 from headwater.orchestrate.dag import Dag
@@ -17,7 +16,7 @@ from headwater.orchestrate.executor import Executor, LocalExecutor
 from headwater.orchestrate.failures import describe_error
 from headwater.orchestrate.hooks import Hooks, emit
 from headwater.orchestrate.runner import RunListener, run_dag
-from headwater.orchestrate.schedule import Schedule, key
+from headwater.orchestrate.schedule import Schedule
 from headwater.project.pipelines import PipelineSettings
 from headwater.state.records import RunRecord, RunStatus
 from headwater.stopping import Terminated
@@ -26,7 +25,7 @@ from headwater.tempdirs import sweep as sweep_tempdirs
 if TYPE_CHECKING:
     from headwater.orchestrate.scope import Scope
 
-__all__ = ["Definition", "backfill", "execute_run", "executor_for", "queue_run", "this_process"]
+__all__ = ["Definition", "execute_run", "executor_for", "queue_run", "this_process"]
 
 
 def this_process() -> str:
@@ -210,63 +209,6 @@ def queue_run(
         schedule_key=schedule_key,
         deadline=_deadline(definition.settings, interval),
     )
-
-
-def backfill(
-    scope: Scope,
-    pipeline: str,
-    start: datetime,
-    end: datetime,
-    max_active: int = 2,
-    rerun: bool = False,
-    on_run: Callable[[RunRecord | RunFailed], None] | None = None,
-) -> list[RunRecord]:
-    """One run per logical date of the schedule in [start, end], ``max_active`` at a time.
-    Dates that already have a scheduled or backfilled run are skipped unless ``rerun``."""
-    definition = scope.catalog.definition(pipeline)
-    schedule = Schedule.of(pipeline, definition.settings)
-    if schedule is None:
-        raise DagError(
-            f"pipeline `{pipeline}` has no schedule, so it has no logical dates to backfill",
-            hint="give it `schedule:` (cron, @daily or `every 1h`), or use "
-            "`headwater run PIPELINE --date D` for one date",
-        )
-    first, last = (d if d.tzinfo else d.replace(tzinfo=UTC) for d in (start, end))
-    if last < first:
-        raise DagError(f"backfill: --end {end:%Y-%m-%d} is before --start {start:%Y-%m-%d}")
-    done = set() if rerun else scope.store.schedule_keys(pipeline)
-    intervals = [i for i in schedule.between(first, last) if key(i[0]) not in done]
-    dag = scope.catalog.plan(pipeline)
-
-    def one(interval: tuple[datetime, datetime]) -> RunRecord:
-        run_id = scope.store.start_run(
-            pipeline,
-            scope.public_variables(),
-            trigger="backfill",
-            logical_date=interval[0],
-            interval=interval,
-            schedule_key=None if rerun else key(interval[0]),
-            owner=this_process(),
-        )
-        if run_id is None:
-            raise StateError(f"a run for {interval[0]:%Y-%m-%d %H:%M} was created meanwhile")
-        return execute_run(scope, pipeline, dag=dag, run_id=run_id)
-
-    records: list[RunRecord] = []
-    with ThreadPoolExecutor(max_workers=max(1, max_active), thread_name_prefix="backfill") as pool:
-        for future in [pool.submit(one, i) for i in intervals]:
-            try:
-                record = future.result()
-            except RunFailed as exc:
-                if on_run:
-                    on_run(exc)
-                if isinstance(exc.run, RunRecord):
-                    records.append(exc.run)
-                continue
-            if on_run:
-                on_run(record)
-            records.append(record)
-    return records
 
 
 def _summary(failed: list[Any]) -> str:

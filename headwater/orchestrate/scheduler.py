@@ -122,9 +122,12 @@ class Scheduler:
                 continue  # another scheduler created it
             report.created.append((name, run_id))
             late = now - interval[1]
+            # a pipeline the scheduler never ran (new, or its schedule just added) starts with
+            # the interval that ended last: late by definition, but nothing was missed
             if (
                 late > timedelta(seconds=max(60.0, 3 * self.heartbeat_every))
                 and not settings.catchup
+                and self.scope.store.scheduled_before(name, interval[0])
             ):
                 message = (
                     f"pipeline `{name}`: the run due at {interval[1]:%Y-%m-%d %H:%M} UTC starts "

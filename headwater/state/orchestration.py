@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,6 +76,44 @@ class OrchestrationState:
                 )
             ).scalars()
             return set(rows)
+
+    def dated_runs(
+        self, pipeline: str, first: datetime, last: datetime
+    ) -> list[tuple[datetime, RunStatus, str | None]]:
+        """(logical date, status, schedule key) of the pipeline's runs dated in [first, last],
+        whatever started them: the scheduler, a backfill, ``headwater run --date``."""
+        runs = schema.runs
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(runs.c.logical_date, runs.c.status, runs.c.schedule_key).where(
+                    runs.c.pipeline == pipeline,
+                    runs.c.logical_date >= first,
+                    runs.c.logical_date <= last,
+                )
+            ).all()
+        return [
+            (
+                r.logical_date if r.logical_date.tzinfo else r.logical_date.replace(tzinfo=UTC),
+                RunStatus(r.status),
+                r.schedule_key,
+            )
+            for r in rows
+        ]
+
+    def scheduled_before(self, pipeline: str, logical_date: datetime) -> bool:
+        """Whether the scheduler has created a run of ``pipeline`` for an earlier date."""
+        runs = schema.runs
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(runs.c.run_id)
+                .where(
+                    runs.c.pipeline == pipeline,
+                    runs.c.trigger == "schedule",
+                    runs.c.logical_date < logical_date,
+                )
+                .limit(1)
+            ).first()
+        return found is not None
 
     def request_cancel(self, run_id: str) -> bool:
         """Ask the run's owner to stop it; a queued run is cancelled at once. False if the run

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from headwater.connect.sql.databases import Databases
     from headwater.lake import Lake
     from headwater.orchestrate import Dag, RunListener
+    from headwater.orchestrate.backfill import Backfill
     from headwater.orchestrate.catalog import Definition, PipelineCatalog
     from headwater.orchestrate.scheduler import Scheduler
     from headwater.orchestrate.scope import Scope
@@ -151,9 +152,10 @@ class Pipelines:
         max_active: int = 2,
         rerun: bool = False,
         on_run: Callable[[Any], None] | None = None,
-    ) -> list[RunRecord]:
-        """One run per logical date in [start, end], ``max_active`` at a time."""
-        from headwater.orchestrate.runs import backfill
+    ) -> Backfill:
+        """One run per logical date in [start, end], ``max_active`` at a time; dates that
+        already have a successful run are skipped unless ``rerun`` (see :class:`Backfill`)."""
+        from headwater.orchestrate.backfill import backfill
 
         return backfill(self.scope, pipeline, start, end, max_active, rerun, on_run)
 
