@@ -76,7 +76,7 @@ class PipelineCatalog:
                     cfg.connections,
                 )
             except DagError as exc:  # the tasks are written in the project file: name it
-                raise DagError(f"{definition.origin}: {exc.message}", hint=exc.hint) from exc
+                raise DagError(f"{exc.message} (in {definition.origin})", hint=exc.hint) from exc
         builder = DagBuilder(
             pipeline, definition.settings, cfg.sources, self.models, cfg.pools, cfg.connections
         )
