@@ -173,3 +173,15 @@ def live_files(root: Path) -> set[str]:
             for info in ws.tables()
             for task in ws.lake.table(info.name).scan().plan_files()
         }
+
+
+def wait_for_run(root: Path, process: subprocess.Popen[str], runs_before: int) -> None:
+    """Until ``process`` has recorded its run (its tasks start from then on)."""
+    deadline = time.monotonic() + 120
+    while True:
+        assert process.poll() is None, process.communicate()
+        with Workspace.open(root) as ws:
+            if len(ws.runs()) > runs_before:
+                return
+        assert time.monotonic() < deadline, "the run was never recorded"
+        time.sleep(0.05)

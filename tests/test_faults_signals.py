@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -28,18 +27,6 @@ SEED = 4417
 TRIALS = ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGTERM, 143))
 
 
-def _wait_for_run(root: Path, process: subprocess.Popen[str], runs_before: int) -> None:
-    """Until the process has recorded its run (it handles signals from then on)."""
-    deadline = time.monotonic() + 120
-    while True:
-        assert process.poll() is None, process.communicate()
-        with Workspace.open(root) as ws:
-            if len(ws.runs()) > runs_before:
-                return
-        assert time.monotonic() < deadline, "the run was never recorded"
-        time.sleep(0.05)
-
-
 def test_sigint_and_sigterm_at_random_moments_cancel_the_run_cleanly(
     tmp_path: Path, mysql_url: str
 ) -> None:
@@ -58,7 +45,7 @@ def test_sigint_and_sigterm_at_random_moments_cancel_the_run_cleanly(
             last += ROWS
             fs.update(engine, version=trial + 2)
             process = fs.cli(root, "run", "p", env=env)
-            _wait_for_run(root, process, runs_before=2 * trial + 1)
+            fs.wait_for_run(root, process, runs_before=2 * trial + 1)
             time.sleep(rng.uniform(0.0, 1.0))
             process.send_signal(sig)
             try:
