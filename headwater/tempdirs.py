@@ -44,3 +44,19 @@ def sweep(folder: Path | None = None) -> list[Path]:
             if not entry.exists():
                 removed.append(entry)
     return removed
+
+
+def remove_own(folder: Path | None = None) -> list[Path]:
+    """Delete this process's folders of :func:`make`: for a process about to leave without
+    waiting for the threads that still write to them (nothing of theirs is published)."""
+    root = Path(folder or tempfile.gettempdir())
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in root.iterdir():
+            match = _OWNED.match(entry.name)
+            if match is None or int(match["pid"]) != os.getpid() or not entry.is_dir():
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            if not entry.exists():
+                removed.append(entry)
+    return removed

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from headwater import tempdirs
 from headwater.cli.help_text import Typer
 from headwater.cli.output import Format, counted, write_stream
 from headwater.errors import HeadwaterError, RunFailed
@@ -116,6 +117,9 @@ def _leave(code: int) -> None:
     ]
     for thread in others:
         thread.join(max(0.0, deadline - time.monotonic()))
+    # a task stopped between making its staging folder and its cleanup, or one still running
+    # (it ends with the process), leaves files nothing will publish
+    tempdirs.remove_own()
     if any(thread.is_alive() for thread in others):
         sys.stdout.flush()
         sys.stderr.flush()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import DagError, did_you_mean
+from headwater.errors import DagError, ModelError, did_you_mean
 from headwater.orchestrate.dag import Dag
 from headwater.orchestrate.task import (
     IngestSpec,
@@ -179,7 +179,11 @@ class DagBuilder:
             self._models = self._models()
         graph = self._models
         ids = []
-        for model in graph.select(selectors):
+        try:
+            selected = graph.select(selectors)
+        except ModelError as exc:  # the pipeline's selector is wrong, not a model
+            raise DagError(f"pipeline `{self.name}`: {exc.message}", hint=exc.hint) from exc
+        for model in selected:
             spec = ModelSpec(graph.models[model])
             ids.append(self.add(model, "model", spec, after, options, model))
         return ids

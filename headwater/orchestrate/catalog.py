@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from headwater.errors import ProjectError, did_you_mean
+from headwater.errors import DagError, ProjectError, did_you_mean
 from headwater.project.pipelines import PipelineSettings
 
 if TYPE_CHECKING:
@@ -66,14 +66,17 @@ class PipelineCatalog:
         python = self._python.get(pipeline)
         # the model graph (which may read the catalog) is made only when a step selects models
         if python is None:
-            return plan_pipeline(
-                pipeline,
-                cfg.pipelines[pipeline],
-                cfg.sources,
-                self.models,
-                cfg.pools,
-                cfg.connections,
-            )
+            try:
+                return plan_pipeline(
+                    pipeline,
+                    cfg.pipelines[pipeline],
+                    cfg.sources,
+                    self.models,
+                    cfg.pools,
+                    cfg.connections,
+                )
+            except DagError as exc:  # the tasks are written in the project file: name it
+                raise DagError(f"{exc.message} (in {definition.origin})", hint=exc.hint) from exc
         builder = DagBuilder(
             pipeline, definition.settings, cfg.sources, self.models, cfg.pools, cfg.connections
         )

@@ -2,13 +2,17 @@
 
 Stopping a running task differs by executor: a worker process is killed; a thread cannot be, so
 it gets its cancellation flag set and an exception raised in it (effective at the next Python
-line; a blocking C call finishes first).
+line; a blocking C call finishes first). An exception that lands while the thread runs a
+finalizer or a weakref callback (importlib's module locks have one) cannot leave it: Python
+reports it as unraisable and drops it, so it is noted (without a traceback) and sent again.
 """
 
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
@@ -16,6 +20,11 @@ from typing import Any, Protocol, TypeVar
 from headwater.orchestrate.context import TaskInterrupted
 
 T = TypeVar("T")
+
+# how long a stopped task's thread is watched for an interruption Python dropped
+RESEND_SECONDS = 10.0
+# threads whose TaskInterrupted landed in a finalizer or callback and was dropped
+_dropped: set[int] = set()
 
 
 class Executor(Protocol):
@@ -68,10 +77,47 @@ class LocalExecutor:
         with self._lock:
             thread = self._threads.get(id(future))
         if thread is not None:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(thread), ctypes.py_object(TaskInterrupted)
-            )
+            _keep_interruptions()
+            _interrupt(thread)
+            threading.Thread(target=self._resend, args=(id(future), thread), daemon=True).start()
+
+    def _resend(self, key: int, thread: int) -> None:
+        """Interrupt the task again if the first interruption was dropped, while it runs."""
+        deadline = time.monotonic() + RESEND_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            with self._lock:  # the task's thread cannot leave it meanwhile
+                if self._threads.get(key) != thread:
+                    return
+                if thread in _dropped:
+                    _dropped.discard(thread)
+                    _interrupt(thread)
 
     def shutdown(self, cancel: bool = False) -> None:
         """Wait for running tasks; with ``cancel``, drop the queued ones and do not wait."""
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+def _interrupt(thread: int) -> None:
+    """Raise TaskInterrupted in ``thread`` at its next Python line."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread), ctypes.py_object(TaskInterrupted)
+    )
+
+
+def _keep_interruptions() -> None:
+    """Chain a ``sys.unraisablehook`` that notes, without a traceback, a TaskInterrupted that
+    Python dropped, for :meth:`LocalExecutor._resend` (once per hook: a test runner may put
+    its own back)."""
+    previous = sys.unraisablehook
+    if getattr(previous, "keeps_interruptions", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        if unraisable.exc_type is TaskInterrupted:
+            _dropped.add(threading.get_ident())
+            return
+        previous(unraisable)
+
+    hook.keeps_interruptions = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook

@@ -130,7 +130,8 @@ class PythonCondition(Strict):
 
 
 def _condition_kind(value: Any) -> str | None:
-    keys = value if isinstance(value, dict) else vars(value)
+    # a task written as a bare value (a string, a list, a number) has no keys: no kind
+    keys = value if isinstance(value, dict) else getattr(value, "__dict__", {})
     for key in ("file", "table_updated", "new_rows", "python"):
         if key in keys:
             return key
@@ -209,7 +210,8 @@ _KINDS = (
 
 
 def _step_kind(value: Any) -> str | None:
-    keys = value if isinstance(value, dict) else vars(value)
+    # a task written as a bare value (a string, a list, a number) has no keys: no kind
+    keys = value if isinstance(value, dict) else getattr(value, "__dict__", {})
     return next((k for k in _KINDS if k in keys), None)
 
 

@@ -83,6 +83,13 @@ def parse_model(name: str, path: Path, shown: str | None = None) -> Model:
             line=first.get("line"),
             hint="fix the SQL; `headwater query` runs a SELECT interactively",
         ) from None
+    except RecursionError as exc:  # the parser recurses once per nesting level
+        raise ModelError(
+            "the SQL nests too deeply to be read (parentheses or subqueries inside one "
+            "another, hundreds of levels)",
+            file=shown,
+            hint="write it with fewer levels, e.g. with a WITH clause",
+        ) from exc
     if len([s for s in statements if s is not None]) != 1 or not is_query(tree):
         raise ModelError(
             "a model must be exactly one SELECT statement",
