@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from headwater import Workspace
-from headwater.errors import ProjectFileError, QueryError, RunFailed
+from headwater.errors import ModelError, ProjectFileError, QueryError, RunFailed
+from headwater.quality.compile import CheckError
 from headwater.web import create_app
 from tests.test_serve_support import TOKEN, serving
 
@@ -155,3 +156,25 @@ def test_a_model_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
         ),
     ):
         ws.models()
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_a_model_with_an_unclosed_quote_names_the_line_it_opens(tmp_path: Path, quote: str) -> None:
+    (tmp_path / "headwater.yaml").write_text("name: x\n")
+    (tmp_path / "models" / "gold").mkdir(parents=True)
+    sql = f"SELECT 1 AS a,\n  {quote}b AS c\nFROM x\n"
+    (tmp_path / "models" / "gold" / "m.sql").write_text(sql)
+    with (
+        Workspace.open(tmp_path) as ws,
+        pytest.raises(
+            ModelError, match=rf"m.sql:2: SQL syntax error: a {quote} is opened and never closed"
+        ),
+    ):
+        ws.models()
+
+
+def test_a_check_condition_with_an_unclosed_quote_is_a_check_error() -> None:
+    from headwater.quality.evaluate import _condition
+
+    with pytest.raises(CheckError, match=r"`where: a = 'x` is not a SQL condition"):
+        _condition("a = 'x")

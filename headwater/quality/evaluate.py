@@ -146,7 +146,7 @@ def _condition(where: str | None) -> str | None:
 
     try:
         tree = sqlglot.parse_one(where, dialect="duckdb", into=exp.Condition)
-    except sqlglot.errors.ParseError as exc:
+    except sqlglot.errors.SqlglotError as exc:  # a parse or a tokenizer (unclosed quote) error
         raise CheckError(f"`where: {where}` is not a SQL condition: {exc}") from None
     return tree.sql(dialect="duckdb")
 

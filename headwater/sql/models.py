@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,18 @@ def parse_model(name: str, path: Path, shown: str | None = None) -> Model:
             file=shown,
             line=first.get("line"),
             hint="fix the SQL; `headwater query` runs a SELECT interactively",
+        ) from None
+    except sqlglot.errors.TokenError as exc:  # an unclosed quote, before any parsing
+        cause = str(exc.__cause__ or exc)
+        # sqlglot says "Missing <quote> from <line where it gave up>:<offset of the quote>"
+        unclosed = re.search(r"Missing (.+) from \d+:(\d+)", cause)
+        raise ModelError(
+            f"SQL syntax error: a {unclosed[1]} is opened and never closed"
+            if unclosed
+            else f"SQL syntax error: {cause}",
+            file=shown,
+            line=sql[: int(unclosed[2])].count("\n") + 1 if unclosed else None,
+            hint="close the quote; `headwater query` runs a SELECT interactively",
         ) from None
     except RecursionError as exc:  # the parser recurses once per nesting level
         raise ModelError(
