@@ -79,6 +79,34 @@ def test_catchup_runs_each_date_once_across_restarts(tmp_path: Path) -> None:
     assert sorted(r.logical_date.day for r in runs if r.logical_date) == [1, 2, 3, 4, 5]
 
 
+def test_catchup_skips_a_date_already_run_by_hand(tmp_path: Path) -> None:
+    root = failing_daily_project(tmp_path / "p")
+    text = (root / "headwater.yaml").read_text()
+    (root / "headwater.yaml").write_text(
+        text.replace("max_active_runs", "catchup: true\n    max_active_runs")
+    )
+    ws = Workspace.open(root)
+    ws.run("daily", logical_date=day(2))
+    (root / "fail-2024-01-03").write_text("")
+    with pytest.raises(RunFailed, match="no data for 2024-01-03"):
+        ws.run("daily", logical_date=day(3))
+    (root / "fail-2024-01-03").unlink()  # a date whose runs failed is caught up again
+    scheduler = ws.scheduler()
+    drain(scheduler, datetime(2024, 1, 4, 3, tzinfo=UTC))
+    drain(scheduler, datetime(2024, 1, 4, 3, tzinfo=UTC))
+    stamps = sorted(p.name[:10] for p in (root / "stamps").iterdir())
+    assert stamps == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    runs = sorted(
+        (r.logical_date.day, r.trigger, r.status) for r in ws.runs("daily") if r.logical_date
+    )
+    assert runs == [
+        (1, "schedule", "success"),
+        (2, "manual", "success"),
+        (3, "manual", "failed"),
+        (3, "schedule", "success"),
+    ]
+
+
 def test_without_catchup_only_the_latest_interval_runs(tmp_path: Path) -> None:
     root = daily_project(tmp_path / "p")
     text = (root / "headwater.yaml").read_text().replace("catchup: true", "catchup: false")

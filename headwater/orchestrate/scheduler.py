@@ -109,7 +109,11 @@ class Scheduler:
             return
         from headwater.orchestrate.schedule import key
 
-        due = schedule.due(now, self.scope.store.schedule_keys(name))
+        store = self.scope.store
+        # a date is done when the scheduler or a backfill made its run, or when any run of
+        # it succeeded (`headwater run --date`): as backfill decides (orchestrate/backfill.py)
+        done = store.schedule_keys(name) | {key(d) for d in store.succeeded_dates(name)}
+        due = schedule.due(now, done)
         for interval in due:
             run_id = queue_run(
                 self.scope,
