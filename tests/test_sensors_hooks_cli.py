@@ -198,6 +198,7 @@ def test_cli_backfill_skips_dates_run_by_hand_and_reports_them(tmp_path: Path) -
     assert second.exit_code == 0, second.output
     ran = [line for line in second.stderr.splitlines() if line.startswith("2024-")]
     assert len(ran) == 1 and ran[0].startswith("2024-01-04 00:00  success  run ")
+    assert ran[0].endswith("  1 task")  # one task: never "1 tasks"
     assert lines(second) == [
         "skipped 3 dates that already have a successful run: 2024-01-01, 2024-01-02, "
         "2024-01-03 (--rerun to run them again)",

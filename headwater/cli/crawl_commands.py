@@ -19,6 +19,7 @@ from headwater.cli.app import (
     handles_errors,
     open_workspace,
 )
+from headwater.cli.output import counted
 from headwater.errors import HeadwaterError
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ def _show(report: CrawlReport, out: Console, err: Console) -> None:
         parts = f"{t.partitions:,}" + (f" (+{t.partitions_added:,})" if t.partitions_added else "")
         notes = "; ".join([*t.changes, t.detail] if t.detail else t.changes)
         if t.rows is not None:
-            notes = f"{t.rows:,} rows" + (f"; {notes}" if notes else "")
+            notes = counted(t.rows, "row") + (f"; {notes}" if notes else "")
         view.add_row(
             t.name, f"[{style}]{t.action}[/{style}]", t.format, f"{t.files:,}", parts, notes
         )

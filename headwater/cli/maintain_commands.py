@@ -20,6 +20,7 @@ from headwater.cli.app import (
     handles_errors,
     open_workspace,
 )
+from headwater.cli.output import counted
 from headwater.errors import HeadwaterError
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class _Progress:
             self.tables.append(table)
         where = f"{table} ({len(self.tables)}/{self.count})"
         if self._status is not None:
-            done = f": {rows:,} rows" if rows else ""
+            done = f": {counted(rows, 'row')}" if rows else ""
             self._status.update(f"{where} {step}{done}")
         elif self.shown != (table, step):
             self.console.print(f"{where} {step}", highlight=False)
@@ -243,7 +244,7 @@ def relocate(project: ProjectOpt = Path("."), var: VarOpt = None, debug: DebugOp
         return
     for r in done:
         out.print(
-            f"{r.table}: {r.files:,} file(s), {r.rows:,} rows now at "
+            f"{r.table}: {r.files:,} file(s), {counted(r.rows, 'row')} now at "
             f"{r.location.removeprefix('file://')} (was {r.previous.removeprefix('file://')})",
             highlight=False,
             soft_wrap=True,

@@ -21,6 +21,7 @@ from headwater.cli.app import (
     handles_errors,
     open_workspace,
 )
+from headwater.cli.output import counted
 from headwater.errors import HeadwaterError, RunFailed
 
 
@@ -141,7 +142,7 @@ def backfill(
         when = record.logical_date.strftime("%Y-%m-%d %H:%M") if record.logical_date else "?"
         err.print(
             f"{when}  {_status(record.status.value)}  run {record.run_id[:8]}  "
-            f"{len(record.tasks)} tasks",
+            f"{counted(len(record.tasks), 'task')}",
             highlight=False,
         )
 

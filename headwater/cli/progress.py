@@ -12,6 +12,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from headwater.cli.output import counted
 from headwater.orchestrate import Dag, Task, TaskOutcome
 from headwater.state import TaskStatus
 
@@ -83,7 +84,7 @@ class RunProgress:
             seconds = time.perf_counter() - began if began else None
             self.state[task.id] = (status, seconds, outcome)
         if self._live is None:
-            rows = f"{outcome.rows:,} rows" if outcome and task.kind in _DATA else ""
+            rows = counted(outcome.rows, "row") if outcome and task.kind in _DATA else ""
             took = f"{seconds:.2f}s" if seconds is not None else ""
             self.console.print(
                 f"{status.value:>15}  {task.kind:<6} {task.id:<40} {rows:>14} {took:>8}",
@@ -103,7 +104,7 @@ class RunProgress:
         with self._lock:
             for task_id, (status, seconds, outcome) in self.state.items():
                 task = self.dag.tasks[task_id]
-                rows = f"{outcome.rows:,} rows" if outcome and task.kind in _DATA else ""
+                rows = counted(outcome.rows, "row") if outcome and task.kind in _DATA else ""
                 if status is TaskStatus.RUNNING:
                     mark: Text | Spinner = Spinner("dots", style="cyan")
                     elapsed = now - self.started[task_id]

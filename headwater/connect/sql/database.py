@@ -152,7 +152,7 @@ class SqlDatabase:
         if rows is None and (retryable(exc) or _login(why)):
             return self.connect_error(exc)
         if retryable(exc):
-            after = f" after {rows:,} rows" if rows else ""
+            after = f" after {rows:,} row{'' if rows == 1 else 's'}" if rows else ""
             return ConnectionLost(
                 f"connection `{self.name}`: lost the connection to {where} while reading {what}"
                 f"{after} ({why})",
@@ -163,7 +163,7 @@ class SqlDatabase:
                 hint="nothing was published; the task runs again from the last committed state "
                 "while it has attempts left (the source's `attempts`)",
             )
-        after = f" after {rows:,} rows" if rows else ""
+        after = f" after {rows:,} row{'' if rows == 1 else 's'}" if rows else ""
         return SourceError(
             f"connection `{self.name}`: reading {what} from {where} failed{after}: {why}",
             hint=hint,

@@ -157,13 +157,17 @@ def _file_change(before: Sequence[ExternalFile], after: Sequence[ExternalFile]) 
     old_paths, new_paths = {p for p, _, _ in old}, {p for p, _, _ in new}
     parts = []
     if len(new_paths - old_paths):
-        parts.append(f"+{len(new_paths - old_paths)} files")
+        parts.append(f"+{_files(len(new_paths - old_paths))}")
     if len(old_paths - new_paths):
-        parts.append(f"-{len(old_paths - new_paths)} files")
+        parts.append(f"-{_files(len(old_paths - new_paths))}")
     changed = len({p for p, _, _ in new - old} & old_paths)
     if changed:
-        parts.append(f"{changed} files changed")
+        parts.append(f"{_files(changed)} changed")
     return ", ".join(parts) or "files re-read"
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
 
 
 def _parts(parts: list[tuple[str, str]]) -> str:
