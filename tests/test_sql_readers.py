@@ -222,3 +222,49 @@ def test_duckdb_reads_share_one_database_and_detach_every_source(
     assert child.exitcode == 0
     assert queue.get(timeout=5)[:2] == ["id", "amount"]
     db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgres_load_failing_mid_read_closes_its_server_cursor(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A load that stops in the middle of a SQLAlchemy read (here: a value that does not fit
+    the table) closes the server-side cursor it read from, whatever order the garbage
+    collector frees the failed read's objects in (an open one warns when collected)."""
+    from headwater import Workspace
+    from headwater.errors import RunFailed
+
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE ev (id INTEGER PRIMARY KEY, qty INTEGER)")
+        conn.exec_driver_sql("INSERT INTO ev SELECT g, g FROM generate_series(1, 10) AS g")
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "headwater.yaml").write_text(
+        f"""name: stop
+connections:
+  src: {{url: "{postgres_url}"}}
+sources:
+  s:
+    connection: src
+    reader: sqlalchemy
+    batch_rows: 4
+    tables: [ev]
+pipelines:
+  p:
+    tasks:
+      - ingest: s
+""",
+        encoding="utf-8",
+    )
+    ws = Workspace.open(root)
+    ws.run("p")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE ev ALTER COLUMN qty TYPE VARCHAR(10)")
+        conn.exec_driver_sql("UPDATE ev SET qty = 'many' WHERE id = 6")
+    engine.dispose()
+    with pytest.raises(RunFailed, match="value 'many'"):
+        ws.run("p")
+    gc.collect()  # an open cursor collected here fails the test (warnings are errors)
+    assert ws.query("SELECT count(*) AS n FROM raw.ev").to_pylist() == [{"n": 10}]
+    ws.close()
