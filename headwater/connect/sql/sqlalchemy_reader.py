@@ -69,6 +69,9 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
             conn.invalidate()  # the server dropped it: do not hand it back to the pool
             raise db.read_error(request.describe(), exc, read) from exc
         finally:
+            # a server-side cursor left open (a read stopped half-way) warns when it is
+            # collected; SQLAlchemy logs, not raises, a failure to close it
+            result.close()
             # closing a connection the server dropped fails too; the read's error is the news
             with contextlib.suppress(sa.exc.DBAPIError):
                 conn.close()
