@@ -424,8 +424,9 @@ pipelines:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("batch_rows", [4, 100_000])  # the bad row in the 2nd batch, the 1st
 def test_a_postgres_load_failing_mid_read_closes_its_server_cursor(
-    postgres_url: str, tmp_path: Path
+    postgres_url: str, tmp_path: Path, batch_rows: int
 ) -> None:
     """A load that stops in the middle of a SQLAlchemy read (here: a value that does not fit
     the table) closes the server-side cursor it read from, whatever order the garbage
@@ -447,7 +448,7 @@ sources:
   s:
     connection: src
     reader: sqlalchemy
-    batch_rows: 4
+    batch_rows: {batch_rows}
     tables: [ev]
 pipelines:
   p:
@@ -462,8 +463,32 @@ pipelines:
         conn.exec_driver_sql("ALTER TABLE ev ALTER COLUMN qty TYPE VARCHAR(10)")
         conn.exec_driver_sql("UPDATE ev SET qty = 'many' WHERE id = 6")
     engine.dispose()
-    with pytest.raises(RunFailed, match="value 'many'"):
+    with pytest.raises(RunFailed, match="value 'many'") as failed:
         ws.run("p")
+    assert "does not convert to int32" in (failed.value.run.tasks[0].error or "")
+    del failed  # the failed run's objects, freed together by the collector
     gc.collect()  # an open cursor collected here fails the test (warnings are errors)
     assert ws.query("SELECT count(*) AS n FROM raw.ev").to_pylist() == [{"n": 10}]
     ws.close()
+
+
+@pytest.mark.postgres
+def test_a_sqlalchemy_read_that_fits_one_batch_gives_its_connection_back_at_once(
+    postgres_url: str,
+) -> None:
+    """A small table comes whole with the first fetch: its connection and server-side cursor
+    are released before the rows are consumed, so a load that stops first holds nothing."""
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE ev (id INTEGER PRIMARY KEY, qty INTEGER)")
+        conn.exec_driver_sql("INSERT INTO ev SELECT g, g FROM generate_series(1, 10) AS g")
+    engine.dispose()
+    db = SqlDatabase(postgres_url, name="src")
+    reader = READERS["sqlalchemy"](db, ReadRequest(table="ev", batch_rows=100))
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert reader.read_all().column("id").to_pylist() == list(range(1, 11))
+    several = READERS["sqlalchemy"](db, ReadRequest(table="ev", batch_rows=4))
+    assert db.engine.pool.checkedout() == 1  # type: ignore[attr-defined]  # still streaming
+    assert [b.num_rows for b in several] == [4, 4, 2]
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    db.dispose()
