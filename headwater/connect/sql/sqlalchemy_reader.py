@@ -54,6 +54,13 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
         conn.close()
         raise
     schema = pa.schema([field for field, _ in columns])
+    if len(first) < request.batch_rows:
+        # the whole result came with the first fetch (a small table): give the connection
+        # back now, not when the batches are consumed, or never if the load stops first
+        result.close()
+        conn.close()
+        first_batch = _to_batch(first, columns, schema) if first else None
+        return pa.RecordBatchReader.from_batches(schema, [first_batch] if first_batch else [])
 
     def batches() -> Iterator[pa.RecordBatch]:
         read = 0
