@@ -17,8 +17,9 @@ DATABASES = [
     pytest.param("postgres_url", marks=pytest.mark.postgres, id="postgres"),
 ]
 
-# (load settings, reader): `auto` is connectorx on MariaDB and DuckDB's scanner on PostgreSQL;
-# a full load through DuckDB copies the source into the table's files without streaming them
+# (load settings, reader): `auto` is connectorx on MariaDB and, on PostgreSQL, sqlalchemy for
+# these small tables (DuckDB's scanner for big ones); a full load through DuckDB copies the
+# source into the table's files without streaming them
 STRATEGIES = [
     pytest.param("{strategy: full}", "auto", id="full"),
     pytest.param("{strategy: full}", "duckdb", id="full-duckdb"),

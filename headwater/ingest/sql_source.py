@@ -6,11 +6,12 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
 
-from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_reader
+from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, reader_for
 from headwater.errors import SourceError
 from headwater.ingest.extraction import Extraction, ReadContext
 from headwater.project.config import SourceTable, SqlSource
@@ -29,9 +30,10 @@ class SqlResource:
     def name(self) -> str:
         return self.entry.name
 
-    @property
+    @cached_property
     def reader(self) -> str:
-        return choose_reader(self.db.dialect, self.source.reader)
+        """The source's reader; ``auto`` is chosen once per load (by size on PostgreSQL)."""
+        return reader_for(self.db, self.request(), self.source.reader)
 
     def request(self, where: str | None = None) -> ReadRequest:
         return ReadRequest(

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import pyarrow as pa
 
-from headwater.connect.sql import READERS, ReadRequest, SqlDatabase, choose_reader
+from headwater.connect.sql import READERS, ReaderName, ReadRequest, SqlDatabase, reader_for
 from headwater.lake import Lake, WriteResult, replace_table
 from headwater.lake.writer import Audit, replace_table_by_copy
 from headwater.project.config import SourceTable, SqlSource
@@ -30,19 +30,21 @@ def ingest_table(
     Through DuckDB, rows go straight from the source to Parquet files written on all cores;
     through the other readers they stream as Arrow batches into files written here.
     ``schema`` is DuckDB's schema of the rows when the caller already probed the source
-    (see :func:`probe`), which then is not checked again.
+    (see :func:`probe`) and so chose DuckDB's scanner, which then is not checked again.
     """
-    reader_name = choose_reader(db.dialect, source.reader)
-    if schema is None:
-        db.check()
-        if reader_name == "duckdb":
-            schema = probe(db, entry, source.batch_rows)
     request = ReadRequest(
         table=None if entry.query else entry.source_table,
         query=entry.query,
         schema=entry.schema_,
         batch_rows=source.batch_rows,
     )
+    if schema is not None:
+        reader_name: ReaderName = "duckdb"
+    else:
+        db.check()
+        reader_name = reader_for(db, request, source.reader)
+        if reader_name == "duckdb":
+            schema = probe(db, entry, source.batch_rows)
     props = {"headwater.reader": reader_name, **(properties or {})}
     target = f"{source.namespace}.{entry.name}"
     if reader_name == "duckdb" and schema is not None:

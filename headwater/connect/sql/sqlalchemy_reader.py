@@ -54,6 +54,13 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
         conn.close()
         raise
     schema = pa.schema([field for field, _ in columns])
+    if len(first) < request.batch_rows:
+        # the whole result came with the first fetch (a small table): give the connection
+        # back now, not when the batches are consumed, or never if the load stops first
+        result.close()
+        conn.close()
+        first_batch = _to_batch(first, columns, schema) if first else None
+        return pa.RecordBatchReader.from_batches(schema, [first_batch] if first_batch else [])
 
     def batches() -> Iterator[pa.RecordBatch]:
         read = 0
@@ -69,6 +76,9 @@ def read(db: SqlDatabase, request: ReadRequest) -> pa.RecordBatchReader:
             conn.invalidate()  # the server dropped it: do not hand it back to the pool
             raise db.read_error(request.describe(), exc, read) from exc
         finally:
+            # a server-side cursor left open (a read stopped half-way) warns when it is
+            # collected; SQLAlchemy logs, not raises, a failure to close it
+            result.close()
             # closing a connection the server dropped fails too; the read's error is the news
             with contextlib.suppress(sa.exc.DBAPIError):
                 conn.close()
