@@ -23,9 +23,14 @@ NOW = dt.timedelta(0)  # every unreferenced file is old enough to go
 CATALOG_ID = "headwater.catalog-id"  # the table property naming a table's catalog
 
 
-def project(root: Path, warehouse: Path, rows: list[tuple[int, str]]) -> SqliteProject:
-    """A project loading ``rows`` into raw.ev, its lake's warehouse the folder ``warehouse``."""
-    p = SqliteProject(root, "- name: ev\n  table: ev\n", f"lake:\n  warehouse: {warehouse}\n")
+def project(
+    root: Path, warehouse: Path | str, rows: list[tuple[int, str]], s3: str = ""
+) -> SqliteProject:
+    """A project loading ``rows`` into raw.ev, its lake's warehouse ``warehouse``."""
+    lake = f"lake:\n  warehouse: {warehouse}\n" + (
+        f"  s3: {{endpoint_url: '{s3}'}}\n" if s3 else ""
+    )
+    p = SqliteProject(root, "- name: ev\n  table: ev\n", lake)
     p.sql("CREATE TABLE ev (id INTEGER PRIMARY KEY, name TEXT)")
     p.sql("INSERT INTO ev VALUES (?, ?)", rows)
     return p
@@ -83,6 +88,33 @@ def test_two_projects_sharing_a_warehouse_keep_each_others_files(tmp_path: Path)
     assert a.rows("SELECT id, name FROM raw.ev ORDER BY id") == A_ROWS
     assert b.rows("SELECT id, name FROM raw.ev ORDER BY id") == B_ROWS
     assert files_under(folder) == before
+
+
+@pytest.mark.slow
+def test_two_projects_sharing_an_s3_prefix_keep_each_others_objects(
+    tmp_path: Path, s3_server: services.S3Server, s3_bucket: str
+) -> None:
+    warehouse = f"s3://{s3_bucket}/lake"
+    a = project(tmp_path / "a", warehouse, A_ROWS, s3_server.endpoint)
+    b = project(tmp_path / "b", warehouse, B_ROWS, s3_server.endpoint)
+    for _ in range(2):
+        a.run()
+        b.run()
+
+    def keys() -> set[str]:
+        listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix="lake/raw/ev/")
+        return {item["Key"] for item in listed.get("Contents", [])}
+
+    before = keys()
+    for p in (a, b):
+        with p.workspace() as ws:
+            [report] = ws.maintain(options=Maintenance(orphan_age=NOW))
+        assert report.orphans is not None and report.orphans.orphans == ()
+        assert report.orphans.shared is not None
+        assert report.orphans.shared.folder == f"{warehouse}/raw/ev"
+    assert keys() == before
+    assert a.rows("SELECT id, name FROM raw.ev ORDER BY id") == A_ROWS
+    assert b.rows("SELECT id, name FROM raw.ev ORDER BY id") == B_ROWS
 
 
 @pytest.fixture
