@@ -20,6 +20,7 @@ from headwater.lake.maintenance import Maintenance
 from headwater.lake.metadata import local_path
 
 runner = CliRunner()
+CATALOG_ID = "headwater.catalog-id"  # the table property naming a table's catalog
 
 PROJECT = """\
 name: t
@@ -91,6 +92,10 @@ def referenced(root: Path) -> set[Path]:
         return out
 
 
+def warehouse_files(root: Path) -> set[Path]:
+    return {p for p in (root.resolve() / ".headwater" / "warehouse").rglob("*") if p.is_file()}
+
+
 def moved_message(copy: Path, original: Path, gone: bool = False) -> str:
     here = copy.resolve() / ".headwater" / "warehouse"
     there = original.resolve() / ".headwater" / "warehouse"
@@ -147,6 +152,18 @@ def test_relocate_makes_a_copy_self_contained_and_keeps_its_cursor(tmp_path: Pat
         (2, "B"),
         (3, "C"),
     ]
+    # relocated in two goes, the copy is one catalog: its orphan removal is not held back
+    with Workspace.open(copy) as ws:
+        ours = ws.lake.catalog_id
+        assert {ws.lake.table_metadata(t).properties[CATALOG_ID] for t in ws.lake.tables()} == {
+            ours
+        }
+        reports = ws.maintain(options=Maintenance(orphan_age=dt.timedelta(0)))
+    assert [(r.table, r.orphans and r.orphans.shared) for r in reports] == [
+        ("gold.names", None),
+        ("raw.ev", None),
+    ]
+    assert warehouse_files(copy) == referenced(copy)
     with Workspace.open(copy) as ws:
         assert committed_state(ws.lake, "raw.ev").cursor == cursor
 
@@ -219,3 +236,53 @@ def test_a_table_whose_copy_is_incomplete_is_left_as_it_was(tmp_path: Path) -> N
         (2, "B"),
         (3, "C"),
     ]
+    # relocated in two goes, the copy is one catalog: its orphan removal is not held back
+    with Workspace.open(copy) as ws:
+        ours = ws.lake.catalog_id
+        assert {ws.lake.table_metadata(t).properties[CATALOG_ID] for t in ws.lake.tables()} == {
+            ours
+        }
+        reports = ws.maintain(options=Maintenance(orphan_age=dt.timedelta(0)))
+    assert [(r.table, r.orphans and r.orphans.shared) for r in reports] == [
+        ("gold.names", None),
+        ("raw.ev", None),
+    ]
+    assert warehouse_files(copy) == referenced(copy)
+
+
+def test_a_relocated_copy_is_a_catalog_of_its_own_and_removes_its_orphans(
+    tmp_path: Path,
+) -> None:
+    original = make_project(tmp_path / "myproj")
+    with Workspace.open(original) as ws:
+        ws.run("p")  # the model is replaced: its first files are history the copy drops
+        theirs = ws.lake.catalog_id
+    copy = tmp_path / "scratch"
+    shutil.copytree(original, copy)
+    untouched = files(original)
+    with Workspace.open(copy) as ws:
+        ws.relocate()
+        ours = ws.lake.catalog_id
+        assert ours != theirs  # two catalogs from now on
+        for name in ws.lake.tables():
+            assert ws.lake.table_metadata(name).properties[CATALOG_ID] == ours
+        copied = warehouse_files(copy) - referenced(copy)
+        assert not [p for p in copied if p.name.endswith(".metadata.json")]  # relocate's
+        assert copied  # old manifests and the model's first data file, for maintenance
+        reports = ws.maintain(options=Maintenance(orphan_age=dt.timedelta(0)))
+    assert [(r.table, r.orphans and r.orphans.shared) for r in reports] == [
+        ("gold.names", None),
+        ("raw.ev", None),
+    ]
+    deleted = {Path(f.path) for r in reports if r.orphans for f in r.orphans.orphans}
+    assert deleted == copied
+    assert warehouse_files(copy) == referenced(copy)
+    assert rows(copy, "SELECT id, name FROM raw.ev ORDER BY id") == ROWS
+    assert rows(copy, "SELECT id, name FROM gold.names ORDER BY id") == [
+        (1, "A"),
+        (2, "B"),
+        (3, "C"),
+    ]
+    assert files(original) == untouched
+    with Workspace.open(original) as ws:
+        assert ws.lake.catalog_id == theirs

@@ -36,6 +36,7 @@ from tests.load_support import SqliteProject
 from tests.test_serve_support import TOKEN, serving
 
 pytestmark = pytest.mark.slow
+CATALOG_ID = "headwater.catalog-id"  # the table property naming a table's catalog
 
 # a project whose pipeline `p` loads raw.members from SQLite (append, cursor id), served
 # with the token TOKEN
@@ -206,6 +207,30 @@ def test_files_outside_the_table_are_refused(
     with pytest.raises(BadRequestError, match="tables of this catalog live at"):
         catalog.create_table("guarded.moved", schema=PEOPLE, location=f"file://{tmp_path}")
     assert ws.lake.tables("guarded") == ["guarded.people"]
+
+
+def test_tables_carry_the_catalogs_id_which_clients_cannot_change(
+    catalog: RestCatalog, ws: Workspace
+) -> None:
+    ours = ws.lake.catalog_id
+    catalog.create_namespace("owned")
+    table = catalog.create_table("owned.people", schema=PEOPLE)
+    assert table.properties[CATALOG_ID] == ours
+    staged = catalog.create_table_transaction("owned.staged", schema=PEOPLE)
+    staged.append(people((1, "ada")))
+    staged.commit_transaction()
+    assert ws.lake.table_metadata("owned.staged").properties[CATALOG_ID] == ours
+
+    claim = "table property `headwater.catalog-id` = `elsewhere` is not this catalog's id"
+    with pytest.raises(BadRequestError, match=claim):
+        catalog.create_table("owned.claimed", schema=PEOPLE, properties={CATALOG_ID: "elsewhere"})
+    with pytest.raises(BadRequestError, match=claim), table.transaction() as txn:
+        txn.set_properties({CATALOG_ID: "elsewhere"})
+    removal = "`headwater.catalog-id` cannot be removed"
+    with pytest.raises(BadRequestError, match=removal), table.transaction() as txn:
+        txn.remove_properties(CATALOG_ID)
+    assert ws.lake.table_metadata("owned.people").properties[CATALOG_ID] == ours
+    assert ws.lake.tables("owned") == ["owned.people", "owned.staged"]
 
 
 def test_drops_with_and_without_purge(catalog: RestCatalog, ws: Workspace) -> None:

@@ -177,6 +177,8 @@ def _show(out: Console, err: Console, reports: list[MaintenanceReport], dry_run:
         freed += (r.expire.deleted_bytes if r.expire else 0) + (r.orphans.bytes if r.orphans else 0)
     out.print(view)
     for r in reports:
+        if r.orphans and r.orphans.shared is not None:
+            out.print(f"{r.table}: {r.orphans.shared}", highlight=False, soft_wrap=True)
         if r.orphans and r.orphans.orphans:
             verb = "would delete" if dry_run else "deleted"
             out.print(f"{r.table}: {verb} these orphan files", highlight=False)
@@ -215,6 +217,8 @@ def _cells(r: MaintenanceReport) -> tuple[str, str, str, str]:
         expired = f"{e.deleted_files:,} ({_size(e.deleted_bytes)})"
     if (o := r.orphans) is not None:
         orphans = f"{len(o.orphans):,} ({_size(o.bytes)})"
+        if o.shared is not None:
+            orphans += f" [yellow]{o.kept:,} kept: shared folder[/yellow]"
         if o.too_young:
             orphans += f" [dim]+{o.too_young:,} too new[/dim]"
     return files, snapshots, expired, orphans

@@ -98,6 +98,7 @@ class Lake:
         self._engine: Any = None  # reads a catalog that is not SQLite
         self._at_home = False  # every table was found under the warehouse (see lake.home)
         self._relocating = False
+        self._catalog_id: str | None = None
 
     @classmethod
     def local(cls, root: Path, warehouse: str | None = None, **kwargs: Any) -> Lake:
@@ -129,6 +130,37 @@ class Lake:
 
                 fork_safe(self._catalog.engine)
             return self._catalog
+
+    @property
+    def catalog_id(self) -> str:
+        """The id of this lake's catalog (see lake.identity): every table it holds carries it."""
+        with self._lock:
+            if self._catalog_id is None:
+                from headwater.lake import identity
+
+                engine = self.catalog.engine
+                self._catalog_id = identity.catalog_id(
+                    engine, metadata.catalog_file(self.catalog_url)
+                )
+            return self._catalog_id
+
+    def former_catalog_ids(self) -> frozenset[str]:
+        """The ids this catalog had before relocation gave it its own (its originals' ids)."""
+        from headwater.lake import identity
+
+        return identity.former_ids(self.catalog.engine)
+
+    def own_catalog_id(self) -> str | None:
+        """Give a copied or moved SQLite catalog an id of its own, so that it and its original
+        are two catalogs from now on; returns the id it had, or None when nothing changed."""
+        from headwater.lake import identity
+
+        path = metadata.catalog_file(self.catalog_url)
+        if path is None:
+            return None
+        with self._lock:
+            self._catalog_id = None
+            return identity.renew(self.catalog.engine, path)
 
     def attach(self, con: Any) -> None:
         """Let DuckDB connection ``con`` read and write an s3:// warehouse (httpfs, a secret)."""

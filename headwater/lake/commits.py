@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from headwater.errors import CommitConflict, LakeError
 from headwater.lake.catalog import Lake, split_name
 from headwater.lake.change import Base, Keep, TableChange
+from headwater.lake.properties import CATALOG_ID
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -100,7 +101,12 @@ def open_transaction(
     """
     from pyiceberg.exceptions import NoSuchTableError
 
-    props = {"write.target-file-size-bytes": str(lake.target_file_bytes), **(properties or {})}
+    props = {
+        "write.target-file-size-bytes": str(lake.target_file_bytes),
+        **(properties or {}),
+        # whose table this is (lake.identity); a table written before tables carried it gets it
+        CATALOG_ID: lake.catalog_id,
+    }
     try:
         table: Table | None = _without_commit_retries(lake.table(name))
     except (NoSuchTableError, LakeError):
@@ -196,11 +202,16 @@ def commit_updates(
     ``name``; returns the new metadata location and metadata. A requirement that does not hold
     raises :class:`CommitConflict` (the engine reloads the table and tries again)."""
     from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.table.update import AssertCreate, SetPropertiesUpdate
 
     lake.ensure_namespace(split_name(name)[0])
     target: Any = _Named(split_name(name))
+    requirements = tuple(requirements)
+    updates = tuple(updates)
+    if any(isinstance(r, AssertCreate) for r in requirements):  # a staged create: ours too
+        updates = (*updates, SetPropertiesUpdate(updates={CATALOG_ID: lake.catalog_id}))
     try:
-        response = lake.catalog.commit_table(target, tuple(requirements), tuple(updates))
+        response = lake.catalog.commit_table(target, requirements, updates)
     except CommitFailedException as exc:
         raise CommitConflict(
             f"table `{name}`: {exc}",

@@ -1,5 +1,6 @@
-"""The snapshot summary properties Headwater writes: who wrote a snapshot, and the load state
-a snapshot carries (committed with the rows it covers; see headwater.ingest.state)."""
+"""The properties Headwater writes: in snapshot summaries, who wrote a snapshot and the load
+state it carries (committed with the rows it covers; see headwater.ingest.state); on tables,
+the catalog that holds them (see headwater.lake.identity)."""
 
 from __future__ import annotations
 
@@ -13,3 +14,6 @@ MAINTENANCE = "headwater.maintenance"  # names the maintenance operation that wr
 
 # who wrote a snapshot, not state: a compaction does not carry them from the snapshot it rewrote
 WRITER = frozenset({RUN_ID, TASK, READER})
+
+# the table property naming the catalog a table belongs to (its id, see lake.identity)
+CATALOG_ID = "headwater.catalog-id"

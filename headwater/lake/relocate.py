@@ -8,6 +8,12 @@ adopting the copied data files as they are (nothing is rewritten) and carrying t
 (cursor, source state) of its newest load's snapshot. The snapshots before are not carried: the
 new table starts its history with that one snapshot. If the commit fails, the old row is
 registered again, so a table is never lost from the catalog.
+
+A copied catalog is a catalog of its own from then on: it gets its own id (lake.identity), the
+tables it creates carry it, and the copies of the original's metadata files in each relocated
+table's folder (the old table's, and those of its earlier versions the original dropped and
+created again) are deleted, so that the copy's orphan removal does not take the folder for one
+shared with the original's catalog.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from headwater.errors import LakeError
@@ -26,7 +33,7 @@ from headwater.lake.catalog import Lake
 from headwater.lake.change import WrittenFile
 from headwater.lake.commits import NAME_MAPPING
 from headwater.lake.metadata import TableMetadata, local_path, read, summary_of
-from headwater.lake.properties import LOADED, MAINTENANCE, WRITER
+from headwater.lake.properties import CATALOG_ID, LOADED, MAINTENANCE, WRITER
 from headwater.lake.writer import Staging
 
 if TYPE_CHECKING:
@@ -54,15 +61,21 @@ def relocate(lake: Lake, on_table: Callable[[str], None] | None = None) -> list[
     stay done: running again goes on with the rest)."""
     done = []
     with lake.relocating():
-        for namespace, name, location in sorted(lake.elsewhere()):
+        rows = sorted(lake.elsewhere())
+        if rows:
+            lake.own_catalog_id()
+        formers = lake.former_catalog_ids()
+        for namespace, name, location in rows:
             if on_table is not None:
                 on_table(f"{namespace}.{name}")
-            done.append(_relocate(lake, namespace, name, location))
+            done.append(_relocate(lake, namespace, name, location, formers))
     lake.tables()  # every table is home now: the lake is usable again
     return done
 
 
-def _relocate(lake: Lake, namespace: str, name: str, location: str) -> Relocated:
+def _relocate(
+    lake: Lake, namespace: str, name: str, location: str, formers: frozenset[str]
+) -> Relocated:
     table = f"{namespace}.{name}"
     old = home.table_folder(namespace, name, location)
     if old is None:
@@ -94,7 +107,9 @@ def _relocate(lake: Lake, namespace: str, name: str, location: str) -> Relocated
             "it, then run `headwater relocate` again; or start with an empty lake",
         ) from exc
     properties = {
-        key: here(value) for key, value in current.properties.items() if key != NAME_MAPPING
+        key: here(value)
+        for key, value in current.properties.items()
+        if key not in (NAME_MAPPING, CATALOG_ID)
     }
     snapshot = {**_load_state(current), MAINTENANCE: RELOCATED}
     schema = current.arrow_schema()
@@ -107,8 +122,26 @@ def _relocate(lake: Lake, namespace: str, name: str, location: str) -> Relocated
     except BaseException:
         _restore(lake, namespace, name, location)
         raise
+    _forget_copies(lake, new, str(current.document.get("table-uuid")), formers)
     log.info("relocated %s from %s to %s", table, old, new)
     return Relocated(table, old, new, result.files, result.rows)
+
+
+def _forget_copies(lake: Lake, folder: str, uuid: str, formers: frozenset[str]) -> None:
+    """Delete the copied metadata files in a relocated table's ``folder``: those of the table
+    it was (``uuid``) and of tables its original catalog (``formers``) had there before."""
+    filesystem, path = lake.filesystem(f"{folder}/metadata")
+    listed = filesystem.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    for info in listed:
+        if info.type != pafs.FileType.File or not info.base_name.endswith(".metadata.json"):
+            continue
+        try:
+            document = read(info.path, filesystem.open_input_stream)
+        except LakeError:
+            continue  # not a metadata document: orphan removal judges it by its age
+        owner = document.properties.get(CATALOG_ID)
+        if document.document.get("table-uuid") == uuid or (owner is not None and owner in formers):
+            filesystem.delete_file(info.path)
 
 
 def _check_unpartitioned(table: str, current: TableMetadata) -> None:

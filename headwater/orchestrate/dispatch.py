@@ -111,6 +111,9 @@ def _maintain(scope: Scope, spec: MaintainSpec, ctx: TaskContext) -> TaskOutcome
             done["snapshots_expired"] = len(report.expire.expired)
         if report.orphans is not None:
             done["orphans_removed"] = len(report.orphans.orphans)
+            if report.orphans.shared is not None:
+                done["orphans_kept"] = report.orphans.kept
+                ctx.log.warning(f"{report.table}: {report.orphans.shared}")
         ctx.log.info(f"{report.table}: {done}")
         summary[report.table] = done
     return TaskOutcome(value=summary)

@@ -20,6 +20,9 @@ Table properties are merged into the settings of the server's own file IO when i
 two of them name Python classes pyiceberg imports (``py-io-impl``,
 ``write.py-location-provider.impl``): properties that load code or configure storage clients
 are refused, and ``write.data.path`` / ``write.metadata.path`` must stay inside the table.
+``headwater.catalog-id`` names the catalog a table belongs to, which orphan removal trusts to
+tell a folder shared with another catalog: it is set by the server, and a client may neither
+change nor remove it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from headwater.lake.catalog import Lake
+from headwater.lake.properties import CATALOG_ID
 from headwater.web.errors import ApiError
 
 if TYPE_CHECKING:
@@ -58,10 +62,16 @@ def check_location(given: str | None, expected: str) -> None:
         )
 
 
-def check_properties(properties: Mapping[str, str], location: str) -> None:
-    """Refuse properties that load code or reconfigure storage on the server, and paths that
-    leave the table's folder."""
+def check_properties(properties: Mapping[str, str], location: str, catalog_id: str) -> None:
+    """Refuse properties that load code or reconfigure storage on the server, paths that
+    leave the table's folder, and another catalog's id (``catalog_id`` is this one's)."""
     for key, value in properties.items():
+        if key == CATALOG_ID and value != catalog_id:
+            raise _refused(
+                f"table property `{CATALOG_ID}` = `{value}` is not this catalog's id: it names "
+                "the catalog a table belongs to, and the server sets it",
+                f"leave `{CATALOG_ID}` out",
+            )
         if key.startswith(SERVER_SIDE):
             raise _refused(
                 f"table property `{key}` configures the catalog server's own file access",
@@ -86,6 +96,7 @@ def check_updates(
     from pyiceberg.io import load_file_io
     from pyiceberg.table.update import (
         AddSnapshotUpdate,
+        RemovePropertiesUpdate,
         RemoveSnapshotsUpdate,
         SetLocationUpdate,
         SetPartitionStatisticsUpdate,
@@ -99,7 +110,13 @@ def check_updates(
         if isinstance(update, SetLocationUpdate):
             check_location(update.location, current.location if current else location)
         elif isinstance(update, SetPropertiesUpdate):
-            check_properties(update.updates, location)
+            check_properties(update.updates, location, lake.catalog_id)
+        elif isinstance(update, RemovePropertiesUpdate) and CATALOG_ID in update.removals:
+            raise _refused(
+                f"table property `{CATALOG_ID}` cannot be removed: it names the catalog the "
+                "table belongs to",
+                f"leave `{CATALOG_ID}` out of the removals",
+            )
         elif isinstance(update, SetStatisticsUpdate):
             _check_path(update.statistics.statistics_path, location, "statistics file")
         elif isinstance(update, SetPartitionStatisticsUpdate):

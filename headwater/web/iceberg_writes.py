@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from headwater.errors import CommitConflict
+from headwater.lake.properties import CATALOG_ID
 from headwater.web import iceberg_guard, iceberg_lookup
 from headwater.web.deps import Ws
 from headwater.web.errors import ApiError, ErrorResponse
@@ -152,9 +153,10 @@ def create_table(ws: Ws, namespace: str, body: CreateTableRequest) -> Response:
     properties = {
         TARGET_FILE_SIZE: str(ws.lake.target_file_bytes),
         **COPY_ON_WRITE,
+        CATALOG_ID: ws.lake.catalog_id,  # whose table it is (a client's other id is refused)
         **body.properties,
     }
-    iceberg_guard.check_properties(properties, location)
+    iceberg_guard.check_properties(properties, location, ws.lake.catalog_id)
     try:
         if body.stage_create:
             metadata = new_table_metadata(

@@ -11,6 +11,7 @@ from headwater.lake.maintenance.report import (
     OrphanFile,
     OrphanReport,
     Progress,
+    SharedFolder,
 )
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "OrphanFile",
     "OrphanReport",
     "Progress",
+    "SharedFolder",
     "compact",
     "expire_snapshots",
     "maintain",

@@ -6,11 +6,21 @@ than a safety age are deleted, so the files of a write still in progress are nev
 The table is listed through pyiceberg's own filesystem, so that listed paths and the paths in
 the metadata are spelled alike; if the table's current files are not found in the listing, the
 two do not match and nothing is deleted.
+
+Two catalogs may share a warehouse folder on purpose, and a table name both use then has one
+folder for two tables: files the other table's metadata references are unreferenced by ours.
+So before deleting, the metadata files of the folder that ours does not reference are read
+(their table uuid and properties only): one of another catalog (its ``headwater.catalog-id``
+is not ours), or of a table of no known catalog (no id, and not our table's uuid), means the
+folder is shared, and nothing in it is deleted (see lake.identity).
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pyarrow.fs as pafs
 from pyiceberg.io.pyarrow import PyArrowFileIO
@@ -19,7 +29,9 @@ from pyiceberg.table import Table
 from headwater.errors import LakeError
 from headwater.lake.catalog import Lake
 from headwater.lake.maintenance.references import References, canonical, referenced
-from headwater.lake.maintenance.report import OrphanFile, OrphanReport
+from headwater.lake.maintenance.report import OrphanFile, OrphanReport, SharedFolder
+from headwater.lake.metadata import local_path
+from headwater.lake.properties import CATALOG_ID
 
 ORPHAN_AGE = timedelta(days=1)
 
@@ -51,6 +63,17 @@ def remove_orphan_files(
     cutoff = (now or datetime.now(UTC)) - older_than
     unreferenced = [info for info in listed if info.path not in known]
     old = [info for info in unreferenced if _modified(info) < cutoff]
+    shared = _shared(lake, table, filesystem, root, unreferenced) if old else None
+    if shared is not None:
+        return OrphanReport(
+            table=name,
+            scanned=len(listed),
+            orphans=(),
+            too_young=len(unreferenced) - len(old),
+            dry_run=dry_run,
+            kept=len(old),
+            shared=shared,
+        )
     if not dry_run and old:
         latest = lake.table(name)
         if latest.metadata_location != table.metadata_location:  # a commit landed meanwhile
@@ -65,6 +88,62 @@ def remove_orphan_files(
         too_young=len(unreferenced) - len(old),
         dry_run=dry_run,
     )
+
+
+def _shared(
+    lake: Lake,
+    table: Table,
+    filesystem: pafs.FileSystem,
+    root: str,
+    unreferenced: list[pafs.FileInfo],
+) -> SharedFolder | None:
+    """The folder as shared with another table, when an Iceberg metadata file in it that our
+    table does not reference is not of our catalog; None when every one is."""
+    ours = lake.catalog_id
+    uuid = str(table.metadata.table_uuid)
+    others: set[str] = set()
+    unknown: list[str] = []
+    for info in unreferenced:
+        if not _is_metadata(root, info.path):
+            continue
+        document = _document(filesystem, info.path)
+        if document is None:
+            continue
+        properties = document.get("properties") or {}
+        owner = properties.get(CATALOG_ID) if isinstance(properties, dict) else None
+        if owner is None:
+            if document.get("table-uuid") != uuid:
+                unknown.append(info.path)
+        elif owner != ours:
+            others.add(str(owner))
+    if not others and not unknown:
+        return None
+    folder = table.metadata.location.rstrip("/")
+    return SharedFolder(
+        folder=local_path(folder) or folder, catalogs=tuple(sorted(others)), unknown=tuple(unknown)
+    )
+
+
+def _is_metadata(root: str, path: str) -> bool:
+    """An Iceberg metadata file of a table in this folder (``metadata/*.metadata.json``)."""
+    return path.startswith(f"{root.rstrip('/')}/metadata/") and path.endswith(".metadata.json")
+
+
+def _document(filesystem: pafs.FileSystem, path: str) -> dict[str, Any] | None:
+    """A metadata file's JSON; None for a file gone meanwhile (another catalog's maintenance
+    deleted it) or one that is no JSON document (a write that crashed half-way left it)."""
+    try:
+        with filesystem.open_input_stream(path) as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        return None
+    try:
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        document = json.loads(raw)
+    except (OSError, EOFError, ValueError):  # not gzip, cut short, not JSON
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def _filesystem(table: Table) -> tuple[pafs.FileSystem, str]:

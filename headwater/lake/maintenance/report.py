@@ -56,6 +56,32 @@ class OrphanFile:
 
 
 @dataclass(frozen=True)
+class SharedFolder:
+    """A table's folder that also holds the metadata of a table not of its catalog: orphan
+    removal deletes nothing in it, since the other table's files look unreferenced."""
+
+    folder: str
+    catalogs: tuple[str, ...]  # ids of the other catalogs whose tables' metadata lie there
+    unknown: tuple[str, ...]  # metadata files of a table of no known catalog
+
+    def __str__(self) -> str:
+        if self.catalogs:
+            ids = ", ".join(self.catalogs)
+            return (
+                f"orphans kept: {self.folder} also holds a table of another catalog "
+                f"(catalog id {ids}); give one of the tables another name, or the projects "
+                "separate warehouses"
+            )
+        return (
+            f"orphans kept: {self.folder} also holds metadata of a table of no known catalog "
+            f"(e.g. {self.unknown[0]}), written before tables carried their catalog's id or by "
+            "another engine; if it is a leftover of this table (dropped and created again), "
+            "delete that metadata file, else give one of the tables another name, or the "
+            "projects separate warehouses"
+        )
+
+
+@dataclass(frozen=True)
 class OrphanReport:
     """Files under a table's location that its metadata does not reference."""
 
@@ -64,6 +90,8 @@ class OrphanReport:
     orphans: tuple[OrphanFile, ...]  # deleted (or, in a dry run, that would be)
     too_young: int  # unreferenced files newer than the safety age, left alone
     dry_run: bool = False
+    kept: int = 0  # unreferenced files old enough to go, kept because the folder is shared
+    shared: SharedFolder | None = None  # why they were kept
 
     @property
     def bytes(self) -> int:
