@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -201,3 +202,53 @@ def test_projects_sharing_a_postgresql_catalog_share_its_id(tmp_path: Path) -> N
         finally:
             for lake in (one, two, other):
                 lake.close()
+
+
+@pytest.mark.slow
+def test_a_copy_sharing_an_s3_warehouse_is_refused_until_it_is_a_catalog_of_its_own(
+    tmp_path: Path, s3_server: services.S3Server, s3_bucket: str
+) -> None:
+    """A copied project whose tables stay in S3 writes them with the original's catalog id:
+    each one's maintenance would take the other's new files for its own orphans. The copy is
+    refused until `headwater relocate` makes it a catalog of its own."""
+    warehouse = f"s3://{s3_bucket}/lake"
+    original = project(tmp_path / "a", warehouse, A_ROWS, s3_server.endpoint)
+    original.run()
+    shutil.copytree(original.root, tmp_path / "copy")
+    lake = f"lake:\n  warehouse: {warehouse}\n  s3: {{endpoint_url: '{s3_server.endpoint}'}}\n"
+    copy = SqliteProject(tmp_path / "copy", "- name: ev\n  table: ev\n", lake)
+
+    def keys() -> set[str]:
+        listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix="lake/raw/ev/")
+        return {item["Key"] for item in listed.get("Contents", [])}
+
+    runner = CliRunner()
+    before = keys()
+    refused = runner.invoke(app, ["run", "p", "-p", str(copy.root)])
+    assert refused.exit_code == 1
+    made = (original.root / ".headwater" / "catalog.db").resolve()
+    assert " ".join(refused.output.split()).startswith(
+        f"error: the catalog {(copy.root / '.headwater' / 'catalog.db').resolve()} was made as "
+        f"{made} and copied or moved here; its tables are in {warehouse}, where that "
+        "catalog's tables are too, and each one's maintenance would delete the files the "
+        "other writes; nothing was written"
+    )
+    assert keys() == before
+
+    relocated = runner.invoke(app, ["relocate", "-p", str(copy.root)])
+    assert relocated.exit_code == 0, relocated.output
+    assert " ".join(relocated.stdout.split()) == (
+        f"this catalog is now one of its own (it was made as {made}); its tables stay in "
+        f"{warehouse}"
+    )
+    copy.sql("INSERT INTO ev VALUES (?, ?)", [(4, "d")])
+    copy.run()
+    original.run()
+    for p in (original, copy):
+        with p.workspace() as ws:
+            [report] = ws.maintain(options=Maintenance(orphan_age=NOW))
+        assert report.orphans is not None and report.orphans.shared is not None
+    with original.workspace() as ws, copy.workspace() as other:
+        assert ws.lake.catalog_id != other.lake.catalog_id
+    assert original.rows("SELECT id, name FROM raw.ev ORDER BY id") == A_ROWS
+    assert copy.rows("SELECT id, name FROM raw.ev ORDER BY id") == [*A_ROWS, (4, "d")]

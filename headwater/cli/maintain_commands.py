@@ -235,16 +235,27 @@ def relocate(project: ProjectOpt = Path("."), var: VarOpt = None, debug: DebugOp
     copies of its files under this project's warehouse, in one commit per table: the current
     rows, schema, table properties and load cursor are kept (nothing is rewritten); snapshot
     history is not (the table starts again from one snapshot). A moved project works the
-    same: only the copies in this folder are read.
+    same: only the copies in this folder are read. A copy whose tables stay in shared storage
+    (an S3 warehouse) keeps them there and becomes a catalog of its own, so that its
+    maintenance and the original's never delete each other's files.
 
     Example: cp -r myproj scratch && cd scratch && headwater relocate && headwater run
     """
     out, err = consoles()
     ws = open_workspace(project, var)
+    original = ws.lake.copied_from()
     done = ws.relocate(lambda name: err.print(f"{name} relocating", highlight=False))
     if not done:
         where = ws.lake.warehouse.removeprefix("file://")
-        out.print(f"every table is already in this project's warehouse {where}; nothing to do")
+        if original is None:
+            out.print(f"every table is already in this project's warehouse {where}; nothing to do")
+        else:
+            out.print(
+                f"this catalog is now one of its own (it was made as {original}); its tables "
+                f"stay in {where}",
+                highlight=False,
+                soft_wrap=True,
+            )
         return
     for r in done:
         out.print(

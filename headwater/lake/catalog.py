@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import LakeError, TableNotFound, did_you_mean
+from headwater.errors import LakeError, LakeMoved, TableNotFound, did_you_mean
 from headwater.lake import metadata
 from headwater.project.base import IDENTIFIER
 
@@ -138,11 +138,29 @@ class Lake:
             if self._catalog_id is None:
                 from headwater.lake import identity
 
-                engine = self.catalog.engine
-                self._catalog_id = identity.catalog_id(
-                    engine, metadata.catalog_file(self.catalog_url)
-                )
+                self.refuse_a_copy()
+                path = metadata.catalog_file(self.catalog_url)
+                self._catalog_id = identity.catalog_id(self.catalog.engine, path)
             return self._catalog_id
+
+    def refuse_a_copy(self) -> None:
+        """Raise LakeMoved when this SQLite catalog was copied or moved here from another
+        file and not relocated since (lake.identity): writing or maintaining its tables in
+        shared storage would take the original's files for its own."""
+        if self._relocating:
+            return
+        original = self.copied_from()
+        if original is not None:
+            path = metadata.catalog_file(self.catalog_url)
+            raise _copied_catalog(Path(str(path)), original, self.warehouse)
+
+    def copied_from(self) -> str | None:
+        """The SQLite catalog file this one was copied or moved from, if it was (see
+        lake.identity.copied_from); None for a catalog on a server."""
+        from headwater.lake import identity
+
+        path = metadata.catalog_file(self.catalog_url)
+        return None if path is None else identity.copied_from(path)
 
     def former_catalog_ids(self) -> frozenset[str]:
         """The ids this catalog had before relocation gave it its own (its originals' ids)."""
@@ -377,3 +395,18 @@ class Lake:
             # another process may create it between our look and our create
             with contextlib.suppress(NamespaceAlreadyExistsError):
                 self.catalog.create_namespace(namespace)
+
+
+def _copied_catalog(path: Path, original: str, warehouse: str) -> LakeMoved:
+    """The error for a SQLite catalog copied or moved from ``original`` whose tables stay in
+    shared storage: writing or maintaining them would treat the original's files as its own."""
+    gone = "" if Path(original).exists() else " (no longer there)"
+    return LakeMoved(
+        f"the catalog {path} was made as {original}{gone} and copied or moved here; its tables "
+        f"are in {warehouse}, where that catalog's tables are too, and each one's maintenance "
+        "would delete the files the other writes; nothing was written",
+        hint="run `headwater relocate` to make this catalog one of its own (its tables stay "
+        "where they are), or give this project another warehouse and an empty catalog",
+        warehouse=warehouse,
+        elsewhere=(original,),
+    )

@@ -14,6 +14,7 @@ copied SQLite catalog carries it until ``headwater relocate`` gives the copy one
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 
 from headwater.lake.properties import CATALOG_ID
 
-__all__ = ["CATALOG_ID", "catalog_id", "former_ids", "renew"]
+__all__ = ["CATALOG_ID", "catalog_id", "copied_from", "former_ids", "renew"]
 
 _ID, _HOME, _FORMER = "id", "home", "former"
 
@@ -52,6 +53,26 @@ def catalog_id(engine: sa.Engine, catalog: Path | None) -> str:
     return _values(engine)[_ID]
 
 
+def copied_from(catalog: Path) -> str | None:
+    """The SQLite file the id of the catalog in file ``catalog`` was made in, when that is
+    another file: the catalog was copied (or moved) with its project, and it and the original
+    would be one catalog writing the same shared folders (an S3 warehouse, or a configured
+    absolute folder). Read with sqlite3, as every listing reads the catalog: no pyiceberg."""
+    import sqlite3
+
+    if not catalog.exists():
+        return None
+    with contextlib.closing(sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)) as con:
+        try:
+            row = con.execute(
+                f"SELECT value FROM {identity_table.name} WHERE key = ?", (_HOME,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # no id yet: made on the first write
+            return None
+    home = row[0] if row else None
+    return home if home and home != _home(catalog) else None
+
+
 def former_ids(engine: sa.Engine) -> frozenset[str]:
     """The ids the catalog had before :func:`renew` gave it its own (those of its originals)."""
     return frozenset(_values(engine).get(_FORMER, "").split())
@@ -65,6 +86,15 @@ def renew(engine: sa.Engine, catalog: Path) -> str | None:
         catalog_id(engine, catalog)
         return None
     if values.get(_HOME) == _home(catalog):
+        return None
+    if values.get(_HOME) and not Path(values[_HOME]).exists():
+        # moved, not copied: no other catalog goes on with the id, which stays
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(identity_table)
+                .where(identity_table.c.key == _HOME)
+                .values(value=_home(catalog))
+            )
         return None
     former = " ".join(sorted({*values.get(_FORMER, "").split(), values[_ID]}))
     with engine.begin() as conn:

@@ -62,8 +62,8 @@ def relocate(lake: Lake, on_table: Callable[[str], None] | None = None) -> list[
     done = []
     with lake.relocating():
         rows = sorted(lake.elsewhere())
-        if rows:
-            lake.own_catalog_id()
+        # a copied catalog gets an id of its own even when its tables stay in shared storage
+        lake.own_catalog_id()
         formers = lake.former_catalog_ids()
         for namespace, name, location in rows:
             if on_table is not None:

@@ -77,6 +77,7 @@ def execute_run(
         # a lake whose tables live in another project's folder (a copy) stops the run here,
         # before it is recorded, rather than in each task (lake.home)
         scope.lake.tables()
+        scope.lake.refuse_a_copy()  # nor one copied with its tables left in shared storage
         scope = scope.for_run()
         executor = executor_for(scope, pipeline, settings, full_refresh)
     except BaseException as exc:
