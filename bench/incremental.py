@@ -224,7 +224,8 @@ def headwater_tool(dialect: str, base: Path, cursor: str) -> Tool:
 def headwater_warm_tool(dialect: str, base: Path, cursor: str) -> Tool:
     tool = headwater_tool(dialect, base, cursor)
     tool.folder = tool.folder.with_name(f"{tool.folder.name}_warm")
-    shutil.copytree(base / f"hw_{cursor}", tool.folder)
+    # the project file only: a copied lake would be refused as a copy (headwater relocate)
+    shutil.copytree(base / f"hw_{cursor}", tool.folder, ignore=shutil.ignore_patterns(".headwater"))
     folder = tool.folder
     python = str(HEADWATER_ENV / "bin" / "python")
     command = [python, str(RESIDENT), "headwater", str(folder)]
