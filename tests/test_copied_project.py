@@ -18,6 +18,7 @@ from headwater.errors import LakeMoved
 from headwater.ingest.state import committed_state
 from headwater.lake.maintenance import Maintenance
 from headwater.lake.metadata import local_path
+from headwater.web import create_app
 
 runner = CliRunner()
 CATALOG_ID = "headwater.catalog-id"  # the table property naming a table's catalog
@@ -124,6 +125,13 @@ def test_a_copied_project_refuses_every_lake_command_and_writes_nothing(tmp_path
     with pytest.raises(LakeMoved) as error, Workspace.open(copy) as ws:
         ws.query("SELECT count(*) FROM raw.ev")
     assert error.value.elsewhere == (str(original.resolve() / ".headwater" / "warehouse"),)
+    # nor is it served: the Iceberg REST catalog's write routes would write the original's
+    with (
+        pytest.raises(LakeMoved, match="the project was copied or moved"),
+        Workspace.open(copy) as ws,
+    ):
+        create_app(ws)
+    assert (files(original), files(copy, store=False)) == before
     shutil.rmtree(copy)  # nothing of it may be read at the end of the test either
 
 
