@@ -122,7 +122,7 @@ def test_a_copied_project_refuses_every_lake_command_and_writes_nothing(tmp_path
         assert result.exit_code == 1, result.output
         assert result.stderr == moved_message(copy, original), command
     assert (files(original), files(copy, store=False)) == before
-    with pytest.raises(LakeMoved) as error, Workspace.open(copy) as ws:
+    with Workspace.open(copy) as ws, pytest.raises(LakeMoved, match="copied or moved") as error:
         ws.query("SELECT count(*) FROM raw.ev")
     assert error.value.elsewhere == (str(original.resolve() / ".headwater" / "warehouse"),)
     # nor is it served: the Iceberg REST catalog's write routes would write the original's

@@ -131,3 +131,53 @@ def test_queries_beyond_the_running_bound_wait_then_are_told_to_ask_again() -> N
     done.set()
     holder.join(10)
     assert cursors.next(first.token, 1).rows.column("x").to_pylist() == [2]
+
+
+def test_a_stopping_server_stops_every_page_now_and_later_each_with_its_own_error() -> None:
+    import threading
+
+    from headwater.errors import ServerBusy
+    from headwater.sql.cursors import Result
+
+    stops = [threading.Event(), threading.Event()]
+    entered = threading.Barrier(3)
+
+    def endless(stop: threading.Event) -> Iterator[pa.RecordBatch]:
+        yield pa.record_batch({"x": [1]})
+        yield pa.record_batch({"x": [2]})  # read ahead with the first page
+        entered.wait(10)
+        stop.wait(30)  # an engine computing the next batch, until it is interrupted
+        raise RuntimeError("INTERRUPT Error: Interrupted!")
+
+    @contextlib.contextmanager
+    def opener(sql: str) -> Iterator[Result]:
+        stop = stops[int(sql)]
+        schema = pa.schema([("x", pa.int64())])
+        yield Result(lambda: pa.RecordBatchReader.from_batches(schema, endless(stop)), stop.set)
+
+    cursors = Cursors(opener)
+    first = [cursors.first(str(i), 1) for i in range(2)]  # one row each; the rest computes
+    raised: list[BaseException] = []
+
+    def ask(token: str | None) -> None:
+        try:
+            cursors.next(token or "", 5)
+        except ServerBusy as exc:
+            raised.append(exc)
+
+    askers = [threading.Thread(target=ask, args=(page.token,)) for page in first]
+    for asker in askers:
+        asker.start()
+    entered.wait(10)  # both pages are computing
+    cursors.stop_all(lambda: ServerBusy("the server is stopping", hint="ask again later"))
+    for asker in askers:
+        asker.join(10)
+    assert [str(e) for e in raised] == ["the server is stopping — ask again later"] * 2
+    assert raised[0] is not raised[1]  # each request raises, and chains, its own error
+    assert all(stop.is_set() for stop in stops) and cursors.computing == 0
+    # a stopped page's token is gone with its query: asking again says so
+    with pytest.raises(QueryError, match="the page token is unknown"):
+        cursors.next(first[0].token or "", 5)
+    # and a query asked for while the server stops is refused at once
+    with pytest.raises(ServerBusy, match="the server is stopping"):
+        cursors.first("0", 1)

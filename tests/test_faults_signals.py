@@ -40,13 +40,24 @@ def test_sigint_and_sigterm_at_random_moments_cancel_the_run_cleanly(
     try:
         fs.create(engine, ROWS)
         fs.run_to_completion(root, env)
+        # how long a trial's run takes on this machine, from its record to its end: the
+        # signals land inside it, however fast or loaded the machine is
+        fs.insert(engine, last + 1, last + ROWS, version=1)
+        last += ROWS
+        fs.update(engine, version=1)
+        process = fs.cli(root, "run", "p", env=env)
+        fs.wait_for_run(root, process, runs_before=1)
+        started = time.monotonic()
+        process.communicate(timeout=120)
+        assert process.returncode == 0
+        span = time.monotonic() - started
         for trial, (sig, code) in enumerate(TRIALS):
             fs.insert(engine, last + 1, last + ROWS, version=trial + 2)
             last += ROWS
             fs.update(engine, version=trial + 2)
             process = fs.cli(root, "run", "p", env=env)
-            fs.wait_for_run(root, process, runs_before=2 * trial + 1)
-            time.sleep(rng.uniform(0.0, 1.0))
+            fs.wait_for_run(root, process, runs_before=2 * trial + 2)
+            time.sleep(rng.uniform(0.0, 0.6) * span)
             process.send_signal(sig)
             try:
                 _, err = process.communicate(timeout=15)

@@ -309,13 +309,27 @@ def test_an_unexpected_error_is_answered_and_logged_without_the_request(
 def test_a_query_stops_when_its_client_goes_away(ws: Workspace) -> None:
     app = create_app(ws)
     cursors = app.state.cursors
+    seen: list[int] = []
+    asking = threading.Event()
+
+    def watch() -> None:  # the query computes while its client waits
+        while asking.is_set():
+            seen.append(cursors.computing)
+            time.sleep(0.01)
+
     with serving(app) as url:
         headers = {"Authorization": f"Bearer {TOKEN}"}
+        asking.set()
+        watcher = threading.Thread(target=watch)
+        watcher.start()
         with (
             httpx.Client(base_url=url, headers=headers, timeout=2) as leaving,
             pytest.raises(httpx.ReadTimeout, match="timed out"),
         ):
             leaving.post("/v1/query", json={"sql": ENDLESS})
+        asking.clear()
+        watcher.join()
+        assert max(seen) == 1
         # the server's default timeout is 300 s: only the client's leaving stops it sooner
         deadline = time.monotonic() + 60
         while cursors.computing and time.monotonic() < deadline:

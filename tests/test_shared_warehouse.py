@@ -252,3 +252,34 @@ def test_a_copy_sharing_an_s3_warehouse_is_refused_until_it_is_a_catalog_of_its_
         assert ws.lake.catalog_id != other.lake.catalog_id
     assert original.rows("SELECT id, name FROM raw.ev ORDER BY id") == A_ROWS
     assert copy.rows("SELECT id, name FROM raw.ev ORDER BY id") == [*A_ROWS, (4, "d")]
+
+
+@pytest.mark.postgres
+def test_a_catalog_user_who_cannot_create_the_id_table_is_told_what_to_do(
+    postgres_url: str,
+) -> None:
+    import uuid
+
+    import sqlalchemy as sa
+
+    from headwater.errors import LakeError
+    from headwater.lake import identity
+
+    role = f"hw_reader_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # PostgreSQL 15: only the owner creates in `public`
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+    reader = sa.create_engine(sa.make_url(postgres_url).set(username=role))
+    try:
+        with pytest.raises(LakeError, match=r"cannot create the table `headwater_catalog`") as e:
+            identity.catalog_id(reader, None)
+        assert "permission denied for schema public" in e.value.message
+        assert (e.value.hint or "").endswith(
+            "CREATE TABLE headwater_catalog (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)"
+        )
+    finally:
+        reader.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()

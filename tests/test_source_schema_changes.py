@@ -237,7 +237,7 @@ def test_a_type_change_that_does_not_convert_names_the_table_column_and_types(
         else "ALTER TABLE ev ALTER COLUMN qty TYPE VARCHAR(10)"
     )
     execute(url, to_text, "INSERT INTO ev VALUES (2, 'many')")
-    with pytest.raises(RunFailed) as failed:
+    with pytest.raises(RunFailed, match="raw.ev") as failed:
         ws.run("p")
     error = failed.value.run.tasks[0].error or ""
     assert (

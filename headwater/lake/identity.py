@@ -20,6 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from headwater.errors import LakeError
 from headwater.lake.properties import CATALOG_ID
 
 __all__ = ["CATALOG_ID", "catalog_id", "copied_from", "former_ids", "renew"]
@@ -87,15 +88,6 @@ def renew(engine: sa.Engine, catalog: Path) -> str | None:
         return None
     if values.get(_HOME) == _home(catalog):
         return None
-    if values.get(_HOME) and not Path(values[_HOME]).exists():
-        # moved, not copied: no other catalog goes on with the id, which stays
-        with engine.begin() as conn:
-            conn.execute(
-                sa.update(identity_table)
-                .where(identity_table.c.key == _HOME)
-                .values(value=_home(catalog))
-            )
-        return None
     former = " ".join(sorted({*values.get(_FORMER, "").split(), values[_ID]}))
     with engine.begin() as conn:
         conn.execute(sa.delete(identity_table))
@@ -117,9 +109,15 @@ def _home(catalog: Path | None) -> str:
 def _values(engine: sa.Engine) -> dict[str, str]:
     try:
         metadata.create_all(engine, checkfirst=True)
-    except (sa.exc.IntegrityError, sa.exc.ProgrammingError, sa.exc.OperationalError):
+    except (sa.exc.IntegrityError, sa.exc.ProgrammingError, sa.exc.OperationalError) as exc:
         # another process created the table between the check and the create
         if not sa.inspect(engine).has_table(identity_table.name):
-            raise
+            raise LakeError(
+                f"cannot create the table `{identity_table.name}`, which holds the catalog's id, "
+                f"in the catalog database: {str(exc.orig).strip()}",
+                hint="let the catalog's user create tables in its schema, or create it once as "
+                f"its owner: CREATE TABLE {identity_table.name} (key VARCHAR(64) PRIMARY KEY, "
+                "value TEXT NOT NULL)",
+            ) from exc
     with engine.connect() as conn:
         return {key: value for key, value in conn.execute(sa.select(identity_table)).all()}

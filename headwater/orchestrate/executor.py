@@ -74,11 +74,13 @@ class LocalExecutor:
     def stop(self, future: Future[Any]) -> None:
         if future.cancel():
             return
-        with self._lock:
+        _keep_interruptions()
+        with self._lock:  # the task cannot leave its thread (for another task) meanwhile
             thread = self._threads.get(id(future))
+            if thread is not None:
+                _dropped.discard(thread)  # a drop noted for an earlier task of this thread
+                _interrupt(thread)
         if thread is not None:
-            _keep_interruptions()
-            _interrupt(thread)
             threading.Thread(target=self._resend, args=(id(future), thread), daemon=True).start()
 
     def _resend(self, key: int, thread: int) -> None:
@@ -88,10 +90,13 @@ class LocalExecutor:
             time.sleep(0.05)
             with self._lock:  # the task's thread cannot leave it meanwhile
                 if self._threads.get(key) != thread:
-                    return
+                    break
                 if thread in _dropped:
                     _dropped.discard(thread)
                     _interrupt(thread)
+        with self._lock:
+            if self._threads.get(key) != thread:  # the task ended: its thread owes nothing
+                _dropped.discard(thread)
 
     def shutdown(self, cancel: bool = False) -> None:
         """Wait for running tasks; with ``cancel``, drop the queued ones and do not wait."""

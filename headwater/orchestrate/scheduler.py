@@ -110,10 +110,16 @@ class Scheduler:
         from headwater.orchestrate.schedule import key
 
         store = self.scope.store
-        # a date is done when the scheduler or a backfill made its run, or when any run of
-        # it succeeded (`headwater run --date`): as backfill decides (orchestrate/backfill.py)
-        done = store.schedule_keys(name) | {key(d) for d in store.succeeded_dates(name)}
-        due = schedule.due(now, done)
+        due = schedule.due(now, store.schedule_keys(name))
+        if due:
+            # a date is done when the scheduler or a backfill made its run, or when any run of
+            # it succeeded (`headwater run --date`), as backfill decides (orchestrate/backfill.py)
+            by_hand = {
+                key(logical)
+                for logical, status, _ in store.dated_runs(name, due[0][0], due[-1][0])
+                if status is RunStatus.SUCCESS
+            }
+            due = [interval for interval in due if key(interval[0]) not in by_hand]
         for interval in due:
             run_id = queue_run(
                 self.scope,

@@ -154,11 +154,15 @@ class Cursors:
         self._turns = threading.BoundedSemaphore(running) if running else None
         self._open: OrderedDict[str, _Cursor] = OrderedDict()
         self._computing: set[Abort] = set()
+        self._stopping: Callable[[], HeadwaterError] | None = None  # see stop_all
         self._lock = threading.Lock()
 
     @contextmanager
     def _turn(self) -> Iterator[None]:
         """One of the :attr:`running` turns to compute a page, or ServerBusy."""
+        stopping = self._stopping
+        if stopping is not None:
+            raise stopping()
         if self._turns is None:
             yield
             return
@@ -205,20 +209,23 @@ class Cursors:
                 f"(idle queries close after {self.idle_seconds:.0f} s)",
                 hint="run the query again from its first page",
             )
-        try:
-            with self._turn():
-                return self._serve(cursor, rows, abort or Abort())
-        except ServerBusy:
-            with self._lock:  # the page was not read: the same token asks for it again
-                self._open[token] = cursor
-            raise
+        with ExitStack() as turn:
+            try:
+                turn.enter_context(self._turn())
+            except ServerBusy:
+                with self._lock:  # the page was not read: the same token asks for it again
+                    self._open[token] = cursor
+                raise
+            return self._serve(cursor, rows, abort or Abort())
 
-    def stop_all(self, error: HeadwaterError) -> None:
-        """Stop every page being computed, each request raising ``error``."""
+    def stop_all(self, error: Callable[[], HeadwaterError]) -> None:
+        """Stop every page being computed, and every one asked for from now on: each request
+        raises an ``error()`` of its own (the server is stopping)."""
         with self._lock:
+            self._stopping = error
             computing = list(self._computing)
         for abort in computing:
-            abort(error)
+            abort(error())
 
     @property
     def computing(self) -> int:
@@ -257,6 +264,9 @@ class Cursors:
             timer.start()
         with self._lock:
             self._computing.add(abort)
+            stopping = self._stopping
+        if stopping is not None:  # asked for while the server stops: stopped at once
+            abort(stopping())
         try:
             with abort.watching(interrupt):
                 yield

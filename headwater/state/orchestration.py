@@ -77,20 +77,6 @@ class OrchestrationState:
             ).scalars()
             return set(rows)
 
-    def succeeded_dates(self, pipeline: str) -> list[datetime]:
-        """The logical dates of the pipeline's successful runs, whatever started them (the
-        scheduler, a backfill, ``headwater run --date``)."""
-        runs = schema.runs
-        with self.engine.connect() as conn:
-            dates = conn.execute(
-                sa.select(runs.c.logical_date).where(
-                    runs.c.pipeline == pipeline,
-                    runs.c.status == RunStatus.SUCCESS,
-                    runs.c.logical_date.is_not(None),
-                )
-            ).scalars()
-            return [d if d.tzinfo else d.replace(tzinfo=UTC) for d in dates]
-
     def dated_runs(
         self, pipeline: str, first: datetime, last: datetime
     ) -> list[tuple[datetime, RunStatus, str | None]]:

@@ -8,6 +8,7 @@ down as usual, waiting at most ``GRACE_SECONDS`` for what is left.
 
 from __future__ import annotations
 
+import threading
 from types import FrameType
 
 import uvicorn
@@ -25,10 +26,14 @@ class _Server(uvicorn.Server):
         self.cursors = cursors
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self.cursors.stop_all(
-            ServerBusy("the server is stopping", hint="ask again once it is back", retry_after=5)
-        )
+        # a signal handler runs on the event loop's thread, which may hold a lock stop_all
+        # takes (a request watching its client): stopping the queries is another thread's job
+        threading.Thread(target=self.cursors.stop_all, args=(_stopping,), daemon=True).start()
         super().handle_exit(sig, frame)
+
+
+def _stopping() -> ServerBusy:
+    return ServerBusy("the server is stopping", hint="ask again once it is back", retry_after=5)
 
 
 def run(app: FastAPI, host: str, port: int, *, debug: bool = False) -> None:
