@@ -112,6 +112,29 @@ def moved_message(copy: Path, original: Path, gone: bool = False) -> str:
     )
 
 
+def assert_self_contained(copy: Path) -> None:
+    """The relocated copy reads the original's rows and is one catalog of its own: every
+    table carries its id, and its orphan removal, held back by nothing, leaves exactly the
+    files its tables reference."""
+    assert rows(copy, "SELECT id, name FROM raw.ev ORDER BY id") == ROWS
+    assert rows(copy, "SELECT id, name FROM gold.names ORDER BY id") == [
+        (1, "A"),
+        (2, "B"),
+        (3, "C"),
+    ]
+    with Workspace.open(copy) as ws:
+        ours = ws.lake.catalog_id
+        assert {ws.lake.table_metadata(t).properties[CATALOG_ID] for t in ws.lake.tables()} == {
+            ours
+        }
+        reports = ws.maintain(options=Maintenance(orphan_age=dt.timedelta(0)))
+    assert [(r.table, r.orphans and r.orphans.shared) for r in reports] == [
+        ("gold.names", None),
+        ("raw.ev", None),
+    ]
+    assert warehouse_files(copy) == referenced(copy)
+
+
 def test_a_copied_project_refuses_every_lake_command_and_writes_nothing(tmp_path: Path) -> None:
     original = make_project(tmp_path / "myproj")
     copy = tmp_path / "scratch"
@@ -154,24 +177,7 @@ def test_relocate_makes_a_copy_self_contained_and_keeps_its_cursor(tmp_path: Pat
     assert again.stdout == (
         f"every table is already in this project's warehouse {here}; nothing to do\n"
     )
-    assert rows(copy, "SELECT id, name FROM raw.ev ORDER BY id") == ROWS
-    assert rows(copy, "SELECT id, name FROM gold.names ORDER BY id") == [
-        (1, "A"),
-        (2, "B"),
-        (3, "C"),
-    ]
-    # relocated in two goes, the copy is one catalog: its orphan removal is not held back
-    with Workspace.open(copy) as ws:
-        ours = ws.lake.catalog_id
-        assert {ws.lake.table_metadata(t).properties[CATALOG_ID] for t in ws.lake.tables()} == {
-            ours
-        }
-        reports = ws.maintain(options=Maintenance(orphan_age=dt.timedelta(0)))
-    assert [(r.table, r.orphans and r.orphans.shared) for r in reports] == [
-        ("gold.names", None),
-        ("raw.ev", None),
-    ]
-    assert warehouse_files(copy) == referenced(copy)
+    assert_self_contained(copy)
     with Workspace.open(copy) as ws:
         assert committed_state(ws.lake, "raw.ev").cursor == cursor
 
@@ -238,24 +244,7 @@ def test_a_table_whose_copy_is_incomplete_is_left_as_it_was(tmp_path: Path) -> N
     shutil.copy2(original / data.relative_to(copy), data)  # the missing file, copied after all
     with Workspace.open(copy) as ws:
         assert [r.table for r in ws.relocate()] == ["raw.ev"]
-    assert rows(copy, "SELECT id, name FROM raw.ev ORDER BY id") == ROWS
-    assert rows(copy, "SELECT id, name FROM gold.names ORDER BY id") == [
-        (1, "A"),
-        (2, "B"),
-        (3, "C"),
-    ]
-    # relocated in two goes, the copy is one catalog: its orphan removal is not held back
-    with Workspace.open(copy) as ws:
-        ours = ws.lake.catalog_id
-        assert {ws.lake.table_metadata(t).properties[CATALOG_ID] for t in ws.lake.tables()} == {
-            ours
-        }
-        reports = ws.maintain(options=Maintenance(orphan_age=dt.timedelta(0)))
-    assert [(r.table, r.orphans and r.orphans.shared) for r in reports] == [
-        ("gold.names", None),
-        ("raw.ev", None),
-    ]
-    assert warehouse_files(copy) == referenced(copy)
+    assert_self_contained(copy)
 
 
 def test_a_relocated_copy_is_a_catalog_of_its_own_and_removes_its_orphans(
