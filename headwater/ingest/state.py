@@ -4,13 +4,12 @@ the rows they cover (so a crash between writing rows and saving the cursor canno
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.ingest import cursor as cursors
 from headwater.lake import Lake
-from headwater.lake.metadata import TableMetadata, summary_of
 from headwater.lake.properties import CURSOR, LOADED, SOURCE_STATE
 
 __all__ = ["CURSOR", "LOADED", "SOURCE_STATE", "LoadState", "committed_state", "state_properties"]
@@ -28,15 +27,7 @@ def committed_state(lake: Lake, name: str) -> LoadState:
     current = lake.current_metadata(name)
     if current is None:
         return LoadState()
-    return _first_loaded(_summaries(current))
-
-
-def _summaries(table: TableMetadata) -> Iterator[dict[str, str]]:
-    snapshot = table.current_snapshot
-    while snapshot is not None:
-        yield summary_of(snapshot)
-        parent = snapshot.get("parent-snapshot-id")
-        snapshot = table.snapshot(int(parent)) if parent is not None else None
+    return _first_loaded(current.lineage())
 
 
 def _first_loaded(summaries: Iterable[Mapping[str, str]]) -> LoadState:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
@@ -161,6 +161,14 @@ class TableMetadata:
     def summary(self) -> dict[str, str]:
         """The current snapshot's summary (where loads keep their cursor); {} when empty."""
         return summary_of(self.current_snapshot)
+
+    def lineage(self) -> Iterator[dict[str, str]]:
+        """The summaries of the current snapshot and its ancestors, newest first."""
+        snapshot = self.current_snapshot
+        while snapshot is not None:
+            yield summary_of(snapshot)
+            parent = snapshot.get("parent-snapshot-id")
+            snapshot = self.snapshot(int(parent)) if parent is not None else None
 
     def schema(self, schema_id: int | None = None) -> dict[str, Any]:
         """A schema (the current one by default), as the metadata JSON writes it."""

@@ -4,6 +4,8 @@ the catalog that holds them (see headwater.lake.identity)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 RUN_ID = "headwater.run-id"  # the run that wrote the snapshot
 TASK = "headwater.task"  # the task of that run
 READER = "headwater.reader"  # the reader a SQL load used
@@ -14,6 +16,13 @@ MAINTENANCE = "headwater.maintenance"  # names the maintenance operation that wr
 
 # who wrote a snapshot, not state: a compaction does not carry them from the snapshot it rewrote
 WRITER = frozenset({RUN_ID, TASK, READER})
+
+
+def carried(summary: Mapping[str, str]) -> dict[str, str]:
+    """The properties of a load's snapshot that a snapshot rewriting its files without changing
+    rows (compaction, relocation) carries: every ``headwater.*`` key but the writer's."""
+    return {k: v for k, v in summary.items() if k.startswith("headwater.") and k not in WRITER}
+
 
 # the table property naming the catalog a table belongs to (its id, see lake.identity)
 CATALOG_ID = "headwater.catalog-id"

@@ -32,8 +32,8 @@ from headwater.lake import home
 from headwater.lake.catalog import Lake
 from headwater.lake.change import WrittenFile
 from headwater.lake.commits import NAME_MAPPING
-from headwater.lake.metadata import TableMetadata, local_path, read, summary_of
-from headwater.lake.properties import CATALOG_ID, LOADED, MAINTENANCE, WRITER
+from headwater.lake.metadata import TableMetadata, local_path, read
+from headwater.lake.properties import CATALOG_ID, LOADED, MAINTENANCE, carried
 from headwater.lake.writer import Staging
 
 if TYPE_CHECKING:
@@ -170,18 +170,9 @@ def _copied(lake: Lake, uri: str, rows: int, size: int) -> WrittenFile:
 
 
 def _load_state(current: TableMetadata) -> dict[str, str]:
-    """The Headwater properties of the newest load's snapshot (cursor, source state), walking
-    back from the current one, as compaction carries them; {} for a table no load wrote."""
-    snapshot = current.current_snapshot
-    while snapshot is not None:
-        summary = summary_of(snapshot)
-        if LOADED in summary:
-            return {
-                k: v for k, v in summary.items() if k.startswith("headwater.") and k not in WRITER
-            }
-        parent = snapshot.get("parent-snapshot-id")
-        snapshot = current.snapshot(int(parent)) if parent is not None else None
-    return {}
+    """The Headwater properties of the newest load's snapshot (cursor, source state), as
+    compaction carries them; {} for a table no load wrote."""
+    return next((carried(s) for s in current.lineage() if LOADED in s), {})
 
 
 def _check_field_ids(

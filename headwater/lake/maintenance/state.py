@@ -11,7 +11,7 @@ from __future__ import annotations
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
-from headwater.lake.properties import LOADED, MAINTENANCE, WRITER
+from headwater.lake.properties import LOADED, MAINTENANCE, carried
 
 __all__ = ["MAINTENANCE", "carried_properties", "state_lineage"]
 
@@ -33,5 +33,4 @@ def carried_properties(table: Table) -> dict[str, str]:
     lineage = state_lineage(table)
     if not lineage or lineage[-1].summary is None:
         return {}
-    props = lineage[-1].summary.additional_properties
-    return {k: v for k, v in props.items() if k.startswith("headwater.") and k not in WRITER}
+    return carried(lineage[-1].summary.additional_properties)
