@@ -315,8 +315,11 @@ def read(location: str, opener: Opener = open_local) -> TableMetadata:
             import gzip
 
             raw = gzip.decompress(raw)
-        return TableMetadata(location, json.loads(raw), opener)
-    except (OSError, ValueError) as exc:
+        document = json.loads(raw)
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+        return TableMetadata(location, document, opener)
+    except (OSError, ValueError, EOFError) as exc:  # gone, not JSON, a cut-short gzip
         raise _unreadable(location, exc) from exc
 
 

@@ -17,10 +17,7 @@ folder is shared, and nothing in it is deleted (see lake.identity).
 
 from __future__ import annotations
 
-import gzip
-import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pyarrow.fs as pafs
 from pyiceberg.io.pyarrow import PyArrowFileIO
@@ -30,7 +27,7 @@ from headwater.errors import LakeError
 from headwater.lake.catalog import Lake
 from headwater.lake.maintenance.references import References, canonical, referenced
 from headwater.lake.maintenance.report import OrphanFile, OrphanReport, SharedFolder
-from headwater.lake.metadata import local_path
+from headwater.lake.metadata import local_path, read
 from headwater.lake.properties import CATALOG_ID
 
 ORPHAN_AGE = timedelta(days=1)
@@ -106,13 +103,14 @@ def _shared(
     for info in unreferenced:
         if not _is_metadata(root, info.path):
             continue
-        document = _document(filesystem, info.path)
-        if document is None:
+        try:
+            # gone meanwhile (another catalog's maintenance), or cut short by a crashed write
+            document = read(info.path, filesystem.open_input_stream)
+        except LakeError:
             continue
-        properties = document.get("properties") or {}
-        owner = properties.get(CATALOG_ID) if isinstance(properties, dict) else None
+        owner = document.properties.get(CATALOG_ID)
         if owner is None:
-            if document.get("table-uuid") != uuid:
+            if document.document.get("table-uuid") != uuid:
                 unknown.append(info.path)
         elif owner != ours:
             others.add(str(owner))
@@ -127,23 +125,6 @@ def _shared(
 def _is_metadata(root: str, path: str) -> bool:
     """An Iceberg metadata file of a table in this folder (``metadata/*.metadata.json``)."""
     return path.startswith(f"{root.rstrip('/')}/metadata/") and path.endswith(".metadata.json")
-
-
-def _document(filesystem: pafs.FileSystem, path: str) -> dict[str, Any] | None:
-    """A metadata file's JSON; None for a file gone meanwhile (another catalog's maintenance
-    deleted it) or one that is no JSON document (a write that crashed half-way left it)."""
-    try:
-        with filesystem.open_input_stream(path) as handle:
-            raw = handle.read()
-    except FileNotFoundError:
-        return None
-    try:
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        document = json.loads(raw)
-    except (OSError, EOFError, ValueError):  # not gzip, cut short, not JSON
-        return None
-    return document if isinstance(document, dict) else None
 
 
 def _filesystem(table: Table) -> tuple[pafs.FileSystem, str]:
