@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import LakeError, LakeMoved, TableNotFound, did_you_mean
+from headwater.errors import LakeError, TableNotFound, did_you_mean
 from headwater.lake import metadata
 from headwater.project.base import IDENTIFIER
 
@@ -149,10 +149,12 @@ class Lake:
         shared storage would take the original's files for its own."""
         if self._relocating:
             return
+        path = metadata.catalog_file(self.catalog_url)
         original = self.copied_from()
-        if original is not None:
-            path = metadata.catalog_file(self.catalog_url)
-            raise _copied_catalog(Path(str(path)), original, self.warehouse)
+        if path is not None and original is not None:
+            from headwater.lake import home
+
+            raise home.copied(path, original, self.warehouse)
 
     def copied_from(self) -> str | None:
         """The SQLite catalog file this one was copied or moved from, if it was (see
@@ -395,18 +397,3 @@ class Lake:
             # another process may create it between our look and our create
             with contextlib.suppress(NamespaceAlreadyExistsError):
                 self.catalog.create_namespace(namespace)
-
-
-def _copied_catalog(path: Path, original: str, warehouse: str) -> LakeMoved:
-    """The error for a SQLite catalog copied or moved from ``original`` whose tables stay in
-    shared storage: writing or maintaining them would treat the original's files as its own."""
-    gone = "" if Path(original).exists() else " (no longer there)"
-    return LakeMoved(
-        f"the catalog {path} was made as {original}{gone} and copied or moved here; its tables "
-        f"are in {warehouse}, where that catalog's tables are too, and each one's maintenance "
-        "would delete the files the other writes; nothing was written",
-        hint="run `headwater relocate` to make this catalog one of its own (its tables stay "
-        "where they are), or give this project another warehouse and an empty catalog",
-        warehouse=warehouse,
-        elsewhere=(original,),
-    )

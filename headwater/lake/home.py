@@ -5,7 +5,9 @@ moved with its ``.headwater`` keeps a catalog whose tables point into the origin
 loads would write there, and the original's orphan removal would then delete those files. So a
 lake with a local warehouse checks the catalog's rows (already read by every listing, without
 pyiceberg) and refuses every use when a table is not under its own warehouse, until
-``headwater relocate`` registers the tables on the copied files.
+``headwater relocate`` registers the tables on the copied files. A copy whose tables stay in
+shared storage (an S3 warehouse) has none outside it: its catalog is refused for writes and
+maintenance by the file its id was made in instead (lake.identity), until relocated too.
 """
 
 from __future__ import annotations
@@ -73,3 +75,18 @@ def moved(catalog_url: str, warehouse: str, foreign: Sequence[Row]) -> LakeMoved
             "project its own catalog (lake.catalog_url) to start with an empty lake"
         )
     return LakeMoved(message, hint=hint, warehouse=here, elsewhere=tuple(roots))
+
+
+def copied(path: Path, original: str, warehouse: str) -> LakeMoved:
+    """The error for a SQLite catalog copied or moved from ``original`` whose tables stay in
+    shared storage: writing or maintaining them would treat the original's files as its own."""
+    gone = "" if Path(original).exists() else " (no longer there)"
+    return LakeMoved(
+        f"the catalog {path} was made as {original}{gone} and copied or moved here; its tables "
+        f"are in {warehouse}, where that catalog's tables are too, and each one's maintenance "
+        "would delete the files the other writes; nothing was written",
+        hint="run `headwater relocate` to make this catalog one of its own (its tables stay "
+        "where they are), or give this project another warehouse and an empty catalog",
+        warehouse=warehouse,
+        elsewhere=(original,),
+    )
