@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 PREFIX = "headwater-"
@@ -33,28 +34,24 @@ def alive(pid: int) -> bool:
 
 def sweep(folder: Path | None = None) -> list[Path]:
     """Delete the folders of :func:`make` whose process no longer runs; returns them."""
-    root = Path(folder or tempfile.gettempdir())
-    removed = []
-    with contextlib.suppress(OSError):
-        for entry in root.iterdir():
-            match = _OWNED.match(entry.name)
-            if match is None or not entry.is_dir() or alive(int(match["pid"])):
-                continue
-            shutil.rmtree(entry, ignore_errors=True)
-            if not entry.exists():
-                removed.append(entry)
-    return removed
+    return _remove(folder, lambda pid: not alive(pid))
 
 
 def remove_own(folder: Path | None = None) -> list[Path]:
     """Delete this process's folders of :func:`make`: for a process about to leave without
     waiting for the threads that still write to them (nothing of theirs is published)."""
+    return _remove(folder, lambda pid: pid == os.getpid())
+
+
+def _remove(folder: Path | None, owner_done: Callable[[int], bool]) -> list[Path]:
+    """Delete the folders of :func:`make` under ``folder`` (the system's temporary folder)
+    whose process ``owner_done`` says of; returns those that went."""
     root = Path(folder or tempfile.gettempdir())
     removed = []
     with contextlib.suppress(OSError):
         for entry in root.iterdir():
             match = _OWNED.match(entry.name)
-            if match is None or int(match["pid"]) != os.getpid() or not entry.is_dir():
+            if match is None or not entry.is_dir() or not owner_done(int(match["pid"])):
                 continue
             shutil.rmtree(entry, ignore_errors=True)
             if not entry.exists():
