@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -93,14 +93,19 @@ def handles_errors(fn: F) -> F:
         except HeadwaterError as exc:
             if kwargs.get("debug"):
                 err.print_exception(show_locals=False)
-            if isinstance(exc, RunFailed) and not getattr(exc, "shown", False):
+            if isinstance(exc, RunFailed):
                 _print_run(exc.run)  # type: ignore[arg-type]
-            err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False, soft_wrap=True)
-            if exc.hint:
-                err.print(f"[yellow]hint:[/yellow] {exc.hint}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            fail(exc)
 
     return wrapper  # type: ignore[return-value]
+
+
+def fail(exc: HeadwaterError) -> NoReturn:
+    """Print the error and its hint, one line each, and exit 1."""
+    err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False, soft_wrap=True)
+    if exc.hint:
+        err.print(f"[yellow]hint:[/yellow] {exc.hint}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1) from None
 
 
 # After Ctrl-C or SIGTERM, how long task threads get to stop before the process leaves
@@ -207,10 +212,11 @@ def run(
                 run_id=resume,
                 echo=True,
             )
-    except RunFailed as failed:
+    except RunFailed as failed:  # the run's summary with its warnings, then the error
+        if debug:
+            err.print_exception(show_locals=False)
         _print_run(failed.run, ws)  # type: ignore[arg-type]
-        failed.shown = True  # type: ignore[attr-defined]
-        raise
+        fail(failed)
     _print_run(record, ws)
 
 
