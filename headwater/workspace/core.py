@@ -170,7 +170,7 @@ class Workspace(Pipelines):
     def relocate(self, on_table: Callable[[str], None] | None = None) -> list[Relocated]:
         """Register the tables of a copied or moved project on the copies of their files in
         its own warehouse, so that it reads and writes nothing outside its folder (see
-        docs/storage-and-crawler.md); ``on_table`` is told each table as it starts."""
+        docs/maintenance.md); ``on_table`` is told each table as it starts."""
         from headwater.lake.relocate import relocate
 
         if self.lake.elsewhere():
