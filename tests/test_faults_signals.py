@@ -63,6 +63,7 @@ def test_sigint_and_sigterm_at_random_moments_cancel_the_run_cleanly(
                 _, err = process.communicate(timeout=15)
             finally:
                 process.kill()
+                process.communicate()  # reaped, whatever happened
             assert process.returncode == code, err
             assert "Traceback" not in err, err
             with Workspace.open(root) as ws:

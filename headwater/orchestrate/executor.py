@@ -75,12 +75,14 @@ class LocalExecutor:
         if future.cancel():
             return
         _keep_interruptions()
-        with self._lock:  # the task cannot leave its thread (for another task) meanwhile
+        with self._lock:
             thread = self._threads.get(id(future))
             if thread is not None:
                 _dropped.discard(thread)  # a drop noted for an earlier task of this thread
-                _interrupt(thread)
         if thread is not None:
+            # not under the lock: the task's thread may be waiting for it in its own cleanup,
+            # and an exception landing as it takes the lock would keep the lock taken for ever
+            _interrupt(thread)
             threading.Thread(target=self._resend, args=(id(future), thread), daemon=True).start()
 
     def _resend(self, key: int, thread: int) -> None:
@@ -88,12 +90,13 @@ class LocalExecutor:
         deadline = time.monotonic() + RESEND_SECONDS
         while time.monotonic() < deadline:
             time.sleep(0.05)
-            with self._lock:  # the task's thread cannot leave it meanwhile
+            with self._lock:
                 if self._threads.get(key) != thread:
                     break
-                if thread in _dropped:
-                    _dropped.discard(thread)
-                    _interrupt(thread)
+                dropped = thread in _dropped
+                _dropped.discard(thread)
+            if dropped:  # outside the lock, as in stop()
+                _interrupt(thread)
         with self._lock:
             if self._threads.get(key) != thread:  # the task ended: its thread owes nothing
                 _dropped.discard(thread)
