@@ -28,6 +28,11 @@ retried or not, exactly as in this process.
     ├── QualityFailed                new data failed its error checks and was not published
     ├── StateError                   metadata store problems
     │   └── MigrationRequired
+    ├── StreamError                  a stream, processor or delivery cannot do what was asked
+    │   ├── StreamNotFound
+    │   ├── StreamExists
+    │   ├── RecordRefused            a record the log does not take (too big, no key)
+    │   └── StreamUnavailable        TransientError too: the broker did not answer
     ├── TaskTimedOut                 TransientError too: a task outlived its timeout
     └── RunFailed                    a pipeline run finished with failed tasks
 """
@@ -228,6 +233,41 @@ class StateError(HeadwaterError):
 
 class MigrationRequired(StateError):
     """The metadata store's schema is older or newer than this Headwater."""
+
+
+class StreamError(HeadwaterError):
+    """A stream, processor or delivery cannot do what was asked."""
+
+    def __init__(self, message: str, *, stream: str = "", hint: str | None = None) -> None:
+        self.stream = stream
+        super().__init__(message, hint=hint)
+
+
+class StreamNotFound(StreamError):
+    """No stream of that name on its backend."""
+
+
+class StreamExists(StreamError):
+    """A stream of that name exists already."""
+
+
+class RecordRefused(StreamError):
+    """A record the log does not take: over the size limit, no partition key, bad hash key."""
+
+
+class StreamUnavailable(StreamError, TransientError):
+    """The broker holding a stream did not answer; nothing was acknowledged."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stream: str = "",
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, stream=stream, hint=hint)
 
 
 class TaskTimedOut(TransientError):

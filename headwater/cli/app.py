@@ -618,6 +618,7 @@ from headwater.cli import (  # noqa: E402, F401
     orchestrate_commands,
     quality_commands,
     serve_commands,
+    stream_commands,
 )
 
 

@@ -33,6 +33,12 @@ from headwater.project.pipelines import (
     ShellStep,
 )
 from headwater.project.redis import RedisConnection, RedisSource, RedisTable
+from headwater.project.streams import (
+    KinesisConnection,
+    MqttConnection,
+    NatsConnection,
+    StreamConfig,
+)
 
 __all__ = [
     "CheckStep",
@@ -44,10 +50,13 @@ __all__ = [
     "GroupStep",
     "HttpConnection",
     "IngestStep",
+    "KinesisConnection",
     "Lake",
     "Load",
     "Models",
     "ModelsStep",
+    "MqttConnection",
+    "NatsConnection",
     "Partition",
     "Pipeline",
     "PipelineStep",
@@ -69,6 +78,7 @@ __all__ = [
     "SqlSource",
     "State",
     "Strategy",
+    "StreamConfig",
     "Strict",
     "TableBase",
     "Variable",
@@ -104,14 +114,18 @@ def _type_of(value: Any, default: str = "sql") -> str:
     )
 
 
-CONNECTION_TYPES = ("sql", "http", "files", "redis")
+CONNECTION_TYPES = ("sql", "http", "files", "redis", "nats", "kinesis", "mqtt")
+STREAM_CONNECTION_TYPES = ("nats", "redis", "kinesis")
 
 # A connection's kind is its `type`; each kind has its own source shape.
 Connection = Annotated[
     Annotated[SqlConnection, Tag("sql")]
     | Annotated[HttpConnection, Tag("http")]
     | Annotated[FilesConnection, Tag("files")]
-    | Annotated[RedisConnection, Tag("redis")],
+    | Annotated[RedisConnection, Tag("redis")]
+    | Annotated[NatsConnection, Tag("nats")]
+    | Annotated[KinesisConnection, Tag("kinesis")]
+    | Annotated[MqttConnection, Tag("mqtt")],
     Discriminator(_type_of),
 ]
 
@@ -288,6 +302,9 @@ class ProjectConfig(Strict):
         default_factory=dict, description="checks per table, like a file under checks/"
     )
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
+    streams: dict[str, StreamConfig] = Field(
+        default_factory=dict, description="streams by name: their backend, shards and retention"
+    )
     pools: dict[str, int] = Field(
         default_factory=dict, description="named pools: at most N of their tasks run at once"
     )
@@ -352,6 +369,17 @@ class ProjectConfig(Strict):
                         f"but the source is of type `{source.type}`",
                     )
                 )
+        for name, stream in self.streams.items():
+            connection = self.connections.get(stream.connection or "")
+            if connection is not None and connection.type not in STREAM_CONNECTION_TYPES:
+                out.append(
+                    (
+                        ("streams", name, "connection"),
+                        f"connection `{stream.connection}` is of type `{connection.type}`; a "
+                        f"stream lives on a {', '.join(STREAM_CONNECTION_TYPES)} connection, "
+                        "or on the embedded log when `connection` is left out",
+                    )
+                )
         return out
 
     def broken_references(self) -> list[tuple[tuple[str | int, ...], str, str, list[str]]]:
@@ -361,6 +389,10 @@ class ProjectConfig(Strict):
             if source.connection not in self.connections:
                 path: tuple[str | int, ...] = ("sources", name, "connection")
                 broken.append((path, "connection", source.connection, list(self.connections)))
+        for name, stream in self.streams.items():
+            if stream.connection is not None and stream.connection not in self.connections:
+                path = ("streams", name, "connection")
+                broken.append((path, "connection", stream.connection, list(self.connections)))
         for pname, pipeline in self.pipelines.items():
             steps: list[tuple[tuple[str | int, ...], Any]] = [
                 (("pipelines", pname, "tasks", i), st) for i, st in enumerate(pipeline.tasks)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from headwater.quality.suite import Suite
     from headwater.sql import ModelGraph, Session
     from headwater.state import RunRecord, SchemaChangeRecord, Store
+    from headwater.streams.hub import Streams
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,16 @@ class Workspace(Pipelines):
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    @cached_property
+    def streams(self) -> Streams:
+        """The project's streams: create, put, read, describe (see docs/streams.md)."""
+        from headwater.streams.hub import Streams
+
+        return Streams(self.project)
+
     def close(self) -> None:
+        if "streams" in self.__dict__:
+            self.streams.close()
         self.databases.dispose()
         if "store" in self.__dict__:
             self.store.close()

@@ -1,0 +1,33 @@
+"""The backend a stream lives on, from its connection: one factory per connection type, each
+importing its broker's client only when a stream on it is used."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from headwater.errors import StreamError
+
+if TYPE_CHECKING:
+    from headwater.project import Project
+    from headwater.streams.log import StreamLog
+
+EMBEDDED = "embedded"
+
+
+def open_backend(project: Project, connection: str | None) -> StreamLog:
+    """The backend of ``connection`` (None: the project's embedded log)."""
+    if connection is None:
+        from headwater.streams.embedded import EmbeddedLog
+
+        return EmbeddedLog(project.state_dir / "streams")
+    config = project.config.connections.get(connection)
+    if config is None:
+        raise StreamError(
+            f"no connection `{connection}` in {project.file.name}",
+            hint="declare it under `connections:` (type nats, redis or kinesis)",
+        )
+    raise StreamError(
+        f"connection `{connection}` is of type `{config.type}`, which holds no streams",
+        hint="a stream lives on a nats, redis or kinesis connection, or on the embedded log "
+        "when its `connection` is left out",
+    )

@@ -1,0 +1,519 @@
+"""The embedded durable log: each shard of a stream is a folder of segment files under
+``.headwater/streams/<stream>/<shard>/``, records appended with a CRC, zero infrastructure.
+
+Why our own: no maintained Python library offers an embedded, multi-process, append-only log
+with sequence numbers and retention; SQLite would serialise every put through one database
+lock and cost a transaction per batch. The format is small and private (nothing else reads it).
+
+A record is a 28-byte header — CRC32 of everything after it, data length, sequence number,
+arrival time (ms), key length, id length — then the key, the id and the data. A segment file is
+named by the sequence number of its first record. Writers of a shard (threads and processes)
+take its lock file exclusively; readers take it shared, so a reader never sees half a put. A
+put returns after ``write(2)``: the bytes are in the operating system's cache, so they survive
+the process being killed at any moment (``fsync: true`` in the stream's settings also survives
+a power cut, at the disk's speed). A writer killed in the middle of its ``write`` leaves a
+torn record at the end of the segment; the next writer finds it (bad length or CRC at the
+tail) and cuts it off before appending, so it never reaches a reader.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import struct
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from headwater.errors import StreamError, StreamExists, StreamNotFound
+from headwater.streams.log import Retention, ShardState, StreamInfo
+from headwater.streams.records import Batch, Entry, Position, Put, Record, Start
+from headwater.streams.sharding import Router, Shard, even_shards
+from headwater.streams.validate import check_entry, check_name
+
+HEADER = struct.Struct("<IIQqHH")  # crc, data length, sequence, arrived ms, key length, id length
+SEGMENT_BYTES = 32 << 20  # a segment is closed and a new one begun past this size
+READ_BYTES = 4 << 20  # read at most this much of a segment at once
+IDS_KEPT = 200_000  # de-duplication ids remembered per shard (the newest)
+POLL = 0.01  # seconds between looks at a shard a reader waits on
+RETENTION_EVERY = 5.0  # seconds between a writer's looks at old segments
+MANIFEST = "stream.json"
+
+
+@dataclass
+class _Tail:
+    """What a writer knows of a shard's last segment: where valid records end."""
+
+    segment: int  # first sequence of the last segment
+    offset: int  # bytes of valid records in it
+    next: int  # sequence of the next record
+    last_ms: int  # arrival of the newest record (0: none)
+    ids: OrderedDict[str, int] = field(default_factory=OrderedDict)
+
+
+class _ShardFiles:
+    """One shard's folder: its segments, its lock and the cached tail (see module docstring)."""
+
+    def __init__(self, folder: Path, fsync: bool) -> None:
+        self.folder = folder
+        self.fsync = fsync
+        self.lock = threading.Lock()
+        self._lock_fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self.tail: _Tail | None = None
+        self.checked_retention = 0.0
+        # (segment, sequence) → offset: where sequential readers left off
+        self._offsets: OrderedDict[tuple[int, int], int] = OrderedDict()
+
+    def close(self) -> None:
+        os.close(self._lock_fd)
+
+    @contextmanager
+    def locked(self, exclusive: bool) -> Iterator[None]:
+        with self.lock:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def segments(self) -> list[int]:
+        return sorted(int(p.stem) for p in self.folder.glob("*.log"))
+
+    def path(self, segment: int) -> Path:
+        return self.folder / f"{segment:020d}.log"
+
+    # -- writing (under the exclusive lock) ---------------------------------------------
+
+    def refresh_tail(self) -> _Tail:
+        """The valid end of the last segment, cutting off a torn record a dead writer left."""
+        segments = self.segments()
+        if not segments:
+            self.path(0).touch()
+            segments = [0]
+        last = segments[-1]
+        tail = self.tail
+        if tail is None or tail.segment != last:
+            tail = _Tail(
+                segment=last,
+                offset=0,
+                next=last,
+                last_ms=0,
+                ids=tail.ids if tail else OrderedDict(),
+            )
+        path = self.path(last)
+        size = path.stat().st_size
+        if size != tail.offset:
+            with open(path, "rb") as f:
+                f.seek(tail.offset)
+                data = f.read(size - tail.offset)
+            offset = 0
+            for seq, arrived, _key, rid, _data, end in _frames(data, tail.next, strict=False):
+                if rid:
+                    _remember(tail.ids, rid, seq)
+                tail.next, tail.last_ms, offset = seq + 1, arrived, end
+            if tail.offset + offset < size:
+                os.truncate(path, tail.offset + offset)  # a torn record of a killed writer
+            tail.offset += offset
+        self.tail = tail
+        return tail
+
+    def append(
+        self, routed: list[tuple[int, Entry]], now_ms: int, segment_bytes: int
+    ) -> list[tuple[int, int, bool]]:
+        """Append entries (index, entry); returns (index, sequence, duplicate) for each."""
+        tail = self.refresh_tail()
+        if tail.offset >= segment_bytes:
+            self.path(tail.next).touch()
+            tail = self.refresh_tail()
+        out: list[tuple[int, int, bool]] = []
+        parts: list[bytes] = []
+        seq = tail.next
+        for index, entry in routed:
+            if entry.id is not None and entry.id in tail.ids:
+                out.append((index, tail.ids[entry.id], True))
+                continue
+            key = entry.partition_key.encode()
+            rid = entry.id.encode() if entry.id is not None else b""
+            body = HEADER.pack(0, len(entry.data), seq, now_ms, len(key), len(rid))[4:]
+            crc = zlib.crc32(entry.data, zlib.crc32(rid, zlib.crc32(key, zlib.crc32(body))))
+            parts += (struct.pack("<I", crc), body, key, rid, entry.data)
+            if entry.id is not None:
+                _remember(tail.ids, entry.id, seq)
+            out.append((index, seq, False))
+            seq += 1
+        if seq != tail.next:
+            blob = b"".join(parts)
+            fd = os.open(self.path(tail.segment), os.O_WRONLY | os.O_APPEND)
+            try:
+                written = os.write(fd, blob)
+                while written < len(blob):
+                    written += os.write(fd, blob[written:])
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            tail.offset += len(blob)
+            tail.next, tail.last_ms = seq, now_ms
+        return out
+
+    def apply_retention(self, retention: Retention, now_ms: int) -> None:
+        """Drop the oldest segments past the stream's retention (never the one being written).
+
+        A segment's newest record arrived when the file was last written: its mtime."""
+        segments = self.segments()
+        cutoff = now_ms / 1000 - retention.hours * 3600
+        stats = {s: self.path(s).stat() for s in segments}
+        total = sum(st.st_size for st in stats.values())
+        for segment in segments[:-1]:
+            too_old = stats[segment].st_mtime < cutoff
+            too_big = retention.bytes is not None and total > retention.bytes
+            if not (too_old or too_big):
+                break
+            self.path(segment).unlink(missing_ok=True)
+            total -= stats[segment].st_size
+
+    # -- reading (under the shared lock) ------------------------------------------------
+
+    def read(self, start: int, limit: int) -> tuple[list[tuple[int, int, str, bytes]], int]:
+        """Up to ``limit`` records from sequence ``start`` (the first kept one if it is gone):
+        (sequence, arrived ms, key, data) each, and the sequence to read next."""
+        segments = self.segments()
+        if not segments:
+            return [], start
+        start = max(start, segments[0])
+        index = max(0, _floor(segments, start))
+        out: list[tuple[int, int, str, bytes]] = []
+        while index < len(segments) and len(out) < limit:
+            segment = segments[index]
+            offset = self._offsets.pop((segment, start), 0)
+            seq_at_offset = start if offset else segment
+            with open(self.path(segment), "rb") as f:
+                while len(out) < limit:
+                    f.seek(offset)
+                    data = f.read(READ_BYTES)
+                    if not data:
+                        break
+                    used = 0
+                    for seq, arrived, key, _rid, payload, end in _frames(
+                        data, seq_at_offset, strict=True
+                    ):
+                        used, seq_at_offset = end, seq + 1
+                        if seq >= start:
+                            out.append((seq, arrived, key, payload))
+                            start = seq + 1
+                            if len(out) >= limit:
+                                break
+                    if used == 0:
+                        if len(data) == READ_BYTES:
+                            raise StreamError(f"a record in {self.path(segment)} is over 4 MiB")
+                        break
+                    offset += used
+            if len(out) < limit and index + 1 < len(segments):
+                index += 1
+                start = max(start, segments[index])
+                continue
+            self._offsets[(segment, start)] = offset
+            while len(self._offsets) > 64:
+                self._offsets.popitem(last=False)
+            break
+        return out, start
+
+    def bounds(self) -> tuple[int, int, int]:
+        """(first sequence kept, next sequence, arrival of the newest record in ms)."""
+        segments = self.segments()
+        if not segments:
+            return 0, 0, 0
+        tail = self.tail
+        if (
+            tail is None
+            or tail.segment != segments[-1]
+            or self.path(segments[-1]).stat().st_size != tail.offset
+        ):
+            tail = self.refresh_tail_readonly(segments[-1])
+        return segments[0], tail.next, tail.last_ms
+
+    def refresh_tail_readonly(self, last: int) -> _Tail:
+        tail = self.tail
+        if tail is None or tail.segment != last:
+            tail = _Tail(segment=last, offset=0, next=last, last_ms=0)
+        with open(self.path(last), "rb") as f:
+            f.seek(tail.offset)
+            data = f.read()
+        offset = 0
+        for seq, arrived, _key, rid, _data, end in _frames(data, tail.next, strict=False):
+            if rid:
+                _remember(tail.ids, rid, seq)
+            tail.next, tail.last_ms, offset = seq + 1, arrived, end
+        tail.offset += offset
+        self.tail = tail
+        return tail
+
+    def first_at(self, timestamp_ms: int) -> int:
+        """The sequence of the first record that arrived at or after ``timestamp_ms``."""
+        for segment in self.segments():
+            if self.path(segment).stat().st_mtime * 1000 < timestamp_ms - 1000:
+                continue  # written for the last time before then (a second of clock slack)
+            with open(self.path(segment), "rb") as f:
+                data = f.read()
+            for seq, arrived, *_ in _frames(data, segment, strict=False):
+                if arrived >= timestamp_ms:
+                    return seq
+        return self.bounds()[1]
+
+
+def _remember(ids: OrderedDict[str, int], rid: str, seq: int) -> None:
+    ids[rid] = seq
+    if len(ids) > IDS_KEPT:
+        ids.popitem(last=False)
+
+
+def _floor(values: list[int], target: int) -> int:
+    lo, hi = 0, len(values)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid] <= target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1
+
+
+def _frames(
+    data: bytes, expected: int, *, strict: bool
+) -> Iterator[tuple[int, int, str, str, bytes, int]]:
+    """(sequence, arrived ms, key, id, data, end offset) of each whole, valid record in
+    ``data``. Stops at an incomplete record; a bad CRC stops too, and raises when ``strict``
+    and more records follow it (damage inside a segment, not a torn end)."""
+    view = memoryview(data)
+    offset, size, head = 0, len(data), HEADER.size
+    unpack = HEADER.unpack_from
+    while offset + head <= size:
+        crc, length, seq, arrived, klen, ilen = unpack(view, offset)
+        end = offset + head + klen + ilen + length
+        if end > size:
+            return
+        if zlib.crc32(view[offset + 4 : end]) != crc or seq < expected:
+            if strict and end < size:
+                raise StreamError(
+                    f"a record at byte {offset} of a segment is damaged (bad checksum)",
+                    hint="the stream's files were changed by something else; delete and "
+                    "re-create the stream, or restore its folder",
+                )
+            return
+        key_end = offset + head + klen
+        id_end = key_end + ilen
+        yield (
+            seq,
+            arrived,
+            bytes(view[offset + head : key_end]).decode(),
+            bytes(view[key_end:id_end]).decode(),
+            bytes(view[id_end:end]),
+            end,
+        )
+        expected = seq + 1
+        offset = end
+
+
+class EmbeddedLog:
+    """Streams as folders under ``root`` (see the module docstring)."""
+
+    kind = "embedded"
+
+    def __init__(self, root: Path, *, fsync: bool = False, segment_bytes: int = SEGMENT_BYTES):
+        self.root = root
+        self.fsync = fsync
+        self.segment_bytes = segment_bytes
+        self._shards: dict[tuple[str, str], _ShardFiles] = {}
+        self._manifests: dict[str, tuple[float, dict[str, object]]] = {}
+        self._lock = threading.Lock()
+
+    # -- streams ------------------------------------------------------------------------
+
+    def create(self, name: str, shards: int, retention: Retention) -> None:
+        check_name(name)
+        folder = self.root / name
+        if (folder / MANIFEST).exists():
+            raise StreamExists(f"stream `{name}` exists already", stream=name)
+        layout = even_shards(shards)
+        folder.mkdir(parents=True, exist_ok=True)
+        for shard in layout:
+            (folder / shard.id).mkdir(exist_ok=True)
+        manifest = {
+            "shards": [[s.id, str(s.start_hash), str(s.end_hash)] for s in layout],
+            "retention_hours": retention.hours,
+            "retention_bytes": retention.bytes,
+            "created_ms": int(time.time() * 1000),
+        }
+        tmp = folder / f".{MANIFEST}.{os.getpid()}"
+        tmp.write_text(json.dumps(manifest))
+        try:
+            os.link(tmp, folder / MANIFEST)  # fails if another creator won
+        except FileExistsError:
+            raise StreamExists(f"stream `{name}` exists already", stream=name) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def delete(self, name: str) -> None:
+        self._manifest(name)
+        with self._lock:
+            for key in [k for k in self._shards if k[0] == name]:
+                self._shards.pop(key).close()
+            self._manifests.pop(name, None)
+        shutil.rmtree(self.root / name)
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.parent.name for p in self.root.glob(f"*/{MANIFEST}"))
+
+    def describe(self, name: str) -> StreamInfo:
+        manifest = self._manifest(name)
+        states = []
+        size = 0
+        for shard in self._layout(manifest):
+            files = self._files(name, shard.id)
+            with files.locked(exclusive=False):
+                first, following, _ = files.bounds()
+                size += sum(files.path(s).stat().st_size for s in files.segments())
+            states.append(
+                ShardState(
+                    shard,
+                    first=str(first) if following > first else None,
+                    last=str(following - 1) if following > first else None,
+                    records=following - first,
+                )
+            )
+        return StreamInfo(
+            name=name,
+            backend=self.kind,
+            shards=tuple(states),
+            retention=_retention(manifest),
+            created_ms=int(manifest["created_ms"]),  # type: ignore[call-overload]
+            bytes=size,
+        )
+
+    # -- records ------------------------------------------------------------------------
+
+    def put(self, name: str, entries: Sequence[Entry]) -> list[Put]:
+        manifest = self._manifest(name)
+        router = Router(self._layout(manifest))
+        by_shard: dict[str, list[tuple[int, Entry]]] = {}
+        for index, entry in enumerate(entries):
+            check_entry(entry, name)
+            shard = router.shard_for(entry.partition_key, entry.explicit_hash_key)
+            by_shard.setdefault(shard.id, []).append((index, entry))
+        results: list[Put] = [Put()] * len(entries)
+        now_ms = int(time.time() * 1000)
+        for shard_id, routed in by_shard.items():
+            files = self._files(name, shard_id)
+            with files.locked(exclusive=True):
+                for index, seq, duplicate in files.append(routed, now_ms, self.segment_bytes):
+                    results[index] = Put(shard=shard_id, sequence=str(seq), duplicate=duplicate)
+                if time.monotonic() - files.checked_retention > RETENTION_EVERY:
+                    files.checked_retention = time.monotonic()
+                    files.apply_retention(_retention(manifest), now_ms)
+        return results
+
+    def read(
+        self, name: str, shard: str, position: Position, limit: int, wait: float = 0.0
+    ) -> Batch:
+        manifest = self._manifest(name)
+        if shard not in {s.id for s in self._layout(manifest)}:
+            raise StreamNotFound(
+                f"stream `{name}` has no shard `{shard}`",
+                stream=name,
+                hint="`headwater stream describe` lists its shards",
+            )
+        files = self._files(name, shard)
+        deadline = time.monotonic() + wait
+        start = self._start(files, position)
+        while True:
+            with files.locked(exclusive=False):
+                rows, following = files.read(start, limit)
+                _, tip, tip_ms = files.bounds()
+            if rows or time.monotonic() >= deadline:
+                break
+            time.sleep(POLL)
+        records = tuple(
+            Record(data=data, partition_key=key, sequence=str(seq), arrived_ms=arrived, shard=shard)
+            for seq, arrived, key, data in rows
+        )
+        behind = 0 if following >= tip or not records else max(0, tip_ms - records[-1].arrived_ms)
+        return Batch(records=records, next=Position.at(str(following)), behind_ms=behind)
+
+    def close(self) -> None:
+        with self._lock:
+            for files in self._shards.values():
+                files.close()
+            self._shards.clear()
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _start(self, files: _ShardFiles, position: Position) -> int:
+        with files.locked(exclusive=False):
+            first, following, _ = files.bounds()
+            if position.start is Start.TRIM_HORIZON:
+                return first
+            if position.start is Start.LATEST:
+                return following
+            if position.start is Start.AT_TIMESTAMP:
+                return files.first_at(position.timestamp_ms or 0)
+        seq = _sequence(position.sequence)
+        return seq + 1 if position.start is Start.AFTER_SEQUENCE_NUMBER else seq
+
+    def _manifest(self, name: str) -> dict[str, object]:
+        path = self.root / name / MANIFEST
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            raise StreamNotFound(
+                f"no stream `{name}` in {self.root}",
+                stream=name,
+                hint=f"create it with `headwater stream create {name}`; "
+                "`headwater stream list` shows the streams there are",
+            ) from None
+        cached = self._manifests.get(name)
+        if cached is None or cached[0] != mtime:
+            cached = (mtime, json.loads(path.read_text()))
+            self._manifests[name] = cached
+        return cached[1]
+
+    @staticmethod
+    def _layout(manifest: dict[str, object]) -> tuple[Shard, ...]:
+        return tuple(
+            Shard(sid, int(start), int(end))
+            for sid, start, end in manifest["shards"]  # type: ignore[attr-defined]
+        )
+
+    def _files(self, name: str, shard: str) -> _ShardFiles:
+        key = (name, shard)
+        with self._lock:
+            files = self._shards.get(key)
+            if files is None:
+                folder = self.root / name / shard
+                if not folder.is_dir():
+                    raise StreamNotFound(f"stream `{name}` was deleted", stream=name)
+                files = self._shards[key] = _ShardFiles(folder, self.fsync)
+            return files
+
+
+def _retention(manifest: dict[str, object]) -> Retention:
+    hours = manifest.get("retention_hours", 24.0)
+    size = manifest.get("retention_bytes")
+    return Retention(hours=float(hours), bytes=None if size is None else int(size))  # type: ignore[arg-type, call-overload]
+
+
+def _sequence(text: str | None) -> int:
+    try:
+        return int(text or "")
+    except ValueError:
+        raise StreamError(
+            f"`{text}` is not a sequence number of the embedded log (a whole number)"
+        ) from None

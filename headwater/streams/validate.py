@@ -1,0 +1,36 @@
+"""What every backend refuses the same way: bad stream names, empty keys, oversized records."""
+
+from __future__ import annotations
+
+import re
+
+from headwater.errors import RecordRefused, StreamError
+from headwater.streams.records import MAX_KEY_CHARS, MAX_RECORD_BYTES, Entry
+
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+def check_name(name: str) -> None:
+    if not NAME.fullmatch(name) or name in (".", ".."):
+        raise StreamError(
+            f"`{name}` is not a valid stream name",
+            stream=name,
+            hint="use 1 to 128 letters, digits, `_`, `.` or `-` (as Kinesis does)",
+        )
+
+
+def check_entry(entry: Entry, stream: str) -> None:
+    if not entry.partition_key or len(entry.partition_key) > MAX_KEY_CHARS:
+        raise RecordRefused(
+            f"a record put into `{stream}` has a partition key of {len(entry.partition_key)} "
+            f"characters; it takes 1 to {MAX_KEY_CHARS}",
+            stream=stream,
+            hint="give each record a short key (a user, device or session id)",
+        )
+    if len(entry.data) > MAX_RECORD_BYTES:
+        raise RecordRefused(
+            f"a record put into `{stream}` is {len(entry.data):,} bytes; a record takes at "
+            f"most {MAX_RECORD_BYTES:,} (1 MiB)",
+            stream=stream,
+            hint="split the event, or put a reference to the payload (an object's URL) instead",
+        )
