@@ -123,3 +123,26 @@ events = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Index("ix_events_kind", "kind"),
 )
+
+stream_leases = sa.Table(
+    "stream_leases",
+    metadata,
+    sa.Column("consumer", sa.String(200), primary_key=True),
+    sa.Column("stream", sa.String(200), primary_key=True),
+    sa.Column("shard", sa.String(100), primary_key=True),
+    sa.Column("owner", sa.String(120), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+)
+
+stream_checkpoints = sa.Table(
+    "stream_checkpoints",
+    metadata,
+    sa.Column("consumer", sa.String(200), primary_key=True),
+    sa.Column("stream", sa.String(200), primary_key=True),
+    sa.Column("shard", sa.String(100), primary_key=True),
+    sa.Column("sequence", sa.String(100), nullable=False),
+    sa.Column("behind_ms", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("records", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

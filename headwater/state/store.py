@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from headwater.errors import MigrationRequired, StateError
 from headwater.state import schema
+from headwater.state.consumers import ConsumerState
 from headwater.state.orchestration import OrchestrationState
 from headwater.state.records import (
     RunRecord,
@@ -75,7 +76,7 @@ def create_engine(url: str) -> sa.Engine:
     return fork_safe(engine)
 
 
-class Store(OrchestrationState):
+class Store(OrchestrationState, ConsumerState):
     """Reads and writes runs and task runs. Thread-safe for one process."""
 
     def __init__(self, engine: sa.Engine) -> None:
