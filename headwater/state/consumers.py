@@ -64,7 +64,30 @@ class ConsumerState:
                     leases.c.shard, leases.c.owner, leases.c.expires_at, leases.c.epoch
                 ).where(leases.c.consumer == consumer, leases.c.stream == stream)
             ).all()
-            current = {r.shard: r for r in rows}
+            # every worker keeps a member row ("@owner") alive, holding shards or not, so the
+            # others know how many share the stream
+            member = f"@{owner}"
+            refreshed = conn.execute(
+                sa.update(leases)
+                .where(
+                    leases.c.consumer == consumer,
+                    leases.c.stream == stream,
+                    leases.c.shard == member,
+                )
+                .values(owner=owner, expires_at=now + ttl)
+            )
+            if refreshed.rowcount == 0:
+                conn.execute(
+                    sa.insert(leases).values(
+                        consumer=consumer,
+                        stream=stream,
+                        shard=member,
+                        owner=owner,
+                        expires_at=now + ttl,
+                        epoch=0,
+                    )
+                )
+            current = {r.shard: r for r in rows if not r.shard.startswith("@")}
             live_owners = {r.owner for r in rows if r.expires_at > now} | {owner}
             share = math.ceil(len(shards) / len(live_owners))
             mine = {
