@@ -606,13 +606,16 @@ class NatsLog:
                 servers=self.servers,
                 connect_timeout=CONNECT_TIMEOUT,
                 allow_reconnect=True,
-                max_reconnect_attempts=-1,
+                max_reconnect_attempts=1,  # a first connection fails fast …
                 reconnect_time_wait=0.2,
                 error_cb=ignore,
                 name="headwater",
             )
         except (TimeoutError, nats.errors.NoServersError, OSError) as exc:
             raise self._unavailable("", str(exc) or type(exc).__name__) from exc
+        # … and a made one rides out a broker restart of any length: calls meanwhile fail
+        # with StreamUnavailable when their acks or replies do not come in time
+        nc.options["max_reconnect_attempts"] = -1
         self._nc = nc
         self._js = nc.jetstream(timeout=REQUEST_TIMEOUT, publish_async_max_pending=IN_FLIGHT + 1)
         return self._js
