@@ -388,7 +388,10 @@ def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
 def test_a_server_restarted_mid_stream_loses_and_duplicates_nothing(
     private_nats: PrivateNats,
 ) -> None:
-    backend = NatsLog(private_nats.url, dedup_window=300)
+    """The server is killed while records are put and comes back after the puts time out:
+    the client still holds publishes of the failed puts and sends them once it reconnects,
+    while the producer retries the same records — only their ids keep them single."""
+    backend = NatsLog(private_nats.url, dedup_window=300, timeout=1.0)
     try:
         name = "faults"
         backend.create(name, 2, Retention(hours=1))
@@ -401,12 +404,12 @@ def test_a_server_restarted_mid_stream_loses_and_duplicates_nothing(
                 time.sleep(0.005)
             private_nats.kill()
             acked_at_kill.append(acked)
-            time.sleep(0.5)
+            time.sleep(3.0)  # longer than a put waits for its acks
             private_nats.start()
 
         restarter = threading.Thread(target=restart_mid_stream)
         restarter.start()
-        failures = 0
+        failed_puts = 0
         for start in range(0, count, batch):
             todo = [
                 Entry(json.dumps({"id": i}).encode(), f"k{i}", id=f"e{i}")
@@ -418,17 +421,18 @@ def test_a_server_restarted_mid_stream_loses_and_duplicates_nothing(
                 try:
                     puts = backend.put(name, todo)
                 except StreamUnavailable:
-                    failures += 1
+                    failed_puts += 1
                     time.sleep(0.2)
                     continue
                 failed = [e for e, p in zip(todo, puts, strict=True) if not p.ok]
                 acked += len(todo) - len(failed)
                 if failed:
-                    failures += 1
+                    failed_puts += 1
                     time.sleep(0.2)
                 todo = failed
         restarter.join(60)
         assert acked_at_kill and acked_at_kill[0] < count  # killed while records were put
+        assert failed_puts > 0  # the outage outlasted a put, so records were retried
 
         ids: list[int] = []
         for state in backend.describe(name).shards:

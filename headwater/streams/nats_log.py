@@ -82,7 +82,7 @@ PREFIX = "HW_"
 SUBJECT_ROOT = "hw"
 HEADER_ROOM = 4096  # bytes a record's headers may add to its data
 CONNECT_TIMEOUT = 2.0  # seconds to reach a server
-REQUEST_TIMEOUT = 10.0  # seconds for an API request, or for a batch's outstanding acks
+REQUEST_TIMEOUT = 10.0  # seconds for an API request, or for a batch's outstanding acks (default)
 LAYOUT_TTL = 5.0  # seconds a stream's shard count is trusted before it is asked again
 IN_FLIGHT = 4000  # publishes of a put awaiting their acks at once
 READERS_KEPT = 64  # pull consumers kept for sequential reads
@@ -145,8 +145,15 @@ class NatsLog:
 
     kind = "nats"
 
-    def __init__(self, url: str = "nats://127.0.0.1:4222", *, dedup_window: float = 120.0):
+    def __init__(
+        self,
+        url: str = "nats://127.0.0.1:4222",
+        *,
+        dedup_window: float = 120.0,
+        timeout: float = REQUEST_TIMEOUT,
+    ):
         self.url = url
+        self.timeout = timeout
         self.servers = [u.strip() for u in url.split(",") if u.strip()]
         self.dedup_window = dedup_window
         self._loop = asyncio.new_event_loop()
@@ -319,7 +326,7 @@ class NatsLog:
         stalled: BaseException | str | None = None
         for i, (entry, (_, subj, headers)) in enumerate(zip(entries, routed, strict=True)):
             if i >= IN_FLIGHT and not futures[i - IN_FLIGHT].done():
-                await asyncio.wait([futures[i - IN_FLIGHT]], timeout=REQUEST_TIMEOUT)
+                await asyncio.wait([futures[i - IN_FLIGHT]], timeout=self.timeout)
                 if not futures[i - IN_FLIGHT].done():
                     stalled = "it stopped acknowledging"
                     break
@@ -329,7 +336,7 @@ class NatsLog:
                 stalled = exc  # the connection is gone
                 break
         if futures:
-            await asyncio.wait(futures, timeout=REQUEST_TIMEOUT)
+            await asyncio.wait(futures, timeout=self.timeout)
 
         results: list[Put] = []
         acked = 0
@@ -384,13 +391,13 @@ class NatsLog:
         reader = await self._reader(name, shard, index, position)
         try:
             try:
-                msgs = await _take(reader, limit, wait)
+                msgs = await _take(reader, limit, wait, self.timeout)
             except _ReaderLost:
                 # the server dropped the consumer (idle too long, or restarted): a new one
                 # takes over where it stood
                 await _close_reader(self, reader)
                 reader = await self._reader(name, shard, index, Position.at(str(reader.next)))
-                msgs = await _take(reader, limit, wait)
+                msgs = await _take(reader, limit, wait, self.timeout)
             records = []
             for msg in msgs:
                 meta = msg.metadata
@@ -533,7 +540,7 @@ class NatsLog:
             raise StreamError(f"the NATS backend for {self.url} is closed", stream=stream)
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
-            return future.result(REQUEST_TIMEOUT * 3 + extra)
+            return future.result(self.timeout * 3 + extra)
         except TimeoutError:
             future.cancel()
             raise self._unavailable(stream, "no answer in time") from None
@@ -617,7 +624,7 @@ class NatsLog:
         # with StreamUnavailable when their acks or replies do not come in time
         nc.options["max_reconnect_attempts"] = -1
         self._nc = nc
-        self._js = nc.jetstream(timeout=REQUEST_TIMEOUT, publish_async_max_pending=IN_FLIGHT + 1)
+        self._js = nc.jetstream(timeout=self.timeout, publish_async_max_pending=IN_FLIGHT + 1)
         return self._js
 
     async def _layout(self, name: str) -> _Layout:
@@ -653,7 +660,7 @@ class _ReaderLost(Exception):
     """A reader's consumer is gone from the server."""
 
 
-async def _take(reader: _Reader, limit: int, wait: float) -> list[Any]:
+async def _take(reader: _Reader, limit: int, wait: float, timeout: float) -> list[Any]:
     """Up to ``limit`` messages from a reader, waiting up to ``wait`` s for the first one."""
     from nats.js.errors import NotFoundError
 
@@ -666,13 +673,13 @@ async def _take(reader: _Reader, limit: int, wait: float) -> list[Any]:
         except NotFoundError:
             raise _ReaderLost from None
     if pending:
-        msgs = await _fetch(reader, limit, REQUEST_TIMEOUT)
+        msgs = await _fetch(reader, limit, timeout)
         if not msgs:
             raise _ReaderLost  # records wait, yet none came
     if not msgs and wait > 0:
         msgs = await _fetch(reader, 1, wait)
         if msgs and limit > 1 and msgs[0].metadata.num_pending:
-            msgs += await _fetch(reader, limit - 1, REQUEST_TIMEOUT)
+            msgs += await _fetch(reader, limit - 1, timeout)
     return msgs
 
 
