@@ -55,6 +55,7 @@ import datetime as dt
 import json
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
@@ -462,10 +463,10 @@ class NatsLog:
         config.ack_policy = api.AckPolicy.NONE
         config.filter_subject = subject(name, index)
         config.inactive_threshold = READER_IDLE
-        config.name = nc._nuid.next().decode()
+        config.name = f"hw-{uuid.uuid4().hex}"
         config.mem_storage = True
         try:
-            info = await js._jsm.add_consumer(stream_name(name), config=config)
+            info = await nc.jsm(timeout=self.timeout).add_consumer(stream_name(name), config)
         except NotFoundError:
             self._layouts.pop(name, None)
             raise self._not_found(name) from None
@@ -699,10 +700,12 @@ async def _close_reader(log: NatsLog, reader: _Reader) -> None:
     """Unsubscribe and delete a reader's consumer (the server drops it when idle anyway)."""
     with contextlib.suppress(Exception):
         await reader.sub.unsubscribe()
-    js = log._js
-    if js is not None:
-        with contextlib.suppress(Exception):
-            await js._jsm.delete_consumer(stream_name(reader.stream), reader.consumer)
+    nc = log._nc
+    if nc is not None and nc.is_connected:
+        with contextlib.suppress(Exception):  # gone already: the server dropped it
+            await nc.jsm(timeout=log.timeout).delete_consumer(
+                stream_name(reader.stream), reader.consumer
+            )
 
 
 def _headers(entry: Entry, now_ms: str) -> dict[str, str]:
