@@ -35,6 +35,12 @@ def open_backend(project: Project, connection: str | None) -> StreamLog:
         from headwater.streams.kinesis_log import KinesisLog  # imports boto3
 
         return KinesisLog(config, connection)
+    if config.type == "nats":
+        from headwater.durations import parse_duration
+        from headwater.streams.nats_log import NatsLog
+
+        window = parse_duration(config.dedup_window).total_seconds()
+        return NatsLog(config.url, dedup_window=window)
     raise StreamError(
         f"connection `{connection}` is of type `{config.type}`, which holds no streams",
         hint="a stream lives on a nats, redis or kinesis connection, or on the embedded log "
