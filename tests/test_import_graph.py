@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"state", "samples"},
     {"lake"},
     {"sql"},
-    {"ingest", "quality"},
+    {"ingest", "quality", "streams"},
     {"orchestrate"},
     {"workspace", "tasks", "checks"},
     {"web"},
