@@ -112,7 +112,7 @@ class PythonTransform:
         if self._db is None:
             import duckdb
 
-            self._db = duckdb.connect()
+            self._db = duckdb.connect(config={"threads": 1})
         self._db.register("outputs", json_table(datas))
         try:
             rows = self._db.execute(

@@ -72,7 +72,8 @@ class SqlTransform:
         self.routes = routes
         self.partition_key = partition_key
         self.where = where
-        self.db: duckdb.DuckDBPyConnection = duckdb.connect()
+        # one thread: micro-batches are small, and a worker is one core (more workers scale)
+        self.db: duckdb.DuckDBPyConnection = duckdb.connect(config={"threads": 1})
         self._queries: dict[pa.Schema, str] = {}
 
     def _query(self, schema: pa.Schema) -> str:
@@ -91,11 +92,13 @@ class SqlTransform:
                 else "NULL::VARCHAR"
             )
             row = quote_identifier(ROW)
+            # the output's own columns as one JSON object (a struct: cheaper than dropping
+            # the row column from to_json of the whole row)
+            fields = ", ".join(f"{_string(c)}: {quote_identifier(c)}" for c in columns if c != ROW)
             query = self._queries[schema] = (
                 f"WITH __headwater_out AS ({self.sql}) SELECT {row}, "
                 f"{self.routes.case()} AS __headwater_route, {key} AS __headwater_key, "
-                f"json_merge_patch(to_json(__headwater_out), '{{{_json_key(ROW)}: null}}') "
-                "AS __headwater_json FROM __headwater_out"
+                f"to_json({{{fields}}}) AS __headwater_json FROM __headwater_out"
             )
         return query
 
@@ -118,7 +121,5 @@ class SqlTransform:
         self.db.close()
 
 
-def _json_key(name: str) -> str:
-    import json
-
-    return json.dumps(name).replace("'", "''")
+def _string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
