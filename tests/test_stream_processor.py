@@ -241,3 +241,34 @@ def _entry(data: bytes, key: str):  # type: ignore[no-untyped-def]
     from headwater.streams.records import Entry
 
     return Entry(data, partition_key=key)
+
+
+def test_python_transform_with_sql_routes(tmp_path: Path) -> None:
+    ws = make_project(
+        tmp_path,
+        STREAMS
+        + """
+processors:
+  etl:
+    stream: events
+    python: processors/etl.py:transform
+    routes:
+      - when: "country = 'USA' AND items > 1"
+        to: usa
+      - when: "country <> 'USA'"
+        to: international
+""",
+        {
+            "processors/etl.py": """
+            def transform(record):
+                return {"id": record["session_id"], "country": record["country"],
+                        "items": len(record["browse_history"])}
+            """
+        },
+    )
+    put_json(ws.streams, "events", sessions(90), key="session_id")
+    report = ws.run_processor("etl", once=True)
+    usa = {v["id"] for v in values(ws.streams, "usa")}
+    assert usa == {f"s{i}" for i in range(0, 90, 3) if i % 4 > 1}
+    assert report.outputs["international"] == 60
+    assert report.unrouted == 30 - len(usa)
