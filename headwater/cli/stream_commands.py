@@ -357,7 +357,7 @@ def process(
     if not chosen:
         raise HeadwaterError(
             "no processors in headwater.yaml",
-            hint="declare one under `processors:` (see docs/streams.md, section Processors)",
+            hint="declare one under `processors:` (see `headwater guide streams processors`)",
         )
     with stop_gracefully() as stop, ProcessorProgress(err, once=once) as progress:
         reports = ws.run_processors(chosen, once=once, stop=stop, progress=progress.update)

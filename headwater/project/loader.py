@@ -90,7 +90,7 @@ def load_project(
             file=shown,
             line=doc.line_of(path),
             key=".".join(str(p) for p in path),
-            hint="see docs/streams.md, section Processors"
+            hint="see `headwater guide streams processors`"
             if path[0] == "processors"
             else "see `headwater guide project-file load-strategies`",
         )
