@@ -62,6 +62,7 @@ SAMPLES: dict[str, Any] = {
     "seconds": 30.0,
     "kind": "psycopg.OperationalError",
     "retryable": True,
+    "stream": "clicks",
     "run": RunRecord(
         run_id="0123abcd",
         pipeline="load",

@@ -325,3 +325,41 @@ def delete(
         typer.confirm(f"delete stream {name} and {records}?", abort=True)
     streams.delete(name)
     out.print(f"deleted stream {name}", highlight=False)
+
+
+@stream_app.command("process")
+@handles_errors
+def process(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Processors to run.", show_default="every one in headwater.yaml"),
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Process the records there now, then exit."),
+    ] = False,
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run processors: read their streams, transform, route, checkpoint — until Ctrl-C or
+    SIGTERM (the batch in hand is finished and checkpointed, the shards given back), or with
+    --once until what is there now is done. Run it in several processes to share the shards.
+
+    Example: headwater stream process etl
+    """
+    from headwater.cli.processor_progress import ProcessorProgress
+    from headwater.stopping import stop_gracefully
+
+    out, err = consoles()
+    ws = open_workspace(project, var)
+    chosen = names or ws.processor_names()
+    if not chosen:
+        raise HeadwaterError(
+            "no processors in headwater.yaml",
+            hint="declare one under `processors:` (see `headwater guide streams processors`)",
+        )
+    with stop_gracefully() as stop, ProcessorProgress(err, once=once) as progress:
+        reports = ws.run_processors(chosen, once=once, stop=stop, progress=progress.update)
+    for report in reports:
+        out.print(progress.summary(report), highlight=False)

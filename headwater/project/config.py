@@ -32,6 +32,7 @@ from headwater.project.pipelines import (
     SensorStep,
     ShellStep,
 )
+from headwater.project.processors import ProcessorConfig, Route
 from headwater.project.redis import RedisConnection, RedisSource, RedisTable
 from headwater.project.streams import (
     KinesisConnection,
@@ -60,6 +61,7 @@ __all__ = [
     "Partition",
     "Pipeline",
     "PipelineStep",
+    "ProcessorConfig",
     "ProjectConfig",
     "PythonStep",
     "Quality",
@@ -68,6 +70,7 @@ __all__ = [
     "RedisTable",
     "RestSource",
     "RestTable",
+    "Route",
     "SensorStep",
     "Serve",
     "ShellStep",
@@ -305,6 +308,10 @@ class ProjectConfig(Strict):
     streams: dict[str, StreamConfig] = Field(
         default_factory=dict, description="streams by name: their backend, shards and retention"
     )
+    processors: dict[str, ProcessorConfig] = Field(
+        default_factory=dict,
+        description="processors by name: the stream each reads, its transform and its routes",
+    )
     pools: dict[str, int] = Field(
         default_factory=dict, description="named pools: at most N of their tasks run at once"
     )
@@ -380,6 +387,22 @@ class ProjectConfig(Strict):
                         "or on the embedded log when `connection` is left out",
                     )
                 )
+        out.extend(self._processor_problems())
+        return out
+
+    def _processor_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Processors that would read what they write."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for name, processor in self.processors.items():
+            for path, stream in processor.outputs(name):
+                if stream == processor.stream:
+                    out.append(
+                        (
+                            ("processors", name, *path),
+                            f"processor `{name}` would write into `{stream}`, the stream it "
+                            "reads: each output would be read again, for ever",
+                        )
+                    )
         return out
 
     def broken_references(self) -> list[tuple[tuple[str | int, ...], str, str, list[str]]]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 # The heavy parts (pyiceberg, SQLAlchemy, DuckDB, the ingest machinery) are imported where they
 # are used: `headwater runs`, `logs` or a Python-only pipeline never pay for them.
 from headwater.workspace.pipelines import Pipelines
+from headwater.workspace.processors import Processors
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -43,9 +44,10 @@ class TableDetails:
     checks: list[dict[str, Any]] = field(default_factory=list)  # latest result of each check
 
 
-class Workspace(Pipelines):
+class Workspace(Pipelines, Processors):
     """A loaded project with its lake, metadata store and connections; its pipelines' methods
-    (run, plan, trigger, backfill, cancel, logs…) are in :class:`Pipelines`."""
+    (run, plan, trigger, backfill, cancel, logs…) are in :class:`Pipelines`, its stream
+    processors' in :class:`Processors`."""
 
     def __init__(self, project: Project) -> None:
         from headwater.connect.sql.databases import Databases
