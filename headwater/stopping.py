@@ -7,8 +7,10 @@ does the same on SIGTERM; the command then exits 143 instead of 130.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from types import FrameType
 
 
@@ -30,3 +32,23 @@ def stop_on_sigterm() -> None:
 def exit_code(interrupt: KeyboardInterrupt) -> int:
     """128 + the signal's number: 143 for SIGTERM, 130 for Ctrl-C."""
     return 128 + (signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT)
+
+
+@contextlib.contextmanager
+def stop_event_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
+    """Set ``stop`` on SIGINT or SIGTERM while the block runs, instead of raising: for a
+    long-running command that finishes its work in hand and exits 0 (from the main thread
+    only; elsewhere the block runs unchanged). The previous handlers come back after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def _set(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    before = {s: signal.signal(s, _set) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
