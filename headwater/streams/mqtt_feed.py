@@ -31,6 +31,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -104,6 +105,8 @@ class MqttFeed:
         self._generation = 0  # which connection a message came on; acks go on that one only
         self._live = False
         self._connack: threading.Event = threading.Event()
+        self._gone = threading.Event()  # the connection closed
+        self._unsuback = threading.Event()
         self._connack_code: Any = None
         self._suback: threading.Event = threading.Event()
         self._suback_codes: list[Any] = []
@@ -341,6 +344,7 @@ class MqttFeed:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_message = self._on_message
         return client
 
@@ -480,17 +484,27 @@ class MqttFeed:
             self._live = False
         if client is not None:
             client.disconnect()
-            client.loop_stop()
+            _stop_network(client)
 
     def _disconnect(self) -> None:
         """Send the last acknowledgements and a clean DISCONNECT; the session stays."""
         client = self._client
         if client is None:
             return
+        if self._live:
+            # A round trip after the last acknowledgements: the broker answers an UNSUBSCRIBE
+            # once it has read every packet before it. Closing sooner could lose them: the
+            # broker keeps sending messages as acknowledgements free its window, and a socket
+            # closed with unread data is reset, which discards what the broker had not read.
+            self._unsuback.clear()
+            client.unsubscribe(f"headwater/sync/{uuid.uuid4().hex}")
+            self._unsuback.wait(CONNECT_TIMEOUT)
         with self._cond:
-            self._live = False
-        client.disconnect()  # queued after the acknowledgements, so they are sent first
-        client.loop_stop()
+            was_live, self._live = self._live, False
+        self._gone.clear()
+        if client.disconnect() == 0 and was_live:  # MQTT_ERR_SUCCESS
+            self._gone.wait(CONNECT_TIMEOUT)  # the network thread writes it, then closes
+        _stop_network(client)
 
     # -- callbacks (the network thread) -------------------------------------------------
 
@@ -509,12 +523,18 @@ class MqttFeed:
         self._suback_codes = list(codes)
         self._suback.set()
 
+    def _on_unsubscribe(
+        self, client: Client, userdata: Any, mid: int, codes: list[Any], properties: Any
+    ) -> None:
+        self._unsuback.set()
+
     def _on_disconnect(
         self, client: Client, userdata: Any, flags: Any, code: Any, properties: Any
     ) -> None:
         with self._cond:
             self._live = False
             self._cond.notify_all()
+        self._gone.set()
         self._connack.set()  # a connection refused outright wakes the waiting connect too
 
     def _on_message(self, client: Client, userdata: Any, message: MQTTMessage) -> None:
@@ -522,6 +542,14 @@ class MqttFeed:
             self._inbox.append((self._generation, message))
             if len(self._inbox) in (1, self.config.batch_messages):
                 self._cond.notify_all()
+
+
+def _stop_network(client: Client) -> None:
+    """Stop the client's network thread and close the socket pair that wakes it: paho's
+    ``loop_stop`` leaves the pair open until the client is collected, and ``loop_start``
+    after a reconnection would open another."""
+    client.loop_stop()
+    client._reset_sockets(sockpair_only=True)
 
 
 def _key(text: str) -> str:
