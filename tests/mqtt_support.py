@@ -47,7 +47,12 @@ def write_project(root: Path, feeds: dict[str, dict[str, Any]], port: int = PORT
     for name, settings in feeds.items():
         stream = settings.get("stream", "readings")
         config["streams"][stream] = {"shards": 2}
-        config["feeds"][name] = {"connection": "broker", "stream": stream, **settings}
+        config["feeds"][name] = {
+            "connection": "broker",
+            "stream": stream,
+            "session_expiry": "10m",  # the shared broker forgets the test's session soon
+            **settings,
+        }
     (root / "headwater.yaml").write_text(json.dumps(config, indent=2))
     return root
 
