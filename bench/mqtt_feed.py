@@ -33,8 +33,7 @@ def free_port() -> int:
 def start_broker(folder: Path, port: int) -> subprocess.Popen[bytes]:
     conf = folder / "mosquitto.conf"
     conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
-        "user root\n"
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nuser root\n"
     )
     broker = subprocess.Popen(
         [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],

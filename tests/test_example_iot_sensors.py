@@ -60,8 +60,10 @@ def test_simulated_readings_reach_the_stream_per_device(project: Path) -> None:
 
     fed = runner.invoke(
         app,
-        ["stream", "feed", "sensors", "--max-messages", str(READINGS), "--for", "60"]
-        + ["-p", str(project), *variables],
+        [
+            *("stream", "feed", "sensors", "--max-messages", str(READINGS), "--for", "60"),
+            *("-p", str(project), *variables),
+        ],
     )
     assert fed.exit_code == 0, fed.output
     assert f"feed sensors: {READINGS} records into readings" in fed.output
