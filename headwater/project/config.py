@@ -19,6 +19,7 @@ from headwater.project.base import (
     Strict,
     TableBase,
 )
+from headwater.project.feeds import FeedConfig
 from headwater.project.files import FilesConnection, FileSource, FileTable, S3Config
 from headwater.project.http import HttpConnection, RestSource, RestTable
 from headwater.project.pipelines import (
@@ -45,6 +46,7 @@ __all__ = [
     "CheckStep",
     "Connection",
     "Contract",
+    "FeedConfig",
     "FileSource",
     "FileTable",
     "FilesConnection",
@@ -312,6 +314,10 @@ class ProjectConfig(Strict):
         default_factory=dict,
         description="processors by name: the stream each reads, its transform and its routes",
     )
+    feeds: dict[str, FeedConfig] = Field(
+        default_factory=dict,
+        description="MQTT feeds by name: topics of an mqtt connection put into a stream",
+    )
     pools: dict[str, int] = Field(
         default_factory=dict, description="named pools: at most N of their tasks run at once"
     )
@@ -387,6 +393,16 @@ class ProjectConfig(Strict):
                         "or on the embedded log when `connection` is left out",
                     )
                 )
+        for name, feed in self.feeds.items():
+            connection = self.connections.get(feed.connection)
+            if connection is not None and connection.type != "mqtt":
+                out.append(
+                    (
+                        ("feeds", name, "connection"),
+                        f"connection `{feed.connection}` is of type `{connection.type}`; a feed "
+                        "reads an mqtt connection",
+                    )
+                )
         out.extend(self._processor_problems())
         return out
 
@@ -416,6 +432,10 @@ class ProjectConfig(Strict):
             if stream.connection is not None and stream.connection not in self.connections:
                 path = ("streams", name, "connection")
                 broken.append((path, "connection", stream.connection, list(self.connections)))
+        for name, feed in self.feeds.items():
+            if feed.connection not in self.connections:
+                path = ("feeds", name, "connection")
+                broken.append((path, "connection", feed.connection, list(self.connections)))
         for pname, pipeline in self.pipelines.items():
             steps: list[tuple[tuple[str | int, ...], Any]] = [
                 (("pipelines", pname, "tasks", i), st) for i, st in enumerate(pipeline.tasks)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from headwater.sql import ModelGraph, Session
     from headwater.state import RunRecord, SchemaChangeRecord, Store
     from headwater.streams.hub import Streams
+    from headwater.streams.mqtt_feed import FeedReport
+    from headwater.streams.mqtt_feed import Progress as FeedProgress
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,43 @@ class Workspace(Pipelines, Processors):
         from headwater.streams.hub import Streams
 
         return Streams(self.project)
+
+    def run_feed(
+        self,
+        name: str,
+        *,
+        seconds: float | None = None,
+        max_messages: int | None = None,
+        stop: threading.Event | None = None,
+        progress: FeedProgress | None = None,
+    ) -> FeedReport:
+        """Run the MQTT feed ``name`` (under ``feeds:``) into its stream until ``stop`` is set,
+        ``seconds`` have passed or ``max_messages`` were put (see docs/streams.md)."""
+        return self.run_feeds(
+            [name], seconds=seconds, max_messages=max_messages, stop=stop, progress=progress
+        )[0]
+
+    def run_feeds(
+        self,
+        names: Sequence[str] = (),
+        *,
+        seconds: float | None = None,
+        max_messages: int | None = None,
+        stop: threading.Event | None = None,
+        progress: FeedProgress | None = None,
+    ) -> list[FeedReport]:
+        """Run feeds side by side (every declared one when ``names`` is empty), each with
+        the limits of :meth:`run_feed`."""
+        from headwater.errors import ProjectError
+        from headwater.streams.mqtt_feed import run_feeds
+
+        chosen = list(names) or sorted(self.project.config.feeds)
+        if not chosen:
+            raise ProjectError(
+                f"no feeds in {self.project.file.name}",
+                hint="declare one under `feeds:` (an mqtt connection's topics into a stream)",
+            )
+        return run_feeds(self.streams, chosen, stop, seconds, max_messages, progress)
 
     def close(self) -> None:
         if "streams" in self.__dict__:
