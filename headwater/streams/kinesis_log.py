@@ -199,7 +199,11 @@ class KinesisLog:
         self, name: str, shard: str, position: Position, limit: int, wait: float = 0.0
     ) -> Batch:
         deadline = time.monotonic() + wait
-        iterator, asked_at_ms = self._iterator(name, shard, position)
+        try:
+            iterator, asked_at_ms = self._iterator(name, shard, position)
+        except StreamNotFound:
+            self._require_shard(name, shard)  # Kinesis answers the same for a missing shard
+            raise
         if limit < 1:  # only where the position is: Kinesis reads at least one record
             after = self._after(position, (), asked_at_ms)
             self._keep(name, shard, after, iterator)
@@ -246,6 +250,16 @@ class KinesisLog:
         self._client.close()
 
     # -- internals ----------------------------------------------------------------------
+
+    def _require_shard(self, name: str, shard: str) -> None:
+        """Raise :class:`StreamNotFound` for the stream, or for its shard when only that is
+        missing."""
+        if shard not in {s.shard.id for s in self.describe(name).shards}:
+            raise StreamNotFound(
+                f"stream `{name}` has no shard `{shard}`",
+                stream=name,
+                hint="`headwater stream describe` lists its shards",
+            )
 
     @staticmethod
     def _after(position: Position, records: Sequence[Record], asked_at_ms: int) -> Position:
