@@ -332,6 +332,7 @@ def test_a_waiting_read_returns_a_record_put_meanwhile(
     finally:
         putter.join()
     assert data(batch.records) == [b"meanwhile"]
+    assert batch.behind_ms == 0
     assert time.monotonic() - started < 5
 
 
