@@ -11,7 +11,8 @@ records 24 hours to a year (no size limit), and cannot tell the newest sequence 
 shard: ``ShardState.first`` is where the shard's sequence numbers start, ``last`` is set only
 for a closed shard. A read from LATEST that finds nothing continues from the time Kinesis
 answered (``AT_TIMESTAMP``), so a reader restarted from that position may see a record of
-that second again, never miss one.
+that second again, never miss one. ``Record.arrived_ms`` is Kinesis's approximate arrival
+time, to be trusted to the second (local servers such as moto have sent whole seconds).
 
 boto3's own retries are off: a failure is raised as
 :class:`~headwater.errors.StreamUnavailable` (retryable) or a terminal
