@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from headwater.cli import app
-from headwater.errors import RecordRefused, StreamError, StreamExists, StreamNotFound
+from headwater.errors import StreamError
 from headwater.streams.embedded import EmbeddedLog
 from headwater.streams.log import Retention
 from headwater.streams.records import (
@@ -110,25 +110,6 @@ def test_a_second_put_of_the_same_id_is_dropped(log: EmbeddedLog) -> None:
     assert fresh.put("s", [Entry(b"b", "k", id="evt-2")])[0].duplicate
     fresh.close()
     assert [r.data for r in read_all(log, "s", first[0].shard)] == [b"a", b"b", b"c"]
-
-
-def test_bad_records_and_names_are_refused(log: EmbeddedLog) -> None:
-    log.create("s", 1, Retention())
-    with pytest.raises(
-        RecordRefused, match=r"is 1,048,577 bytes; a record takes at most 1,048,576"
-    ):
-        log.put("s", [Entry(b"x" * (1 << 20 | 1), "k")])
-    with pytest.raises(RecordRefused, match="has a partition key of 0 characters"):
-        log.put("s", [Entry(b"x", "")])
-    with pytest.raises(StreamError, match="`a/b` is not a valid stream name"):
-        log.create("a/b", 1, Retention())
-    with pytest.raises(StreamExists, match="stream `s` exists already"):
-        log.create("s", 1, Retention())
-    with pytest.raises(StreamNotFound, match="no stream `nope`"):
-        log.put("nope", [Entry(b"x", "k")])
-    with pytest.raises(StreamNotFound, match="stream `s` has no shard `shardId-000000000009`"):
-        log.read("s", "shardId-000000000009", TRIM_HORIZON, 1)
-    assert log.describe("s").records == 0
 
 
 def test_a_torn_write_of_a_killed_writer_is_cut_off(log: EmbeddedLog) -> None:

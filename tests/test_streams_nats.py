@@ -29,20 +29,14 @@ from headwater.streams.records import (
     Start,
 )
 from headwater.streams.sharding import Router, even_shards
-from tests.services import require_service
+from tests.stream_support import NATS_URL, require_nats
 
-NATS_URL = os.environ.get("HEADWATER_TEST_NATS_URL", "nats://127.0.0.1:4222")
 NATS_SERVER = "/usr/sbin/nats-server"
-
-
-def _host_port(url: str) -> tuple[str, int]:
-    host, _, port = url.removeprefix("nats://").rpartition(":")
-    return host, int(port)
 
 
 @pytest.fixture(scope="module")
 def log() -> Iterator[NatsLog]:
-    require_service("NATS", *_host_port(NATS_URL))
+    require_nats()
     backend = NatsLog(NATS_URL, dedup_window=60)
     yield backend
     backend.close()
@@ -254,13 +248,6 @@ def test_names_map_one_to_one_onto_jetstream(log: NatsLog, new_stream: list[str]
     assert {dotted, underscored} <= set(log.names())
     assert log.describe(dotted).records == 1
     assert log.describe(underscored).records == 0
-
-
-def test_unknown_shard_is_refused(log: NatsLog, new_stream: list[str]) -> None:
-    name = _name(new_stream)
-    log.create(name, 1, Retention(hours=1))
-    with pytest.raises(StreamNotFound, match="has no shard `shardId-000000000009`"):
-        log.read(name, "shardId-000000000009", TRIM_HORIZON, 10)
 
 
 def test_records_over_1_mib_are_refused_before_sending(log: NatsLog, new_stream: list[str]) -> None:

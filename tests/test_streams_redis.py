@@ -232,20 +232,6 @@ def test_a_record_over_1_mib_or_without_a_key_is_refused_and_nothing_is_put(
     assert len(record.data) == MAX_RECORD_BYTES
 
 
-def test_a_waiting_read_returns_a_record_put_meanwhile(log: RedisLog) -> None:
-    log.create("live", 1, Retention())
-    log.put("live", [Entry(b"before", "k")])
-    latest = log.read("live", "shardId-000000000000", LATEST, 10)
-    putter = threading.Timer(0.3, lambda: log.put("live", [Entry(b"meanwhile", "k")]))
-    putter.start()
-    try:
-        batch = log.read("live", "shardId-000000000000", latest.next, 10, wait=30)
-    finally:
-        putter.join()
-    assert [r.data for r in batch.records] == [b"meanwhile"]
-    assert batch.behind_ms == 0
-
-
 def test_a_waiting_read_longer_than_the_socket_timeout_still_gets_the_record(
     prefix: str,
 ) -> None:

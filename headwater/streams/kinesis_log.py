@@ -11,7 +11,8 @@ records 24 hours to a year (no size limit), and cannot tell the newest sequence 
 shard: ``ShardState.first`` is where the shard's sequence numbers start, ``last`` is set only
 for a closed shard. A read from LATEST that finds nothing continues from the time Kinesis
 answered (``AT_TIMESTAMP``), so a reader restarted from that position may see a record of
-that second again, never miss one.
+that second again, never miss one. ``Record.arrived_ms`` is Kinesis's approximate arrival
+time, to be trusted to the second (local servers such as moto have sent whole seconds).
 
 boto3's own retries are off: a failure is raised as
 :class:`~headwater.errors.StreamUnavailable` (retryable) or a terminal
@@ -199,7 +200,11 @@ class KinesisLog:
         self, name: str, shard: str, position: Position, limit: int, wait: float = 0.0
     ) -> Batch:
         deadline = time.monotonic() + wait
-        iterator, asked_at_ms = self._iterator(name, shard, position)
+        try:
+            iterator, asked_at_ms = self._iterator(name, shard, position)
+        except StreamNotFound:
+            self._require_shard(name, shard)  # Kinesis answers the same for a missing shard
+            raise
         if limit < 1:  # only where the position is: Kinesis reads at least one record
             after = self._after(position, (), asked_at_ms)
             self._keep(name, shard, after, iterator)
@@ -246,6 +251,16 @@ class KinesisLog:
         self._client.close()
 
     # -- internals ----------------------------------------------------------------------
+
+    def _require_shard(self, name: str, shard: str) -> None:
+        """Raise :class:`StreamNotFound` for the stream, or for its shard when only that is
+        missing."""
+        if shard not in {s.shard.id for s in self.describe(name).shards}:
+            raise StreamNotFound(
+                f"stream `{name}` has no shard `{shard}`",
+                stream=name,
+                hint="`headwater stream describe` lists its shards",
+            )
 
     @staticmethod
     def _after(position: Position, records: Sequence[Record], asked_at_ms: int) -> Position:

@@ -287,10 +287,11 @@ class NatsLog:
     # -- records ------------------------------------------------------------------------
 
     def put(self, name: str, entries: Sequence[Entry]) -> list[Put]:
-        if not entries:
-            return []
         for entry in entries:
             check_entry(entry, name)
+        if not entries:
+            self._run(self._layout(name), name)  # an unknown stream is still told
+            return []
         return self._run(self._put(name, entries), name)
 
     async def _put(self, name: str, entries: Sequence[Entry]) -> list[Put]:

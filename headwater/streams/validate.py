@@ -1,4 +1,5 @@
-"""What every backend refuses the same way: bad stream names, empty keys, oversized records."""
+"""What every backend refuses the same way: bad stream names, empty keys, oversized records,
+explicit hash keys outside the 128-bit hash space."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 
 from headwater.errors import RecordRefused, StreamError
 from headwater.streams.records import MAX_KEY_CHARS, MAX_RECORD_BYTES, Entry
+from headwater.streams.sharding import HASH_MAX
 
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
@@ -33,4 +35,12 @@ def check_entry(entry: Entry, stream: str) -> None:
             f"most {MAX_RECORD_BYTES:,} (1 MiB)",
             stream=stream,
             hint="split the event, or put a reference to the payload (an object's URL) instead",
+        )
+    key = entry.explicit_hash_key
+    if key is not None and not 0 <= key <= HASH_MAX:
+        raise RecordRefused(
+            f"a record put into `{stream}` has the explicit hash key {key}, outside 0 … 2^128-1",
+            stream=stream,
+            hint="leave explicit_hash_key out to hash the partition key, or give a number in "
+            "a shard's hash-key range (`headwater stream describe` shows them)",
         )
