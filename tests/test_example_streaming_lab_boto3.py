@@ -1,5 +1,5 @@
 """The streaming lab driven by the lab's own boto3 producer and consumer
-(examples/streaming_lab/boto3/) against `headwater serve` in a subprocess, in a copy of the
+(examples/streaming_lab/kinesis_scripts/) against `headwater serve` in a subprocess, in a copy of the
 example: every session once in `usa` or `international`, enriched as the lab does it."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def endpoint(lab: Path) -> Iterator[str]:
 def script(
     lab: Path, name: str, *args: str, endpoint: str, key: str = TOKEN
 ) -> subprocess.CompletedProcess[str]:
-    """Run boto3/<name> as a user would, with the endpoint and the token in the environment."""
+    """Run kinesis_scripts/<name> as a user would, with the endpoint and the token in the environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         KINESIS_ENDPOINT_URL=endpoint,
@@ -91,7 +91,7 @@ def script(
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     )
-    command = [sys.executable, str(Path("boto3") / name), *args]
+    command = [sys.executable, str(Path("kinesis_scripts") / name), *args]
     return subprocess.run(
         command, cwd=lab, env=env, capture_output=True, text=True, timeout=300, check=False
     )

@@ -3,9 +3,9 @@ session's derived fields and puts each session into the USA stream or the Intern
 Plain boto3: it runs against Amazon Kinesis, or against `headwater serve` when
 KINESIS_ENDPOINT_URL (or --endpoint-url) points at it.
 
-    python boto3/consumer.py                    # runs until Ctrl-C, polling once a second
-    python boto3/consumer.py --once             # stops when every shard is caught up
-    python boto3/consumer.py --idle-seconds 30  # stops after 30 s without a new record
+    python kinesis_scripts/consumer.py                    # runs until Ctrl-C, polling once a second
+    python kinesis_scripts/consumer.py --once             # stops when every shard is caught up
+    python kinesis_scripts/consumer.py --idle-seconds 30  # stops after 30 s without a new record
 """
 
 from __future__ import annotations

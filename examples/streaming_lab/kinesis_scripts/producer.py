@@ -2,9 +2,9 @@
 session_id. Plain boto3: it runs against Amazon Kinesis, or against `headwater serve` when
 KINESIS_ENDPOINT_URL (or --endpoint-url) points at it.
 
-    python boto3/producer.py --count 500                  # 500 generated sessions
-    python boto3/producer.py --example                    # the lab's example record alone
-    python boto3/producer.py --create --count 500 --rate 20
+    python kinesis_scripts/producer.py --count 500                  # 500 generated sessions
+    python kinesis_scripts/producer.py --example                    # the lab's example record alone
+    python kinesis_scripts/producer.py --create --count 500 --rate 20
 """
 
 from __future__ import annotations
