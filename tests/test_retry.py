@@ -62,6 +62,9 @@ SAMPLES: dict[str, Any] = {
     "seconds": 30.0,
     "kind": "psycopg.OperationalError",
     "retryable": True,
+    "location": "trips/a.csv:3",
+    "reason": "cast: could not convert string \"x\" to 'BIGINT'",
+    "count": 2,
     "run": RunRecord(
         run_id="0123abcd",
         pipeline="load",
