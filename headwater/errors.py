@@ -17,7 +17,8 @@ retried or not, exactly as in this process.
     │   │   └── ConnectionLost       the connection dropped in the middle of a read
     │   └── MissingDependency        an optional package / extension is not installed
     ├── SourceError                  a source table/query is missing or unreadable
-    │   └── ContractViolation        new data breaks the table's schema contract
+    │   ├── ContractViolation        new data breaks the table's schema contract
+    │   └── BadRows                  input a load would quarantine, under `on_bad_rows: fail`
     ├── ModelError                   a model's SQL: parse/bind/runtime error, unknown table, cycle
     ├── DagError                     a pipeline's task graph is invalid
     ├── LakeError                    catalog / table / storage problems
@@ -163,6 +164,27 @@ class ContractViolation(SourceError):
         super().__init__(message, hint=hint)
         self.table = table
         self.diff = diff
+
+
+class BadRows(SourceError):
+    """Input the load would have quarantined, refused because the table says ``on_bad_rows:
+    fail``; ``location`` (``file:line`` for a file) and ``reason`` are those of the first."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str,
+        location: str,
+        reason: str,
+        count: int,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.table = table
+        self.location = location
+        self.reason = reason
+        self.count = count
 
 
 class ModelError(HeadwaterError):

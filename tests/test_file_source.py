@@ -29,7 +29,9 @@ def read(folder: Path, previous: dict[str, Any] | None = None, **table: Any) -> 
 
 
 def rows(extraction: Extraction, order: str | None = None) -> list[dict[str, Any]]:
-    table = pa.Table.from_batches(list(extraction.readers[0]), extraction.schema)
+    """The rows read, without the columns that say where each came from (``origin``)."""
+    reader = extraction.readers[0]
+    table = pa.Table.from_batches(list(reader), reader.schema).select(extraction.schema.names)
     out = table.to_pylist()
     return sorted(out, key=lambda r: r[order]) if order else out
 
@@ -427,3 +429,237 @@ def test_a_json_line_over_the_limit_is_a_json_lines_error(
         read(tmp_path, glob="*.jsonl")
     assert "CSV" not in str(info.value)
     assert info.value.hint == "split the object into several lines, or keep it in a file of its own"
+
+
+# -- rows refused after they were read: quarantined, or failing the load, with file and line --
+
+
+def located_project(root: Path, load: str, glob: str = "*.csv") -> Path:
+    (root / "data").mkdir(parents=True)
+    (root / "headwater.yaml").write_text(
+        "name: shop\n"
+        "connections:\n  drop: {type: files, url: data}\n"
+        f"sources:\n  drops:\n    connection: drop\n    load: {load}\n"
+        f"    tables:\n      - {{name: t, glob: '{glob}'}}\n"
+        "pipelines:\n  p:\n    tasks:\n      - ingest: drops\n"
+    )
+    return root
+
+
+def quarantined(ws: Any) -> list[dict[str, Any]]:
+    return ws.query(  # type: ignore[no-any-return]
+        'SELECT location, "column", record, reason FROM raw.t__quarantine ORDER BY location'
+    ).to_pylist()
+
+
+@pytest.mark.parametrize("contract", ["discard_row", "discard_value"])
+def test_rows_and_values_the_contract_refuses_are_quarantined_with_file_and_line(
+    tmp_path: Path, contract: str
+) -> None:
+    from headwater import Workspace
+
+    root = located_project(tmp_path / "p", f"{{strategy: append, contract: {contract}}}")
+    write(root / "data" / "a.csv", "id,n\n1,2\n3,4\n")
+    with Workspace.open(root) as ws:
+        ws.run("p")
+        # a new column `extra`, whose values the contract refuses; before them a blank line,
+        # a line the reader refuses, and a quoted value over two lines (lines 5 and 6)
+        write(
+            root / "data" / "b.csv",
+            'id,n,extra\n5,6,\n\n11,zz,\n7,8,"two\nlines"\n9,10,\n13,14,y\n',
+        )
+        ws.run("p")
+        rows_kept = ws.query("SELECT id, n FROM raw.t ORDER BY id").to_pylist()
+        kept = quarantined(ws)
+    reader_reject = {
+        "location": "b.csv:4",
+        "column": "n",
+        "record": "\n11,zz,",
+        "reason": 'cast: Error when converting column "n". Could not convert string "zz" '
+        "to 'BIGINT'",
+    }
+    if contract == "discard_row":
+        assert [r["id"] for r in rows_kept] == [1, 3, 5, 9]
+        assert kept == [
+            reader_reject,
+            {
+                "location": "b.csv:5",
+                "column": None,
+                "record": '{"id": 7, "n": 8, "extra": "two\\nlines"}',
+                "reason": "column `extra` is not a column of the table (contract discard_row)",
+            },
+            {
+                "location": "b.csv:8",
+                "column": None,
+                "record": '{"id": 13, "n": 14, "extra": "y"}',
+                "reason": "column `extra` is not a column of the table (contract discard_row)",
+            },
+        ]
+    else:
+        assert [r["id"] for r in rows_kept] == [1, 3, 5, 7, 9, 13]
+        assert kept == [
+            reader_reject,
+            {
+                "location": "b.csv:5",
+                "column": "extra",
+                "record": '"two\\nlines"',
+                "reason": "value of `extra` is not a column of the table (contract discard_value)",
+            },
+            {
+                "location": "b.csv:8",
+                "column": "extra",
+                "record": '"y"',
+                "reason": "value of `extra` is not a column of the table (contract discard_value)",
+            },
+        ]
+
+
+def test_a_null_cursor_under_exclude_is_quarantined_with_file_and_line(tmp_path: Path) -> None:
+    from headwater import Workspace
+
+    root = located_project(
+        tmp_path / "p", "{strategy: append, cursor: day, on_null_cursor: exclude}"
+    )
+    write(root / "data" / "a.csv", "id,day\n1,2024-01-01\n2,2024-01-02\n")
+    write(root / "data" / "b.csv", "id,day\n3,2024-01-03\n\n4,\n5,2024-01-05\n")
+    with Workspace.open(root) as ws:
+        ws.run("p")
+        assert [r["id"] for r in ws.query("SELECT id FROM raw.t ORDER BY id").to_pylist()] == [
+            1,
+            2,
+            3,
+            5,
+        ]
+        assert quarantined(ws) == [
+            {
+                "location": "b.csv:4",
+                "column": "day",
+                "record": '{"id": 4, "day": null}',
+                "reason": "cursor `day` is NULL (on_null_cursor: exclude)",
+            }
+        ]
+
+
+def test_a_json_value_of_the_wrong_type_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    from headwater import Workspace
+
+    root = located_project(tmp_path / "p", "{strategy: append, contract: discard_row}", "*.jsonl")
+    write(root / "data" / "1.jsonl", '{"id": 1, "n": 2}\n')
+    with Workspace.open(root) as ws:
+        ws.run("p")
+        # `n` is a number on one line and text on another: read as text, it must convert back
+        lines = ['{"id": 2, "n": 3}', "", "not json", '{"id": 4, "n": "x"}', '{"id": 5, "n": "6"}']
+        write(root / "data" / "2.jsonl", "\n".join(lines) + "\n")
+        ws.run("p")
+        assert ws.query("SELECT id, n FROM raw.t ORDER BY id").to_pylist() == [
+            {"id": 1, "n": 2},
+            {"id": 2, "n": 3},
+            {"id": 5, "n": 6},
+        ]
+        assert [(r["location"], r["reason"]) for r in quarantined(ws)] == [
+            ("2.jsonl:3", "invalid JSON: Expecting value at column 1"),
+            ("2.jsonl:4", "value of `n` does not convert to int64 (contract discard_row)"),
+        ]
+
+
+def test_a_json_value_that_does_not_convert_names_its_file_and_line(tmp_path: Path) -> None:
+    from headwater import Workspace
+    from headwater.errors import RunFailed
+
+    root = located_project(tmp_path / "p", "{strategy: append}", "*.jsonl")
+    write(root / "data" / "1.jsonl", '{"id": 1, "n": 2}\n')
+    with Workspace.open(root) as ws:
+        ws.run("p")
+        write(root / "data" / "2.jsonl", '{"id": 2, "n": 3}\n\n{"id": 4, "n": "x"}\n')
+        with pytest.raises(RunFailed, match="raw.t") as failed:
+            ws.run("p")
+        assert ws.query("SELECT id FROM raw.t").to_pylist() == [{"id": 1}]
+    error = failed.value.run.tasks[0].error or ""
+    assert (
+        "table `raw.t`: column `n` is int64 in the table and string in the source, and the "
+        "value 'x' (at 2.jsonl:3) does not convert to int64"
+    ) in error
+    assert "of a batch" not in error
+
+
+def test_on_bad_rows_fail_stops_the_load_at_the_first_bad_line(tmp_path: Path) -> None:
+    from headwater import Workspace
+    from headwater.errors import RunFailed
+
+    root = located_project(tmp_path / "p", "{strategy: append, on_bad_rows: fail}")
+    write(root / "data" / "a.csv", "id,n\n1,2\n3,4\n")
+    with Workspace.open(root) as ws:
+        ws.run("p")
+        before = ws.lake.current_metadata("raw.t").location  # type: ignore[union-attr]
+        write(root / "data" / "b.csv", "id,n\n5,6\n7,x\n9,10\n11,y\n")
+        with pytest.raises(RunFailed, match="raw.t"):
+            ws.run("p")
+        error = ws.runs()[0].tasks[0].error or ""
+        assert ws.lake.current_metadata("raw.t").location == before  # type: ignore[union-attr]
+        assert ws.query("SELECT id, n FROM raw.t ORDER BY id").to_pylist() == [
+            {"id": 1, "n": 2},
+            {"id": 3, "n": 4},
+        ]
+        assert not ws.lake.exists("raw.t__quarantine")
+    assert error.startswith(
+        'table `raw.t`: bad input at b.csv:3: cast: Error when converting column "n". '
+        "Could not convert string \"x\" to 'BIGINT'; the input: 7,x (and 1 more bad row) — "
+        "nothing was loaded: fix or remove the bad input and run again, or set "
+        "`on_bad_rows: quarantine` to load the rest and keep it in the table `raw.t__quarantine`"
+    )
+    # the file list did not move on: with the default, the same file is read again
+    yaml = root / "headwater.yaml"
+    yaml.write_text(yaml.read_text().replace(", on_bad_rows: fail", ""))
+    with Workspace.open(root) as ws:
+        ws.run("p")
+        assert [r["id"] for r in ws.query("SELECT id FROM raw.t ORDER BY id").to_pylist()] == [
+            1,
+            3,
+            5,
+            9,
+        ]
+        assert [r["location"] for r in quarantined(ws)] == ["b.csv:3", "b.csv:5"]
+
+
+def test_on_bad_rows_fail_names_the_line_the_contract_refuses(tmp_path: Path) -> None:
+    from headwater.errors import BadRows
+    from headwater.ingest.load import load
+    from headwater.lake import Lake
+    from headwater.project.base import Load
+
+    lake = Lake.local(tmp_path / ".headwater")
+    write(tmp_path / "in" / "1.jsonl", '{"id": 1, "n": 2}\n')
+    resource = FileResource(FileTable(name="t", glob="*.jsonl"), LocalStorage(tmp_path / "in"))
+    settings = Load(strategy="append", contract="discard_row", on_bad_rows="fail")
+    load(lake, "raw.t", resource, settings)
+    before = lake.current_metadata("raw.t").location  # type: ignore[union-attr]
+    write(tmp_path / "in" / "2.jsonl", '{"id": 2, "n": 3}\n\n\n{"id": 4, "n": "x"}\n')
+    with pytest.raises(
+        BadRows,
+        match=r"^table `raw\.t`: bad input at 2\.jsonl:4: value of `n` does not convert to "
+        r"int64 \(contract discard_row\); the input: \{\"id\": 4, \"n\": \"x\"\} — nothing was "
+        "loaded",
+    ) as failed:
+        load(lake, "raw.t", resource, settings)
+    assert (failed.value.location, failed.value.count) == ("2.jsonl:4", 1)
+    assert lake.current_metadata("raw.t").location == before  # type: ignore[union-attr]
+    assert not lake.exists("raw.t__quarantine")
+
+
+@pytest.mark.parametrize("name", ["f.csv", "f.jsonl", "f.json"])
+def test_a_column_named_file_index_is_data_and_rows_are_still_located(
+    tmp_path: Path, name: str
+) -> None:
+    rows_in = [{"id": 1, "file_index": "x"}, {"id": 2, "file_index": "y"}]
+    if name.endswith(".csv"):
+        text = "id,file_index\n1,x\n\n2,y\n"
+    elif name.endswith(".jsonl"):
+        text = "".join(json.dumps(r) + "\n\n" for r in rows_in)
+    else:
+        text = json.dumps(rows_in)
+    write(tmp_path / "d" / name, text)
+    extraction = read(tmp_path, glob="d/*", file_column="src")
+    assert rows(extraction, "id") == [{**r, "src": f"d/{name}"} for r in rows_in]
+    assert extraction.locate is not None
+    where = {"f.csv": "d/f.csv:4", "f.jsonl": "d/f.jsonl:3", "f.json": "d/f.json"}
+    assert extraction.locate(0, [1]) == [where[name]]

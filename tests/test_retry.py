@@ -63,6 +63,9 @@ SAMPLES: dict[str, Any] = {
     "kind": "psycopg.OperationalError",
     "retryable": True,
     "stream": "clicks",
+    "location": "trips/a.csv:3",
+    "reason": "cast: could not convert string \"x\" to 'BIGINT'",
+    "count": 2,
     "run": RunRecord(
         run_id="0123abcd",
         pipeline="load",

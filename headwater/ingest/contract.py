@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from headwater.errors import ContractViolation
 from headwater.ingest.extraction import Reject
+from headwater.ingest.origin import Locate, Origins
 from headwater.lake.arrow_types import conform, storable_schema, widens
 from headwater.lake.schema_changes import SchemaChange, schema_changes
 from headwater.project.base import Contract
@@ -52,8 +53,14 @@ class ContractPlan:
         column of the table."""
         return not self.missing and all(a in ("keep", "cast") for a in self._actions.values())
 
-    def apply(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Reject]]:
-        """``batch`` in the write schema, and what the contract keeps out of it."""
+    def apply(
+        self, batch: pa.RecordBatch, origins: Origins | None = None, locate: Locate | None = None
+    ) -> tuple[pa.RecordBatch, list[Reject], Origins | None]:
+        """``batch`` in the write schema, what the contract keeps out of it, and the places
+        of the rows kept.
+
+        ``origins`` are the places of ``batch``'s rows, given to the rejects; ``locate`` names
+        the place of a value the contract fails the load for."""
         rejects: list[Reject] = []
         drop = pa.array([False] * batch.num_rows) if batch.num_rows else pa.array([], pa.bool_())
         arrays: dict[str, pa.Array] = {}
@@ -68,7 +75,7 @@ class ContractPlan:
                     drop = pc.or_(drop, present)
                 else:
                     rejects.extend(
-                        self._rejects(batch, present, name, "is not a column of the table")
+                        self._rejects(batch, present, name, "is not a column of the table", origins)
                     )
                 continue
             target = self.write_schema.field(name).type
@@ -76,10 +83,12 @@ class ContractPlan:
             if bad is not None:
                 if self.contract == "evolve":
                     index = bad.index(True).as_py()
+                    place = origins.place(index, locate) if origins is not None else None
+                    where = f"at {place}" if place else f"row {index + 1} of a batch"
                     raise ContractViolation(
                         f"table `{self.table}`: column `{name}` is {target} in the table and "
                         f"{column.type} in the source, and the value {column[index].as_py()!r} "
-                        f"(row {index + 1} of a batch) does not convert to {target}",
+                        f"({where}) does not convert to {target}",
                         table=self.table,
                         diff=[f"~ {name} {target} → {column.type}"],
                         hint=f"cast `{name}` to {target} in the source's `query`, use contract "
@@ -89,13 +98,17 @@ class ContractPlan:
                 if self.contract == "discard_row":
                     drop = pc.or_(drop, bad)
                 else:
-                    rejects.extend(self._rejects(batch, bad, name, f"does not convert to {target}"))
+                    rejects.extend(
+                        self._rejects(batch, bad, name, f"does not convert to {target}", origins)
+                    )
             arrays[name] = converted
         if pc.any(drop).as_py():
-            rejects.extend(self._row_rejects(batch, drop))
+            rejects.extend(self._row_rejects(batch, drop, origins))
             keep = pc.invert(drop)
             arrays = {k: pc.filter(v, keep) for k, v in arrays.items()}
             rows = len(next(iter(arrays.values()))) if arrays else 0
+            if origins is not None:
+                origins = origins.filter(keep)
         else:
             rows = batch.num_rows
         columns = [
@@ -103,13 +116,18 @@ class ContractPlan:
             for f in self.write_schema
         ]
         out = pa.RecordBatch.from_arrays(columns, names=self.write_schema.names)
-        return conform(out, self.write_schema), rejects
+        return conform(out, self.write_schema), rejects, origins
 
     def _rejects(
-        self, batch: pa.RecordBatch, mask: pa.Array, column: str, why: str
+        self,
+        batch: pa.RecordBatch,
+        mask: pa.Array,
+        column: str,
+        why: str,
+        origins: Origins | None,
     ) -> list[Reject]:
         values = pc.filter(batch.column(column), mask).to_pylist()
-        return [
+        rejects: list[Reject] = [
             Reject(
                 reason=f"value of `{column}` {why} (contract {self.contract})",
                 record=json.dumps(value, default=str),
@@ -117,17 +135,21 @@ class ContractPlan:
             )
             for value in values
         ]
+        return rejects if origins is None else origins.mark(rejects, mask)
 
-    def _row_rejects(self, batch: pa.RecordBatch, mask: pa.Array) -> list[Reject]:
+    def _row_rejects(
+        self, batch: pa.RecordBatch, mask: pa.Array, origins: Origins | None
+    ) -> list[Reject]:
         reason = self._reasons(batch)
         rows = pc.filter(batch, mask).to_pylist()
-        return [
+        rejects: list[Reject] = [
             Reject(
                 reason=f"{reason(row)} (contract {self.contract})",
                 record=json.dumps(row, default=str),
             )
             for row in rows
         ]
+        return rejects if origins is None else origins.mark(rejects, mask)
 
     def _reasons(self, batch: pa.RecordBatch) -> Callable[[dict[str, object]], str]:
         new = [n for n, a in self._actions.items() if a == "new_reject_rows"]

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from headwater.ingest.origin import Locate, visible
 from headwater.lake.quarantine import Reject
 
 __all__ = ["Extraction", "ReadContext", "Reject", "Resource"]
@@ -47,7 +48,9 @@ class Extraction:
 
     ``state`` and ``rejects`` are called once every stream is drained. ``complete`` is True
     when the rows are the whole source (no cursor or new-only filter), which lets ``merge``
-    delete the keys that are gone and ``scd2`` close their history.
+    delete the keys that are gone and ``scd2`` close their history. ``locate`` names the
+    ``path:line`` of rows the load refuses, from the hidden columns of
+    :mod:`headwater.ingest.origin`.
     """
 
     readers: Sequence[pa.RecordBatchReader]
@@ -55,10 +58,13 @@ class Extraction:
     rejects: Callable[[], Sequence[Reject]] = tuple
     complete: bool = True
     counted: bool = False  # the rows were already reported through ReadContext.progress
+    # where a row is, for a source whose rows carry the hidden ``origin`` columns
+    locate: Locate | None = None
 
     @property
     def schema(self) -> pa.Schema:
-        return self.readers[0].schema
+        """The columns of the rows read (without the hidden ones that say where each is)."""
+        return visible(self.readers[0].schema)
 
 
 class Resource(Protocol):

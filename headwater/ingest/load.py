@@ -35,8 +35,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from headwater.errors import SourceError, did_you_mean
+from headwater.errors import BadRows, SourceError, did_you_mean
 from headwater.ingest import cursor as cursors
+from headwater.ingest import origin
 from headwater.ingest.changes import HISTORY_COLUMNS, HISTORY_SCHEMA, ChangeSet
 from headwater.ingest.contract import ContractPlan, SchemaChange, plan
 from headwater.ingest.extraction import Extraction, ReadContext, Reject, Resource
@@ -44,7 +45,7 @@ from headwater.ingest.state import LoadState, committed_state, state_properties
 from headwater.lake import Lake
 from headwater.lake.arrow_types import fit
 from headwater.lake.change import Keep, WrittenFile
-from headwater.lake.quarantine import quarantine
+from headwater.lake.quarantine import quarantine, quarantine_name
 from headwater.lake.writer import Audit, Staging, publish
 from headwater.project.base import Load
 from headwater.tempdirs import make as make_tempdir
@@ -221,11 +222,12 @@ class _Job:
 
     def prepare(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """A batch made to fit the table, with rejects and the cursor's maximum tallied."""
-        batch, rejects = self.contract.apply(batch)
+        batch, origins = origin.split(batch)
+        batch, rejects, origins = self.contract.apply(batch, origins, self.extraction.locate)
         top = None
         column = self.settings.cursor
         if column:
-            batch, rejects = self._cursor_rows(batch, rejects)
+            batch, rejects = self._cursor_rows(batch, rejects, origins)
             top = cursors.batch_max(batch.column(column))
         self.tally.add(batch.num_rows, top, rejects)
         if self.on_rows is not None and not self.extraction.counted:
@@ -233,7 +235,7 @@ class _Job:
         return batch
 
     def _cursor_rows(
-        self, batch: pa.RecordBatch, rejects: list[Reject]
+        self, batch: pa.RecordBatch, rejects: list[Reject], origins: origin.Origins | None
     ) -> tuple[pa.RecordBatch, list[Reject]]:
         """Rows with a NULL cursor (per ``on_null_cursor``) and rows below the start out."""
         column = batch.column(self.settings.cursor or "")
@@ -245,7 +247,7 @@ class _Job:
                     hint="set `on_null_cursor: exclude` to quarantine them, or fill the column",
                 )
             nulls = pc.is_null(column)
-            rejects = rejects + [
+            excluded: list[Reject] = [
                 Reject(
                     reason=f"cursor `{self.settings.cursor}` is NULL (on_null_cursor: exclude)",
                     record=json.dumps(row, default=str),
@@ -253,6 +255,9 @@ class _Job:
                 )
                 for row in pc.filter(batch, nulls).to_pylist()
             ]
+            if origins is not None:
+                excluded = origins.mark(excluded, nulls)
+            rejects = rejects + excluded
             batch = pc.filter(batch, pc.invert(nulls))
             column = batch.column(self.settings.cursor or "")
         low = self._low(column.type)
@@ -289,7 +294,12 @@ class _Job:
         return self.cursor() != self.prior.cursor or self.source_state != dict(self.prior.source)
 
     def _quarantine(self) -> None:
-        rejects = list(self.tally.rejects) + list(self.extraction.rejects())
+        """Keep the rejects in the quarantine table, or fail the load (``on_bad_rows``)."""
+        rejects = origin.resolve(
+            list(self.tally.rejects) + list(self.extraction.rejects()), self.extraction.locate
+        )
+        if rejects and self.settings.on_bad_rows == "fail":
+            raise _bad_rows(self.target, rejects)
         self.rejected = len(rejects)
         quarantine(
             self.lake, self.target, rejects, self.properties.get("headwater.run-id", ""), self.now
@@ -438,6 +448,31 @@ class _Job:
                     remove=set(change.remove),
                     on_base=not self.replace,
                 )
+
+
+def _bad_rows(target: str, rejects: list[Reject]) -> BadRows:
+    """The error of a load that refuses its bad input (``on_bad_rows: fail``)."""
+    first = min(rejects, key=_where)
+    where = f" at {first.location}" if first.location else ""
+    record = first.record if len(first.record) <= 200 else first.record[:200] + "…"
+    others = len(rejects) - 1
+    more = f" (and {others} more bad row{'s' if others > 1 else ''})" if others else ""
+    return BadRows(
+        f"table `{target}`: bad input{where}: {first.reason}; the input: {record}{more}",
+        table=target,
+        location=first.location,
+        reason=first.reason,
+        count=len(rejects),
+        hint="nothing was loaded: fix or remove the bad input and run again, or set "
+        "`on_bad_rows: quarantine` to load the rest and keep it in the table "
+        f"`{quarantine_name(target)}`",
+    )
+
+
+def _where(reject: Reject) -> tuple[str, int]:
+    """A reject's location in file order: ``a.csv:9`` before ``a.csv:10``."""
+    path, _, line = reject.location.rpartition(":")
+    return (path, int(line)) if line.isdigit() else (reject.location, 0)
 
 
 def _check_not_backwards(target: str, resource: Resource, column: str, stored: Any) -> None:

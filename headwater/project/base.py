@@ -76,6 +76,12 @@ class Load(Strict):
     on_null_cursor: Literal["fail", "exclude"] = Field(
         default="fail", description="rows whose cursor is NULL: fail the load, or skip them"
     )
+    on_bad_rows: Literal["quarantine", "fail"] = Field(
+        default="quarantine",
+        description="input the load refuses (a bad line of a file, a row or value the contract "
+        "or `on_null_cursor: exclude` keeps out): keep it in `<table>__quarantine` and load the "
+        "rest, or fail the load without publishing anything",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -8,22 +8,38 @@ and every group is cast to the union of all columns by name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import csv
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.connect.sql.duckdb_types import common_type
 from headwater.connect.sql.quoting import ident, literal
 from headwater.connect.storage import FileEntry
 from headwater.errors import SourceError
 from headwater.ingest.extraction import Reject
-from headwater.ingest.files.scan import FILE, Scan
+from headwater.ingest.files.jsonl_files import MAX_LINE_BYTES
+from headwater.ingest.files.scan import Scan, nth_kept, numbering
 from headwater.ingest.files.table_types import read_types
 from headwater.project.files import FileTable
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The sniffed dialect as plain values, to find the lines of rows (``lines``)."""
+
+    delimiter: str
+    quote: str
+    escape: str
+    comment: str
+    skip: int
+    header: bool
+    encoding_sql: str  # the read_csv option's value
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,7 @@ class Layout:
 
     options: tuple[tuple[str, str], ...]  # read_csv option → SQL value
     names: tuple[str, ...]
+    dialect: Dialect
 
 
 def scan(
@@ -40,7 +57,10 @@ def scan(
     table: FileTable,
     kind: str,
     table_schema: pa.Schema | None = None,
+    connect: Callable[[], duckdb.DuckDBPyConnection] | None = None,
 ) -> Scan:
+    """The files as SELECTs of one schema; with ``connect``, the lines of rows can be found
+    (on connections of their own, once the read is over or while it goes on)."""
     user = _user_options(table, kind)
     groups: dict[Layout, list[FileEntry]] = {}
     types: dict[str, list[str]] = {}
@@ -48,14 +68,29 @@ def scan(
         layout, columns = _sniff(con, entry, user)
         if table.columns:  # the sniffer gives the dialect; the user gives names and types
             columns = list(table.columns.items())
-            layout = Layout(layout.options, tuple(table.columns))
+            layout = Layout(layout.options, tuple(table.columns), layout.dialect)
         groups.setdefault(layout, []).append(entry)
         for name, t in columns:
             types.setdefault(name, []).append(t)
     union = {name: common_type(con, found) for name, found in types.items()}
     union = read_types(con, union, table_schema)
-    queries = [_select(layout, files, union) for layout, files in groups.items()]
-    return Scan(queries, {e.location: e.path for e in entries}, _rejects(entries))
+    queries: list[str] = []
+    where: list[tuple[FileEntry, Layout]] = []  # by file number, as the queries read them
+    for layout, files in groups.items():
+        queries.append(_select(layout, files, union, first=len(where)))
+        where.extend((entry, layout) for entry in files)
+
+    def lines(file: int, rows: Sequence[int]) -> list[int]:
+        assert connect is not None
+        entry, layout = where[file]
+        return row_lines(connect, entry, layout, union, rows)
+
+    return Scan(
+        queries,
+        {i: entry.path for i, (entry, _) in enumerate(where)},
+        _rejects(entries),
+        lines=lines if connect is not None else None,
+    )
 
 
 def _user_options(table: FileTable, kind: str) -> dict[str, str]:
@@ -110,10 +145,19 @@ def _sniff(
     if stamps:
         options["timestampformat"] = literal(stamps)
     pairs = [(str(c["name"]), str(c["type"])) for c in columns]
-    return Layout(tuple(sorted(options.items())), tuple(n for n, _ in pairs)), pairs
+    dialect = Dialect(
+        delim,
+        quote,
+        escape,
+        _unempty(comment),
+        int(skip),
+        bool(header),
+        options["encoding"],
+    )
+    return Layout(tuple(sorted(options.items())), tuple(n for n, _ in pairs), dialect), pairs
 
 
-def _select(layout: Layout, files: list[FileEntry], union: dict[str, str]) -> str:
+def _select(layout: Layout, files: list[FileEntry], union: dict[str, str], first: int = 0) -> str:
     listing = "[" + ", ".join(literal(f.location) for f in files) + "]"
     declared = ", ".join(f"{literal(n)}: {literal(union[n])}" for n in layout.names)
     args = "".join(f", {key} = {value}" for key, value in layout.options)
@@ -122,10 +166,10 @@ def _select(layout: Layout, files: list[FileEntry], union: dict[str, str]) -> st
         ident(name) if name in present else f"NULL::{t} AS {ident(name)}"
         for name, t in union.items()
     )
+    number = numbering(first, [f.location for f in files], list(union))
     return (
-        f"SELECT {projection}, {ident(FILE)} FROM read_csv({listing}{args}, "
-        f"columns = {{{declared}}}, auto_detect = false, store_rejects = true, "
-        f"filename = {literal(FILE)})"
+        f"SELECT {projection}, {number.item} FROM read_csv({listing}{args}, "
+        f"columns = {{{declared}}}, auto_detect = false, store_rejects = true{number.option})"
     )
 
 
@@ -177,3 +221,119 @@ def _unempty(value: str) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0].removeprefix("Invalid Input Error: ")
+
+
+def row_lines(
+    connect: Callable[[], duckdb.DuckDBPyConnection],
+    entry: FileEntry,
+    layout: Layout,
+    union: dict[str, str],
+    rows: Sequence[int],
+) -> list[int]:
+    """The line (from 1) where each of ``rows`` (positions among the rows read from the file,
+    from 0) starts, as a text editor shows it.
+
+    Asked only for rows the load refuses, so it may read the file again: once as the scan
+    did, for the lines DuckDB rejected, and once as plain lines, for the lines that are no row
+    (header, skipped, blank, comment). A row is then the n-th line that is none of these —
+    unless a quoted value spans lines, which the counts reveal; then the lines are parsed with
+    :mod:`csv` in the file's dialect, as far as the last row asked for.
+    """
+    con = connect()
+    try:
+        read, rejected = _read_again(con, entry, layout, union)
+        total, unread = _plain_lines(con, entry, layout.dialect)
+        skipped = sorted(set(unread) | rejected)
+        counted = nth_kept(skipped, rows)
+        if total - len(skipped) == read or len(layout.dialect.delimiter) != 1:
+            return counted
+        found = _walk(_texts(con, entry, layout.dialect), layout.dialect, rejected, rows)
+    finally:
+        con.close()
+    return [found.get(row, line) for row, line in zip(rows, counted, strict=True)]
+
+
+def _read_again(
+    con: duckdb.DuckDBPyConnection, entry: FileEntry, layout: Layout, union: dict[str, str]
+) -> tuple[int, set[int]]:
+    """How many rows the scan's read of ``entry`` gives, and DuckDB's lines of its rejects."""
+    reader = con.execute(_select(layout, [entry], union)).to_arrow_reader(100_000)
+    count = sum(batch.num_rows for batch in reader)
+    lines = con.execute("SELECT DISTINCT line FROM reject_errors").fetchall()
+    return count, {int(line) for (line,) in lines}
+
+
+def _lines_sql(entry: FileEntry, dialect: Dialect) -> str:
+    # \x01 as the delimiter and no quote: one column holding each line as it is
+    return (
+        f"SELECT line FROM read_csv({literal(entry.location)}, columns = {{'line': 'VARCHAR'}}, "
+        "header = false, delim = '\x01', quote = '', escape = '', auto_detect = false, "
+        f"encoding = {dialect.encoding_sql}, max_line_size = {MAX_LINE_BYTES})"
+    )
+
+
+def _plain_lines(
+    con: duckdb.DuckDBPyConnection, entry: FileEntry, dialect: Dialect
+) -> tuple[int, list[int]]:
+    """The number of lines of the file, and those that hold no row."""
+    first = dialect.skip + (1 if dialect.header else 0)
+    unrow = "line IS NULL"
+    if dialect.comment:
+        unrow += f" OR starts_with(ltrim(line), {literal(dialect.comment)})"
+    total = 0
+    unread = list(range(1, first + 1))
+    sql = f"SELECT {unrow} FROM ({_lines_sql(entry, dialect)})"
+    for batch in con.execute(sql).to_arrow_reader(200_000):
+        flags = batch.column(0).fill_null(False)
+        if flags.true_count:
+            unread.extend(
+                total + i + 1
+                for i in pc.indices_nonzero(flags).to_pylist()
+                if total + i + 1 > first
+            )
+        total += batch.num_rows
+    return total, unread
+
+
+def _texts(con: duckdb.DuckDBPyConnection, entry: FileEntry, dialect: Dialect) -> Iterator[str]:
+    for batch in con.execute(_lines_sql(entry, dialect)).to_arrow_reader(10_000):
+        for line in batch.column(0).to_pylist():
+            yield (line or "") + "\n"
+
+
+def _walk(
+    texts: Iterator[str], dialect: Dialect, rejected: set[int], rows: Sequence[int]
+) -> dict[int, int]:
+    """Row position → first line, by parsing the lines in the file's dialect.
+
+    DuckDB numbers a line without the line breaks inside the quoted values before it; its
+    rejected lines are matched on that number, the rows found on their real one."""
+    quote = dialect.quote or None
+    reader = csv.reader(
+        texts,
+        delimiter=dialect.delimiter,
+        quotechar=quote,
+        escapechar=None if dialect.escape in ("", dialect.quote) else dialect.escape,
+        doublequote=dialect.escape == dialect.quote,
+        quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE,
+        strict=False,
+    )
+    first = dialect.skip + (1 if dialect.header else 0)
+    wanted, last = set(rows), max(rows, default=-1)
+    found: dict[int, int] = {}
+    inside = 0  # line breaks inside quoted values so far
+    end, row = 0, 0
+    for record in reader:
+        start, end = end + 1, reader.line_num
+        duckdb_line = start - inside
+        inside += end - start
+        if start <= first or not record or duckdb_line in rejected:
+            continue
+        if dialect.comment and record[0].lstrip().startswith(dialect.comment):
+            continue
+        if row in wanted:
+            found[row] = start
+        row += 1
+        if row > last:
+            break
+    return found

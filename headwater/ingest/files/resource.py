@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.connect.sql.quoting import ident, literal
 from headwater.connect.storage import FileEntry, Storage, attach, open_storage
@@ -19,6 +20,7 @@ from headwater.ingest.extraction import Extraction, ReadContext, Reject
 from headwater.ingest.files import csv_files, jsonl_files, state, whole_files
 from headwater.ingest.files.formats import resolve_format
 from headwater.ingest.files.scan import FILE, Scan
+from headwater.ingest.origin import ROW, Locate
 from headwater.project import Project
 from headwater.project.files import FilesConnection, FileSource, FileTable
 
@@ -74,10 +76,8 @@ class FileResource:
             return Extraction([empty], state=lambda: after, complete=False)
         kind = resolve_format(self.table.format, todo, self.table.glob)
         workdir = Path(tempfile.mkdtemp(prefix="headwater-files-", dir=context.landing))
-        con = duckdb.connect()
+        con = self._connect()
         try:
-            con.execute("SET TimeZone = 'UTC'")
-            attach(self.storage, con)
             scan = self._scan(con, todo, kind, workdir, context)
             stream = Stream(con, scan, self._select(scan), self.batch_rows, workdir)
             reader = stream.reader(self.table.glob)
@@ -90,7 +90,18 @@ class FileResource:
             state=lambda: after,
             rejects=stream.rejects,
             complete=len(todo) == len(entries),
+            locate=_locator(scan),
         )
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            attach(self.storage, con)
+        except BaseException:
+            con.close()
+            raise
+        return con
 
     def _scan(
         self,
@@ -101,21 +112,33 @@ class FileResource:
         context: ReadContext,
     ) -> Scan:
         if kind in ("csv", "tsv"):
-            return csv_files.scan(con, todo, self.table, kind, context.table_schema)
+            return csv_files.scan(con, todo, self.table, kind, context.table_schema, self._connect)
         if kind == "jsonl":
             return jsonl_files.scan(con, todo, workdir)
         return whole_files.scan(todo, kind)
 
     def _select(self, scan: Scan) -> Callable[[str], str]:
-        """Each scan query with the file column named as asked (a path under the root), or none."""
+        """Each scan query with the file column named as asked (a path under the root), if
+        asked; the hidden ``FILE`` stays for the load (:mod:`headwater.ingest.origin`)."""
         column = self.table.file_column
         if column is None:
-            return lambda query: f"SELECT * EXCLUDE ({ident(FILE)}) FROM ({query})"
-        pairs = ", ".join(f"{literal(k)}: {literal(v)}" for k, v in scan.locations.items())
+            return lambda query: query
+        pairs = ", ".join(f"{k}: {literal(v)}" for k, v in scan.locations.items())
         path = f"MAP {{{pairs}}}[{ident(FILE)}]"
-        return lambda query: (
-            f"SELECT * EXCLUDE ({ident(FILE)}), {path} AS {ident(column)} FROM ({query})"
-        )
+        return lambda query: f"SELECT *, {path} AS {ident(column)} FROM ({query})"
+
+
+def _locator(scan: Scan) -> Locate:
+    """``path:line`` of rows by their file and position; the path alone for formats whose
+    files are read whole (JSON, Parquet)."""
+
+    def locate(file: int, rows: Sequence[int]) -> list[str]:
+        path = scan.locations[file]
+        if scan.lines is None:
+            return [path] * len(rows)
+        return [f"{path}:{line}" for line in scan.lines(file, rows)]
+
+    return locate
 
 
 class Stream:
@@ -135,6 +158,7 @@ class Stream:
         self.batch_rows = batch_rows
         self.workdir = workdir
         self.found: list[Reject] = list(scan.found)
+        self.counts: dict[int, int] = {}  # rows read so far per file
 
     def rejects(self) -> list[Reject]:
         return self.found
@@ -145,16 +169,39 @@ class Stream:
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
-                yield from self._guard(first, glob)
+                for batch in self._guard(first, glob):
+                    yield self._numbered(batch)
                 for query in self.queries[1:]:
                     for batch in self._guard(self._run(query, glob), glob):
-                        yield batch.cast(schema)
+                        yield self._numbered(batch.cast(schema))
                 self.found.extend(self._guarded_rejects(glob))
             finally:
                 self.con.close()
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
-        return pa.RecordBatchReader.from_batches(schema, batches())
+        return pa.RecordBatchReader.from_batches(schema.append(_ROW_FIELD), batches())
+
+    def _numbered(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` with the position of each row among those read from its file.
+
+        A query reads its files one after another, each in order (DuckDB keeps the insertion
+        order), so a batch is a few runs of one file each: numbered per run, vectorised."""
+        n = batch.num_rows
+        positions = _positions(max(n, self.batch_rows))
+        files = batch.column(FILE)
+        if n and files[0] == files[n - 1]:
+            runs = [(0, n, files[0].as_py())]
+        else:
+            encoded = pc.run_end_encode(files)
+            ends = encoded.run_ends.to_pylist()
+            runs = list(zip([0, *ends[:-1]], ends, encoded.values.to_pylist(), strict=True))
+        parts = []
+        for start, end, file in runs:
+            done = self.counts.get(file, 0)
+            parts.append(pc.add(positions.slice(0, end - start), done))
+            self.counts[file] = done + end - start
+        rows = pa.concat_arrays(parts) if parts else pa.array([], pa.int64())
+        return batch.append_column(_ROW_FIELD, rows)
 
     def _run(self, query: str, glob: str) -> pa.RecordBatchReader:
         try:
@@ -173,6 +220,18 @@ class Stream:
             return self.scan.rejects(self.con)
         except duckdb.Error as exc:
             raise _unreadable(glob, exc) from exc
+
+
+_ROW_FIELD = pa.field(ROW, pa.int64())
+_POSITIONS = [pa.array([], pa.int64())]
+
+
+def _positions(n: int) -> pa.Array:
+    """0, 1, … at least up to ``n``: made once per process (an immutable array, shared)."""
+    have = _POSITIONS[0]
+    if len(have) < n:
+        have = _POSITIONS[0] = pa.array(range(n), pa.int64())
+    return have
 
 
 def _unreadable(glob: str, exc: duckdb.Error) -> SourceError:

@@ -2,28 +2,75 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from headwater.connect.sql.quoting import ident, literal
 from headwater.ingest.extraction import Reject
+from headwater.ingest.origin import FILE
 
 if TYPE_CHECKING:
     import duckdb
 
-# The column every scan adds with the file each row came from (what DuckDB was given).
-FILE = "__headwater_file"
+__all__ = ["FILE", "Lines", "Numbering", "Scan", "nth_kept", "numbering"]
+
+# (a file's number, positions of rows read from that file) → the line of each, from 1
+Lines = Callable[[int, Sequence[int]], list[int]]
+
+
+# the file name column of a read whose files cannot be numbered by ``file_index``
+_NAME = "__headwater_name"
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """How a read numbers its files in ``FILE``: a SELECT item, with what the reader needs."""
+
+    item: str  # the SELECT item
+    option: str = ""  # a read function's option, with its leading comma
+    exclude: str = ""  # what ``SELECT *`` must leave out, as `` EXCLUDE (…)``
+
+
+def numbering(first: int, locations: Sequence[str], columns: Sequence[str] | None) -> Numbering:
+    """Number the files of one read from ``first``, in the order of ``locations``.
+
+    DuckDB's ``file_index`` costs an integer per row, a file name (``filename =``) a string
+    per row, measurably more on a million rows. A column of the files named ``file_index``
+    hides the former, and so do ``columns`` None (not known): then the name is mapped."""
+    if columns is not None and "file_index" not in {c.lower() for c in columns}:
+        return Numbering(f"(file_index + {first})::BIGINT AS {ident(FILE)}")
+    pairs = ", ".join(f"{literal(loc)}: {first + i}" for i, loc in enumerate(locations))
+    return Numbering(
+        f"MAP {{{pairs}}}[{ident(_NAME)}] AS {ident(FILE)}",
+        f", filename = {literal(_NAME)}",
+        f" EXCLUDE ({ident(_NAME)})",
+    )
 
 
 @dataclass
 class Scan:
     """SELECTs run one after another on one connection, each with the same columns + ``FILE``.
 
-    ``locations`` maps what ``FILE`` holds back to the file's path under the storage root;
-    ``rejects`` is asked once every SELECT is drained, on the same connection.
+    ``FILE`` holds each row's file number; ``locations`` maps it to the file's path under the
+    storage root;
+    ``rejects`` is asked once every SELECT is drained, on the same connection. ``lines``
+    gives the line of a row the load refuses (None: the format has no lines).
     """
 
     queries: list[str]
-    locations: dict[str, str]
+    locations: dict[int, str]
     rejects: Callable[[duckdb.DuckDBPyConnection], list[Reject]] = lambda con: []
     found: list[Reject] = field(default_factory=list)  # rejects known before reading
+    lines: Lines | None = None
+
+
+def nth_kept(skipped: Sequence[int], ranks: Sequence[int]) -> list[int]:
+    """The line of the ``rank``-th line (from 0) that is not in ``skipped`` (sorted, from 1).
+
+    The lines before the ``j``-th skipped one that are kept number ``skipped[j] - j - 1``; so
+    the wanted line is past exactly the skipped lines with ``skipped[j] - j <= rank + 1``.
+    """
+    gaps = [line - j for j, line in enumerate(skipped)]
+    return [rank + 1 + bisect.bisect_right(gaps, rank + 1) for rank in ranks]

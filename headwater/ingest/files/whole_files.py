@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from headwater.connect.sql.quoting import literal
 from headwater.connect.storage import FileEntry
-from headwater.ingest.files.scan import FILE, Scan
+from headwater.ingest.files.scan import Scan, numbering
 
 
 def scan(entries: list[FileEntry], kind: str) -> Scan:
     listing = "[" + ", ".join(literal(e.location) for e in entries) + "]"
-    common = f"union_by_name = true, filename = {literal(FILE)}"
+    # the columns are not known before the read: the files are numbered by name
+    number = numbering(0, [e.location for e in entries], None)
+    common = f"union_by_name = true{number.option}"
     if kind == "parquet":
         source = f"read_parquet({listing}, {common})"
     else:
@@ -21,4 +23,7 @@ def scan(entries: list[FileEntry], kind: str) -> Scan:
             f"read_json({listing}, format = 'auto', records = true, sample_size = -1, "
             f"maximum_depth = -1, {common})"
         )
-    return Scan([f"SELECT * FROM {source}"], {e.location: e.path for e in entries})
+    return Scan(
+        [f"SELECT *{number.exclude}, {number.item} FROM {source}"],
+        {i: e.path for i, e in enumerate(entries)},
+    )
