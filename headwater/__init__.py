@@ -9,6 +9,7 @@ Use :class:`Workspace` to load a project, run its pipelines and query its tables
 """
 
 from headwater.errors import (
+    BadRows,
     ContractViolation,
     HeadwaterError,
     LakeError,
@@ -19,8 +20,11 @@ from headwater.errors import (
     RunFailed,
     SourceError,
     SourceUnreachable,
+    StreamError,
+    StreamNotFound,
     TableNotFound,
 )
+from headwater.streams.records import Entry
 
 __version__ = "0.1.0"
 
@@ -63,8 +67,10 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "BadRows",
     "Branch",
     "ContractViolation",
+    "Entry",
     "HeadwaterError",
     "LakeError",
     "ModelError",
@@ -75,6 +81,8 @@ __all__ = [
     "RunFailed",
     "SourceError",
     "SourceUnreachable",
+    "StreamError",
+    "StreamNotFound",
     "TableDetails",
     "TableNotFound",
     "TaskContext",

@@ -5,8 +5,10 @@ import headwater
 
 def test_public_names() -> None:
     assert sorted(headwater.__all__) == [
+        "BadRows",
         "Branch",
         "ContractViolation",
+        "Entry",
         "HeadwaterError",
         "LakeError",
         "ModelError",
@@ -17,6 +19,8 @@ def test_public_names() -> None:
         "RunFailed",
         "SourceError",
         "SourceUnreachable",
+        "StreamError",
+        "StreamNotFound",
         "TableDetails",
         "TableNotFound",
         "TaskContext",
