@@ -180,6 +180,7 @@ class DeliveryWorker:
                 records = tuple(r for r in records if sequence_key(r.sequence) <= sequence_key(cut))
                 if len(records) < len(batch.records) or (records and records[-1].sequence == cut):
                     self.position[shard] = Position.after(cut)
+                    caught_up = caught_up and len(records) == len(batch.records)
                 else:
                     self.position[shard] = batch.next
                 if not batch.records:

@@ -84,7 +84,7 @@ class FilesSink:
     def pending(self, shard: str) -> tuple[str, str] | None:
         """The range of the last flush begun for ``shard`` (it may not have finished)."""
         try:
-            with self.fs.open_input_stream(self._marker(shard)) as f:
+            with self.fs.open_input_stream(self._marker(shard), compression=None) as f:
                 value = json.loads(f.read())
         except (FileNotFoundError, OSError):
             return None
@@ -173,12 +173,14 @@ class FilesSink:
         """Write ``path`` whole or not at all."""
         folder = path.rsplit("/", 1)[0]
         if not self.local:
-            with self.fs.open_output_stream(path) as f:  # one object, visible once complete
+            with self.fs.open_output_stream(
+                path, compression=None
+            ) as f:  # one object, visible once complete
                 f.write(body)
             return
         self.fs.create_dir(folder, recursive=True)
         temporary = f"{folder}/.{uuid.uuid4().hex}.tmp"
-        with self.fs.open_output_stream(temporary) as f:
+        with self.fs.open_output_stream(temporary, compression=None) as f:
             f.write(body)
         self.fs.move(temporary, path)
 
