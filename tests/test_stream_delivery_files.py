@@ -44,8 +44,8 @@ def test_gzip_json_lines_under_time_and_key_prefixes(tmp_path: Path) -> None:
         report = ws.run_delivery("d")
     hour = datetime.now(UTC).strftime("%Y/%m/%d/%H")
     out = tmp_path / "p" / "out"
-    usa = sorted((out / "firehose").glob(f"*/*/*/*/USA/*.jsonl.gz"))
-    france = sorted((out / "firehose").glob(f"*/*/*/*/France/*.jsonl.gz"))
+    usa = sorted((out / "firehose").glob("*/*/*/*/USA/*.jsonl.gz"))
+    france = sorted((out / "firehose").glob("*/*/*/*/France/*.jsonl.gz"))
     assert usa and france
     assert all(hour in str(p) or p.parent.parent.name != hour[-2:] for p in usa)
     assert {r["id"] for r in read_jsonl(usa)} == {i for i in range(1000) if i % 3 == 0}

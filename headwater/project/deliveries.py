@@ -124,6 +124,13 @@ class DeliveryConfig(Strict):
     contract: Contract = Field(
         default="evolve", description="what to do with new fields and values that do not fit"
     )
+    lease_seconds: float = Field(
+        default=30,
+        ge=1,
+        le=600,
+        description="how long a worker holds a shard without renewing it: the others take "
+        "over a dead worker's shards after this",
+    )
 
     @field_validator("table")
     @classmethod

@@ -45,7 +45,6 @@ log = logging.getLogger("headwater.streams")
 
 READ_LIMIT = 10_000  # records asked for in one read of a shard
 IDLE = 0.05  # seconds a worker waits when no shard had anything new
-LEASE_SECONDS = 30.0
 
 
 def consumer_id(delivery: str) -> str:
@@ -81,7 +80,7 @@ class DeliveryWorker:
         name: str,
         *,
         owner: str | None = None,
-        lease_seconds: float = LEASE_SECONDS,
+        lease_seconds: float | None = None,
         read_limit: int = READ_LIMIT,
     ) -> None:
         config = project.config.deliveries.get(name)
@@ -101,7 +100,7 @@ class DeliveryWorker:
         self.store = store
         self.consumer = consumer_id(name)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.lease_seconds = lease_seconds
+        self.lease_seconds = lease_seconds or config.lease_seconds
         self.read_limit = read_limit
         self.sink: TableSink | FilesSink
         if config.table is not None:

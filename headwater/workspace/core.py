@@ -274,7 +274,7 @@ class Workspace(Pipelines):
     ) -> DeliveryReport:
         """Run one worker of delivery ``name``: until every shard it holds is caught up
         (``once``), or until ``stop`` is set; what is buffered is flushed either way."""
-        from headwater.streams.delivery import LEASE_SECONDS, DeliveryWorker
+        from headwater.streams.delivery import DeliveryWorker
 
         worker = DeliveryWorker(
             self.project,
@@ -282,7 +282,7 @@ class Workspace(Pipelines):
             self.lake,
             self.store,
             name,
-            lease_seconds=lease_seconds or LEASE_SECONDS,
+            lease_seconds=lease_seconds,
         )
         return worker.run(once=once, stop=stop, on_progress=on_progress)
 
