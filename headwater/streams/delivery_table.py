@@ -41,13 +41,13 @@ def position_key(delivery: str, shard: str) -> str:
     return f"{DELIVERY}.{delivery}.{shard}"
 
 
-def sequence_key(sequence: str) -> tuple[int, ...] | tuple[str]:
+def sequence_key(sequence: str) -> tuple[tuple[int, ...], str]:
     """An order of sequence numbers: decimal ones (Kinesis, the embedded log, NATS) and Redis
-    ids (``ms-n``) compare as numbers."""
+    ids (``ms-n``) compare as numbers, anything else as text."""
     parts = sequence.split("-")
     if all(p.isdigit() for p in parts):
-        return tuple(int(p) for p in parts)
-    return (sequence,)
+        return tuple(int(p) for p in parts), ""
+    return (), sequence
 
 
 @dataclass
