@@ -26,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"lake"},
     {"sql"},
     {"ingest", "quality"},
+    {"streams"},
     {"orchestrate"},
     {"workspace", "tasks", "checks"},
     {"web"},

@@ -26,6 +26,10 @@ def open_backend(project: Project, connection: str | None) -> StreamLog:
             f"no connection `{connection}` in {project.file.name}",
             hint="declare it under `connections:` (type nats, redis or kinesis)",
         )
+    if config.type == "redis":
+        from headwater.streams.redis_log import RedisLog
+
+        return RedisLog(config.url)
     raise StreamError(
         f"connection `{connection}` is of type `{config.type}`, which holds no streams",
         hint="a stream lives on a nats, redis or kinesis connection, or on the embedded log "

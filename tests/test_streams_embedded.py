@@ -1,0 +1,269 @@
+"""The embedded durable log: Kinesis sharding and positions, de-duplication, retention, torn
+writes, concurrent writers, and the stream commands."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from headwater.cli import app
+from headwater.errors import RecordRefused, StreamError, StreamExists, StreamNotFound
+from headwater.streams.embedded import EmbeddedLog
+from headwater.streams.log import Retention
+from headwater.streams.records import (
+    LATEST,
+    TRIM_HORIZON,
+    Entry,
+    Position,
+    Record,
+    Start,
+)
+from headwater.streams.sharding import HASH_MAX, Router, even_shards, hash_key
+
+runner = CliRunner()
+
+
+def read_all(
+    log: EmbeddedLog, name: str, shard: str, position: Position = TRIM_HORIZON
+) -> list[Record]:
+    out: list[Record] = []
+    while True:
+        batch = log.read(name, shard, position, 1000)
+        if not batch.records:
+            return out
+        out.extend(batch.records)
+        position = batch.next
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> EmbeddedLog:
+    log = EmbeddedLog(tmp_path / "streams")
+    yield log
+    log.close()
+
+
+def test_shards_split_the_md5_hash_space_as_kinesis_does() -> None:
+    shards = even_shards(4)
+    assert shards[0].start_hash == 0 and shards[-1].end_hash == HASH_MAX
+    assert all(a.end_hash + 1 == b.start_hash for a, b in itertools.pairwise(shards))
+    # md5("a") = 0cc175b9…: the first quarter of the hash space
+    assert hash_key("a") == int("0cc175b9c0f1b6a831c399e269772661", 16)
+    router = Router(shards)
+    assert router.shard_for("a").id == "shardId-000000000000"
+    assert router.shard_for("x", explicit_hash_key=HASH_MAX).id == "shardId-000000000003"
+
+
+def test_records_keep_their_order_per_shard_and_go_where_their_key_says(log: EmbeddedLog) -> None:
+    log.create("clicks", 3, Retention())
+    entries = [Entry(json.dumps({"id": i}).encode(), f"user-{i % 300}") for i in range(3000)]
+    results = log.put("clicks", entries)
+    router = Router(even_shards(3))
+    assert [r.shard for r in results] == [router.shard_for(e.partition_key).id for e in entries]
+    seen = []
+    for shard in (s.id for s in even_shards(3)):
+        records = read_all(log, "clicks", shard)
+        ids = [json.loads(r.data)["id"] for r in records]
+        assert ids == sorted(ids)  # put order within the shard
+        assert [int(r.sequence) for r in records] == list(range(len(records)))
+        assert {router.shard_for(r.partition_key).id for r in records} == {shard}
+        seen += ids
+    assert sorted(seen) == list(range(3000))
+    assert log.describe("clicks").records == 3000
+
+
+def test_the_five_starting_positions(log: EmbeddedLog) -> None:
+    log.create("s", 1, Retention())
+    shard = "shardId-000000000000"
+    log.put("s", [Entry(b"0", "k"), Entry(b"1", "k")])
+    time.sleep(0.01)
+    middle = int(time.time() * 1000)
+    time.sleep(0.01)
+    log.put("s", [Entry(b"2", "k"), Entry(b"3", "k")])
+    data = lambda records: [r.data for r in records]  # noqa: E731
+    assert data(read_all(log, "s", shard)) == [b"0", b"1", b"2", b"3"]
+    assert data(read_all(log, "s", shard, Position.at("1"))) == [b"1", b"2", b"3"]
+    assert data(read_all(log, "s", shard, Position.after("1"))) == [b"2", b"3"]
+    stamp = Position(Start.AT_TIMESTAMP, timestamp_ms=middle)
+    assert data(read_all(log, "s", shard, stamp)) == [b"2", b"3"]
+    latest = log.read("s", shard, LATEST, 10)
+    assert latest.records == () and latest.next == Position.at("4")
+    log.put("s", [Entry(b"4", "k")])  # put after LATEST was resolved: not skipped
+    assert data(log.read("s", shard, latest.next, 10).records) == [b"4"]
+
+
+def test_a_second_put_of_the_same_id_is_dropped(log: EmbeddedLog) -> None:
+    log.create("s", 2, Retention())
+    first = log.put("s", [Entry(b"a", "k", id="evt-1"), Entry(b"b", "k", id="evt-2")])
+    again = log.put("s", [Entry(b"a", "k", id="evt-1"), Entry(b"c", "k", id="evt-3")])
+    assert again[0].duplicate and again[0].sequence == first[0].sequence
+    assert not again[1].duplicate
+    # a new process knows the ids already in the log
+    fresh = EmbeddedLog(log.root)
+    assert fresh.put("s", [Entry(b"b", "k", id="evt-2")])[0].duplicate
+    fresh.close()
+    assert [r.data for r in read_all(log, "s", first[0].shard)] == [b"a", b"b", b"c"]
+
+
+def test_bad_records_and_names_are_refused(log: EmbeddedLog) -> None:
+    log.create("s", 1, Retention())
+    with pytest.raises(
+        RecordRefused, match=r"is 1,048,577 bytes; a record takes at most 1,048,576"
+    ):
+        log.put("s", [Entry(b"x" * (1 << 20 | 1), "k")])
+    with pytest.raises(RecordRefused, match="has a partition key of 0 characters"):
+        log.put("s", [Entry(b"x", "")])
+    with pytest.raises(StreamError, match="`a/b` is not a valid stream name"):
+        log.create("a/b", 1, Retention())
+    with pytest.raises(StreamExists, match="stream `s` exists already"):
+        log.create("s", 1, Retention())
+    with pytest.raises(StreamNotFound, match="no stream `nope`"):
+        log.put("nope", [Entry(b"x", "k")])
+    with pytest.raises(StreamNotFound, match="stream `s` has no shard `shardId-000000000009`"):
+        log.read("s", "shardId-000000000009", TRIM_HORIZON, 1)
+    assert log.describe("s").records == 0
+
+
+def test_a_torn_write_of_a_killed_writer_is_cut_off(log: EmbeddedLog) -> None:
+    log.create("s", 1, Retention())
+    log.put("s", [Entry(b"whole", "k")])
+    segment = next((log.root / "s" / "shardId-000000000000").glob("*.log"))
+    with open(segment, "ab") as f:  # what a write cut short by kill -9 leaves
+        f.write(b"\x01\x02\x03 half a record")
+    fresh = EmbeddedLog(log.root)
+    assert [r.data for r in read_all(fresh, "s", "shardId-000000000000")] == [b"whole"]
+    fresh.put("s", [Entry(b"next", "k")])
+    assert [r.data for r in read_all(fresh, "s", "shardId-000000000000")] == [b"whole", b"next"]
+    assert [r.sequence for r in read_all(fresh, "s", "shardId-000000000000")] == ["0", "1"]
+    fresh.close()
+
+
+def test_damage_inside_a_segment_is_reported(log: EmbeddedLog) -> None:
+    log.create("s", 1, Retention())
+    log.put("s", [Entry(b"first", "k"), Entry(b"second", "k")])
+    segment = next((log.root / "s" / "shardId-000000000000").glob("*.log"))
+    raw = bytearray(segment.read_bytes())
+    raw[30] ^= 0xFF  # a byte of the first record
+    segment.write_bytes(bytes(raw))
+    with pytest.raises(StreamError, match="is damaged \\(bad checksum\\)"):
+        EmbeddedLog(log.root).read("s", "shardId-000000000000", TRIM_HORIZON, 10)
+
+
+def test_segments_roll_and_retention_drops_the_oldest(tmp_path: Path) -> None:
+    log = EmbeddedLog(tmp_path, segment_bytes=10_000)
+    log.create("s", 1, Retention(hours=24, bytes=30_000))
+    shard = "shardId-000000000000"
+    for i in range(100):
+        log.put("s", [Entry(json.dumps({"i": i, "pad": "x" * 900}).encode(), "k")])
+        log._files("s", shard).checked_retention = 0  # look at retention at every put
+    records = read_all(log, "s", shard)
+    kept = [json.loads(r.data)["i"] for r in records]
+    assert kept == list(range(kept[0], 100)) and kept[0] > 0  # the oldest went, in order
+    info = log.describe("s")
+    assert info.bytes is not None and info.bytes <= 30_000 + 10_000
+    assert info.shards[0].first == records[0].sequence
+    log.close()
+
+
+def test_concurrent_writer_processes_get_distinct_sequences(tmp_path: Path) -> None:
+    log = EmbeddedLog(tmp_path)
+    log.create("s", 2, Retention())
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from headwater.streams.embedded import EmbeddedLog\n"
+        "from headwater.streams.records import Entry\n"
+        "log = EmbeddedLog(Path(sys.argv[1]))\n"
+        "for b in range(20):\n"
+        "    log.put('s', [Entry(f'{sys.argv[2]}-{b}-{i}'.encode(), f'k{i}') for i in range(100)])\n"
+    )
+    writers = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(w)]) for w in range(4)
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
+    records = [r for s in even_shards(2) for r in read_all(log, "s", s.id)]
+    assert len(records) == len({r.data for r in records}) == 8000
+    for shard in even_shards(2):
+        sequences = [int(r.sequence) for r in read_all(log, "s", shard.id)]
+        assert sequences == list(range(len(sequences)))
+    log.close()
+
+
+@pytest.mark.faults
+def test_an_acknowledged_put_survives_kill_9(tmp_path: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from headwater.streams.embedded import EmbeddedLog\n"
+        "from headwater.streams.log import Retention\n"
+        "from headwater.streams.records import Entry\n"
+        "log = EmbeddedLog(Path(sys.argv[1]))\n"
+        "log.create('s', 2, Retention())\n"
+        "n = 0\n"
+        "while True:\n"
+        "    log.put('s', [Entry(str(n + i).encode(), str(n + i)) for i in range(50)])\n"
+        "    n += 50\n"
+        "    print(n, flush=True)\n"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None
+    acknowledged = 0
+    for line in writer.stdout:
+        acknowledged = int(line)
+        if acknowledged >= 20_000:
+            break
+    os.kill(writer.pid, 9)
+    writer.wait()
+    writer.stdout.close()
+    log = EmbeddedLog(tmp_path)
+    records = [r for s in even_shards(2) for r in read_all(log, "s", s.id)]
+    numbers = sorted(int(r.data) for r in records)
+    assert len(numbers) == len(set(numbers))  # nothing twice
+    whole = len(numbers) - len(numbers) % 50
+    while whole and numbers[whole - 1] != whole - 1:
+        whole -= 50
+    # every acknowledged put is there; past the last whole batch, only the records of the one
+    # put in flight at the kill (a put spans shards: each shard's part is all or nothing)
+    assert whole >= acknowledged and numbers[:whole] == list(range(whole))
+    assert all(whole <= n < whole + 50 for n in numbers[whole:])
+    log.put("s", [Entry(b"after", "k")])  # the log goes on after the crash
+    log.close()
+
+
+def test_the_stream_commands(tmp_path: Path) -> None:
+    (tmp_path / "headwater.yaml").write_text("name: p\nstreams:\n  clicks:\n    shards: 2\n")
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps({"id": i, "user": f"u{i % 3}"}) + "\n" for i in range(10)))
+    invoke = lambda *args: runner.invoke(app, [*args, "-p", str(tmp_path)])  # noqa: E731
+    result = invoke("stream", "put", "clicks", "--key", "user", "--file", str(events))
+    assert result.exit_code == 0, result.output
+    assert "put 10 records into clicks" in result.stdout
+    result = invoke("stream", "list")
+    assert "clicks" in result.stdout and "embedded" in result.stdout
+    result = invoke("stream", "tail", "clicks", "--limit", "100")
+    shown = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(r["data"]["id"] for r in shown) == list(range(10))
+    assert {r["key"] for r in shown} == {"u0", "u1", "u2"}
+    result = invoke("stream", "tail", "clicks", "--from", "yesterday")
+    assert (
+        result.exit_code == 1 and "--from `yesterday` is not a place in a stream" in result.stderr
+    )
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"user": "a"}\n{"id": 2}\n')
+    result = invoke("stream", "put", "clicks", "--key", "user", "--file", str(bad))
+    assert result.exit_code == 1 and f"{bad}:2: the record has no `user`" in result.stderr
+    result = invoke("stream", "create", "orders", "--shards", "3", "--retention", "2h")
+    assert "created stream orders on the embedded backend: 3 shards, records kept 2 h" in (
+        result.stdout
+    )
+    result = invoke("stream", "delete", "orders", "--yes")
+    assert result.exit_code == 0 and "deleted stream orders" in result.stdout
+    result = invoke("stream", "describe", "orders")
+    assert result.exit_code == 1 and "no stream `orders`" in result.stderr
