@@ -39,10 +39,13 @@ def serve(
     GET  /v1/tables   the tables; /v1/tables/NAME: schema, snapshots, properties
     /v1/config, /v1/namespaces/…   the Iceberg REST catalog (pyiceberg, DuckDB…)
     POST /v1/pipelines/NAME/runs   queue a run (GET lists them; /v1/runs/ID)
+    POST /v1/streams/NAME/records  push JSON events into a stream
+    POST /  (X-Amz-Target)          the Kinesis API: boto3's kinesis client with
+                                    endpoint_url pointing here
     /docs             the OpenAPI documentation of every route (/openapi.json)
 
     With `serve: {tokens: [...]}` in headwater.yaml, every request needs
-    `Authorization: Bearer <token>`.
+    `Authorization: Bearer <token>` (the Kinesis API: the token as aws_access_key_id).
 
     Example: headwater serve --port 8181 --var api_token=s3cret
     """
@@ -61,7 +64,8 @@ def serve(
     address = f"http://{host}:{port}"
     err.print(
         f"serving [bold]{ws.project.name}[/bold] at {address}: query API {address}/v1/query, "
-        f"Iceberg REST catalog uri {address}, docs {address}/docs",
+        f"Iceberg REST catalog uri {address}, Kinesis endpoint_url {address}, "
+        f"docs {address}/docs",
         highlight=False,
     )
     if not settings.tokens:

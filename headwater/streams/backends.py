@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from headwater.errors import StreamError
+from headwater.project.streams import KinesisConnection
 
 if TYPE_CHECKING:
     from headwater.project import Project
@@ -30,6 +31,16 @@ def open_backend(project: Project, connection: str | None) -> StreamLog:
         from headwater.streams.redis_log import RedisLog
 
         return RedisLog(config.url)
+    if isinstance(config, KinesisConnection):
+        from headwater.streams.kinesis_log import KinesisLog  # imports boto3
+
+        return KinesisLog(config, connection)
+    if config.type == "nats":
+        from headwater.durations import parse_duration
+        from headwater.streams.nats_log import NatsLog
+
+        window = parse_duration(config.dedup_window).total_seconds()
+        return NatsLog(config.url, dedup_window=window)
     raise StreamError(
         f"connection `{connection}` is of type `{config.type}`, which holds no streams",
         hint="a stream lives on a nats, redis or kinesis connection, or on the embedded log "

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 import headwater
 from headwater.sql.cursors import Cursors, Result
-from headwater.web import docs, errors, iceberg_rest, pipelines, query, tables
+from headwater.web import docs, errors, iceberg_rest, kinesis, pipelines, push, query, tables
 from headwater.web.auth import require_token
 from headwater.workspace import Workspace
 
@@ -21,6 +21,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     tables.router,
     iceberg_rest.router,
     pipelines.router,
+    push.router,
 )
 
 # rows per batch from DuckDB: a page is assembled from batches this small
@@ -29,7 +30,8 @@ _BATCH_ROWS = 10_000
 
 def create_app(workspace: Workspace) -> FastAPI:
     """The HTTP app over ``workspace``: ``/v1/query``, ``/v1/tables``, the Iceberg REST
-    catalog (``/v1/config``, ``/v1/namespaces/…``) and OpenAPI docs at ``/docs``."""
+    catalog (``/v1/config``, ``/v1/namespaces/…``), ``/v1/streams/{name}/records``, the
+    Kinesis API at ``/`` and OpenAPI docs at ``/docs``."""
     settings = workspace.project.config.serve
     workspace.lake.catalog  # noqa: B018 — open the catalog once, before requests race to
 
@@ -70,4 +72,8 @@ def create_app(workspace: Workspace) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     docs.install(app)
+    # boto3's Kinesis requests, told apart by their X-Amz-Target header (web/kinesis.py)
+    app.add_middleware(
+        kinesis.KinesisEndpoint, api=kinesis.kinesis_api(workspace), tokens=app.state.tokens
+    )
     return app
