@@ -52,6 +52,7 @@ SAMPLES: dict[str, Any] = {
     "address": "127.0.0.1:3306/shop",
     "retry_after": 2.5,
     "table": "raw.orders",
+    "stream": "clicks",
     "warehouse": "/home/me/scratch/.headwater/warehouse",
     "elsewhere": ("/home/me/myproj/.headwater/warehouse",),
     "diff": ["+ amount decimal(10,2)"],
