@@ -45,7 +45,7 @@ def test_prose_is_joined_and_examples_lists_and_tables_keep_their_lines() -> Non
         (
             ["serve"],
             "With `serve: {tokens: [...]}` in headwater.yaml, every request needs "
-            "`Authorization: Bearer <token>`.",
+            "`Authorization: Bearer <token>` (the Kinesis API: the token as aws_access_key_id).",
         ),
     ],
 )

@@ -52,7 +52,6 @@ SAMPLES: dict[str, Any] = {
     "address": "127.0.0.1:3306/shop",
     "retry_after": 2.5,
     "table": "raw.orders",
-    "stream": "clicks",
     "warehouse": "/home/me/scratch/.headwater/warehouse",
     "elsewhere": ("/home/me/myproj/.headwater/warehouse",),
     "diff": ["+ amount decimal(10,2)"],
@@ -63,6 +62,7 @@ SAMPLES: dict[str, Any] = {
     "seconds": 30.0,
     "kind": "psycopg.OperationalError",
     "retryable": True,
+    "stream": "clicks",
     "run": RunRecord(
         run_id="0123abcd",
         pipeline="load",

@@ -147,3 +147,16 @@ def test_a_killed_run_is_marked_failed_and_its_temporary_folders_are_swept(
     assert again.returncode == 0, again.stderr
     assert not left.exists()
     assert live.exists()
+
+
+def test_stop_gracefully_sets_the_event_first_and_interrupts_the_second_time() -> None:
+    from headwater.stopping import Terminated, stop_gracefully
+
+    before = signal.getsignal(signal.SIGTERM)
+    with stop_gracefully() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.wait(5)  # the first signal only asks
+        with pytest.raises(Terminated, match="^$"):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises here
+    assert signal.getsignal(signal.SIGTERM) is before

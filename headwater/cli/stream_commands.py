@@ -1,4 +1,4 @@
-"""The stream commands: create, list, describe, put, tail and delete streams."""
+"""The stream commands: create, list, describe, put, tail and delete streams; run feeds."""
 
 from __future__ import annotations
 
@@ -325,6 +325,99 @@ def delete(
         typer.confirm(f"delete stream {name} and {records}?", abort=True)
     streams.delete(name)
     out.print(f"deleted stream {name}", highlight=False)
+
+
+@stream_app.command("process")
+@handles_errors
+def process(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Processors to run.", show_default="every one in headwater.yaml"),
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Process the records there now, then exit."),
+    ] = False,
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run processors: read their streams, transform, route, checkpoint — until Ctrl-C or
+    SIGTERM (the batch in hand is finished and checkpointed, the shards given back), or with
+    --once until what is there now is done. Run it in several processes to share the shards.
+
+    Example: headwater stream process etl
+    """
+    from headwater.cli.processor_progress import ProcessorProgress
+    from headwater.stopping import stop_gracefully
+
+    out, err = consoles()
+    ws = open_workspace(project, var)
+    chosen = names or ws.processor_names()
+    if not chosen:
+        raise HeadwaterError(
+            "no processors in headwater.yaml",
+            hint="declare one under `processors:` (see `headwater guide streams processors`)",
+        )
+    with stop_gracefully() as stop, ProcessorProgress(err, once=once) as progress:
+        reports = ws.run_processors(chosen, once=once, stop=stop, progress=progress.update)
+    for report in reports:
+        out.print(progress.summary(report), highlight=False)
+
+
+@stream_app.command("feed")
+@handles_errors
+def feed(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Feeds to run.", show_default="every feed under `feeds:`"),
+    ] = None,
+    seconds: Annotated[
+        float | None,
+        typer.Option("--for", min=0, help="Stop after this many seconds.", show_default="never"),
+    ] = None,
+    max_messages: Annotated[
+        int | None,
+        typer.Option(min=1, help="Stop each feed after it put this many messages."),
+    ] = None,
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run MQTT feeds: put their topics' messages into their streams until Ctrl-C or SIGTERM,
+    which put what is buffered, acknowledge it to the broker and exit 0.
+
+    Example: headwater stream feed sensors --for 60
+    """
+    from headwater.cli.feed_progress import FeedProgress
+    from headwater.stopping import stop_gracefully
+
+    out, err = consoles()
+    ws = open_workspace(project, var)
+    chosen = names or sorted(ws.project.config.feeds)
+    if not chosen:
+        raise HeadwaterError(
+            "no feeds in headwater.yaml",
+            hint="declare one under `feeds:` (see `headwater guide streams mqtt-feeds`)",
+        )
+    with FeedProgress(chosen, err) as progress, stop_gracefully() as stop:
+        reports = ws.run_feeds(
+            chosen, seconds=seconds, max_messages=max_messages, stop=stop, progress=progress
+        )
+    for report in reports:
+        extra = [
+            f"{counted(report.errors, 'message')} to {report.stream}__errors"
+            if report.errors
+            else "",
+            f"{counted(report.duplicates, 'duplicate')} dropped" if report.duplicates else "",
+            f"{counted(report.reconnects, 'reconnection')}" if report.reconnects else "",
+        ]
+        shown = "; ".join(e for e in extra if e)
+        out.print(
+            f"feed {report.feed}: {counted(report.records, 'record')} into {report.stream} "
+            f"in {report.seconds:.1f} s ({report.rate:,.0f}/s)" + (f"; {shown}" if shown else ""),
+            highlight=False,
+        )
 
 
 @stream_app.command("run")

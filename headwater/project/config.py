@@ -20,6 +20,7 @@ from headwater.project.base import (
     TableBase,
 )
 from headwater.project.deliveries import DeliveryConfig
+from headwater.project.feeds import FeedConfig
 from headwater.project.files import FilesConnection, FileSource, FileTable, S3Config
 from headwater.project.http import HttpConnection, RestSource, RestTable
 from headwater.project.pipelines import (
@@ -33,6 +34,7 @@ from headwater.project.pipelines import (
     SensorStep,
     ShellStep,
 )
+from headwater.project.processors import ProcessorConfig, Route
 from headwater.project.redis import RedisConnection, RedisSource, RedisTable
 from headwater.project.streams import (
     KinesisConnection,
@@ -46,6 +48,7 @@ __all__ = [
     "Connection",
     "Contract",
     "DeliveryConfig",
+    "FeedConfig",
     "FileSource",
     "FileTable",
     "FilesConnection",
@@ -62,6 +65,7 @@ __all__ = [
     "Partition",
     "Pipeline",
     "PipelineStep",
+    "ProcessorConfig",
     "ProjectConfig",
     "PythonStep",
     "Quality",
@@ -70,6 +74,7 @@ __all__ = [
     "RedisTable",
     "RestSource",
     "RestTable",
+    "Route",
     "SensorStep",
     "Serve",
     "ShellStep",
@@ -311,6 +316,14 @@ class ProjectConfig(Strict):
         default_factory=dict,
         description="deliveries by name: a stream's records, buffered, into a table or files",
     )
+    processors: dict[str, ProcessorConfig] = Field(
+        default_factory=dict,
+        description="processors by name: the stream each reads, its transform and its routes",
+    )
+    feeds: dict[str, FeedConfig] = Field(
+        default_factory=dict,
+        description="MQTT feeds by name: topics of an mqtt connection put into a stream",
+    )
     pools: dict[str, int] = Field(
         default_factory=dict, description="named pools: at most N of their tasks run at once"
     )
@@ -403,6 +416,32 @@ class ProjectConfig(Strict):
                         "prefix; give failed records a prefix of their own (default `errors/`)",
                     )
                 )
+        for name, feed in self.feeds.items():
+            connection = self.connections.get(feed.connection)
+            if connection is not None and connection.type != "mqtt":
+                out.append(
+                    (
+                        ("feeds", name, "connection"),
+                        f"connection `{feed.connection}` is of type `{connection.type}`; a feed "
+                        "reads an mqtt connection",
+                    )
+                )
+        out.extend(self._processor_problems())
+        return out
+
+    def _processor_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Processors that would read what they write."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for name, processor in self.processors.items():
+            for path, stream in processor.outputs(name):
+                if stream == processor.stream:
+                    out.append(
+                        (
+                            ("processors", name, *path),
+                            f"processor `{name}` would write into `{stream}`, the stream it "
+                            "reads: each output would be read again, for ever",
+                        )
+                    )
         return out
 
     def broken_references(self) -> list[tuple[tuple[str | int, ...], str, str, list[str]]]:
@@ -416,6 +455,10 @@ class ProjectConfig(Strict):
             if stream.connection is not None and stream.connection not in self.connections:
                 path = ("streams", name, "connection")
                 broken.append((path, "connection", stream.connection, list(self.connections)))
+        for name, feed in self.feeds.items():
+            if feed.connection not in self.connections:
+                path = ("feeds", name, "connection")
+                broken.append((path, "connection", feed.connection, list(self.connections)))
         for pname, pipeline in self.pipelines.items():
             steps: list[tuple[tuple[str | int, ...], Any]] = [
                 (("pipelines", pname, "tasks", i), st) for i, st in enumerate(pipeline.tasks)

@@ -90,7 +90,9 @@ def load_project(
             file=shown,
             line=doc.line_of(path),
             key=".".join(str(p) for p in path),
-            hint="see `headwater guide project-file load-strategies`",
+            hint="see `headwater guide streams processors`"
+            if path[0] == "processors"
+            else "see `headwater guide project-file load-strategies`",
         )
     return Project(root=file.parent, config=config, variables=values)
 

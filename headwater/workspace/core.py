@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 # The heavy parts (pyiceberg, SQLAlchemy, DuckDB, the ingest machinery) are imported where they
 # are used: `headwater runs`, `logs` or a Python-only pipeline never pay for them.
 from headwater.workspace.pipelines import Pipelines
+from headwater.workspace.processors import Processors
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from headwater.streams.delivery import DeliveryReport
     from headwater.streams.delivery_lag import Lag
     from headwater.streams.hub import Streams
+    from headwater.streams.mqtt_feed import FeedReport
+    from headwater.streams.mqtt_feed import Progress as FeedProgress
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,10 @@ class TableDetails:
     checks: list[dict[str, Any]] = field(default_factory=list)  # latest result of each check
 
 
-class Workspace(Pipelines):
+class Workspace(Pipelines, Processors):
     """A loaded project with its lake, metadata store and connections; its pipelines' methods
-    (run, plan, trigger, backfill, cancel, logs…) are in :class:`Pipelines`."""
+    (run, plan, trigger, backfill, cancel, logs…) are in :class:`Pipelines`, its stream
+    processors' in :class:`Processors`."""
 
     def __init__(self, project: Project) -> None:
         from headwater.connect.sql.databases import Databases
@@ -291,6 +295,43 @@ class Workspace(Pipelines):
         from headwater.streams.delivery_lag import stream_lag
 
         return stream_lag(self.streams, self.store, consumer)
+
+    def run_feed(
+        self,
+        name: str,
+        *,
+        seconds: float | None = None,
+        max_messages: int | None = None,
+        stop: threading.Event | None = None,
+        progress: FeedProgress | None = None,
+    ) -> FeedReport:
+        """Run the MQTT feed ``name`` (under ``feeds:``) into its stream until ``stop`` is set,
+        ``seconds`` have passed or ``max_messages`` were put (see docs/streams.md)."""
+        return self.run_feeds(
+            [name], seconds=seconds, max_messages=max_messages, stop=stop, progress=progress
+        )[0]
+
+    def run_feeds(
+        self,
+        names: Sequence[str] = (),
+        *,
+        seconds: float | None = None,
+        max_messages: int | None = None,
+        stop: threading.Event | None = None,
+        progress: FeedProgress | None = None,
+    ) -> list[FeedReport]:
+        """Run feeds side by side (every declared one when ``names`` is empty), each with
+        the limits of :meth:`run_feed`."""
+        from headwater.errors import ProjectError
+        from headwater.streams.mqtt_feed import run_feeds
+
+        chosen = list(names) or sorted(self.project.config.feeds)
+        if not chosen:
+            raise ProjectError(
+                f"no feeds in {self.project.file.name}",
+                hint="declare one under `feeds:` (an mqtt connection's topics into a stream)",
+            )
+        return run_feeds(self.streams, chosen, stop, seconds, max_messages, progress)
 
     def close(self) -> None:
         if "streams" in self.__dict__:
