@@ -418,3 +418,149 @@ def feed(
             f"in {report.seconds:.1f} s ({report.rate:,.0f}/s)" + (f"; {shown}" if shown else ""),
             highlight=False,
         )
+
+
+@stream_app.command("run")
+@handles_errors
+def run(
+    deliveries: Annotated[
+        list[str] | None,
+        typer.Argument(help="Deliveries to run.", show_default="every declared one"),
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Deliver what the stream holds now, then exit."),
+    ] = False,
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run deliveries until Ctrl-C or SIGTERM, which flush what is buffered, commit it, give
+    the shards back and exit 0. Several processes running one delivery share its shards.
+
+    Example: headwater stream run clicks_to_lake --once
+    """
+    import signal
+    import threading
+
+    from headwater.streams.delivery import DeliveryReport
+
+    out, err = consoles()
+    ws = open_workspace(project, var)
+    names = list(deliveries or ws.project.config.deliveries)
+    if not names:
+        raise HeadwaterError(
+            f"no deliveries in {ws.project.file.name}",
+            hint="declare one under `deliveries:` (a stream and a table or files)",
+        )
+    for name in names:
+        if name not in ws.project.config.deliveries:
+            from headwater.errors import StreamError, did_you_mean
+
+            raise StreamError(
+                f"no delivery `{name}` in {ws.project.file.name}"
+                f"{did_you_mean(name, ws.project.config.deliveries)}",
+                hint=f"the deliveries are: {', '.join(sorted(ws.project.config.deliveries))}",
+            )
+    stop = threading.Event()
+    reports: dict[str, DeliveryReport] = {n: DeliveryReport(n) for n in names}
+    failures: list[BaseException] = []
+
+    def work(name: str) -> None:
+        def progress(report: DeliveryReport) -> None:
+            reports[name] = report
+
+        try:
+            ws.run_delivery(name, once=once, stop=stop, on_progress=progress)
+        except BaseException as exc:  # reported by the main thread, which stops the others
+            failures.append(exc)
+            stop.set()
+
+    def line() -> str:
+        total = [(n, r) for n, r in reports.items()]
+        return "  ".join(
+            f"{n}: {r.records_read:,} in, {r.records_written:,} out, {r.errors:,} errors, "
+            f"{r.behind_ms / 1000:.1f}s behind"
+            for n, r in total
+        )
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    if threading.current_thread() is threading.main_thread():
+        for s in previous:
+            signal.signal(s, lambda *_: stop.set())
+    threads = [threading.Thread(target=work, args=(n,), name=f"delivery-{n}") for n in names]
+    try:
+        for thread in threads:
+            thread.start()
+        shown = err.is_terminal
+        while any(t.is_alive() for t in threads):
+            for thread in threads:
+                thread.join(timeout=0.5)
+            if shown:
+                err.print(line(), end="\r", highlight=False, soft_wrap=True)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        if threading.current_thread() is threading.main_thread():
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+    if failures:
+        exc = failures[0]
+        if isinstance(exc, HeadwaterError):
+            raise exc
+        raise exc
+    for name, report in reports.items():
+        out.print(
+            f"{name}: {report.records_read:,} records read, {report.records_written:,} "
+            f"delivered, {report.errors:,} to errors, {counted(report.files, 'file')}, "
+            f"{counted(report.snapshots, 'snapshot')}",
+            highlight=False,
+        )
+
+
+@stream_app.command("lag")
+@handles_errors
+def lag(
+    consumer: Annotated[
+        str | None,
+        typer.Argument(help="One consumer (delivery:NAME, or a processor).", show_default="all"),
+    ] = None,
+    project: ProjectOpt = Path("."),
+    var: VarOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """How far each delivery and processor is behind, per stream and shard: records and
+    seconds behind, last delivery, records delivered and failed.
+
+    Example: headwater stream lag delivery:clicks_to_lake
+    """
+    out = consoles()[0]
+    rows = open_workspace(project, var).stream_lag(consumer)
+    if not rows:
+        out.print("no consumer has delivered anything yet", highlight=False)
+        return
+    table = Table(
+        "consumer",
+        "stream",
+        "shard",
+        "sequence",
+        "records behind",
+        "behind",
+        "last delivery",
+        "delivered",
+        "errors",
+    )
+    for r in rows:
+        table.add_row(
+            r.consumer,
+            r.stream,
+            r.shard,
+            r.sequence,
+            "?" if r.records_behind is None else f"{r.records_behind:,}",
+            f"{r.ms_behind / 1000:.1f}s",
+            r.last_delivery.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{r.delivered:,}",
+            f"{r.errors:,}",
+        )
+    out.print(table)

@@ -19,6 +19,7 @@ from headwater.project.base import (
     Strict,
     TableBase,
 )
+from headwater.project.deliveries import DeliveryConfig
 from headwater.project.feeds import FeedConfig
 from headwater.project.files import FilesConnection, FileSource, FileTable, S3Config
 from headwater.project.http import HttpConnection, RestSource, RestTable
@@ -46,6 +47,7 @@ __all__ = [
     "CheckStep",
     "Connection",
     "Contract",
+    "DeliveryConfig",
     "FeedConfig",
     "FileSource",
     "FileTable",
@@ -310,6 +312,10 @@ class ProjectConfig(Strict):
     streams: dict[str, StreamConfig] = Field(
         default_factory=dict, description="streams by name: their backend, shards and retention"
     )
+    deliveries: dict[str, DeliveryConfig] = Field(
+        default_factory=dict,
+        description="deliveries by name: a stream's records, buffered, into a table or files",
+    )
     processors: dict[str, ProcessorConfig] = Field(
         default_factory=dict,
         description="processors by name: the stream each reads, its transform and its routes",
@@ -391,6 +397,23 @@ class ProjectConfig(Strict):
                         f"connection `{stream.connection}` is of type `{connection.type}`; a "
                         f"stream lives on a {', '.join(STREAM_CONNECTION_TYPES)} connection, "
                         "or on the embedded log when `connection` is left out",
+                    )
+                )
+        for name, delivery in self.deliveries.items():
+            if delivery.table is not None and delivery.errors_table == delivery.table:
+                out.append(
+                    (
+                        ("deliveries", name, "errors"),
+                        f"the errors table is the delivery's own table `{delivery.table}`; "
+                        "name another one (default `<table>__errors`)",
+                    )
+                )
+            if delivery.files is not None and delivery.errors_prefix == delivery.files.prefix:
+                out.append(
+                    (
+                        ("deliveries", name, "errors"),
+                        f"the errors prefix `{delivery.errors_prefix}` is the delivery's own "
+                        "prefix; give failed records a prefix of their own (default `errors/`)",
                     )
                 )
         for name, feed in self.feeds.items():

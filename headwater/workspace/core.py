@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from headwater.quality.suite import Suite
     from headwater.sql import ModelGraph, Session
     from headwater.state import RunRecord, SchemaChangeRecord, Store
+    from headwater.streams.delivery import DeliveryReport
+    from headwater.streams.delivery_lag import Lag
     from headwater.streams.hub import Streams
     from headwater.streams.mqtt_feed import FeedReport
     from headwater.streams.mqtt_feed import Progress as FeedProgress
@@ -264,6 +266,35 @@ class Workspace(Pipelines, Processors):
         from headwater.streams.hub import Streams
 
         return Streams(self.project)
+
+    def run_delivery(
+        self,
+        name: str,
+        *,
+        once: bool = True,
+        stop: threading.Event | None = None,
+        on_progress: Callable[[DeliveryReport], None] | None = None,
+        lease_seconds: float | None = None,
+    ) -> DeliveryReport:
+        """Run one worker of delivery ``name``: until every shard it holds is caught up
+        (``once``), or until ``stop`` is set; what is buffered is flushed either way."""
+        from headwater.streams.delivery import DeliveryWorker
+
+        worker = DeliveryWorker(
+            self.project,
+            self.streams,
+            self.lake,
+            self.store,
+            name,
+            lease_seconds=lease_seconds,
+        )
+        return worker.run(once=once, stop=stop, on_progress=on_progress)
+
+    def stream_lag(self, consumer: str | None = None) -> list[Lag]:
+        """How far each delivery and processor is behind, per stream and shard."""
+        from headwater.streams.delivery_lag import stream_lag
+
+        return stream_lag(self.streams, self.store, consumer)
 
     def run_feed(
         self,

@@ -1,0 +1,205 @@
+"""Streams: producer → embedded log → delivery → committed Iceberg rows, 200-byte JSON events.
+
+    .venv/bin/python bench/streams.py [--events 200000] [--latency-seconds 20]
+
+Three measurements, each in a fresh project under bench/.work/streams:
+
+1. throughput: N events are put into a 4-shard stream (the producer's rate is reported), then
+   ``headwater stream run d --once`` delivers them, pinned to one core (``taskset -c 0``) and
+   timed as a whole process (interpreter start included), with its peak RSS;
+2. memory: the same at 10 N events — the peak RSS of the delivery should stay flat;
+3. latency: a delivery with a 1 s buffer interval runs (one core) while a producer puts 500
+   events a second stamped with their put time; the bench watches the table's snapshots and
+   takes, per event, the time from its put to the first snapshot holding it (p50, p99).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from headwater.streams.records import Entry  # noqa: E402
+from headwater.workspace import Workspace  # noqa: E402
+
+WORK = REPO / "bench" / ".work" / "streams"
+HEADWATER = REPO / ".venv" / "bin" / "headwater"
+PAD = "x" * 120
+
+
+def project(name: str, seconds: float, mb: float = 16) -> Path:
+    root = WORK / name
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    config = {
+        "name": "bench_streams",
+        "streams": {"events": {"shards": 4}},
+        "deliveries": {
+            "d": {
+                "stream": "events",
+                "table": "raw.events",
+                "buffer": {"seconds": seconds, "mb": mb},
+            }
+        },
+    }
+    (root / "headwater.yaml").write_text(yaml.safe_dump(config))
+    return root
+
+
+def event(i: int, ts: float = 0.0) -> bytes:
+    body = {"id": i, "user": f"u{i % 9973}", "country": "USA" if i % 3 else "FR", "ts": ts}
+    data = json.dumps({**body, "pad": PAD[: max(0, 200 - len(json.dumps(body)) - 10)]})
+    return data.encode()
+
+
+def produce(root: Path, events: int) -> float:
+    """Put ``events`` events; returns the seconds it took."""
+    started = time.perf_counter()
+    with Workspace.open(root) as ws:
+        for first in range(0, events, 5000):
+            batch = [
+                Entry(event(i), partition_key=str(i))
+                for i in range(first, min(events, first + 5000))
+            ]
+            ws.streams.put("events", batch)
+    return time.perf_counter() - started
+
+
+def deliver(root: Path) -> tuple[float, int, str]:
+    """``headwater stream run d --once`` on one core: (seconds, peak RSS bytes, output)."""
+    cmd = ["taskset", "-c", "0", str(HEADWATER), "stream", "run", "d", "--once", "-p", str(root)]
+    started = time.perf_counter()
+    process = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    while process.poll() is None:
+        try:
+            peak = max(peak, process.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    out = process.stdout.read() if process.stdout else ""
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"delivery failed:\n{out}")
+    return elapsed, peak, out
+
+
+def rows(root: Path) -> tuple[int, int]:
+    with Workspace.open(root) as ws:
+        result = ws.query("SELECT count(*) AS n, count(DISTINCT id) AS d FROM raw.events")
+        row = result.to_pylist()[0]
+        return int(row["n"]), int(row["d"])
+
+
+def throughput(events: int) -> dict[str, float]:
+    root = project(f"throughput-{events}", seconds=60, mb=16)
+    put_s = produce(root, events)
+    deliver_s, peak, _ = deliver(root)
+    count, distinct = rows(root)
+    assert count == distinct == events, (count, distinct, events)
+    return {
+        "events": events,
+        "produce_s": put_s,
+        "produce_eps": events / put_s,
+        "deliver_s": deliver_s,
+        "deliver_eps": events / deliver_s,
+        "end_to_end_eps": events / (put_s + deliver_s),
+        "peak_rss_mb": peak / 2**20,
+    }
+
+
+def latency(seconds: float) -> dict[str, float]:
+    root = project("latency", seconds=1, mb=16)
+    with Workspace.open(root) as ws:
+        ws.streams.create("events")
+    cmd = ["taskset", "-c", "0", str(HEADWATER), "stream", "run", "d", "-p", str(root)]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen: list[tuple[float, int]] = []  # (time observed, snapshot id)
+    stop = threading.Event()
+
+    def watch() -> None:
+        with Workspace.open(root) as ws:
+            last = None
+            while not stop.is_set():
+                current = ws.lake.current_metadata("raw.events")
+                snapshot = current.current_snapshot if current is not None else None
+                sid = int(snapshot["snapshot-id"]) if snapshot else None
+                if sid is not None and sid != last:
+                    seen.append((time.time(), sid))
+                    last = sid
+                time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    time.sleep(3)  # the delivery has started and holds its shards
+    put_at: dict[int, float] = {}
+    with Workspace.open(root) as ws:
+        i, end = 0, time.time() + seconds
+        while time.time() < end:
+            now = time.time()
+            batch = [Entry(event(i + k, now), partition_key=str(i + k)) for k in range(5)]
+            ws.streams.put("events", batch)
+            for k in range(5):
+                put_at[i + k] = now
+            i += 5
+            time.sleep(0.01)
+    time.sleep(3)
+    process.terminate()
+    process.wait(timeout=60)
+    stop.set()
+    watcher.join()
+    first_seen: dict[int, float] = {}
+    with Workspace.open(root) as ws:
+        table = ws.lake.table("raw.events")
+        for observed, sid in seen:
+            ids = table.scan(snapshot_id=sid, selected_fields=("id",)).to_arrow().column("id")
+            for value in ids.to_pylist():
+                first_seen.setdefault(value, observed)
+    delays = sorted(first_seen[k] - t for k, t in put_at.items() if k in first_seen)
+    missing = len(put_at) - len(delays)
+    return {
+        "events": len(put_at),
+        "missing": missing,
+        "p50_s": statistics.median(delays),
+        "p99_s": delays[int(len(delays) * 0.99) - 1],
+        "max_s": delays[-1],
+        "snapshots": len(seen),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--latency-seconds", type=float, default=20)
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    print(f"machine: {os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {cpu}")
+    for n in (args.events, args.events * 10):
+        print("throughput", json.dumps(throughput(n)))
+    print("latency", json.dumps(latency(args.latency_seconds)))
+
+
+if __name__ == "__main__":
+    main()

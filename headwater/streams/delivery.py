@@ -1,0 +1,315 @@
+"""A delivery worker: reads the shards it leases, buffers their records, and flushes them into
+the delivery's table or files when the buffer's size or interval hint is reached.
+
+One worker is one thread of work: it reads, then flushes while it reads nothing more, so the
+buffer never holds much more than ``buffer.mb`` (back-pressure: the log keeps what is not read
+yet). Several workers of one delivery — threads or processes, on any machine sharing the
+metadata store — split the stream's shards through leases (:mod:`headwater.state.consumers`).
+
+Exactly once: a worker resumes each shard after the last sequence its destination holds (a
+table's properties, or the store for files, see :mod:`.delivery_table` and
+:mod:`.delivery_files`); what it read but did not flush before a crash is read again. A worker
+renews its leases at a third of their time to live and again before a flush that comes later
+than that, so a flush always starts with most of its lease ahead: another worker takes a shard
+only after the lease expired, and then reads it from the position the last flush published.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from headwater.errors import StreamError
+from headwater.project.deliveries import DeliveryConfig
+from headwater.state.consumers import LeaseLost
+from headwater.streams.delivery_table import Flushed, TableSink, sequence_key
+from headwater.streams.records import LATEST, TRIM_HORIZON, Position, Record
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from headwater.lake.catalog import Lake
+    from headwater.project import Project
+    from headwater.state import Store
+    from headwater.streams.delivery_files import FilesSink
+    from headwater.streams.hub import Streams
+
+log = logging.getLogger("headwater.streams")
+
+READ_LIMIT = 10_000  # records asked for in one read of a shard
+IDLE = 0.05  # seconds a worker waits when no shard had anything new
+
+
+def consumer_id(delivery: str) -> str:
+    """The consumer a delivery's leases and checkpoints are kept under."""
+    return f"delivery:{delivery}"
+
+
+@dataclass
+class DeliveryReport:
+    """What a delivery worker did."""
+
+    delivery: str
+    records_read: int = 0
+    records_written: int = 0
+    errors: int = 0
+    files: int = 0
+    snapshots: int = 0
+    flushes: int = 0
+    behind_ms: int = 0
+    shards: tuple[str, ...] = ()
+    per_shard: dict[str, int] = field(default_factory=dict)  # records written
+
+
+class DeliveryWorker:
+    """One worker of one delivery (see the module docstring)."""
+
+    def __init__(
+        self,
+        project: Project,
+        streams: Streams,
+        lake: Lake,
+        store: Store,
+        name: str,
+        *,
+        owner: str | None = None,
+        lease_seconds: float | None = None,
+        read_limit: int = READ_LIMIT,
+    ) -> None:
+        config = project.config.deliveries.get(name)
+        if config is None:
+            from headwater.errors import did_you_mean
+
+            known = sorted(project.config.deliveries)
+            raise StreamError(
+                f"no delivery `{name}` in {project.file.name}{did_you_mean(name, known)}",
+                hint="declare it under `deliveries:`"
+                + (f" (there are: {', '.join(known)})" if known else ""),
+            )
+        self.config: DeliveryConfig = config
+        self.name = name
+        self.stream = config.stream
+        self.streams = streams
+        self.store = store
+        self.consumer = consumer_id(name)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds or config.lease_seconds
+        self.read_limit = read_limit
+        self.sink: TableSink | FilesSink
+        if config.table is not None:
+            self.sink = TableSink(lake, name, config, _declared(name, config))
+        else:
+            from headwater.streams.delivery_files import FilesSink
+
+            self.sink = FilesSink(project, store, name, self.consumer, config)
+        self.report = DeliveryReport(name)
+        self.held: dict[str, int] = {}  # shard → lease epoch
+        self.position: dict[str, Position] = {}
+        self.buffer: dict[str, list[Record]] = {}
+        self.buffered_bytes = 0
+        self.behind: dict[str, int] = {}
+        self.cut: dict[str, str] = {}  # shard → last sequence of a range to replay as it was
+        self.claimed_at = 0.0
+        self.first_buffered_at: float | None = None
+
+    # -- leases ---------------------------------------------------------------------------
+
+    def claim(self) -> None:
+        """Renew this worker's leases and take its share; forget the shards it lost."""
+        shards = self.streams.shards(self.stream)
+        held = self.store.claim_shards(
+            self.consumer, self.stream, shards, self.owner, self.lease_seconds
+        )
+        self.claimed_at = time.monotonic()
+        for shard in set(self.held) - set(held):
+            self._forget(shard)
+        gained = [s for s in held if s not in self.held]
+        self.held = dict(held)
+        if gained:
+            positions = self.sink.positions()
+            for shard in gained:
+                done = positions.get(shard)
+                start = TRIM_HORIZON if self.config.start == "trim_horizon" else LATEST
+                self.position[shard] = Position.after(done) if done is not None else start
+                pending = self.sink.pending(shard)
+                if pending is not None and (
+                    done is None or sequence_key(pending[1]) > sequence_key(done)
+                ):
+                    self.cut[shard] = pending[1]  # a flush begun and not finished: redo it
+        self.report.shards = tuple(sorted(self.held))
+
+    def _forget(self, shard: str) -> None:
+        dropped = self.buffer.pop(shard, [])
+        self.buffered_bytes -= sum(len(r.data) for r in dropped)
+        self.report.records_read -= len(dropped)
+        for table in (self.held, self.position, self.cut, self.behind):
+            table.pop(shard, None)
+
+    def release(self) -> None:
+        self.store.release_shards(self.consumer, self.stream, self.owner)
+        self.held = {}
+
+    # -- reading and flushing -------------------------------------------------------------
+
+    def read_round(self) -> tuple[int, bool]:
+        """Read each held shard once (until the buffer is full); returns the records read and
+        whether every shard was caught up."""
+        read, caught_up = 0, True
+        limit_bytes = self.config.buffer.mb * (1 << 20)
+        for shard in sorted(self.held):
+            if self.buffered_bytes >= limit_bytes and not self.cut:
+                return read, False
+            cut = self.cut.get(shard)
+            if (
+                cut is not None
+                and self.buffer.get(shard)
+                and (self.buffer[shard][-1].sequence == cut)
+            ):
+                continue  # the range to redo is in: it is flushed on its own
+            batch = self.streams.read(self.stream, shard, self.position[shard], self.read_limit)
+            records = batch.records
+            if cut is not None:
+                records = tuple(r for r in records if sequence_key(r.sequence) <= sequence_key(cut))
+                if len(records) < len(batch.records) or (records and records[-1].sequence == cut):
+                    self.position[shard] = Position.after(cut)
+                    caught_up = caught_up and len(records) == len(batch.records)
+                else:
+                    self.position[shard] = batch.next
+                if not batch.records:
+                    self.cut.pop(shard)  # the range is gone (retention): nothing to redo
+            else:
+                self.position[shard] = batch.next
+            self.behind[shard] = batch.behind_ms
+            if records:
+                self.buffer.setdefault(shard, []).extend(records)
+                self.buffered_bytes += sum(len(r.data) for r in records)
+                read += len(records)
+                if self.first_buffered_at is None:
+                    self.first_buffered_at = time.monotonic()
+            if batch.records and (len(batch.records) >= self.read_limit or batch.behind_ms):
+                caught_up = False
+        self.report.records_read += read
+        return read, caught_up
+
+    def due(self) -> bool:
+        """True when the buffer is to be flushed: a hint is reached, or a range is redone."""
+        if self.cut:
+            return all(
+                self.buffer.get(s) and self.buffer[s][-1].sequence == last
+                for s, last in self.cut.items()
+            )
+        if self.first_buffered_at is None:
+            return False
+        if self.buffered_bytes >= self.config.buffer.mb * (1 << 20):
+            return True
+        return time.monotonic() - self.first_buffered_at >= self.config.buffer.seconds
+
+    def flush(self) -> Flushed | None:
+        """Deliver what is buffered, then move the store's checkpoints."""
+        if time.monotonic() - self.claimed_at > self.lease_seconds / 3:
+            self.claim()  # a flush starts with most of its leases ahead (module docstring)
+        buffered = {s: recs for s, recs in self.buffer.items() if recs and s in self.held}
+        if not buffered:
+            self.first_buffered_at = None
+            return None
+        done = self.sink.flush(buffered)
+        self.report.flushes += 1
+        self.report.files += done.files
+        self.report.snapshots += done.snapshots
+        for shard, records in buffered.items():
+            rows, errors = done.rows.get(shard, 0), done.errors.get(shard, 0)
+            self.report.records_written += rows
+            self.report.errors += errors
+            self.report.per_shard[shard] = self.report.per_shard.get(shard, 0) + rows
+            try:
+                self.store.save_checkpoint(
+                    self.consumer,
+                    self.stream,
+                    shard,
+                    records[-1].sequence,
+                    owner=self.owner,
+                    epoch=self.held[shard],
+                    behind_ms=self.behind.get(shard, 0),
+                    records=rows,
+                )
+                if errors:
+                    self.store.save_checkpoint(
+                        f"{self.consumer}/errors",
+                        self.stream,
+                        shard,
+                        records[-1].sequence,
+                        records=errors,
+                    )
+            except LeaseLost:
+                log.warning("delivery %s lost shard %s to another worker", self.name, shard)
+                self._forget(shard)
+            self.cut.pop(shard, None)
+        self.buffer = {s: r for s, r in self.buffer.items() if s not in buffered}
+        self.buffered_bytes = sum(len(r.data) for rs in self.buffer.values() for r in rs)
+        self.first_buffered_at = None
+        self.report.behind_ms = max(self.behind.values(), default=0)
+        return done
+
+    # -- running --------------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        once: bool = False,
+        stop: threading.Event | None = None,
+        on_progress: Callable[[DeliveryReport], None] | None = None,
+    ) -> DeliveryReport:
+        """Deliver until ``stop`` is set (or, ``once``, until every shard is caught up), then
+        flush what is buffered and give the leases back."""
+        stop = stop or threading.Event()
+        self.streams.require([self.stream])
+        self.claim()
+        try:
+            while not stop.is_set():
+                if time.monotonic() - self.claimed_at > self.lease_seconds / 3:
+                    self.claim()
+                read, caught_up = self.read_round()
+                if self.due():
+                    self.flush()
+                if on_progress is not None:
+                    on_progress(self.report)
+                if once and caught_up and not self.cut:
+                    break
+                if not read:
+                    stop.wait(IDLE)
+            self.flush()
+        finally:
+            self.release()
+        if on_progress is not None:
+            on_progress(self.report)
+        return self.report
+
+
+def _declared(name: str, config: DeliveryConfig) -> pa.Schema | None:
+    """The declared columns in Arrow types (DuckDB names them), or None to infer them."""
+    if not config.schema_:
+        return None
+    import duckdb
+
+    from headwater.connect.sql.quoting import ident
+    from headwater.lake.arrow_types import storable_schema
+
+    columns = ", ".join(
+        f"NULL::{kind} AS {ident(column)}" for column, kind in config.schema_.items()
+    )
+    try:
+        schema = duckdb.sql(f"SELECT {columns} LIMIT 0").arrow().schema
+    except duckdb.Error as exc:
+        raise StreamError(
+            f"delivery `{name}`: a type in `schema` is not a DuckDB type "
+            f"({str(exc).splitlines()[0]})",
+            hint="use DuckDB's names: BIGINT, DOUBLE, VARCHAR, BOOLEAN, TIMESTAMP, DATE, …",
+        ) from exc
+    return storable_schema(schema)

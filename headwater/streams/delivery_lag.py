@@ -1,0 +1,74 @@
+"""How far each stream consumer (delivery or processor) is behind, per stream and shard, from
+the checkpoints in the metadata store and the shards' newest sequence numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from headwater.errors import StreamError
+
+if TYPE_CHECKING:
+    from headwater.state import Store
+    from headwater.streams.hub import Streams
+
+ERRORS = "/errors"  # a delivery's error counts are kept under its consumer id + this
+
+
+@dataclass(frozen=True)
+class Lag:
+    """One consumer's place in one shard."""
+
+    consumer: str
+    stream: str
+    shard: str
+    sequence: str  # the last one it finished
+    records_behind: int | None  # None: the backend cannot count them
+    ms_behind: int
+    last_delivery: datetime
+    delivered: int
+    errors: int
+
+
+def stream_lag(streams: Streams, store: Store, consumer: str | None = None) -> list[Lag]:
+    """Every consumer's lag per stream and shard (only ``consumer``'s when given)."""
+    points = store.checkpoints()
+    errors = {
+        (c.consumer.removesuffix(ERRORS), c.stream, c.shard): c.records
+        for c in points
+        if c.consumer.endswith(ERRORS)
+    }
+    tips: dict[str, dict[str, str | None]] = {}
+    out = []
+    for c in points:
+        if c.consumer.endswith(ERRORS) or (consumer is not None and c.consumer != consumer):
+            continue
+        if c.stream not in tips:
+            try:
+                info = streams.describe(c.stream)
+                tips[c.stream] = {s.shard.id: s.last for s in info.shards}
+            except StreamError:
+                tips[c.stream] = {}
+        out.append(
+            Lag(
+                consumer=c.consumer,
+                stream=c.stream,
+                shard=c.shard,
+                sequence=c.sequence,
+                records_behind=_behind(tips[c.stream].get(c.shard), c.sequence),
+                ms_behind=c.behind_ms,
+                last_delivery=c.updated_at,
+                delivered=c.records,
+                errors=errors.get((c.consumer, c.stream, c.shard), 0),
+            )
+        )
+    return out
+
+
+def _behind(last: str | None, done: str) -> int | None:
+    if last is None:
+        return 0
+    if last.isdigit() and done.isdigit():
+        return max(0, int(last) - int(done))
+    return None

@@ -1,0 +1,118 @@
+"""Records' JSON data into an Arrow table: all of a buffer at once, and record by record only
+when that fails, so that a malformed or ill-typed record goes to the errors alone.
+
+The fast path joins the records' data as JSON Lines and hands them to pyarrow's JSON reader
+(C++, vectorised); the slow path finds the records that do not parse (``json``), that are not
+objects, or that do not fit the schema (pyarrow again, one record at a time).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.json as pajson
+
+from headwater.streams.records import MAX_RECORD_BYTES, Record
+
+# pyarrow parses a block at a time and refuses a record straddling two: a block holds the
+# largest record the log takes, with room to spare
+BLOCK_BYTES = max(8 << 20, 2 * MAX_RECORD_BYTES)
+
+# what the reader does with a field the explicit schema lacks (the table's contract decides)
+Unexpected = Literal["infer", "error", "ignore"]
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A record that could not be delivered, and why (``kind`` is the error type)."""
+
+    record: Record
+    kind: str  # MalformedJSON, NotAnObject, SchemaMismatch, PartitionKeyMissing, …
+    message: str
+
+
+def parse(
+    records: Sequence[Record], schema: pa.Schema | None, unexpected: Unexpected = "infer"
+) -> tuple[pa.Table, list[Record], list[Failed]]:
+    """The records as rows of one table (in the order of the records kept), the records kept,
+    and the records that failed."""
+    if not records:
+        return pa.table({}), [], []
+    blob = b"\n".join(r.data for r in records)
+    if blob.count(b"\n") == len(records) - 1:  # no record holds a line break of its own
+        try:
+            table = _read(blob, schema, unexpected)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            pass
+        else:
+            if table.num_rows == len(records):  # a blank record would have been skipped
+                return table, list(records), []
+    return _one_by_one(records, schema, unexpected)
+
+
+def _read(blob: bytes, schema: pa.Schema | None, unexpected: Unexpected) -> pa.Table:
+    options = pajson.ParseOptions(
+        explicit_schema=schema,
+        unexpected_field_behavior=unexpected if schema is not None else "infer",
+    )
+    return pajson.read_json(
+        io.BytesIO(blob),
+        read_options=pajson.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
+        parse_options=options,
+    )
+
+
+def _one_by_one(
+    records: Sequence[Record], schema: pa.Schema | None, unexpected: Unexpected
+) -> tuple[pa.Table, list[Record], list[Failed]]:
+    failed: list[Failed] = []
+    good: list[tuple[Record, bytes]] = []
+    for record in records:
+        try:
+            value = json.loads(record.data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            failed.append(Failed(record, "MalformedJSON", f"not JSON: {exc}"))
+            continue
+        if not isinstance(value, dict):
+            what = type(value).__name__ if value is not None else "null"
+            failed.append(Failed(record, "NotAnObject", f"a JSON {what}, not an object"))
+            continue
+        line = record.data if b"\n" not in record.data else json.dumps(value).encode()
+        good.append((record, line))
+    if not good:
+        return pa.table({}), [], failed
+    try:
+        table = _read(b"\n".join(line for _, line in good), schema, unexpected)
+        if table.num_rows == len(good):
+            return table, [r for r, _ in good], failed
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        pass
+    # some records do not fit the schema, or each other: keep those that do, in order
+    tables: list[pa.Table] = []
+    kept: list[Record] = []
+    unified = schema
+    for record, line in good:
+        try:
+            one = _read(line, schema, unexpected)
+            unified = (
+                one.schema
+                if unified is None
+                else pa.unify_schemas([unified, one.schema], promote_options="permissive")
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            failed.append(Failed(record, "SchemaMismatch", _first_line(str(exc))))
+            continue
+        tables.append(one)
+        kept.append(record)
+    if not tables:
+        return pa.table({}), [], failed
+    return pa.concat_tables(tables, promote_options="permissive"), kept, failed
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
