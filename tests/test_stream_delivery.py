@@ -106,6 +106,27 @@ def test_a_frozen_contract_sends_new_fields_to_the_errors(tmp_path: Path) -> Non
     assert report.errors == 1 and kinds == ["SchemaMismatch"]
 
 
+def test_a_record_discard_row_refuses_reaches_the_errors_with_its_position(
+    tmp_path: Path,
+) -> None:
+    config = {**TABLE, "contract": "discard_row"}
+    root = make_project(tmp_path / "p", {"d": config}, shards=1)
+    with Workspace.open(root) as ws:
+        put_events(ws, [{"id": 1, "country": "USA"}])
+        ws.run_delivery("d")
+        put_events(ws, [{"id": 2, "country": "FR", "extra": 1}, {"id": 3, "country": "DE"}])
+        report = ws.run_delivery("d")
+        rows = ws.query("SELECT id FROM raw.events ORDER BY id").column(0).to_pylist()
+        errors = ws.query(
+            "SELECT error_type, error_message, raw, shard, sequence FROM raw.events__errors"
+        ).to_pylist()
+    assert rows == [1, 3] and report.errors == 1
+    [error] = errors
+    assert error["error_type"] == "SchemaMismatch"
+    assert error["raw"] == '{"id": 2, "country": "FR", "extra": 1}'
+    assert (error["shard"], error["sequence"]) == ("shardId-000000000000", "1")
+
+
 def test_the_interval_flushes_by_time_and_the_size_hint_by_size(tmp_path: Path) -> None:
     slow = {**TABLE, "buffer": {"seconds": 0.3, "mb": 128}}
     small = {**TABLE, "table": "raw.small", "buffer": {"seconds": 900, "mb": 1}}

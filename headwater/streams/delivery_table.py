@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from headwater.ingest.contract import plan
+from headwater.ingest.origin import Origins, RowReject
 from headwater.lake.arrow_types import storable_schema
 from headwater.lake.catalog import Lake
 from headwater.lake.change import TableChange
@@ -112,12 +113,21 @@ class TableSink:
         if kept:
             contract = plan(self.table, table_schema, rows.schema, self.config.contract)
             write_schema = contract.write_schema
+            offset = 0
             for batch in rows.to_batches():
-                fitted, rejects = contract.apply(batch)
+                # each row's place is its record's index in `kept`: a reject names its record
+                places = Origins(
+                    pa.array([0] * batch.num_rows, pa.int64()),
+                    pa.array(range(offset, offset + batch.num_rows), pa.int64()),
+                )
+                offset += batch.num_rows
+                fitted, rejects, _ = contract.apply(batch, places)
                 batches.append(fitted)
                 failed.extend(
                     Failed(
-                        Record(r.record.encode(), "", "", 0, ""),
+                        kept[r.row]
+                        if isinstance(r, RowReject)
+                        else Record(r.record.encode(), "", "", 0, ""),
                         "ContractViolation",
                         r.reason,
                     )
