@@ -110,6 +110,16 @@ def test_a_killed_run_is_marked_failed_and_its_temporary_folders_are_swept(
     temp = tmp_path / "tmp"
     temp.mkdir()
     process = _start(root, {"TMPDIR": str(temp)})
+    # task states reach the store a moment after the task starts (the recorder writes them
+    # in batches): kill once the store says `block` runs, as a long task's would
+    deadline = time.monotonic() + 30
+    while True:
+        with Workspace.open(root) as ws:
+            states = {t.task_id: t.status.value for r in ws.runs() for t in r.tasks}
+        if states.get("block") == "running":
+            break
+        assert time.monotonic() < deadline, states
+        time.sleep(0.05)
     process.kill()  # SIGKILL: nothing of the run's process runs any more
     process.communicate(timeout=20)
     # a folder the killed process could have left, and one of a live process
