@@ -281,8 +281,30 @@ class Windows:
                 except (pa.ArrowInvalid, ValueError, _duckdb_error()) as failed:
                     out.window_errors.append(self._failed(shard, start, one, failed))
 
+    def _parsed(self, rows: pa.Table) -> pa.Table:
+        """The closing records' JSON as columns: parsed by Arrow in one pass, or when a field's
+        type differs between records (a time as a number here, as text there), by DuckDB,
+        which gives such a field the JSON type."""
+        try:
+            return json_table(rows.column("data").to_pylist())
+        except (pa.ArrowInvalid, ValueError):
+            pass
+        texts = pa.table({"data": rows.column("data").cast(pa.string())})
+        self.db.register("__headwater_texts", texts)
+        try:
+            structure = self.db.execute(
+                "SELECT json_group_structure(data::JSON) FROM __headwater_texts"
+            ).fetchone()
+            shape = _escape(str(structure[0] if structure else "{}"))
+            return self.db.execute(
+                f"SELECT s.* FROM (SELECT json_transform(data, '{shape}') AS s "
+                "FROM __headwater_texts)"
+            ).to_arrow_table()
+        finally:
+            self.db.unregister("__headwater_texts")
+
     def _emit(self, shard: str, rows: pa.Table, out: Stepped) -> None:
-        table = json_table(rows.column("data").to_pylist())
+        table = self._parsed(rows)
         for name in self.by:
             if name not in table.column_names:
                 table = table.append_column(name, pa.nulls(table.num_rows))
@@ -348,7 +370,8 @@ class Windows:
             f"FROM __headwater_out ORDER BY {START}, __headwater_key_json"
         )
 
-    def _failed(self, shard: str, start: int, sequences: list[str], exc: BaseException) -> Entry:
+    def _failed(self, shard: str, start: int, rows: pa.Table, exc: BaseException) -> Entry:
+        sequences = rows.column("seq").to_pylist()
         message = str(exc).splitlines()[0] if str(exc) else repr(exc)
         shown = {
             "processor": self.name,
