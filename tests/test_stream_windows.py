@@ -151,6 +151,7 @@ def watermarks(ws: Workspace, rows: list[dict[str, Any]]) -> dict[str, int]:
     return {d: newest[s] - LATENESS_S * 1000 for d, s in shard_of.items()}
 
 
+@pytest.mark.slow
 def test_windows_per_key_match_a_group_by_and_flush_emits_the_rest(tmp_path: Path) -> None:
     ws = make_project(tmp_path, PROJECT)
     rows = readings(3000)
@@ -231,6 +232,7 @@ def test_late_records_go_to_the_error_stream_with_the_record(tmp_path: Path) -> 
     assert set(emitted(ws)) == expected_windows(rows, None)
 
 
+@pytest.mark.slow
 def test_a_stop_in_the_middle_then_a_restart_emits_each_window_once(tmp_path: Path) -> None:
     rows = readings(6000)
     uninterrupted = make_project(tmp_path / "a", PROJECT)
