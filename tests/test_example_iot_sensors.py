@@ -1,5 +1,6 @@
 """The IoT example (examples/iot_sensors): the simulator's readings, published while the feed
-is down, all reach the stream through `headwater stream feed`, each device's in full."""
+is down, all reach the stream through `headwater stream feed`, each device's in full; the
+processor `device_minutes` makes of them the one-minute windows a GROUP BY gives."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import sys
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -49,6 +52,8 @@ def test_simulated_readings_reach_the_stream_per_device(project: Path) -> None:
             "--rate=0",
             f"--port={mq.PORT}",
             f"--topic-root={topic_root}",
+            "--start=2026-12-07T10:00:00Z",
+            "--step-ms=1000",  # 350 readings: about 6 minutes of simulated time
         ],
         capture_output=True,
         text=True,
@@ -84,3 +89,88 @@ def test_simulated_readings_reach_the_stream_per_device(project: Path) -> None:
     assert tail.exit_code == 0, tail.output
     assert len(tail.output.splitlines()) == 5
     assert json.loads(tail.output.splitlines()[0])["data"]["device_id"].startswith("dev-")
+
+    check_device_minutes(project, variables, ws, records, runner)
+
+
+AGGREGATES = """
+    count(*), avg(temperature), min(temperature), max(temperature), avg(humidity), min(battery)
+"""
+
+
+def check_device_minutes(
+    project: Path, variables: list[str], ws: Workspace, records: list[Any], runner: CliRunner
+) -> None:
+    """`stream process device_minutes` emits the minutes the watermark closed, each as a
+    GROUP BY over the readings gives it; `--flush-windows` the rest; tail shows them."""
+    rows = [(r.shard, json.loads(r.data)) for r in records]
+    with duckdb.connect() as db:
+        db.execute("SET TimeZone = 'UTC'")
+        db.execute(
+            "CREATE TABLE r (shard VARCHAR, device_id VARCHAR, ts TIMESTAMPTZ, "
+            "temperature DOUBLE, humidity DOUBLE, battery DOUBLE)"
+        )
+        db.executemany(
+            "INSERT INTO r VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (s, v["device_id"], v["ts"], v["temperature"], v["humidity"], v["battery"])
+                for s, v in rows
+            ],
+        )
+        grouped = db.execute(
+            "SELECT device_id, strftime(time_bucket(INTERVAL 1 minute, ts), '%Y-%m-%dT%H:%M:%SZ'), "
+            f"{AGGREGATES}, time_bucket(INTERVAL 1 minute, ts) + INTERVAL 1 minute "
+            "<= (SELECT max(ts) FROM r AS o WHERE o.shard = r.shard) - INTERVAL 10 second "
+            "FROM r GROUP BY device_id, shard, time_bucket(INTERVAL 1 minute, ts)"
+        ).fetchall()
+    expected = {tuple(_rounded(g[:-1])): g[-1] for g in grouped}
+    assert any(expected.values()) and not all(expected.values())
+
+    def windows() -> set[tuple[Any, ...]]:
+        out = set()
+        for r in mq.read_stream(ws, "device_minutes"):
+            w = json.loads(r.data)
+            assert r.partition_key == w["device_id"]
+            out.add(
+                _rounded(
+                    [
+                        w["device_id"],
+                        w["window_start"],
+                        w["readings"],
+                        w["avg_temperature"],
+                        w["min_temperature"],
+                        w["max_temperature"],
+                        w["avg_humidity"],
+                        w["min_battery"],
+                    ]
+                )
+            )
+        return out
+
+    processed = runner.invoke(
+        app, ["stream", "process", "device_minutes", "--once", "-p", str(project), *variables]
+    )
+    assert processed.exit_code == 0, processed.output
+    assert windows() == {w for w, closed in expected.items() if closed}
+    flushed = runner.invoke(
+        app,
+        [
+            *("stream", "process", "device_minutes", "--once", "--flush-windows"),
+            *("-p", str(project), *variables),
+        ],
+    )
+    assert flushed.exit_code == 0, flushed.output
+    assert windows() == set(expected)
+    assert sum(w[2] for w in windows()) == READINGS
+
+    tail = runner.invoke(
+        app, ["stream", "tail", "device_minutes", "--limit", "2", "-p", str(project), *variables]
+    )
+    assert tail.exit_code == 0, tail.output
+    assert {"device_id", "window_start", "window_end", "readings", "min_battery"} <= set(
+        json.loads(tail.output.splitlines()[0])["data"]
+    )
+
+
+def _rounded(values: Any) -> tuple[Any, ...]:
+    return tuple(round(v, 6) if isinstance(v, float) else v for v in values)

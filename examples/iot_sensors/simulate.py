@@ -5,7 +5,12 @@ least a millisecond from one reading to the next, so no two of its readings are 
 devices take turns, at --rate readings per second in all (0: as fast as the broker takes
 them), until --count readings were published or Ctrl-C. It prints how many each device sent.
 
+`ts` is the wall-clock time, or with --start a simulated clock that begins there and moves
+--step-ms milliseconds per reading (hours of readings in seconds, and the same `ts` values on
+every run with the same seed).
+
     python simulate.py --devices 20 --rate 200 --count 10000
+    python simulate.py --devices 20 --rate 0 --count 36000 --start 2026-12-07T10:00:00Z --step-ms 100
 """
 
 from __future__ import annotations
@@ -28,7 +33,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=1883)
     parser.add_argument("--topic-root", default="sensors")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start", default=None, help="simulated clock start (ISO time)")
+    parser.add_argument("--step-ms", type=int, default=100, help="simulated ms per reading")
     args = parser.parse_args()
+    clock_ms = None
+    if args.start is not None:
+        start = datetime.fromisoformat(args.start)
+        clock_ms = int((start if start.tzinfo else start.replace(tzinfo=UTC)).timestamp() * 1000)
 
     rng = random.Random(args.seed)
     devices = [f"dev-{n:03d}" for n in range(1, args.devices + 1)]
@@ -52,7 +63,11 @@ def main() -> None:
             s["temperature"] += rng.gauss(0, 0.2)
             s["humidity"] = min(100.0, max(0.0, s["humidity"] + rng.gauss(0, 0.5)))
             s["battery"] = max(0.0, s["battery"] - rng.uniform(0, 0.01))
-            now_ms = max(int(time.time() * 1000), last_ms[device] + 1)
+            if clock_ms is None:
+                now_ms = max(int(time.time() * 1000), last_ms[device] + 1)
+            else:
+                clock_ms += args.step_ms
+                now_ms = max(clock_ms, last_ms[device] + 1)
             last_ms[device] = now_ms
             reading = {
                 "device_id": device,

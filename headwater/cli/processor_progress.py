@@ -66,6 +66,8 @@ class ProcessorProgress:
 
     def summary(self, report: ProcessorReport) -> str:
         extra = []
+        if report.late:
+            extra.append(f"{report.late:,} late (to the error stream)")
         if report.dropped:
             extra.append(f"{report.dropped:,} dropped by the transform")
         if report.unrouted:

@@ -338,13 +338,22 @@ def process(
         bool,
         typer.Option("--once", help="Process the records there now, then exit."),
     ] = False,
+    flush_windows: Annotated[
+        bool,
+        typer.Option(
+            "--flush-windows",
+            help="With --once: emit the windows still open at the end (for a finished input; "
+            "without it they stay open for the next run).",
+        ),
+    ] = False,
     project: ProjectOpt = Path("."),
     var: VarOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Run processors: read their streams, transform, route, checkpoint — until Ctrl-C or
-    SIGTERM (the batch in hand is finished and checkpointed, the shards given back), or with
-    --once until what is there now is done. Run it in several processes to share the shards.
+    """Run processors: read their streams, transform or aggregate over windows, route,
+    checkpoint — until Ctrl-C or SIGTERM (the batch in hand is finished and checkpointed, the
+    shards given back; open windows stay open), or with --once until what is there now is
+    done. Run it in several processes to share the shards.
 
     Example: headwater stream process etl
     """
@@ -352,6 +361,12 @@ def process(
     from headwater.stopping import stop_gracefully
 
     out, err = consoles()
+    if flush_windows and not once:
+        raise HeadwaterError(
+            "--flush-windows needs --once: a processor that goes on running emits each window "
+            "when it closes",
+            hint="use `headwater stream process --once --flush-windows`",
+        )
     ws = open_workspace(project, var)
     chosen = names or ws.processor_names()
     if not chosen:
@@ -360,7 +375,9 @@ def process(
             hint="declare one under `processors:` (see `headwater guide streams processors`)",
         )
     with stop_gracefully() as stop, ProcessorProgress(err, once=once) as progress:
-        reports = ws.run_processors(chosen, once=once, stop=stop, progress=progress.update)
+        reports = ws.run_processors(
+            chosen, once=once, flush_windows=flush_windows, stop=stop, progress=progress.update
+        )
     for report in reports:
         out.print(progress.summary(report), highlight=False)
 

@@ -5,7 +5,9 @@ This module turns the ``processors:`` entry into a ready processor (its transfor
 streams checked) and turns one micro-batch of a shard into the records to put: every output
 gets the de-duplication id ``<processor>/<shard>/<input sequence>/<output index>`` (``…/error``
 for a failure), so the replay of a batch after a crash or a take-over is dropped by the
-backend instead of stored twice. The reading, leasing and checkpointing loop is
+backend instead of stored twice. A windowed processor (``window:`` and ``aggregate:``) keeps
+the open windows of each shard instead, and emits each window once it closes
+(:mod:`headwater.streams.processor_window`). The reading, leasing and checkpointing loop is
 :mod:`headwater.streams.processor_worker`.
 """
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from headwater.project import Project
     from headwater.project.processors import ProcessorConfig
     from headwater.streams.hub import Streams
+    from headwater.streams.processor_window import Stepped, Windows
 
 
 class Transform(Protocol):
@@ -44,6 +47,20 @@ class Prepared:
     errors: int = 0
     dropped: int = 0
     unrouted: int = 0
+    late: int = 0  # windows: records whose window had closed (in ``errors`` too)
+    # the sequence to checkpoint: the batch's last, or for windows the one before the open
+    # windows' records (None: nothing can be checkpointed yet)
+    checkpoint: str | None = None
+
+
+class _NoTransform:
+    """A windowed processor's: it aggregates the records as they are."""
+
+    def apply(self, records: Sequence[Record]) -> Applied:
+        raise NotImplementedError("a windowed processor has no per-record transform")
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
@@ -54,6 +71,7 @@ class Processor:
     config: ProcessorConfig
     transform: Transform
     routes: Routes
+    windows: Windows | None = None
 
     @property
     def consumer(self) -> str:
@@ -73,10 +91,22 @@ class Processor:
     def errors(self) -> str:
         return self.config.errors_stream(self.name)
 
+    def restart(self, shard: str, after: str | None) -> None:
+        """``shard`` is read (again) from after ``after`` (None: from its start)."""
+        if self.windows is not None:
+            self.windows.restart(shard, after)
+
+    def forget(self, shard: str) -> None:
+        """``shard`` is no longer read here."""
+        if self.windows is not None:
+            self.windows.forget(shard)
+
     def prepare(self, shard: str, records: Sequence[Record]) -> Prepared:
         """Transform and route one micro-batch of ``shard`` into the records to put."""
+        if self.windows is not None:
+            return self._stepped(records, self.windows.step(shard, records))
         applied = isolating(self.transform.apply, records)
-        out = Prepared()
+        out = Prepared(checkpoint=records[-1].sequence if records else None)
         made = [0] * len(records)
         for output in applied.outputs:
             record = records[output.source]
@@ -109,6 +139,32 @@ class Processor:
         out.dropped = sum(1 for i, n in enumerate(made) if n == 0 and i not in failed)
         return out
 
+    def flush(self, shard: str) -> Prepared:
+        """Windows: emit the open windows of ``shard`` now (``--flush-windows``)."""
+        if self.windows is None:
+            return Prepared()
+        return self._stepped([], self.windows.flush(shard))
+
+    def _stepped(self, records: Sequence[Record], stepped: Stepped) -> Prepared:
+        out = Prepared(checkpoint=stepped.checkpoint, late=stepped.late)
+        out.unrouted = stepped.unrouted
+        for stream, entries in stepped.windows.items():
+            out.entries.setdefault(stream, []).extend(entries)
+            out.outputs[stream] = out.outputs.get(stream, 0) + len(entries)
+        errors = [
+            Entry(
+                data=self.error_record(records[f.source], f),
+                partition_key=records[f.source].partition_key,
+                id=f"{self.name}/{records[f.source].shard}/{records[f.source].sequence}/error",
+            )
+            for f in stepped.failures
+        ]
+        errors += stepped.window_errors
+        if errors:
+            out.entries.setdefault(self.errors, []).extend(errors)
+        out.errors = len(stepped.failures) + len(stepped.window_errors)
+        return out
+
     def error_record(self, record: Record, failure: Failure) -> bytes:
         """What the error stream gets for a failed record: the error and the raw record."""
         shown: dict[str, object] = {
@@ -129,6 +185,8 @@ class Processor:
 
     def close(self) -> None:
         self.transform.close()
+        if self.windows is not None:
+            self.windows.close()
 
 
 def open_processor(project: Project, streams: Streams, name: str) -> Processor:
@@ -144,6 +202,16 @@ def open_processor(project: Project, streams: Streams, name: str) -> Processor:
     check_streams(project, streams, name, config)
     routes = Routes(config.all_routes)
     transform: Transform
+    if config.window is not None:
+        from headwater.streams.processor_window import Windows
+
+        windows = Windows(name, config, routes, where)
+        try:
+            windows.check()
+        except BaseException:
+            windows.close()
+            raise
+        return Processor(name, config, _NoTransform(), routes, windows)
     if config.sql is not None:
         from headwater.streams.processor_sql import SqlTransform
 

@@ -13,7 +13,8 @@ class ProcessorReport:
     stream: str
     records_in: int = 0
     outputs: dict[str, int] = field(default_factory=dict)  # per output stream
-    errors: int = 0  # input records sent to the error stream
+    errors: int = 0  # input records sent to the error stream (late ones included)
+    late: int = 0  # windows: records whose window had closed
     dropped: int = 0  # input records the transform made nothing of
     unrouted: int = 0  # outputs no route took
     batches: int = 0

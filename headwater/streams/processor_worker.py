@@ -9,6 +9,12 @@ it was read under (fenced by its epoch): a worker that was too slow to renew, an
 another worker took over, loses the shard instead of moving the other one's position. A
 failure the broker may recover from (:class:`~headwater.errors.TransientError`) sends the
 shard back to its checkpoint, and the batch is tried again after a pause.
+
+A windowed processor checkpoints the sequence just before its oldest open window's records,
+not the batch's last one, so the replay after a restart rebuilds the open windows
+(:mod:`headwater.streams.processor_window`); each shard is told where it is read from when it
+is taken. With ``once`` and ``flush_windows``, a shard's open windows are emitted when it has
+been read to the end.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from headwater.streams.records import LATEST, TRIM_HORIZON, Entry, Position
 if TYPE_CHECKING:
     from headwater.state import Store
     from headwater.streams.hub import Streams
-    from headwater.streams.processor import Processor
+    from headwater.streams.processor import Prepared, Processor
 
 log = logging.getLogger("headwater.streams.processor")
 
@@ -59,6 +65,7 @@ class Worker:
     streams: Streams
     store: Store
     once: bool = False
+    flush_windows: bool = False
     owner: str = field(default_factory=new_owner)
     clock: Callable[[], float] = time.monotonic
     held: dict[str, _Shard] = field(default_factory=dict)
@@ -87,6 +94,7 @@ class Worker:
         self._claimed_at = self.clock()
         for shard in [s for s in self.held if s not in epochs]:
             del self.held[shard]
+            p.forget(shard)
         for shard, epoch in epochs.items():
             mine = self.held.get(shard)
             if mine is not None and mine.epoch == epoch:
@@ -100,18 +108,22 @@ class Worker:
         points = {c.shard: c for c in self.store.checkpoints(p.consumer, p.stream)}
         state = next(s for s in self.streams.describe(p.stream).shards if s.shard.id == shard)
         newest = None if state.last is None else int(state.last)
+        after: str | None = None
         if shard in points:
-            position = Position.after(points[shard].sequence)
-            done_already = newest is None or int(points[shard].sequence) >= newest
+            after = points[shard].sequence
+            position = Position.after(after)
+            done_already = newest is None or int(after) >= newest
         elif p.config.start == "latest" and state.last is not None:
             # pinned at once, so a restart before the first batch starts from here too
             self.store.save_checkpoint(
                 p.consumer, p.stream, shard, state.last, owner=self.owner, epoch=epoch
             )
+            after = state.last
             position, done_already = Position.after(state.last), True
         else:
             position = TRIM_HORIZON if p.config.start == "trim_horizon" else LATEST
             done_already = newest is None
+        p.restart(shard, after)
         return _Shard(epoch, position, until=newest, done=self.once and done_already)
 
     def step(self) -> int:
@@ -129,6 +141,7 @@ class Worker:
             except LeaseLost:
                 log.info("%s: shard %s was taken over", self.processor.name, shard)
                 self.held.pop(shard, None)
+                self.processor.forget(shard)
                 self.report.lost_leases += 1
             except TransientError as exc:
                 log.warning("%s: shard %s: %s; trying again", self.processor.name, shard, exc)
@@ -143,33 +156,50 @@ class Worker:
         batch = self.streams.read(p.stream, shard, mine.position, p.config.batch_records)
         if not batch.records:
             mine.done = self.once
+            if mine.done:
+                self._flush(shard, mine, batch.behind_ms)
             return 0
         prepared = p.prepare(shard, batch.records)
-        for stream, entries in prepared.entries.items():
-            self._put(stream, entries)
-        last = batch.records[-1]
-        self.store.save_checkpoint(
-            p.consumer,
-            p.stream,
-            shard,
-            last.sequence,
-            owner=self.owner,
-            epoch=mine.epoch,
-            behind_ms=batch.behind_ms,
-            records=len(batch.records),
-        )
+        self._commit(shard, mine, prepared, batch.behind_ms, len(batch.records))
         mine.position = batch.next
+        last = batch.records[-1]
         if self.once and (mine.until is None or int(last.sequence) >= mine.until):
             mine.done = True
+            self._flush(shard, mine, batch.behind_ms)
+        self.report.records_in += len(batch.records)
+        self.report.batches += 1
+        return len(batch.records)
+
+    def _commit(
+        self, shard: str, mine: _Shard, prepared: Prepared, behind_ms: int, records: int
+    ) -> None:
+        """Put what a batch made, then save the shard's checkpoint (when there is one)."""
+        p = self.processor
+        for stream, entries in prepared.entries.items():
+            self._put(stream, entries)
+        if prepared.checkpoint is not None:
+            self.store.save_checkpoint(
+                p.consumer,
+                p.stream,
+                shard,
+                prepared.checkpoint,
+                owner=self.owner,
+                epoch=mine.epoch,
+                behind_ms=behind_ms,
+                records=records,
+            )
         r = self.report
-        r.records_in += len(batch.records)
-        r.batches += 1
         r.errors += prepared.errors
+        r.late += prepared.late
         r.dropped += prepared.dropped
         r.unrouted += prepared.unrouted
         for stream, count in prepared.outputs.items():
             r.outputs[stream] = r.outputs.get(stream, 0) + count
-        return len(batch.records)
+
+    def _flush(self, shard: str, mine: _Shard, behind_ms: int) -> None:
+        """--once --flush-windows: the shard is read to the end; emit its open windows."""
+        if self.flush_windows and self.processor.windows is not None:
+            self._commit(shard, mine, self.processor.flush(shard), behind_ms, 0)
 
     def _put(self, stream: str, entries: Sequence[Entry]) -> None:
         results = self.streams.put(stream, entries)

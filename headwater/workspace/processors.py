@@ -9,6 +9,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from headwater.errors import HeadwaterError
+
 if TYPE_CHECKING:
     from headwater.project import Project
     from headwater.state import Store
@@ -38,11 +40,19 @@ class Processors:
         names: Sequence[str] = (),
         *,
         once: bool = False,
+        flush_windows: bool = False,
         stop: threading.Event | None = None,
         progress: Callable[[list[ProcessorReport]], None] | None = None,
     ) -> list[ProcessorReport]:
         """Run processors ``names`` (all when none) in this process until ``stop`` is set,
-        or with ``once`` until each has read what its shards held when it started."""
+        or with ``once`` until each has read what its shards held when it started (and with
+        ``flush_windows`` too, emit the windows still open then)."""
+        if flush_windows and not once:
+            raise HeadwaterError(
+                "flushing windows needs once: a processor that goes on running emits each "
+                "window when it closes",
+                hint="use `headwater stream process --once --flush-windows`",
+            )
         from headwater.streams.processor import open_processor
         from headwater.streams.processor_run import run_workers
         from headwater.streams.processor_worker import Worker
@@ -52,7 +62,11 @@ class Processors:
         try:
             for name in chosen:
                 processor = open_processor(self.project, self.streams, name)
-                workers.append(Worker(processor, self.streams, self.store, once=once))
+                workers.append(
+                    Worker(
+                        processor, self.streams, self.store, once=once, flush_windows=flush_windows
+                    )
+                )
         except BaseException:
             for worker in workers:
                 worker.processor.close()
@@ -60,10 +74,15 @@ class Processors:
         return run_workers(workers, stop=stop, progress=progress)
 
     def run_processor(
-        self, name: str, *, once: bool = False, stop: threading.Event | None = None
+        self,
+        name: str,
+        *,
+        once: bool = False,
+        flush_windows: bool = False,
+        stop: threading.Event | None = None,
     ) -> ProcessorReport:
         """Run one processor (see :meth:`run_processors`)."""
-        [report] = self.run_processors([name], once=once, stop=stop)
+        [report] = self.run_processors([name], once=once, flush_windows=flush_windows, stop=stop)
         return report
 
     def processor_checkpoints(self, name: str) -> list[Checkpoint]:
