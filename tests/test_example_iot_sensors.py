@@ -90,7 +90,29 @@ def test_simulated_readings_reach_the_stream_per_device(project: Path) -> None:
     assert len(tail.output.splitlines()) == 5
     assert json.loads(tail.output.splitlines()[0])["data"]["device_id"].startswith("dev-")
 
-    check_device_minutes(project, variables, ws, records, runner)
+    minutes = check_device_minutes(project, variables, ws, records, runner)
+
+    delivered = runner.invoke(app, ["stream", "run", "--once", "-p", str(project), *variables])
+    assert delivered.exit_code == 0, delivered.output
+    in_lake = ws.query(
+        "SELECT count(*) AS n, count(DISTINCT (device_id, ts)) AS distinct_n FROM iot.readings"
+    ).to_pylist()
+    assert in_lake == [{"n": READINGS, "distinct_n": READINGS}]
+    table = ws.query(
+        "SELECT device_id, strftime(window_start, '%Y-%m-%dT%H:%M:%SZ') AS window_start, "
+        "readings, avg_temperature, min_temperature, "
+        "max_temperature, avg_humidity, min_battery FROM iot.device_minutes"
+    ).to_pylist()
+    assert {_rounded(row.values()) for row in table} == minutes and len(table) == len(minutes)
+    queried = runner.invoke(
+        app,
+        [
+            *("query", "SELECT sum(readings) AS n FROM iot.device_minutes", "--format", "csv"),
+            *("-p", str(project), *variables),
+        ],
+    )
+    assert queried.exit_code == 0 and queried.stdout.splitlines() == ['"n"', str(READINGS)]
+    ws.close()
 
 
 AGGREGATES = """
@@ -100,7 +122,7 @@ AGGREGATES = """
 
 def check_device_minutes(
     project: Path, variables: list[str], ws: Workspace, records: list[Any], runner: CliRunner
-) -> None:
+) -> set[tuple[Any, ...]]:
     """`stream process device_minutes` emits the minutes the watermark closed, each as a
     GROUP BY over the readings gives it; `--flush-windows` the rest; tail shows them."""
     rows = [(r.shard, json.loads(r.data)) for r in records]
@@ -170,6 +192,7 @@ def check_device_minutes(
     assert {"device_id", "window_start", "window_end", "readings", "min_battery"} <= set(
         json.loads(tail.output.splitlines()[0])["data"]
     )
+    return windows()
 
 
 def _rounded(values: Any) -> tuple[Any, ...]:
