@@ -239,3 +239,40 @@ def test_an_undeclared_schema_type_is_refused_with_its_name(tmp_path: Path) -> N
     root = make_project(tmp_path / "p", {"d": {**TABLE, "schema": {"id": "BIGNUMBER"}}})
     with Workspace.open(root) as ws, pytest.raises(StreamError, match="not a DuckDB type"):
         ws.run_delivery("d")
+
+
+def test_a_delivery_from_a_redis_stream_and_its_lag(tmp_path: Path) -> None:
+    import uuid
+
+    import yaml
+
+    from tests import services
+    from tests.stream_support import require_redis
+
+    require_redis()
+    stream = f"hwtest_{uuid.uuid4().hex[:10]}"
+    root = tmp_path / "p"
+    root.mkdir()
+    config = {
+        "name": "redis_delivery",
+        "connections": {"bus": {"type": "redis", "url": services.REDIS_URL}},
+        "streams": {stream: {"connection": "bus", "shards": 2}},
+        "deliveries": {"d": {**TABLE, "stream": stream}},
+    }
+    (root / "headwater.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    with Workspace.open(root) as ws:
+        try:
+            put_events(ws, (event(i) for i in range(500)), stream=stream)
+            report = ws.run_delivery("d")
+            put_events(ws, (event(i) for i in range(500, 600)), stream=stream)
+            again = ws.run_delivery("d")
+            ids = table_ids(ws, "raw.events")
+            lag = ws.stream_lag("delivery:d")
+        finally:
+            ws.streams.delete(stream)
+    assert (report.records_written, again.records_written) == (500, 100)
+    assert sorted(ids) == list(range(600))
+    assert sorted(row.shard for row in lag) == ["shardId-000000000000", "shardId-000000000001"]
+    # Redis sequence numbers have gaps: the lag is told in time, not counted in records
+    assert all(row.records_behind is None and row.ms_behind >= 0 for row in lag)
+    assert sum(row.delivered for row in lag) == 600

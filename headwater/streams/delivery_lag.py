@@ -39,7 +39,9 @@ def stream_lag(streams: Streams, store: Store, consumer: str | None = None) -> l
         for c in points
         if c.consumer.endswith(ERRORS)
     }
-    tips: dict[str, dict[str, str | None]] = {}
+    # a shard's newest sequence per stream, where sequences count records (the embedded log
+    # numbers them one by one; NATS, Redis and Kinesis numbers have gaps)
+    tips: dict[str, dict[str, str | None] | None] = {}
     out = []
     for c in points:
         if c.consumer.endswith(ERRORS) or (consumer is not None and c.consumer != consumer):
@@ -47,16 +49,21 @@ def stream_lag(streams: Streams, store: Store, consumer: str | None = None) -> l
         if c.stream not in tips:
             try:
                 info = streams.describe(c.stream)
-                tips[c.stream] = {s.shard.id: s.last for s in info.shards}
             except StreamError:
                 tips[c.stream] = {}
+            else:
+                counted = info.backend == "embedded"
+                tips[c.stream] = {s.shard.id: s.last for s in info.shards} if counted else None
+        shard_tips = tips[c.stream]
         out.append(
             Lag(
                 consumer=c.consumer,
                 stream=c.stream,
                 shard=c.shard,
                 sequence=c.sequence,
-                records_behind=_behind(tips[c.stream].get(c.shard), c.sequence),
+                records_behind=None
+                if shard_tips is None
+                else _behind(shard_tips.get(c.shard), c.sequence),
                 ms_behind=c.behind_ms,
                 last_delivery=c.updated_at,
                 delivered=c.records,
