@@ -210,6 +210,31 @@ def test_stream_lag_reports_each_shard(tmp_path: Path) -> None:
     assert "delivery:d" in result.output and "shardId-000000000001" in result.output
 
 
+def test_throughput_in_and_out_between_two_samples(tmp_path: Path) -> None:
+    from headwater.streams.delivery_lag import rates
+
+    root = make_project(tmp_path / "p", {"d": TABLE}, shards=2)
+    with Workspace.open(root) as ws:
+        put_events(ws, (event(i) for i in range(100)))
+        ws.run_delivery("d")
+        before = ws.stream_lag()
+        counts = {("events", s.shard.id): s.records for s in ws.streams.describe("events").shards}
+        put_events(ws, (event(i) for i in range(100, 160)))
+        ws.run_delivery("d")
+        after = ws.stream_lag()
+        later = {("events", s.shard.id): s.records for s in ws.streams.describe("events").shards}
+        measured = rates(before, after, counts, later, seconds=2.0)
+        result = CliRunner().invoke(
+            app, ["stream", "lag", "--rate", "0.2", "-p", str(root)], env={"COLUMNS": "200"}
+        )
+    assert sum(r.put or 0 for r in measured) == 30.0  # 60 records put in 2 s
+    assert sum(r.done for r in measured) == 30.0  # and 60 delivered
+    assert all(r.put is not None for r in measured)
+    assert result.exit_code == 0, result.output
+    assert "in/s" in result.output and "out/s" in result.output  # idle now: 0 in, 0 out
+    assert "measuring throughput for 0.2 s" in result.stderr
+
+
 def test_stream_run_once_on_the_command_line(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", {"d": TABLE})
     with Workspace.open(root) as ws:

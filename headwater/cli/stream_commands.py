@@ -543,17 +543,32 @@ def lag(
         str | None,
         typer.Argument(help="One consumer (delivery:NAME, or a processor).", show_default="all"),
     ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            "--rate",
+            min=0.1,
+            help="Also measure throughput over this many seconds: records/s put into each "
+            "shard (in) and finished by each consumer (out).",
+        ),
+    ] = None,
     project: ProjectOpt = Path("."),
     var: VarOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """How far each delivery and processor is behind, per stream and shard: records and
-    seconds behind, last delivery, records delivered and failed.
+    seconds behind, last delivery, records delivered and failed; with --rate, the records per
+    second put into each shard and finished by each consumer.
 
     Example: headwater stream lag delivery:clicks_to_lake
     """
-    out = consoles()[0]
-    rows = open_workspace(project, var).stream_lag(consumer)
+    out, err = consoles()
+    ws = open_workspace(project, var)
+    speeds = {}
+    if rate is not None:
+        err.print(f"measuring throughput for {rate:g} s…", highlight=False)
+        speeds = {(r.consumer, r.stream, r.shard): r for r in ws.stream_rates(rate, consumer)}
+    rows = ws.stream_lag(consumer)
     if not rows:
         out.print("no consumer has delivered anything yet", highlight=False)
         return
@@ -567,8 +582,16 @@ def lag(
         "last delivery",
         "delivered",
         "errors",
+        *(("in/s", "out/s") if rate is not None else ()),
     )
     for r in rows:
+        speed = speeds.get((r.consumer, r.stream, r.shard))
+        measured: tuple[str, ...] = ()
+        if rate is not None:
+            measured = (
+                "?" if speed is None or speed.put is None else f"{speed.put:,.0f}",
+                "?" if speed is None else f"{speed.done:,.0f}",
+            )
         table.add_row(
             r.consumer,
             r.stream,
@@ -579,5 +602,6 @@ def lag(
             r.last_delivery.strftime("%Y-%m-%d %H:%M:%S"),
             f"{r.delivered:,}",
             f"{r.errors:,}",
+            *measured,
         )
     out.print(table)

@@ -79,3 +79,52 @@ def _behind(last: str | None, done: str) -> int | None:
     if last.isdigit() and done.isdigit():
         return max(0, int(last) - int(done))
     return None
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Records per second over a measured interval: put into a shard (``put``; None when the
+    backend cannot count a shard's records) and finished by one consumer (``done``)."""
+
+    consumer: str
+    stream: str
+    shard: str
+    put: float | None
+    done: float
+
+
+def shard_counts(streams: Streams, names: set[str]) -> dict[tuple[str, str], int | None]:
+    """Each shard's record count now, for ``names`` (None where the backend cannot tell)."""
+    counts: dict[tuple[str, str], int | None] = {}
+    for name in names:
+        try:
+            info = streams.describe(name)
+        except StreamError:
+            continue
+        for state in info.shards:
+            counts[(name, state.shard.id)] = state.records
+    return counts
+
+
+def rates(
+    before: list[Lag],
+    after: list[Lag],
+    counts_before: dict[tuple[str, str], int | None],
+    counts_after: dict[tuple[str, str], int | None],
+    seconds: float,
+) -> list[Rate]:
+    """The throughput between two samples ``seconds`` apart (see :class:`Rate`)."""
+    done_before = {(r.consumer, r.stream, r.shard): r.delivered for r in before}
+    out = []
+    for r in after:
+        key = (r.stream, r.shard)
+        first, last = counts_before.get(key), counts_after.get(key)
+        put = None if first is None or last is None else max(0, last - first) / seconds
+        # retention may drop records meanwhile: a count that shrank says nothing of puts
+        if first is not None and last is not None and last < first:
+            put = None
+        done = (
+            r.delivered - done_before.get((r.consumer, r.stream, r.shard), r.delivered)
+        ) / seconds
+        out.append(Rate(r.consumer, r.stream, r.shard, put, max(0.0, done)))
+    return out

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from headwater.sql import ModelGraph, Session
     from headwater.state import RunRecord, SchemaChangeRecord, Store
     from headwater.streams.delivery import DeliveryReport
-    from headwater.streams.delivery_lag import Lag
+    from headwater.streams.delivery_lag import Lag, Rate
     from headwater.streams.hub import Streams
     from headwater.streams.mqtt_feed import FeedReport
     from headwater.streams.mqtt_feed import Progress as FeedProgress
@@ -295,6 +295,23 @@ class Workspace(Pipelines, Processors):
         from headwater.streams.delivery_lag import stream_lag
 
         return stream_lag(self.streams, self.store, consumer)
+
+    def stream_rates(self, seconds: float = 5.0, consumer: str | None = None) -> list[Rate]:
+        """Records per second put into each shard and finished by each consumer, measured
+        over ``seconds`` (this call waits that long)."""
+        import time
+
+        from headwater.streams.delivery_lag import rates, shard_counts
+
+        before = self.stream_lag(consumer)
+        names = {r.stream for r in before}
+        counts = shard_counts(self.streams, names)
+        started = time.monotonic()
+        time.sleep(seconds)
+        after = self.stream_lag(consumer)
+        elapsed = time.monotonic() - started
+        later = shard_counts(self.streams, names | {r.stream for r in after})
+        return rates(before, after, counts, later, elapsed)
 
     def run_feed(
         self,
