@@ -46,7 +46,7 @@ def sql_variant(text: str) -> str:
 @pytest.mark.parametrize("transform", ["python", "sql"])
 def test_the_lab_flow_gives_the_lab_figures(tmp_path: Path, transform: str) -> None:
     lab = tmp_path / "lab"
-    shutil.copytree(EXAMPLE, lab, ignore=shutil.ignore_patterns(".headwater"))
+    shutil.copytree(EXAMPLE, lab, ignore=shutil.ignore_patterns(".headwater", "lake"))
     if transform == "sql":
         config = lab / "headwater.yaml"
         config.write_text(sql_variant(config.read_text()))

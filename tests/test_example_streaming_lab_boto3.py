@@ -27,9 +27,8 @@ pytestmark = pytest.mark.slow
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "streaming_lab"
 TOKEN = "lab-token"
 SESSIONS = 300
+TOKEN_VARIABLE = "  api_token: {sensitive: true}\n"
 SERVE = """
-variables:
-  api_token: {sensitive: true}
 serve:
   tokens: ["${var.api_token}"]
 """
@@ -46,8 +45,10 @@ def lab(tmp_path: Path) -> Path:
     """A copy of the example whose server asks for ``TOKEN``."""
     lab = tmp_path / "lab"
     shutil.copytree(EXAMPLE, lab, ignore=shutil.ignore_patterns(".headwater", "__pycache__"))
-    with (lab / "headwater.yaml").open("a") as config:
-        config.write(SERVE)
+    config = lab / "headwater.yaml"
+    text = config.read_text()
+    assert "\nvariables:\n" in text
+    config.write_text(text.replace("\nvariables:\n", "\nvariables:\n" + TOKEN_VARIABLE, 1) + SERVE)
     return lab
 
 
