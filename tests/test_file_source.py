@@ -514,6 +514,39 @@ def test_rows_and_values_the_contract_refuses_are_quarantined_with_file_and_line
         ]
 
 
+def test_lines_the_reader_refuses_after_quoted_values_over_lines_are_the_file_lines(
+    tmp_path: Path,
+) -> None:
+    from headwater import Workspace
+
+    root = located_project(tmp_path / "p", "{strategy: append}")
+    write(root / "data" / "a.csv", "id,n,note\n1,2,x\n")
+    with Workspace.open(root) as ws:
+        ws.run("p")
+        # quoted values over lines 2-3 and 5-7; DuckDB counts each as one line, so it numbers
+        # the ragged line 9 as 6 and the line 11 whose `n` does not cast as 8
+        write(
+            root / "data" / "b.csv",
+            'id,n,note\n3,4,"two\nlines"\n5,6,y\n7,8,"three\nline\nvalue"\n'
+            "9,10,z\n11,12,w,extra\n13,14,v\n15,zz,u\n17,18,t\n",
+        )
+        ws.run("p")
+        ids = [r["id"] for r in ws.query("SELECT id FROM raw.t ORDER BY id").to_pylist()]
+        kept = quarantined(ws)
+    assert ids == [1, 3, 5, 7, 9, 13, 17]
+    ragged, cast = sorted(kept, key=lambda r: r["record"])
+    assert (ragged["location"], ragged["column"], ragged["record"]) == (
+        "b.csv:9",
+        None,
+        "11,12,w,extra",
+    )
+    assert ragged["reason"].startswith("too many columns: ")
+    assert (cast["location"], cast["column"], cast["record"]) == ("b.csv:11", "n", "15,zz,u")
+    assert cast["reason"].startswith(
+        'cast: Error when converting column "n". Could not convert string "zz"'
+    )
+
+
 def test_a_null_cursor_under_exclude_is_quarantined_with_file_and_line(tmp_path: Path) -> None:
     from headwater import Workspace
 

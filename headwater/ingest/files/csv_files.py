@@ -9,7 +9,7 @@ and every group is cast to the union of all columns by name.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -88,7 +88,7 @@ def scan(
     return Scan(
         queries,
         {i: entry.path for i, (entry, _) in enumerate(where)},
-        _rejects(entries),
+        _rejects(where),
         lines=lines if connect is not None else None,
     )
 
@@ -173,23 +173,54 @@ def _select(layout: Layout, files: list[FileEntry], union: dict[str, str], first
     )
 
 
-def _rejects(entries: Iterable[FileEntry]) -> Any:
-    paths = {e.location: e.path for e in entries}
+def _rejects(
+    where: Sequence[tuple[FileEntry, Layout]],
+) -> Callable[[duckdb.DuckDBPyConnection, Mapping[int, int]], list[Reject]]:
+    files = {entry.location: (i, entry, layout) for i, (entry, layout) in enumerate(where)}
 
-    def collect(con: duckdb.DuckDBPyConnection) -> list[Reject]:
+    def collect(con: duckdb.DuckDBPyConnection, read: Mapping[int, int]) -> list[Reject]:
         rows = con.execute(
             "SELECT s.file_path, e.line, e.column_name, e.error_type::VARCHAR, e.error_message, "
             "e.csv_line FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id) "
             "ORDER BY s.file_path, e.line, e.column_idx"
         ).fetchall()
-        # a line can have several errors (too many columns and a value that does not cast):
-        # it is still one rejected line
-        return [
-            _one_reject(paths.get(file, file), line, list(errors))
-            for (file, line), errors in groupby(rows, key=lambda r: (r[0], r[1]))
-        ]
+        rejects: list[Reject] = []
+        for location, found in groupby(rows, key=lambda r: r[0]):
+            errors = list(found)
+            path, real = location, {}
+            if location in files:
+                number, entry, layout = files[location]
+                path = entry.path
+                # a file that does not decode cannot be read as lines: DuckDB's numbers stay
+                if all(r[3] != "INVALID ENCODING" for r in errors):
+                    rejected = {int(r[1]) for r in errors}
+                    real = _reject_lines(con, entry, layout.dialect, read.get(number, 0), rejected)
+            # a line can have several errors (too many columns and a value that does not
+            # cast): it is still one rejected line
+            rejects.extend(
+                _one_reject(path, real.get(line, line), list(same))
+                for line, same in groupby(errors, key=lambda r: r[1])
+            )
+        return rejects
 
     return collect
+
+
+def _reject_lines(
+    con: duckdb.DuckDBPyConnection,
+    entry: FileEntry,
+    dialect: Dialect,
+    read: int,
+    rejected: set[int],
+) -> dict[int, int]:
+    """DuckDB's line of each of ``rejected`` → the file's, where they differ.
+
+    DuckDB leaves out the line breaks inside quoted values, so after such a value its line
+    numbers fall short; the lines are counted (one more read of a file that has rejects) and
+    walked (once more) only when a quoted value spans lines."""
+    if not _spans_lines(con, entry, dialect, read, rejected)[1]:
+        return {}
+    return _walk(_texts(con, entry, dialect), dialect, rejected, (), lines=rejected)[1]
 
 
 def _one_reject(path: str, line: int, errors: list[tuple[Any, ...]]) -> Reject:
@@ -242,15 +273,30 @@ def row_lines(
     con = connect()
     try:
         read, rejected = _read_again(con, entry, layout, union)
-        total, unread = _plain_lines(con, entry, layout.dialect)
-        skipped = sorted(set(unread) | rejected)
+        skipped, spans = _spans_lines(con, entry, layout.dialect, read, rejected)
         counted = nth_kept(skipped, rows)
-        if total - len(skipped) == read or len(layout.dialect.delimiter) != 1:
+        if not spans:
             return counted
-        found = _walk(_texts(con, entry, layout.dialect), layout.dialect, rejected, rows)
+        found = _walk(_texts(con, entry, layout.dialect), layout.dialect, rejected, rows)[0]
     finally:
         con.close()
     return [found.get(row, line) for row, line in zip(rows, counted, strict=True)]
+
+
+def _spans_lines(
+    con: duckdb.DuckDBPyConnection,
+    entry: FileEntry,
+    dialect: Dialect,
+    read: int,
+    rejected: set[int],
+) -> tuple[list[int], bool]:
+    """The lines that hold no row read (sorted), and whether the lines must be walked: a
+    quoted value spans lines when the file has more lines than rows read and lines skipped
+    (``read`` rows, DuckDB's ``rejected`` lines). :mod:`csv` walks one-character delimiters
+    only."""
+    total, unread = _plain_lines(con, entry, dialect)
+    skipped = sorted(set(unread) | rejected)
+    return skipped, total - len(skipped) != read and len(dialect.delimiter) == 1
 
 
 def _read_again(
@@ -302,9 +348,14 @@ def _texts(con: duckdb.DuckDBPyConnection, entry: FileEntry, dialect: Dialect) -
 
 
 def _walk(
-    texts: Iterator[str], dialect: Dialect, rejected: set[int], rows: Sequence[int]
-) -> dict[int, int]:
-    """Row position → first line, by parsing the lines in the file's dialect.
+    texts: Iterator[str],
+    dialect: Dialect,
+    rejected: set[int],
+    rows: Sequence[int],
+    lines: Collection[int] = (),
+) -> tuple[dict[int, int], dict[int, int]]:
+    """Row position → first line, and DuckDB's line → the file's for ``lines``, by parsing the
+    lines in the file's dialect.
 
     DuckDB numbers a line without the line breaks inside the quoted values before it; its
     rejected lines are matched on that number, the rows found on their real one."""
@@ -320,13 +371,19 @@ def _walk(
     )
     first = dialect.skip + (1 if dialect.header else 0)
     wanted, last = set(rows), max(rows, default=-1)
+    asked, last_line = set(lines), max(lines, default=0)
     found: dict[int, int] = {}
+    real: dict[int, int] = {}
     inside = 0  # line breaks inside quoted values so far
     end, row = 0, 0
     for record in reader:
         start, end = end + 1, reader.line_num
         duckdb_line = start - inside
         inside += end - start
+        if duckdb_line in asked:
+            real[duckdb_line] = start
+        if row > last and duckdb_line >= last_line:
+            break
         if start <= first or not record or duckdb_line in rejected:
             continue
         if dialect.comment and record[0].lstrip().startswith(dialect.comment):
@@ -334,6 +391,4 @@ def _walk(
         if row in wanted:
             found[row] = start
         row += 1
-        if row > last:
-            break
-    return found
+    return found, real

@@ -217,7 +217,7 @@ class Stream:
 
     def _guarded_rejects(self, glob: str) -> list[Reject]:
         try:
-            return self.scan.rejects(self.con)
+            return self.scan.rejects(self.con, self.counts)
         except duckdb.Error as exc:
             raise _unreadable(glob, exc) from exc
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -55,13 +55,16 @@ class Scan:
 
     ``FILE`` holds each row's file number; ``locations`` maps it to the file's path under the
     storage root;
-    ``rejects`` is asked once every SELECT is drained, on the same connection. ``lines``
+    ``rejects`` is asked once every SELECT is drained, on the same connection, with the number
+    of rows read from each file (by its number). ``lines``
     gives the line of a row the load refuses (None: the format has no lines).
     """
 
     queries: list[str]
     locations: dict[int, str]
-    rejects: Callable[[duckdb.DuckDBPyConnection], list[Reject]] = lambda con: []
+    rejects: Callable[[duckdb.DuckDBPyConnection, Mapping[int, int]], list[Reject]] = (
+        lambda con, read: []
+    )
     found: list[Reject] = field(default_factory=list)  # rejects known before reading
     lines: Lines | None = None
 
