@@ -514,6 +514,27 @@ def test_rows_and_values_the_contract_refuses_are_quarantined_with_file_and_line
         ]
 
 
+def test_a_contract_reject_in_a_file_that_does_not_decode_is_located_by_its_path(
+    tmp_path: Path,
+) -> None:
+    from headwater import Workspace
+
+    root = located_project(tmp_path / "p", "{strategy: append, contract: discard_row}")
+    write(root / "data" / "a.csv", "id,n\n1,2\n")
+    with Workspace.open(root) as ws:
+        ws.run("p")
+        # read as UTF-8, the Latin-1 line does not decode: the file cannot be read as lines,
+        # so the row the contract refuses (a new column) is known by its file only
+        (root / "data" / "b.csv").write_bytes(b"id,n,extra\n3,4,x\n5,M\xf6,\n")
+        ws.run("p")
+        ids = [r["id"] for r in ws.query("SELECT id FROM raw.t ORDER BY id").to_pylist()]
+        kept = quarantined(ws)
+    assert ids == [1]
+    assert [(r["location"], r["column"]) for r in kept] == [("b.csv", None), ("b.csv:3", "n")]
+    assert kept[0]["reason"] == "column `extra` is not a column of the table (contract discard_row)"
+    assert kept[1]["reason"].startswith('cast: Error when converting column "n"')
+
+
 def test_lines_the_reader_refuses_after_quoted_values_over_lines_are_the_file_lines(
     tmp_path: Path,
 ) -> None:

@@ -80,10 +80,13 @@ def scan(
         queries.append(_select(layout, files, union, first=len(where)))
         where.extend((entry, layout) for entry in files)
 
-    def lines(file: int, rows: Sequence[int]) -> list[int]:
+    def lines(file: int, rows: Sequence[int]) -> list[int] | None:
         assert connect is not None
         entry, layout = where[file]
-        return row_lines(connect, entry, layout, union, rows)
+        try:
+            return row_lines(connect, entry, layout, union, rows)
+        except duckdb.InvalidInputException:
+            return None  # a line does not decode: the file cannot be read as lines
 
     return Scan(
         queries,
@@ -218,9 +221,12 @@ def _reject_lines(
     DuckDB leaves out the line breaks inside quoted values, so after such a value its line
     numbers fall short; the lines are counted (one more read of a file that has rejects) and
     walked (once more) only when a quoted value spans lines."""
-    if not _spans_lines(con, entry, dialect, read, rejected)[1]:
-        return {}
-    return _walk(_texts(con, entry, dialect), dialect, rejected, (), lines=rejected)[1]
+    try:
+        if not _spans_lines(con, entry, dialect, read, rejected)[1]:
+            return {}
+        return _walk(_texts(con, entry, dialect), dialect, rejected, (), lines=rejected)[1]
+    except duckdb.InvalidInputException:
+        return {}  # a line does not decode: the file cannot be read as lines
 
 
 def _one_reject(path: str, line: int, errors: list[tuple[Any, ...]]) -> Reject:

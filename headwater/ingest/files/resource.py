@@ -130,13 +130,15 @@ class FileResource:
 
 def _locator(scan: Scan) -> Locate:
     """``path:line`` of rows by their file and position; the path alone for formats whose
-    files are read whole (JSON, Parquet)."""
+    files are read whole (JSON, Parquet) and for a file whose lines cannot be told apart (a
+    line that does not decode)."""
 
     def locate(file: int, rows: Sequence[int]) -> list[str]:
         path = scan.locations[file]
-        if scan.lines is None:
+        lines = None if scan.lines is None else scan.lines(file, rows)
+        if lines is None:
             return [path] * len(rows)
-        return [f"{path}:{line}" for line in scan.lines(file, rows)]
+        return [f"{path}:{line}" for line in lines]
 
     return locate
 

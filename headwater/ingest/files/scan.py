@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 __all__ = ["FILE", "Lines", "Numbering", "Scan", "nth_kept", "numbering"]
 
-# (a file's number, positions of rows read from that file) → the line of each, from 1
-Lines = Callable[[int, Sequence[int]], list[int]]
+# (a file's number, positions of rows read from that file) → the line of each, from 1; None
+# when the file cannot be read as lines (a line that does not decode)
+Lines = Callable[[int, Sequence[int]], list[int] | None]
 
 
 # the file name column of a read whose files cannot be numbered by ``file_index``
