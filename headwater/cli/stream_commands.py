@@ -28,6 +28,7 @@ from headwater.cli.output import counted
 from headwater.errors import HeadwaterError
 
 if TYPE_CHECKING:
+    from headwater.streams.delivery import DeliveryReport
     from headwater.streams.hub import Streams
     from headwater.streams.records import Entry, Position, Record
 
@@ -457,81 +458,27 @@ def run(
 
     Example: headwater stream run clicks_to_lake --once
     """
-    import signal
-    import threading
-
-    from headwater.streams.delivery import DeliveryReport
+    from headwater.stopping import stop_gracefully
 
     out, err = consoles()
     ws = open_workspace(project, var)
-    names = list(deliveries or ws.project.config.deliveries)
-    if not names:
-        raise HeadwaterError(
-            f"no deliveries in {ws.project.file.name}",
-            hint="declare one under `deliveries:` (a stream and a table or files)",
-        )
-    for name in names:
-        if name not in ws.project.config.deliveries:
-            from headwater.errors import StreamError, did_you_mean
 
-            raise StreamError(
-                f"no delivery `{name}` in {ws.project.file.name}"
-                f"{did_you_mean(name, ws.project.config.deliveries)}",
-                hint=f"the deliveries are: {', '.join(sorted(ws.project.config.deliveries))}",
+    def line(reports: list[DeliveryReport]) -> None:
+        if err.is_terminal:
+            shown = "  ".join(
+                f"{r.delivery}: {r.records_read:,} in, {r.records_written:,} out, "
+                f"{counted(r.errors, 'error')}, {r.behind_ms / 1000:.1f}s behind"
+                for r in reports
             )
-    stop = threading.Event()
-    reports: dict[str, DeliveryReport] = {n: DeliveryReport(n) for n in names}
-    failures: list[BaseException] = []
+            err.print(shown, end="\r", highlight=False, soft_wrap=True)
 
-    def work(name: str) -> None:
-        def progress(report: DeliveryReport) -> None:
-            reports[name] = report
-
-        try:
-            ws.run_delivery(name, once=once, stop=stop, on_progress=progress)
-        except BaseException as exc:  # reported by the main thread, which stops the others
-            failures.append(exc)
-            stop.set()
-
-    def line() -> str:
-        total = [(n, r) for n, r in reports.items()]
-        return "  ".join(
-            f"{n}: {r.records_read:,} in, {r.records_written:,} out, {r.errors:,} errors, "
-            f"{r.behind_ms / 1000:.1f}s behind"
-            for n, r in total
-        )
-
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    if threading.current_thread() is threading.main_thread():
-        for s in previous:
-            signal.signal(s, lambda *_: stop.set())
-    threads = [threading.Thread(target=work, args=(n,), name=f"delivery-{n}") for n in names]
-    try:
-        for thread in threads:
-            thread.start()
-        shown = err.is_terminal
-        while any(t.is_alive() for t in threads):
-            for thread in threads:
-                thread.join(timeout=0.5)
-            if shown:
-                err.print(line(), end="\r", highlight=False, soft_wrap=True)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-        if threading.current_thread() is threading.main_thread():
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-    if failures:
-        exc = failures[0]
-        if isinstance(exc, HeadwaterError):
-            raise exc
-        raise exc
-    for name, report in reports.items():
+    with stop_gracefully() as stop:
+        reports = ws.run_deliveries(deliveries or (), once=once, stop=stop, progress=line)
+    for report in reports:
         out.print(
-            f"{name}: {report.records_read:,} records read, {report.records_written:,} "
-            f"delivered, {report.errors:,} to errors, {counted(report.files, 'file')}, "
-            f"{counted(report.snapshots, 'snapshot')}",
+            f"{report.delivery}: {counted(report.records_read, 'record')} read, "
+            f"{report.records_written:,} delivered, {report.errors:,} to errors, "
+            f"{counted(report.files, 'file')}, {counted(report.snapshots, 'snapshot')}",
             highlight=False,
         )
 

@@ -290,6 +290,43 @@ class Workspace(Pipelines, Processors):
         )
         return worker.run(once=once, stop=stop, on_progress=on_progress)
 
+    def run_deliveries(
+        self,
+        names: Sequence[str] = (),
+        *,
+        once: bool = False,
+        stop: threading.Event | None = None,
+        progress: Callable[[list[DeliveryReport]], None] | None = None,
+    ) -> list[DeliveryReport]:
+        """Run deliveries side by side (every declared one when ``names`` is empty), each
+        until caught up (``once``) or until ``stop`` is set; the first failure stops them all
+        (each flushing and committing what it holds) and is raised."""
+        from headwater.errors import StreamError, did_you_mean
+        from headwater.streams.delivery_run import run_deliveries
+
+        declared = self.project.config.deliveries
+        chosen = list(names) or list(declared)
+        if not chosen:
+            raise StreamError(
+                f"no deliveries in {self.project.file.name}",
+                hint="declare one under `deliveries:` (a stream and a table or files)",
+            )
+        for name in chosen:
+            if name not in declared:
+                raise StreamError(
+                    f"no delivery `{name}` in {self.project.file.name}"
+                    f"{did_you_mean(name, declared)}",
+                    hint=f"the deliveries are: {', '.join(sorted(declared))}",
+                )
+        return run_deliveries(
+            chosen,
+            lambda name, stopped, seen: self.run_delivery(
+                name, once=once, stop=stopped, on_progress=seen
+            ),
+            stop=stop,
+            progress=progress,
+        )
+
     def stream_lag(self, consumer: str | None = None) -> list[Lag]:
         """How far each delivery and processor is behind, per stream and shard."""
         from headwater.streams.delivery_lag import stream_lag
