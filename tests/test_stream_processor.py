@@ -138,6 +138,8 @@ processors:
     assert '"session_id": "s13"' in errors["s13"]["raw"]
     assert errors["bad"]["error_type"] == "JSONDecodeError"
     assert errors["bad"]["raw"] == "{not json"
+    lag = ws.stream_lag("processor:etl")
+    assert sum(row.errors for row in lag) == 2 and sum(row.delivered for row in lag) == 51
 
 
 def test_sql_poison_records_are_narrowed_down(tmp_path: Path) -> None:

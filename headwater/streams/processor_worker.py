@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from headwater.errors import StreamUnavailable, TransientError
 from headwater.state.consumers import LeaseLost
+from headwater.streams.delivery_lag import ERRORS
 from headwater.streams.processor_report import ProcessorReport
 from headwater.streams.records import LATEST, TRIM_HORIZON, Entry, Position
 
@@ -188,6 +189,14 @@ class Worker:
                 behind_ms=behind_ms,
                 records=records,
             )
+            if prepared.errors:  # counted for `headwater stream lag`, as deliveries do
+                self.store.save_checkpoint(
+                    f"{p.consumer}{ERRORS}",
+                    p.stream,
+                    shard,
+                    prepared.checkpoint,
+                    records=prepared.errors,
+                )
         r = self.report
         r.errors += prepared.errors
         r.late += prepared.late
