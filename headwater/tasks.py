@@ -6,12 +6,26 @@ after=loaded)``; see docs/orchestration.md.
 
 from headwater.orchestrate.define import (
     check,
+    deliver,
+    feed,
     group,
     ingest,
     models,
+    process,
     run_pipeline,
     sensor,
     shell,
 )
 
-__all__ = ["check", "group", "ingest", "models", "run_pipeline", "sensor", "shell"]
+__all__ = [
+    "check",
+    "deliver",
+    "feed",
+    "group",
+    "ingest",
+    "models",
+    "process",
+    "run_pipeline",
+    "sensor",
+    "shell",
+]

@@ -2,7 +2,9 @@
 
 Both front ends call the same methods, so a pipeline means the same whichever way it is
 written. Ingest steps become one task per source table, model steps one task per model; a model
-also depends on whatever task of the pipeline writes a table it reads.
+also depends on whatever task of the pipeline writes a table it reads (a load, a model, or a
+stream's delivery), and a delivery or processor on whatever task writes the stream it reads (a
+processor or a feed).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from headwater.orchestrate.task import (
     ModelSpec,
     PythonSpec,
     ShellSpec,
+    StreamItem,
+    StreamSpec,
     Task,
     TaskKind,
     TaskSpec,
@@ -25,8 +29,13 @@ from headwater.orchestrate.task import (
 )
 from headwater.retry import RetryPolicy
 
+# seconds a stopped stream task has to flush, commit and give its shards back
+STREAM_GRACE = 60.0
+_SECTIONS = {"delivery": "deliveries", "processor": "processors", "feed": "feeds"}
+_VERBS = {"delivery": "deliver", "processor": "process", "feed": "feed"}
+
 if TYPE_CHECKING:
-    from headwater.project.config import Source
+    from headwater.project.config import ProjectConfig, Source
     from headwater.project.pipelines import PipelineSettings, Retries
     from headwater.sql.graph import ModelGraph
 
@@ -86,8 +95,10 @@ class DagBuilder:
         models: ModelGraph | Callable[[], ModelGraph] | None,
         pools: Iterable[str] = (),
         connections: Mapping[str, Any] | None = None,
+        config: ProjectConfig | None = None,
     ) -> None:
         self.name = name
+        self.config = config  # the deliveries, processors and feeds stream steps name
         self.settings = settings
         self.sources = sources
         self.connections = connections or {}
@@ -188,11 +199,54 @@ class DagBuilder:
             ids.append(self.add(model, "model", spec, after, options, model))
         return ids
 
+    def stream(
+        self,
+        item: StreamItem,
+        name: str,
+        after: Iterable[str] = (),
+        options: Options = Options(),
+        task_id: str | None = None,
+        **settings: Any,
+    ) -> str:
+        """A delivery, processor or feed run until it has taken what is there now; a delivery
+        into a table writes that table (a model reading it waits for the delivery)."""
+        declared: Mapping[str, Any] = {}
+        if self.config is not None:
+            sections: dict[str, Mapping[str, Any]] = {
+                "delivery": self.config.deliveries,
+                "processor": self.config.processors,
+                "feed": self.config.feeds,
+            }
+            declared = sections[item]
+        if name not in declared:
+            raise DagError(
+                f"pipeline `{self.name}`: no {item} `{name}`{did_you_mean(name, declared)}",
+                hint=f"declare it under `{_SECTIONS[item]}:` in headwater.yaml",
+            )
+        config = declared[name]
+        target: str | None = None
+        if item == "delivery":
+            spec = StreamSpec(item, name, reads=config.stream, options=settings)
+            target = config.table
+        elif item == "processor":
+            writes = tuple(stream for _, stream in config.outputs(name))
+            spec = StreamSpec(item, name, reads=config.stream, writes=writes, options=settings)
+        else:
+            writes = (config.stream, config.errors_stream)
+            spec = StreamSpec(item, name, writes=writes, options=settings)
+        task_id = self.unique(task_id or f"{_VERBS[item]}_{name}")
+        return self.add(task_id, "stream", spec, after, options, target)
+
     # -- the graph -------------------------------------------------------------------------
 
     def build(self) -> Dag:
         ids = {d.id for d in self.drafts}
         writers = {d.target: d.id for d in self.drafts if d.target}
+        stream_writers: dict[str, list[str]] = {}
+        for d in self.drafts:
+            if isinstance(d.spec, StreamSpec):
+                for stream in d.spec.writes:
+                    stream_writers.setdefault(stream, []).append(d.id)
         default_retry = retry_policy(self.settings.retries)
         tasks = []
         for draft in self.drafts:
@@ -212,6 +266,8 @@ class DagBuilder:
                 deps.update(
                     writers[ref.name] for ref in draft.spec.model.references if ref.name in writers
                 )
+            if isinstance(draft.spec, StreamSpec) and draft.spec.reads is not None:
+                deps.update(stream_writers.get(draft.spec.reads, ()))
             deps.discard(draft.id)
             options = draft.options
             tasks.append(
@@ -228,6 +284,7 @@ class DagBuilder:
                     else self.settings.timeout,
                     pool=options.pool,
                     group=draft.group,
+                    grace=STREAM_GRACE if isinstance(draft.spec, StreamSpec) else 0.0,
                 )
             )
         if not tasks:

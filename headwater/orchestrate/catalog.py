@@ -74,11 +74,18 @@ class PipelineCatalog:
                     self.models,
                     cfg.pools,
                     cfg.connections,
+                    cfg,
                 )
             except DagError as exc:  # the tasks are written in the project file: name it
                 raise DagError(f"{exc.message} (in {definition.origin})", hint=exc.hint) from exc
         builder = DagBuilder(
-            pipeline, definition.settings, cfg.sources, self.models, cfg.pools, cfg.connections
+            pipeline,
+            definition.settings,
+            cfg.sources,
+            self.models,
+            cfg.pools,
+            cfg.connections,
+            cfg,
         )
         python.plan(builder)
         return builder.build()

@@ -235,6 +235,54 @@ def models(*selectors: str, after: Any = None, **options: Any) -> TaskRef:
     return TaskRef(tuple(ids))
 
 
+def deliver(delivery: str, after: Any = None, name: str | None = None, **options: Any) -> TaskRef:
+    """Deliver what a delivery's stream holds now into its table or files (``--once``)."""
+    return _stream("delivery", delivery, name, after, options, {})
+
+
+def process(
+    processor: str,
+    after: Any = None,
+    name: str | None = None,
+    flush_windows: bool = False,
+    **options: Any,
+) -> TaskRef:
+    """Process what a processor's stream holds now (``--once``)."""
+    settings = {"flush_windows": flush_windows}
+    return _stream("processor", processor, name, after, options, settings)
+
+
+def feed(
+    feed_name: str,
+    after: Any = None,
+    name: str | None = None,
+    idle: float = 5.0,
+    seconds: float | None = None,
+    max_messages: int | None = None,
+    **options: Any,
+) -> TaskRef:
+    """Put what an MQTT feed's broker hands over into its stream, until nothing came for
+    ``idle`` seconds (or ``seconds`` passed, or ``max_messages`` were put)."""
+    settings = {"idle": idle, "seconds": seconds, "max_messages": max_messages}
+    return _stream("feed", feed_name, name, after, options, settings)
+
+
+def _stream(
+    item: Any,
+    target: str,
+    name: str | None,
+    after: Any,
+    options: dict[str, Any],
+    settings: dict[str, Any],
+) -> TaskRef:
+    builder = _builder(
+        {"delivery": "tasks.deliver()", "processor": "tasks.process()"}.get(item, "tasks.feed()")
+    )
+    task_id = builder.stream(item, target, _after(after), _options(**options), name, **settings)
+    builder.name_step(task_id, [task_id])
+    return TaskRef((task_id,))
+
+
 def _single(name: str, kind: Any, spec: Any, after: Any, options: dict[str, Any]) -> TaskRef:
     builder = _builder(f"tasks.{kind}()")
     task_id = builder.unique(name)

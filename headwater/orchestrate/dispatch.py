@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.errors import QualityFailed
 from headwater.lake.properties import RUN_ID, TASK
-from headwater.orchestrate import handlers, sensors, table_tasks
+from headwater.orchestrate import handlers, sensors, stream_tasks, table_tasks
 from headwater.orchestrate.context import TaskContext
 from headwater.orchestrate.task import (
     CheckSpec,
@@ -18,6 +18,7 @@ from headwater.orchestrate.task import (
     PythonSpec,
     SensorSpec,
     ShellSpec,
+    StreamSpec,
     Task,
     TaskOutcome,
 )
@@ -46,6 +47,8 @@ def execute_task(
         return _maintain(scope, spec, ctx)
     if isinstance(spec, CrawlSpec):
         return _crawl(scope, spec, ctx)
+    if isinstance(spec, StreamSpec):
+        return stream_tasks.run_stream(scope, spec, ctx)
     if isinstance(spec, PipelineSpec):
         from headwater.orchestrate.runs import execute_run
 

@@ -23,6 +23,8 @@ from headwater.orchestrate.task import (
 from headwater.project.pipelines import (
     CheckStep,
     CrawlStep,
+    DeliverStep,
+    FeedStep,
     GroupStep,
     IngestStep,
     MaintainStep,
@@ -30,6 +32,7 @@ from headwater.project.pipelines import (
     ModelsStep,
     Pipeline,
     PipelineStep,
+    ProcessStep,
     PythonStep,
     SensorStep,
     ShellStep,
@@ -38,7 +41,7 @@ from headwater.project.pipelines import (
 )
 
 if TYPE_CHECKING:
-    from headwater.project.config import Source
+    from headwater.project.config import ProjectConfig, Source
     from headwater.sql.graph import ModelGraph
 
 _WORD = re.compile(r"[^A-Za-z0-9_]+")
@@ -62,6 +65,12 @@ def step_name(step: Step | StepBase, index: int = 0) -> str:
         return "maintain_" + _WORD.sub("_", step.maintain)
     if isinstance(step, CrawlStep):
         return f"crawl_{step.namespace}"
+    if isinstance(step, DeliverStep):
+        return f"deliver_{step.deliver}"
+    if isinstance(step, ProcessStep):
+        return f"process_{step.process}"
+    if isinstance(step, FeedStep):
+        return f"feed_{step.feed}"
     if isinstance(step, GroupStep):
         return step.group
     if isinstance(step, SensorStep):
@@ -76,8 +85,9 @@ def plan_pipeline(
     models: ModelGraph | Callable[[], ModelGraph] | None,
     pools: Iterable[str] = (),
     connections: Mapping[str, Any] | None = None,
+    config: ProjectConfig | None = None,
 ) -> Dag:
-    builder = DagBuilder(name, pipeline, sources, models, pools, connections)
+    builder = DagBuilder(name, pipeline, sources, models, pools, connections, config)
     _steps(builder, pipeline.tasks, ())
     return builder.build()
 
@@ -106,6 +116,22 @@ def _steps(builder: DagBuilder, steps: Sequence[Step], inherited: tuple[str, ...
             ids = builder.ingest(step.ingest, step.tables, after, options)
         elif isinstance(step, ModelsStep):
             ids = builder.models(step.models, after, options)
+        elif isinstance(step, DeliverStep):
+            ids = [builder.stream("delivery", step.deliver, after, options, name)]
+        elif isinstance(step, ProcessStep):
+            ids = [
+                builder.stream(
+                    "processor",
+                    step.process,
+                    after,
+                    options,
+                    name,
+                    flush_windows=step.flush_windows,
+                )
+            ]
+        elif isinstance(step, FeedStep):
+            settings = step.model_dump(include={"idle", "seconds", "max_messages"})
+            ids = [builder.stream("feed", step.feed, after, options, name, **settings)]
         else:
             ids = _single(builder, step, name, after, options)
         builder.name_step(builder.qualify(name), ids)

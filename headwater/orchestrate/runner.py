@@ -3,8 +3,10 @@
 Tasks start in dependency order, bounded by the executor's workers and by named pools. A task
 that fails with a retryable error (:func:`headwater.retry.retryable`) runs again after a
 backoff while its policy has attempts left: this is the only place Headwater retries. One that
-outlives its timeout is stopped and counts as a (retryable) failure. What happens downstream follows each task's trigger rule (a
-failure blocks ``all_success`` tasks, a branch not taken skips them). A run asked to stop
+outlives its timeout is stopped and counts as a (retryable) failure; a task with a ``grace``
+(a stream task) is first asked to stop through its cancellation flag and given that long to
+finish the work in hand. What happens downstream follows each task's trigger rule (a failure
+blocks ``all_success`` tasks, a branch not taken skips them). A run asked to stop
 (`headwater cancel`) stops its tasks and ends ``cancelled``. State changes are written to the
 metadata store in one transaction per scheduling step, so recording costs little per task.
 """
@@ -23,7 +25,7 @@ from typing import Any, Protocol
 from headwater.errors import HeadwaterError, TaskTimedOut
 from headwater.orchestrate.context import RunContext, TaskCancelled, TaskContext, TaskInterrupted
 from headwater.orchestrate.dag import Dag
-from headwater.orchestrate.executor import Executor
+from headwater.orchestrate.executor import Executor, LocalExecutor
 from headwater.orchestrate.failures import describe_error, error_details
 from headwater.orchestrate.hooks import Hooks, emit
 from headwater.orchestrate.logs import TaskLog, capture, log_path, release
@@ -344,8 +346,7 @@ class _Runner:
         for future, entry in list(self.running.items()):
             if entry.deadline is not None and current >= entry.deadline:
                 del self.running[future]
-                entry.ctx.cancelled.set()
-                self.executor.stop(future)
+                self._stop([(future, entry)])
                 self.pools.release(entry.task.pool)
                 seconds = entry.task.timeout
                 assert seconds is not None
@@ -366,10 +367,24 @@ class _Runner:
             self.ready.append(tid)
             self.queued.add(tid)
 
-    def _cancel_all(self, reason: str) -> None:
-        for future, entry in list(self.running.items()):
+    def _stop(self, entries: list[tuple[Future[TaskOutcome], _Running]]) -> None:
+        """Set the tasks' cancellation flags, give those that honour it (a ``grace``) up to
+        that long to finish the work in hand, and interrupt what still runs. Only a thread
+        shares the flag with the runner: a worker process or a Dask task is stopped at once
+        (a stream task there resumes from its committed positions on its next run)."""
+        for _, entry in entries:
             entry.ctx.cancelled.set()
-            self.executor.stop(future)
+        if isinstance(self.executor, LocalExecutor):
+            graceful = [(f, e.task.grace) for f, e in entries if e.task.grace > 0]
+            if graceful:
+                wait([f for f, _ in graceful], timeout=max(g for _, g in graceful))
+        for future, _ in entries:
+            if not future.done():
+                self.executor.stop(future)
+
+    def _cancel_all(self, reason: str) -> None:
+        self._stop(list(self.running.items()))
+        for entry in list(self.running.values()):
             self.pools.release(entry.task.pool)
             self.state[entry.task.id] = TaskStatus.CANCELLED
             self._record(entry.task.id, status=TaskStatus.CANCELLED, ended_at=now(), error=reason)

@@ -13,8 +13,19 @@ if TYPE_CHECKING:
     from headwater.sql.models import Model
 
 TaskKind = Literal[
-    "ingest", "model", "check", "python", "shell", "sensor", "pipeline", "maintain", "crawl"
+    "ingest",
+    "model",
+    "check",
+    "python",
+    "shell",
+    "sensor",
+    "pipeline",
+    "maintain",
+    "crawl",
+    "stream",
 ]
+
+StreamItem = Literal["delivery", "processor", "feed"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,20 @@ class CrawlSpec:
     recrawl: str = "everything"
 
 
+@dataclass(frozen=True)
+class StreamSpec:
+    """A delivery, processor or feed run until it has taken what is there now (``--once``).
+
+    ``reads`` and ``writes`` are the streams it consumes and produces, so that a task reading a
+    stream waits for the tasks of the pipeline that write it."""
+
+    item: StreamItem
+    name: str
+    reads: str | None = None
+    writes: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)  # flush_windows, idle, seconds…
+
+
 TaskSpec = (
     IngestSpec
     | ModelSpec
@@ -95,6 +120,7 @@ TaskSpec = (
     | PipelineSpec
     | MaintainSpec
     | CrawlSpec
+    | StreamSpec
 )
 
 
@@ -112,6 +138,9 @@ class Task:
     timeout: float | None = None  # seconds; the task is stopped after it
     pool: str | None = None  # a named pool bounds how many such tasks run at once
     group: str | None = None
+    # seconds a stopped task may take to finish the work in hand (it honours its cancellation
+    # flag: a delivery flushes, commits and gives its shards back) before it is interrupted
+    grace: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -469,6 +469,14 @@ class ProjectConfig(Strict):
                     steps.extend(((*where, "tasks", i), st) for i, st in enumerate(step.tasks))
                 if isinstance(step, IngestStep) and step.ingest not in self.sources:
                     broken.append(((*where, "ingest"), "source", step.ingest, list(self.sources)))
+                for key, what, declared in (
+                    ("deliver", "delivery", list(self.deliveries)),
+                    ("process", "processor", list(self.processors)),
+                    ("feed", "feed", list(self.feeds)),
+                ):
+                    ref = getattr(step, key, None)  # a deliver:, process: or feed: step's
+                    if isinstance(ref, str) and ref not in declared:
+                        broken.append(((*where, key), what, ref, declared))
                 if isinstance(step, PipelineStep) and step.pipeline not in self.pipelines:
                     broken.append(
                         ((*where, "pipeline"), "pipeline", step.pipeline, list(self.pipelines))

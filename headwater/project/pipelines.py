@@ -1,7 +1,7 @@
 """The typed shape of a pipeline in ``headwater.yaml``: its schedule, triggers, hooks and steps.
 
 A step says what to run (``ingest``, ``models``, ``check``, ``python``, ``shell``, ``sensor``,
-``pipeline``, or a ``group`` of steps) and how: dependencies, retries, timeout, trigger rule,
+``pipeline``, a stream's ``deliver``, ``process`` or ``feed``, or a ``group`` of steps) and how: dependencies, retries, timeout, trigger rule,
 pool, and ``map`` (one task per item of a list).
 """
 
@@ -188,6 +188,31 @@ class CrawlStep(StepBase):
     recrawl: Literal["everything", "new-folders-only"] = "everything"
 
 
+class DeliverStep(StepBase):
+    """Deliver what a delivery's stream holds now into its table or files, then stop."""
+
+    deliver: str = Field(description="a delivery under `deliveries:`")
+
+
+class ProcessStep(StepBase):
+    """Process what a processor's stream holds now, then stop."""
+
+    process: str = Field(description="a processor under `processors:`")
+    flush_windows: bool = Field(
+        default=False, description="emit the windows still open at the end (a finished input)"
+    )
+
+
+class FeedStep(StepBase):
+    """Put what an MQTT feed's broker hands over into its stream: until nothing came for
+    ``idle``, or ``seconds`` passed, or ``max_messages`` were put."""
+
+    feed: str = Field(description="a feed under `feeds:`")
+    idle: Seconds = Field(default=5.0, gt=0, description="stop when nothing came this long")
+    seconds: Seconds | None = Field(default=None, description="stop after this long at most")
+    max_messages: int | None = Field(default=None, ge=1)
+
+
 class GroupStep(StepBase):
     """Steps under one name: task ids become ``group.task``; depending on a group waits for it."""
 
@@ -205,6 +230,9 @@ _KINDS = (
     "pipeline",
     "maintain",
     "crawl",
+    "deliver",
+    "process",
+    "feed",
     "group",
 )
 
@@ -225,12 +253,16 @@ Step = Annotated[
     | Annotated[PipelineStep, Tag("pipeline")]
     | Annotated[MaintainStep, Tag("maintain")]
     | Annotated[CrawlStep, Tag("crawl")]
+    | Annotated[DeliverStep, Tag("deliver")]
+    | Annotated[ProcessStep, Tag("process")]
+    | Annotated[FeedStep, Tag("feed")]
     | Annotated[GroupStep, Tag("group")],
     Discriminator(
         _step_kind,
         custom_error_type="step_kind",
         custom_error_message="a task needs one of `ingest:`, `models:`, `check:`, `python:`, "
-        "`shell:`, `sensor:`, `pipeline:`, `maintain:`, `crawl:` or `group:`",
+        "`shell:`, `sensor:`, `pipeline:`, `maintain:`, `crawl:`, `deliver:`, `process:`, "
+        "`feed:` or `group:`",
     ),
 ]
 

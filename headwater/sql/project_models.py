@@ -15,12 +15,14 @@ if TYPE_CHECKING:
 
 def project_models(project: Project, lake: Callable[[], Lake]) -> ModelGraph:
     """Every model of ``project``, its references checked against the tables the project's
-    sources, models and crawls build, and (only when a model reads another) the catalog's:
+    sources, deliveries, models and crawls build, and (only when a model reads another) the catalog's:
     ``lake`` is asked for then."""
     cfg = project.config
     models = discover_models(project.path(cfg.models.path), project.root)
     crawled = _crawled_namespaces(cfg.pipelines.values())
     known = {f"{s.namespace}.{t.name}" for s in cfg.sources.values() for t in s.tables}
+    for delivery in cfg.deliveries.values():  # a stream's delivery writes its table too
+        known |= {t for t in (delivery.table, delivery.errors_table) if t is not None}
     if _reads_unbuilt_tables(models, known, crawled):
         # only the catalog can say whether such a table exists
         opened = lake()
