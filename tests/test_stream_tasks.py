@@ -3,7 +3,6 @@ and as long-running workers beside the scheduler, on the embedded log."""
 
 from __future__ import annotations
 
-import json
 import textwrap
 import threading
 import time
@@ -244,5 +243,75 @@ def _run(ws: Workspace, pipeline: str) -> object:
         return exc
 
 
-def _unused() -> None:  # keep imports used by later tests
-    json.dumps({})
+ROUTED = """
+streams:
+  events: {shards: 2}
+  usa: {}
+  international: {}
+processors:
+  route:
+    stream: events
+    python: route.py:route
+    routes:
+      - {when: "country = 'USA'", to: usa}
+      - to: international
+deliveries:
+  to_lake:
+    stream: events
+    table: raw.events
+    buffer: {seconds: 900, mb: 128}
+  usa_lake: {stream: usa, table: raw.usa, buffer: {seconds: 0}}
+"""
+
+ROUTE = "def route(record):\n    return {**record, 'routed': True}\n"
+
+
+def test_the_scheduler_runs_every_stream_and_stops_them_gracefully(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", ROUTED)
+    (root / "route.py").write_text(ROUTE)
+    events: list[str] = []
+    with Workspace.open(root) as ws:
+        put_events(ws, (event(i) for i in range(500)))
+        daemon = ws.scheduler(streams=True, heartbeat=0.5, on_event=events.append)
+        thread = threading.Thread(target=daemon.serve, kwargs={"tick": 0.1})
+        thread.start()
+        try:
+            assert daemon.streams is not None
+            wait_until(lambda: len(daemon.streams.alive()) == 3)  # type: ignore[union-attr]
+            put_events(ws, (event(i) for i in range(500, 1000)))  # while it runs
+            usa = [i for i in range(1000) if i % 3 == 0]
+            # routed by the processor, then delivered by the other delivery as it goes
+            wait_until(lambda: "raw.usa" in ws.lake.tables() and delivered(ws, "usa_lake") == 334)
+        finally:
+            daemon.stop()
+            thread.join(120)
+        assert not thread.is_alive() and not daemon.streams.alive()
+        # to_lake never reached its hints (900 s, 128 MB): stopping flushed and committed it
+        assert sorted(table_ids(ws, "raw.events")) == list(range(1000))
+        assert delivered(ws, "to_lake") == 1000
+        assert sorted(table_ids(ws, "raw.usa")) == usa
+        assert ws.query("SELECT bool_and(routed) AS r FROM raw.usa").to_pylist() == [{"r": True}]
+    assert any("running delivery `to_lake`" in e for e in events)
+
+
+def test_a_failed_stream_worker_is_restarted_with_backoff(tmp_path: Path) -> None:
+    from headwater.orchestrate.stream_workers import StreamWorkers
+
+    root = make_project(tmp_path / "p", ROUTED)  # route.py is missing: the processor fails
+    with Workspace.open(root) as ws:
+        put_events(ws, (event(i) for i in range(90)))
+        events: list[str] = []
+        workers = StreamWorkers(ws.scope, events.append, first_wait=0.05, max_wait=0.2)
+        workers.start()
+        try:
+            [route] = [w for w in workers.workers if w.name == "route"]
+            wait_until(lambda: route.failures >= 2)
+            assert route.last_error is not None and "route.py" in route.last_error
+            (root / "route.py").write_text(ROUTE)  # fixed: the next restart processes
+            wait_until(lambda: "raw.usa" in ws.lake.tables() and delivered(ws, "usa_lake") == 30)
+        finally:
+            workers.stop()
+        assert not workers.alive()
+        assert sorted(table_ids(ws, "raw.usa")) == list(range(0, 90, 3))
+        assert sorted(table_ids(ws, "raw.events")) == list(range(90))
+    assert any("processor `route` failed" in e and "restarting it in" in e for e in events)

@@ -196,6 +196,14 @@ def scheduler(
     ] = False,
     tick: Annotated[float, typer.Option("--tick", help="Seconds between passes.")] = 1.0,
     max_runs: Annotated[int, typer.Option("--max-runs", help="Runs at once in this process.")] = 8,
+    streams: Annotated[
+        bool,
+        typer.Option(
+            "--streams",
+            help="Also run every delivery, processor and feed continuously (a thread each, "
+            "restarted after a failure).",
+        ),
+    ] = False,
     project: ProjectOpt = Path("."),
     var: VarOpt = None,
     debug: DebugOpt = False,
@@ -204,17 +212,25 @@ def scheduler(
 
     It also executes queued runs (`headwater trigger`) and raises SLA alerts. Safe to restart
     at any time; two schedulers may share a PostgreSQL metadata store (state.url) without
-    running anything twice. Ctrl-C stops it after the runs in progress end.
+    running anything twice. Ctrl-C stops it after the runs in progress end. With --streams it
+    also runs the project's deliveries, processors and feeds until it stops, when they flush,
+    commit and give their shards back.
 
     Example: headwater scheduler -p examples/airflow_labs
     """
     _, err = consoles()
+    if once and streams:
+        raise HeadwaterError(
+            "--streams runs the streams for as long as the scheduler runs, and --once stops it "
+            "after one pass",
+            hint="drop --once, or deliver once with `headwater stream run --once`",
+        )
     ws = open_workspace(project, var)
 
     def say(message: str) -> None:
         err.print(f"{datetime.now():%H:%M:%S} {message}", highlight=False)
 
-    daemon = ws.scheduler(max_runs=max_runs, on_event=say)
+    daemon = ws.scheduler(max_runs=max_runs, on_event=say, streams=streams)
     say(f"scheduler {daemon.id} on {ws.state_url.split('@')[-1]}: {len(ws.pipelines())} pipelines")
     if once:
         daemon.tick()

@@ -5,6 +5,10 @@ per logical date (a unique key), and started at most once (a compare-and-set on 
 two schedulers on one PostgreSQL store never run the same run twice. Each scheduler beats a
 heartbeat; runs owned by one that stopped beating (killed mid-run) are taken over: their
 unfinished tasks are marked failed and the run resumes, re-running only what did not succeed.
+
+With ``streams``, :meth:`Scheduler.serve` also runs every declared delivery, processor and feed
+without an end, one thread each (:mod:`headwater.orchestrate.stream_workers`), and stops them
+gracefully with itself.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from headwater.state.records import RunStatus
 
 if TYPE_CHECKING:
     from headwater.orchestrate.scope import Scope
+    from headwater.orchestrate.stream_workers import StreamWorkers
 
 log = logging.getLogger("headwater.scheduler")
 
@@ -54,6 +59,7 @@ class Scheduler:
         stale_after: float = 30.0,
         max_runs: int = 8,
         on_event: Callable[[str], None] | None = None,
+        streams: bool = False,
     ) -> None:
         self.scope = scope
         self.id = f"scheduler:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -65,6 +71,11 @@ class Scheduler:
         self._last_beat = 0.0
         self._last_poke: dict[str, float] = {}
         self._stop = threading.Event()
+        self.streams: StreamWorkers | None = None
+        if streams:
+            from headwater.orchestrate.stream_workers import StreamWorkers
+
+            self.streams = StreamWorkers(scope, self.on_event)
 
     # -- one pass ----------------------------------------------------------------------------
 
@@ -216,8 +227,11 @@ class Scheduler:
     # -- the loop ----------------------------------------------------------------------------
 
     def serve(self, tick: float = 1.0, until: Callable[[], bool] | None = None) -> None:
-        """Tick until stopped (Ctrl-C, :meth:`stop`, or ``until()``), then :meth:`drain`."""
+        """Tick until stopped (Ctrl-C, :meth:`stop`, or ``until()``), then :meth:`drain`;
+        with ``streams``, run the stream workers meanwhile and stop them first."""
         try:
+            if self.streams is not None:
+                self.streams.start()
             while not self._stop.is_set() and not (until and until()):
                 self.tick()
                 self._stop.wait(tick)
@@ -227,7 +241,12 @@ class Scheduler:
                 "(Ctrl-C again leaves them to the next scheduler)"
             )
         finally:
-            self.drain()
+            try:
+                if self.streams is not None:
+                    self.on_event("stopping the stream workers: flushing what they hold")
+                    self.streams.stop()
+            finally:
+                self.drain()
 
     def drain(self) -> None:
         """Wait for the runs this scheduler started, still beating its heartbeat (so no other
