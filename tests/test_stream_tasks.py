@@ -315,3 +315,41 @@ def test_a_failed_stream_worker_is_restarted_with_backoff(tmp_path: Path) -> Non
         assert sorted(table_ids(ws, "raw.usa")) == list(range(0, 90, 3))
         assert sorted(table_ids(ws, "raw.events")) == list(range(90))
     assert any("processor `route` failed" in e and "restarting it in" in e for e in events)
+
+
+def test_a_feed_step_takes_what_the_broker_kept_then_a_delivery_lands_it(tmp_path: Path) -> None:
+    import json
+
+    import yaml
+
+    from tests import mqtt_support as mq
+
+    mq.require_mosquitto()
+    prefix = mq.fresh_prefix()
+    root = mq.write_project(tmp_path / "p", {"sensors": {"topics": [f"{prefix}/#"]}})
+    config = json.loads((root / "headwater.yaml").read_text())
+    config["deliveries"] = {"readings_lake": {"stream": "readings", "table": "raw.readings"}}
+    config["pipelines"] = {
+        "iot": {"tasks": [{"feed": "sensors", "idle": "1s"}, {"deliver": "readings_lake"}]}
+    }
+    (root / "headwater.yaml").write_text(yaml.safe_dump(config))
+    with Workspace.open(root) as ws:
+        assert ws.plan("iot").tasks["deliver_readings_lake"].depends_on == {"feed_sensors"}
+        ws.run_feed("sensors", seconds=0)  # the session: the broker keeps what comes next
+        mq.publish_all([(f"{prefix}/d{i % 5}", json.dumps({"id": i})) for i in range(50)])
+        record = ws.run("iot")
+        tasks = {t.task_id: t for t in record.tasks}
+        assert tasks["feed_sensors"].value == {"records_in": 50, "records_out": 50, "errors": 0}
+        assert tasks["deliver_readings_lake"].rows == 50
+        assert sorted(table_ids(ws, "raw.readings")) == list(range(50))
+
+
+def test_streams_under_the_scheduler_need_it_to_keep_running(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from headwater.cli import app
+
+    root = make_project(tmp_path / "p", STREAMS)
+    result = CliRunner().invoke(app, ["scheduler", "--once", "--streams", "-p", str(root)])
+    assert result.exit_code == 1
+    assert "--streams runs the streams for as long as the scheduler runs" in result.output
