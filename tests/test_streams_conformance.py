@@ -315,6 +315,20 @@ def test_limit_pages_and_reading_past_the_end(
     assert batch.records[0].sequence == late[0].sequence
 
 
+def test_a_position_that_is_no_sequence_number_is_refused(
+    backend: Backend, new_stream: Callable[..., str]
+) -> None:
+    log, name = backend.log, new_stream()
+    which = {
+        "embedded": "`abc` is not a sequence number of the embedded log",
+        "redis": "`abc` is not a sequence number of a Redis stream",
+        "nats": "`abc` is not a sequence number of a NATS stream",
+        "kinesis": "`abc` is not a sequence number of a Kinesis stream",
+    }
+    with pytest.raises(StreamError, match=which[backend.kind]):
+        log.read(name, SHARD0, Position.at("abc"), 10)
+
+
 def test_a_waiting_read_returns_a_record_put_meanwhile(
     backend: Backend, new_stream: Callable[..., str]
 ) -> None:

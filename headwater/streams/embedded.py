@@ -36,7 +36,7 @@ from headwater.errors import StreamError, StreamExists, StreamNotFound
 from headwater.streams.log import Retention, ShardState, StreamInfo
 from headwater.streams.records import Batch, Entry, Position, Put, Record, Start
 from headwater.streams.sharding import Router, Shard, even_shards
-from headwater.streams.validate import check_entry, check_name
+from headwater.streams.validate import check_entry, check_name, parse_sequence
 
 HEADER = struct.Struct("<IIQqHH")  # crc, data length, sequence, arrived ms, key length, id length
 SEGMENT_BYTES = 32 << 20  # a segment is closed and a new one begun past this size
@@ -465,7 +465,7 @@ class EmbeddedLog:
                 return following
             if position.start is Start.AT_TIMESTAMP:
                 return files.first_at(position.timestamp_ms or 0)
-        seq = _sequence(position.sequence)
+        seq = parse_sequence(position.sequence, "the embedded log", files.folder.parent.name)
         return seq + 1 if position.start is Start.AFTER_SEQUENCE_NUMBER else seq
 
     def _manifest(self, name: str) -> dict[str, object]:
@@ -508,12 +508,3 @@ def _retention(manifest: dict[str, object]) -> Retention:
     hours = manifest.get("retention_hours", 24.0)
     size = manifest.get("retention_bytes")
     return Retention(hours=float(hours), bytes=None if size is None else int(size))  # type: ignore[arg-type, call-overload]
-
-
-def _sequence(text: str | None) -> int:
-    try:
-        return int(text or "")
-    except ValueError:
-        raise StreamError(
-            f"`{text}` is not a sequence number of the embedded log (a whole number)"
-        ) from None

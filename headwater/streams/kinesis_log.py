@@ -42,7 +42,7 @@ from headwater.project.streams import KinesisConnection
 from headwater.streams.log import Retention, ShardState, StreamInfo
 from headwater.streams.records import Batch, Entry, Position, Put, Record, Start
 from headwater.streams.sharding import Shard
-from headwater.streams.validate import check_entry, check_name
+from headwater.streams.validate import check_entry, check_name, parse_sequence
 
 BATCH_RECORDS = 500  # PutRecords takes at most this many records…
 BATCH_BYTES = 5 << 20  # …and this much data and partition keys
@@ -286,6 +286,8 @@ class KinesisLog:
             "ShardIteratorType": position.start.value,
         }
         if position.sequence is not None:
+            # checked here: a server may answer a malformed number with a bare 500
+            parse_sequence(position.sequence, "a Kinesis stream", name)
             args["StartingSequenceNumber"] = position.sequence
         if position.timestamp_ms is not None:
             args["Timestamp"] = datetime.fromtimestamp(position.timestamp_ms / 1000, UTC)

@@ -71,7 +71,7 @@ from headwater.errors import (
 from headwater.streams.log import Retention, ShardState, StreamInfo
 from headwater.streams.records import MAX_RECORD_BYTES, Batch, Entry, Position, Put, Record, Start
 from headwater.streams.sharding import Router, Shard, even_shards, shard_id
-from headwater.streams.validate import check_entry, check_name
+from headwater.streams.validate import check_entry, check_name, parse_sequence
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -439,7 +439,7 @@ class NatsLog:
 
         start = position.start
         if start in (Start.AT_SEQUENCE_NUMBER, Start.AFTER_SEQUENCE_NUMBER):
-            seq = _sequence(position.sequence)
+            seq = parse_sequence(position.sequence, "a NATS stream")
             if start is Start.AFTER_SEQUENCE_NUMBER:
                 seq += 1
             with self._readers_lock:
@@ -748,19 +748,6 @@ def _headwater_name(config: Any) -> str | None:
     if described is None:
         return None
     return str(described.get("name") or _unescape(name[len(PREFIX) :]))
-
-
-def _sequence(text: str | None) -> int:
-    try:
-        value = int(text or "")
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise StreamError(
-            f"`{text}` is not a sequence number of a NATS stream (a whole number)",
-            hint="pass a sequence number a read or a put returned",
-        )
-    return value
 
 
 __all__ = ["NatsLog", "shard_id", "stream_name", "subject"]

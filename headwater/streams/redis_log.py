@@ -60,7 +60,7 @@ from headwater.errors import StreamError, StreamExists, StreamNotFound, StreamUn
 from headwater.streams.log import Retention, ShardState, StreamInfo
 from headwater.streams.records import Batch, Entry, Position, Put, Record, Start
 from headwater.streams.sharding import Router, Shard, even_shards
-from headwater.streams.validate import check_entry, check_name
+from headwater.streams.validate import check_entry, check_name, parse_sequence
 
 SEQ_BITS = 20  # bits of a sequence number that hold the ``seq`` part of an entry id
 SEQ_LIMIT = 1 << SEQ_BITS
@@ -459,7 +459,7 @@ class RedisLog:
                     return 1  # nothing was ever put: the first entry id is above 0-0
                 raise
             return to_sequence(info["last-generated-id"]) + 1
-        sequence = _parse_sequence(position.sequence, name)
+        sequence = parse_sequence(position.sequence, "a Redis stream", name)
         return sequence + 1 if kind is Start.AFTER_SEQUENCE_NUMBER else sequence
 
     def _layout(self, name: str, *, refresh: bool = False) -> _Layout:
@@ -591,20 +591,6 @@ def _record(row: Any, shard: str) -> Record:
         arrived_ms=int(ms),
         shard=shard,
     )
-
-
-def _parse_sequence(text: str | None, stream: str) -> int:
-    try:
-        value = int(text or "")
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise StreamError(
-            f"`{text}` is not a sequence number of a Redis stream (a whole number)",
-            stream=stream,
-            hint="use a sequence number a put or a read returned",
-        )
-    return value
 
 
 def _text(value: bytes | str) -> str:

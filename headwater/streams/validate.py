@@ -44,3 +44,19 @@ def check_entry(entry: Entry, stream: str) -> None:
             hint="leave explicit_hash_key out to hash the partition key, or give a number in "
             "a shard's hash-key range (`headwater stream describe` shows them)",
         )
+
+
+def parse_sequence(text: str | None, backend: str, stream: str = "") -> int:
+    """A sequence number given back by a caller, as the whole number every backend but
+    Kinesis keeps it as; ``backend`` names the log in the error (``the embedded log``)."""
+    try:
+        value = int(text or "")
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise StreamError(
+            f"`{text}` is not a sequence number of {backend} (a whole number)",
+            stream=stream,
+            hint="pass a sequence number a put or a read returned",
+        )
+    return value
