@@ -14,13 +14,21 @@ from headwater.streams.records import Entry
 from headwater.workspace import Workspace
 
 
-def make_project(root: Path, deliveries: dict[str, Any], shards: int = 2) -> Path:
+def make_project(
+    root: Path,
+    deliveries: dict[str, Any],
+    shards: int = 2,
+    connection: dict[str, Any] | None = None,
+) -> Path:
+    """A project with the stream `events` (on the embedded log, or on ``connection``, declared
+    as `broker`) and ``deliveries``."""
     root.mkdir(parents=True, exist_ok=True)
-    config = {
-        "name": "deliveries",
-        "streams": {"events": {"shards": shards}},
-        "deliveries": deliveries,
-    }
+    stream: dict[str, Any] = {"shards": shards}
+    config: dict[str, Any] = {"name": "deliveries"}
+    if connection is not None:
+        config["connections"] = {"broker": connection}
+        stream["connection"] = "broker"
+    config |= {"streams": {"events": stream}, "deliveries": deliveries}
     (root / "headwater.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return root
 

@@ -53,6 +53,25 @@ def test_a_restart_rereads_what_was_not_committed_and_skips_what_was(tmp_path: P
     assert sorted(ids) == list(range(4000))
 
 
+def test_a_shard_taken_over_while_its_worker_stalled_is_not_delivered_twice(
+    tmp_path: Path,
+) -> None:
+    root = make_project(tmp_path / "p", {"d": TABLE}, shards=1)
+    with Workspace.open(root) as ws:
+        put_events(ws, (event(i) for i in range(1000)))
+        stalled = worker(ws, lease_seconds=0.5)
+        stalled.claim()
+        stalled.read_round()  # buffered; then the worker stalls past its lease (a broker outage)
+        time.sleep(0.6)
+        other = ws.run_delivery("d", lease_seconds=0.5)  # takes the shard, delivers, gives it back
+        assert other.records_written == 1000
+        stalled.flush()  # renews first: the shard is its own again, under a new epoch
+        stalled.read_round()
+        stalled.flush()
+        ids = table_ids(ws, "raw.events")
+    assert sorted(ids) == list(range(1000))
+
+
 def test_bad_records_go_to_the_errors_table_and_the_delivery_goes_on(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", {"d": TABLE}, shards=1)
     with Workspace.open(root) as ws:

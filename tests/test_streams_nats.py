@@ -4,10 +4,7 @@ private nats-server restarted mid-stream for the fault test."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -29,9 +26,8 @@ from headwater.streams.records import (
     Start,
 )
 from headwater.streams.sharding import Router, even_shards
+from tests.private_brokers import NATS_SERVER, PrivateNats, require_binary
 from tests.stream_support import NATS_URL, require_nats
-
-NATS_SERVER = "/usr/sbin/nats-server"
 
 
 @pytest.fixture(scope="module")
@@ -323,45 +319,9 @@ def test_a_large_batch_is_read_back_exactly(log: NatsLog, new_stream: list[str])
 # -- faults: a private nats-server, restarted mid-stream ----------------------------------
 
 
-class PrivateNats:
-    """A nats-server with JetStream on a free port and its own store folder."""
-
-    def __init__(self, store: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.store = store
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"the private nats-server on port {self.port} did not start")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(30)
-            self.process = None
-
-
 @pytest.fixture
 def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
-    if not Path(NATS_SERVER).exists():
-        if os.environ.get("HEADWATER_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{NATS_SERVER} is missing; HEADWATER_REQUIRE_SERVICES=1 requires it")
-        pytest.skip(f"{NATS_SERVER} is missing (Debian package nats-server)")
+    require_binary(NATS_SERVER, "nats-server")
     server = PrivateNats(tmp_path / "jetstream")
     server.start()
     try:

@@ -4,11 +4,7 @@ deleted afterwards), and against a private server restarted mid-stream."""
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +31,7 @@ from headwater.streams.records import (
 from headwater.streams.redis_log import SEQ_BITS, RedisLog, to_entry_id, to_sequence
 from headwater.streams.sharding import Router, even_shards
 from tests import services
+from tests.private_brokers import REDIS_SERVER, PrivateRedis, require_binary
 
 
 @pytest.fixture
@@ -387,71 +384,9 @@ def test_a_put_whose_reply_was_lost_is_put_again_once_by_its_ids(prefix: str) ->
 # -- a private server restarted mid-stream ------------------------------------------------
 
 
-class PrivateRedis:
-    """``redis-server`` on its own port and folder, every write fsynced to its append-only
-    file; the shared server on 6379 is never restarted."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.folder),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                "--logfile",
-                str(self.folder / "server.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        deadline = time.monotonic() + 30
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return
-                except redis.exceptions.ConnectionError:
-                    if time.monotonic() > deadline or self.process.poll() is not None:
-                        raise
-                time.sleep(0.05)
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no last save; only what reached the append-only file stays."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        reason = "redis-server is not installed"
-        if os.environ.get("HEADWATER_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{reason}; HEADWATER_REQUIRE_SERVICES=1 requires it", pytrace=False)
-        pytest.skip(reason)
+    require_binary(REDIS_SERVER, "redis-server")
     server = PrivateRedis(tmp_path)
     server.start()
     yield server

@@ -12,6 +12,11 @@ table's properties, or the store for files, see :mod:`.delivery_table` and
 renews its leases at a third of their time to live and again before a flush that comes later
 than that, so a flush always starts with most of its lease ahead: another worker takes a shard
 only after the lease expired, and then reads it from the position the last flush published.
+A shard whose lease expired and was taken again (a new epoch) is read again from there too.
+
+Running without end, a worker waits out a broker that went away
+(:class:`~headwater.errors.StreamUnavailable`) with the retry policy's backoff and goes on
+where it was; running ``once`` (a task), it fails and the task's retries decide.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from headwater.errors import StreamError
+from headwater.errors import StreamError, StreamUnavailable
 from headwater.project.deliveries import DeliveryConfig
+from headwater.retry import RetryPolicy
 from headwater.state.consumers import LeaseLost
 from headwater.streams.delivery_table import Flushed, TableSink, sequence_key
 from headwater.streams.records import LATEST, TRIM_HORIZON, Position, Record
@@ -45,6 +51,7 @@ log = logging.getLogger("headwater.streams")
 
 READ_LIMIT = 10_000  # records asked for in one read of a shard
 IDLE = 0.05  # seconds a worker waits when no shard had anything new
+OUTAGE = RetryPolicy(delay=0.5, backoff=2.0, max_delay=30.0)  # waits while the broker is away
 
 
 def consumer_id(delivery: str) -> str:
@@ -128,8 +135,8 @@ class DeliveryWorker:
             self.consumer, self.stream, shards, self.owner, self.lease_seconds
         )
         self.claimed_at = time.monotonic()
-        for shard in set(self.held) - set(held):
-            self._forget(shard)
+        for shard in [s for s in self.held if held.get(s) != self.held[s]]:
+            self._forget(shard)  # lost, or expired and taken again: others may have delivered
         gained = [s for s in held if s not in self.held]
         self.held = dict(held)
         if gained:
@@ -191,11 +198,11 @@ class DeliveryWorker:
                 self.buffer.setdefault(shard, []).extend(records)
                 self.buffered_bytes += sum(len(r.data) for r in records)
                 read += len(records)
+                self.report.records_read += len(records)  # a later shard's read may fail
                 if self.first_buffered_at is None:
                     self.first_buffered_at = time.monotonic()
             if batch.records and (len(batch.records) >= self.read_limit or batch.behind_ms):
                 caught_up = False
-        self.report.records_read += read
         return read, caught_up
 
     def due(self) -> bool:
@@ -259,6 +266,36 @@ class DeliveryWorker:
 
     # -- running --------------------------------------------------------------------------
 
+    def _step(self) -> tuple[int, bool]:
+        """Renew the leases when due, read each shard once, flush when due."""
+        if time.monotonic() - self.claimed_at > self.lease_seconds / 3:
+            self.claim()
+        read, caught_up = self.read_round()
+        if self.due():
+            self.flush()
+        return read, caught_up
+
+    def _waiting_out_outages(self, stop: threading.Event) -> Callable[[], tuple[int, bool]]:
+        """:meth:`_step`, tried again with backoff while the broker is unavailable (until
+        ``stop``). A failed step changed nothing that a later one relies on: a shard's position
+        moves with its records, and a flush starts after the broker calls it makes."""
+        from tenacity import retry_if_exception_type, stop_when_event_set
+
+        def waiting(state: Any) -> None:
+            error = state.outcome.exception() if state.outcome is not None else None
+            log.warning(
+                "delivery %s: %s; trying again in %.1f s", self.name, error, state.upcoming_sleep
+            )
+
+        retrying = OUTAGE.retrying().copy(
+            stop=stop_when_event_set(stop),
+            sleep=stop.wait,
+            retry=retry_if_exception_type(StreamUnavailable),
+            before_sleep=waiting,
+            reraise=True,
+        )
+        return lambda: retrying(self._step)
+
     def run(
         self,
         *,
@@ -271,13 +308,15 @@ class DeliveryWorker:
         stop = stop or threading.Event()
         self.streams.require([self.stream])
         self.claim()
+        step = self._step if once else self._waiting_out_outages(stop)
         try:
             while not stop.is_set():
-                if time.monotonic() - self.claimed_at > self.lease_seconds / 3:
-                    self.claim()
-                read, caught_up = self.read_round()
-                if self.due():
-                    self.flush()
+                try:
+                    read, caught_up = step()
+                except StreamUnavailable:
+                    if not stop.is_set():
+                        raise
+                    break  # stopped while the broker was away: flush what is buffered
                 if on_progress is not None:
                     on_progress(self.report)
                 if once and caught_up and not self.cut:
