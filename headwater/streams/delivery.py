@@ -35,8 +35,16 @@ from headwater.errors import StreamError, StreamUnavailable
 from headwater.project.deliveries import DeliveryConfig
 from headwater.retry import RetryPolicy
 from headwater.state.consumers import LeaseLost
-from headwater.streams.delivery_table import Flushed, TableSink, sequence_key
-from headwater.streams.records import LATEST, TRIM_HORIZON, Position, Record
+from headwater.streams.delivery_buffer import (
+    Buffered,
+    Part,
+    data_bytes,
+    last_sequence,
+    sequence_key,
+    upto,
+)
+from headwater.streams.delivery_table import Flushed, TableSink
+from headwater.streams.records import LATEST, TRIM_HORIZON, Batch, Block, Position
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -119,7 +127,7 @@ class DeliveryWorker:
         self.report = DeliveryReport(name)
         self.held: dict[str, int] = {}  # shard → lease epoch
         self.position: dict[str, Position] = {}
-        self.buffer: dict[str, list[Record]] = {}
+        self.buffer: dict[str, Buffered] = {}
         self.buffered_bytes = 0
         self.behind: dict[str, int] = {}
         self.cut: dict[str, str] = {}  # shard → last sequence of a range to replay as it was
@@ -153,8 +161,8 @@ class DeliveryWorker:
         self.report.shards = tuple(sorted(self.held))
 
     def _forget(self, shard: str) -> None:
-        dropped = self.buffer.pop(shard, [])
-        self.buffered_bytes -= sum(len(r.data) for r in dropped)
+        dropped = self.buffer.pop(shard, Buffered())
+        self.buffered_bytes -= dropped.data_bytes
         self.report.records_read -= len(dropped)
         for table in (self.held, self.position, self.cut, self.behind):
             table.pop(shard, None)
@@ -174,42 +182,49 @@ class DeliveryWorker:
             if self.buffered_bytes >= limit_bytes and not self.cut:
                 return read, False
             cut = self.cut.get(shard)
-            if (
-                cut is not None
-                and self.buffer.get(shard)
-                and (self.buffer[shard][-1].sequence == cut)
-            ):
+            if cut is not None and shard in self.buffer and self.buffer[shard].last_sequence == cut:
                 continue  # the range to redo is in: it is flushed on its own
-            batch = self.streams.read(self.stream, shard, self.position[shard], self.read_limit)
-            records = batch.records
+            fetched, following, behind_ms = self._read(shard)
+            part = fetched
             if cut is not None:
-                records = tuple(r for r in records if sequence_key(r.sequence) <= sequence_key(cut))
-                if len(records) < len(batch.records) or (records and records[-1].sequence == cut):
+                part = upto(fetched, cut)
+                if len(part) < len(fetched) or (len(part) and last_sequence(part) == cut):
                     self.position[shard] = Position.after(cut)
-                    caught_up = caught_up and len(records) == len(batch.records)
+                    caught_up = caught_up and len(part) == len(fetched)
                 else:
-                    self.position[shard] = batch.next
-                if not batch.records:
+                    self.position[shard] = following
+                if not len(fetched):
                     self.cut.pop(shard)  # the range is gone (retention): nothing to redo
             else:
-                self.position[shard] = batch.next
-            self.behind[shard] = batch.behind_ms
-            if records:
-                self.buffer.setdefault(shard, []).extend(records)
-                self.buffered_bytes += sum(len(r.data) for r in records)
-                read += len(records)
-                self.report.records_read += len(records)  # a later shard's read may fail
+                self.position[shard] = following
+            self.behind[shard] = behind_ms
+            if len(part):
+                self.buffer.setdefault(shard, Buffered()).append(part)
+                self.buffered_bytes += data_bytes(part)
+                read += len(part)
+                self.report.records_read += len(part)  # a later shard's read may fail
                 if self.first_buffered_at is None:
                     self.first_buffered_at = time.monotonic()
-            if batch.records and (len(batch.records) >= self.read_limit or batch.behind_ms):
+            if len(fetched) and (len(fetched) >= self.read_limit or behind_ms):
                 caught_up = False
         return read, caught_up
+
+    def _read(self, shard: str) -> tuple[Part, Position, int]:
+        """One read of ``shard``: batch-shaped where the backend reads so (the embedded log)."""
+        backend = self.streams.ensure(self.stream)
+        position = self.position[shard]
+        read_block = getattr(backend, "read_block", None)
+        if read_block is not None:
+            block: Block = read_block(self.stream, shard, position, self.read_limit)
+            return block, block.next, block.behind_ms
+        batch: Batch = backend.read(self.stream, shard, position, self.read_limit)
+        return batch.records, batch.next, batch.behind_ms
 
     def due(self) -> bool:
         """True when the buffer is to be flushed: a hint is reached, or a range is redone."""
         if self.cut:
             return all(
-                self.buffer.get(s) and self.buffer[s][-1].sequence == last
+                s in self.buffer and self.buffer[s].last_sequence == last
                 for s, last in self.cut.items()
             )
         if self.first_buffered_at is None:
@@ -240,7 +255,7 @@ class DeliveryWorker:
                     self.consumer,
                     self.stream,
                     shard,
-                    records[-1].sequence,
+                    records.last_sequence,
                     owner=self.owner,
                     epoch=self.held[shard],
                     behind_ms=self.behind.get(shard, 0),
@@ -251,7 +266,7 @@ class DeliveryWorker:
                         f"{self.consumer}/errors",
                         self.stream,
                         shard,
-                        records[-1].sequence,
+                        records.last_sequence,
                         records=errors,
                     )
             except LeaseLost:
@@ -259,7 +274,7 @@ class DeliveryWorker:
                 self._forget(shard)
             self.cut.pop(shard, None)
         self.buffer = {s: r for s, r in self.buffer.items() if s not in buffered}
-        self.buffered_bytes = sum(len(r.data) for rs in self.buffer.values() for r in rs)
+        self.buffered_bytes = sum(b.data_bytes for b in self.buffer.values())
         self.first_buffered_at = None
         self.report.behind_ms = max(self.behind.values(), default=0)
         return done

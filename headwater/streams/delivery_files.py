@@ -126,7 +126,7 @@ class FilesSink:
         return out
 
     def _write_groups(
-        self, span: str, kept: list[Record], rows: pa.Table, prefixes: pa.Array
+        self, span: str, kept: Sequence[Record], rows: pa.Table, prefixes: pa.Array
     ) -> int:
         written = 0
         for prefix in pc.unique(prefixes).to_pylist():

@@ -17,6 +17,7 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.json as pajson
 
+from headwater.streams.delivery_buffer import Buffered
 from headwater.streams.records import MAX_RECORD_BYTES, Record
 
 # pyarrow parses a block at a time and refuses a record straddling two: a block holds the
@@ -38,20 +39,24 @@ class Failed:
 
 def parse(
     records: Sequence[Record], schema: pa.Schema | None, unexpected: Unexpected = "infer"
-) -> tuple[pa.Table, list[Record], list[Failed]]:
-    """The records as rows of one table (in the order of the records kept), the records kept,
-    and the records that failed."""
+) -> tuple[pa.Table, Sequence[Record], list[Failed]]:
+    """The records as rows of one table (in the order of the records kept), the records kept
+    (``records`` itself when every one parsed), and the records that failed."""
     if not records:
         return pa.table({}), [], []
-    blob = b"\n".join(r.data for r in records)
-    if blob.count(b"\n") == len(records) - 1:  # no record holds a line break of its own
+    if isinstance(records, Buffered):
+        blob, breaks = records.lines(), len(records)  # each record ends with a line break
+    else:
+        blob, breaks = b"\n".join(r.data for r in records), len(records) - 1
+    if blob.count(b"\n") == breaks:  # no record holds a line break of its own
         try:
             table = _read(blob, schema, unexpected)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             pass
         else:
             if table.num_rows == len(records):  # a blank record would have been skipped
-                return table, list(records), []
+                return table, records, []
+    del blob
     return _one_by_one(records, schema, unexpected)
 
 
@@ -69,7 +74,7 @@ def _read(blob: bytes, schema: pa.Schema | None, unexpected: Unexpected) -> pa.T
 
 def _one_by_one(
     records: Sequence[Record], schema: pa.Schema | None, unexpected: Unexpected
-) -> tuple[pa.Table, list[Record], list[Failed]]:
+) -> tuple[pa.Table, Sequence[Record], list[Failed]]:
     failed: list[Failed] = []
     good: list[tuple[Record, bytes]] = []
     for record in records:

@@ -30,6 +30,7 @@ from headwater.lake.change import TableChange
 from headwater.lake.commits import commit
 from headwater.lake.writer import Staging
 from headwater.project.deliveries import DeliveryConfig
+from headwater.streams.delivery_buffer import Buffered, sequence_key
 from headwater.streams.delivery_errors import SCHEMA as ERRORS_SCHEMA
 from headwater.streams.delivery_errors import error_rows
 from headwater.streams.delivery_parse import Failed, Unexpected, parse
@@ -40,15 +41,6 @@ DELIVERY = "headwater.delivery"  # snapshot property: the delivery that wrote th
 
 def position_key(delivery: str, shard: str) -> str:
     return f"{DELIVERY}.{delivery}.{shard}"
-
-
-def sequence_key(sequence: str) -> tuple[tuple[int, ...], str]:
-    """An order of sequence numbers: decimal ones (Kinesis, the embedded log, NATS) and Redis
-    ids (``ms-n``) compare as numbers, anything else as text."""
-    parts = sequence.split("-")
-    if all(p.isdigit() for p in parts):
-        return tuple(int(p) for p in parts), ""
-    return (), sequence
 
 
 @dataclass
@@ -102,8 +94,8 @@ class TableSink:
 
     def flush(self, buffered: Mapping[str, Sequence[Record]]) -> Flushed:
         out = Flushed()
-        records = [r for shard in sorted(buffered) for r in buffered[shard]]
-        last = {shard: recs[-1].sequence for shard, recs in buffered.items() if recs}
+        records = Buffered.of(buffered[shard] for shard in sorted(buffered))
+        last = {shard: _last(recs) for shard, recs in buffered.items() if recs}
         current = self.lake.current_metadata(self.table)
         table_schema = storable_schema(current.arrow_schema()) if current is not None else None
         explicit = self.declared if self.declared is not None else table_schema
@@ -136,8 +128,11 @@ class TableSink:
         for f in failed:
             out.errors[f.record.shard] = out.errors.get(f.record.shard, 0) + 1
         self._write_errors(failed, last, out)
-        for record in kept:
-            out.rows[record.shard] = out.rows.get(record.shard, 0) + 1
+        if kept is records:  # every record parsed: no need to look at each
+            out.rows.update({shard: len(recs) for shard, recs in buffered.items() if recs})
+        else:
+            for record in kept:
+                out.rows[record.shard] = out.rows.get(record.shard, 0) + 1
         properties = {position_key(self.name, s): seq for s, seq in last.items()}
         if write_schema is not None and sum(b.num_rows for b in batches):
             with Staging(self.lake, self.table, write_schema) as staging:
@@ -171,3 +166,7 @@ class TableSink:
             staging.publish(dataclasses.replace(change, table_properties=properties))
         out.files += len(files)
         out.snapshots += 1
+
+
+def _last(records: Sequence[Record]) -> str:
+    return records.last_sequence if isinstance(records, Buffered) else records[-1].sequence

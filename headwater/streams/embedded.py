@@ -26,25 +26,29 @@ import struct
 import threading
 import time
 import zlib
+from array import array
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Sized
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from headwater.errors import StreamError, StreamExists, StreamNotFound
 from headwater.streams.log import Retention, ShardState, StreamInfo
-from headwater.streams.records import Batch, Entry, Position, Put, Record, Start
+from headwater.streams.records import FRAME, Batch, Block, Entry, Position, Put, Record, Start
 from headwater.streams.sharding import Router, Shard, even_shards
 from headwater.streams.validate import check_entry, check_name, parse_sequence
 
-HEADER = struct.Struct("<IIQqHH")  # crc, data length, sequence, arrived ms, key length, id length
+HEADER = FRAME  # crc, data length, sequence, arrived ms, key length, id length
 SEGMENT_BYTES = 32 << 20  # a segment is closed and a new one begun past this size
 READ_BYTES = 4 << 20  # read at most this much of a segment at once
 IDS_KEPT = 200_000  # de-duplication ids remembered per shard (the newest)
 POLL = 0.01  # seconds between looks at a shard a reader waits on
 RETENTION_EVERY = 5.0  # seconds between a writer's looks at old segments
 MANIFEST = "stream.json"
+
+_Rows = TypeVar("_Rows", bound=Sized)  # what one read of a shard gathered
 
 
 @dataclass
@@ -184,38 +188,61 @@ class _ShardFiles:
     def read(self, start: int, limit: int) -> tuple[list[tuple[int, int, str, bytes]], int]:
         """Up to ``limit`` records from sequence ``start`` (the first kept one if it is gone):
         (sequence, arrived ms, key, data) each, and the sequence to read next."""
+        out: list[tuple[int, int, str, bytes]] = []
+
+        def take(data: bytes, expected: int, start: int, room: int) -> tuple[int, int, int, int]:
+            used, taken, last = 0, 0, -1
+            for seq, arrived, key, _rid, payload, end in _frames(data, expected, strict=True):
+                used, expected = end, seq + 1
+                if seq >= start:
+                    out.append((seq, arrived, key, payload))
+                    taken, last = taken + 1, seq
+                    if taken == room:
+                        break
+            return used, expected, taken, last
+
+        following = self._scan(start, limit, take)
+        return out, following
+
+    def read_block(self, start: int, limit: int) -> tuple[_Gathered, int]:
+        """As :meth:`read`, gathered batch-shaped (data and keys in buffers, numbers in
+        arrays): the frames are walked once, no object made per record but a view of its
+        data and key (see :class:`~headwater.streams.records.Block`)."""
+        got = _Gathered()
+        following = self._scan(start, limit, got.take)
+        return got, following
+
+    def _scan(self, start: int, limit: int, take: _Take) -> int:
+        """Feed ``take`` the bytes of the segments from sequence ``start`` (the first kept
+        one if it is gone) until it took ``limit`` records; returns the sequence to read next.
+        A reader's place in a segment is remembered, so the next read from there seeks to it."""
         segments = self.segments()
         if not segments:
-            return [], start
+            return start
         start = max(start, segments[0])
         index = max(0, _floor(segments, start))
-        out: list[tuple[int, int, str, bytes]] = []
-        while index < len(segments) and len(out) < limit:
+        count = 0
+        while index < len(segments) and count < limit:
             segment = segments[index]
             offset = self._offsets.pop((segment, start), 0)
             seq_at_offset = start if offset else segment
             with open(self.path(segment), "rb") as f:
-                while len(out) < limit:
+                while count < limit:
                     f.seek(offset)
                     data = f.read(READ_BYTES)
                     if not data:
                         break
-                    used = 0
-                    for seq, arrived, key, _rid, payload, end in _frames(
-                        data, seq_at_offset, strict=True
-                    ):
-                        used, seq_at_offset = end, seq + 1
-                        if seq >= start:
-                            out.append((seq, arrived, key, payload))
-                            start = seq + 1
-                            if len(out) >= limit:
-                                break
+                    used, seq_at_offset, taken, last = take(
+                        data, seq_at_offset, start, limit - count
+                    )
+                    if taken:
+                        count, start = count + taken, last + 1
                     if used == 0:
                         if len(data) == READ_BYTES:
                             raise StreamError(f"a record in {self.path(segment)} is over 4 MiB")
                         break
                     offset += used
-            if len(out) < limit and index + 1 < len(segments):
+            if count < limit and index + 1 < len(segments):
                 index += 1
                 start = max(start, segments[index])
                 continue
@@ -223,7 +250,7 @@ class _ShardFiles:
             while len(self._offsets) > 64:
                 self._offsets.popitem(last=False)
             break
-        return out, start
+        return start
 
     def bounds(self) -> tuple[int, int, int]:
         """(first sequence kept, next sequence, arrival of the newest record in ms)."""
@@ -268,6 +295,82 @@ class _ShardFiles:
         return self.bounds()[1]
 
 
+# feeds a reader's collector the bytes read from a segment: (bytes, sequence expected first,
+# sequence to take from, records still wanted) → (bytes used, sequence expected next,
+# records taken, last sequence taken)
+_Take = Callable[[bytes, int, int, int], tuple[int, int, int, int]]
+
+
+class _Gathered:
+    """Records of a batch-shaped read, gathered as they are walked (see :meth:`take`)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.starts: list[int] = []
+        self.bodies: list[int] = []
+        self.size = 0  # bytes of the chunks
+        self.data_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def take(self, data: bytes, expected: int, start: int, room: int) -> tuple[int, int, int, int]:
+        """The walk of :func:`_frames` (same checks, same stops) keeping the frames' bytes
+        whole and two numbers per record: the one per-record Python of a delivery from the
+        embedded log (a header to unpack, a checksum to check)."""
+        view = memoryview(data)
+        offset, size, head = 0, len(data), HEADER.size
+        unpack, crc32 = HEADER.unpack_from, zlib.crc32
+        starts, bodies = self.starts, self.bodies
+        base = self.size  # where this chunk begins among the chunks
+        first = -1
+        taken, last, payload = 0, -1, 0
+        while offset + head <= size:
+            crc, length, seq, _arrived, klen, ilen = unpack(view, offset)
+            end = offset + head + klen + ilen + length
+            if end > size:
+                break
+            if crc32(view[offset + 4 : end]) != crc or seq < expected:
+                if end < size:
+                    raise _damaged(offset)
+                break
+            if seq >= start:
+                if first < 0:
+                    first = offset
+                    base -= first
+                starts.append(base + offset)
+                bodies.append(base + end - length)
+                payload += length
+                taken, last = taken + 1, seq
+            expected, offset = seq + 1, end
+            if taken == room:
+                break
+        if taken:
+            self.chunks.append(data[first:offset])
+            self.size += offset - first
+            self.data_bytes += payload
+        return offset, expected, taken, last
+
+    def block(self, shard: str, following: int, behind_ms: int) -> Block:
+        return Block(
+            shard=shard,
+            frames=self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks),
+            starts=array("q", self.starts),
+            bodies=array("q", self.bodies),
+            data_bytes=self.data_bytes,
+            next=Position.at(str(following)),
+            behind_ms=behind_ms,
+        )
+
+
+def _damaged(offset: int) -> StreamError:
+    return StreamError(
+        f"a record at byte {offset} of a segment is damaged (bad checksum)",
+        hint="the stream's files were changed by something else; delete and "
+        "re-create the stream, or restore its folder",
+    )
+
+
 def _remember(ids: OrderedDict[str, int], rid: str, seq: int) -> None:
     ids[rid] = seq
     if len(ids) > IDS_KEPT:
@@ -301,11 +404,7 @@ def _frames(
             return
         if zlib.crc32(view[offset + 4 : end]) != crc or seq < expected:
             if strict and end < size:
-                raise StreamError(
-                    f"a record at byte {offset} of a segment is damaged (bad checksum)",
-                    hint="the stream's files were changed by something else; delete and "
-                    "re-create the stream, or restore its folder",
-                )
+                raise _damaged(offset)
             return
         key_end = offset + head + klen
         id_end = key_end + ilen
@@ -424,6 +523,28 @@ class EmbeddedLog:
     def read(
         self, name: str, shard: str, position: Position, limit: int, wait: float = 0.0
     ) -> Batch:
+        files = self._shard_files(name, shard)
+        rows, following, tip, tip_ms = self._wait_for(files, position, limit, wait, files.read)
+        records = tuple(
+            Record(data=data, partition_key=key, sequence=str(seq), arrived_ms=arrived, shard=shard)
+            for seq, arrived, key, data in rows
+        )
+        behind = 0 if following >= tip or not records else max(0, tip_ms - records[-1].arrived_ms)
+        return Batch(records=records, next=Position.at(str(following)), behind_ms=behind)
+
+    def read_block(
+        self, name: str, shard: str, position: Position, limit: int, wait: float = 0.0
+    ) -> Block:
+        """As :meth:`read`, batch-shaped: the records' data in one buffer and the rest in
+        arrays (see :class:`~headwater.streams.records.Block`); what a delivery reads."""
+        files = self._shard_files(name, shard)
+        got, following, tip, tip_ms = self._wait_for(files, position, limit, wait, files.read_block)
+        block = got.block(shard, following, 0)
+        if following >= tip or not len(block):
+            return block
+        return replace(block, behind_ms=max(0, tip_ms - block.last_arrived_ms))
+
+    def _shard_files(self, name: str, shard: str) -> _ShardFiles:
         manifest = self._manifest(name)
         if shard not in {s.id for s in self._layout(manifest)}:
             raise StreamNotFound(
@@ -431,22 +552,27 @@ class EmbeddedLog:
                 stream=name,
                 hint="`headwater stream describe` lists its shards",
             )
-        files = self._files(name, shard)
+        return self._files(name, shard)
+
+    def _wait_for(
+        self,
+        files: _ShardFiles,
+        position: Position,
+        limit: int,
+        wait: float,
+        reader: Callable[[int, int], tuple[_Rows, int]],
+    ) -> tuple[_Rows, int, int, int]:
+        """What ``reader`` read from ``position``, the sequence to read next, and the shard's
+        next sequence and newest arrival, waiting up to ``wait`` seconds for a first record."""
         deadline = time.monotonic() + wait
         start = self._start(files, position)
         while True:
             with files.locked(exclusive=False):
-                rows, following = files.read(start, limit)
+                rows, following = reader(start, limit)
                 _, tip, tip_ms = files.bounds()
-            if rows or time.monotonic() >= deadline:
-                break
+            if len(rows) or time.monotonic() >= deadline:
+                return rows, following, tip, tip_ms
             time.sleep(POLL)
-        records = tuple(
-            Record(data=data, partition_key=key, sequence=str(seq), arrived_ms=arrived, shard=shard)
-            for seq, arrived, key, data in rows
-        )
-        behind = 0 if following >= tip or not records else max(0, tip_ms - records[-1].arrived_ms)
-        return Batch(records=records, next=Position.at(str(following)), behind_ms=behind)
 
     def close(self) -> None:
         with self._lock:
