@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from headwater.errors import StreamError, StreamUnavailable
 from headwater.project.deliveries import DeliveryConfig
 from headwater.retry import RetryPolicy
@@ -47,8 +49,6 @@ from headwater.streams.delivery_table import Flushed, TableSink
 from headwater.streams.records import LATEST, TRIM_HORIZON, Batch, Block, Position
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from headwater.lake.catalog import Lake
     from headwater.project import Project
     from headwater.state import Store
@@ -242,6 +242,9 @@ class DeliveryWorker:
             self.first_buffered_at = None
             return None
         done = self.sink.flush(buffered)
+        # Arrow's allocator keeps freed pages for reuse; handed back after each flush, the
+        # worker's memory is what one flush needs, not the most any flush of its life needed
+        pa.default_memory_pool().release_unused()
         self.report.flushes += 1
         self.report.files += done.files
         self.report.snapshots += done.snapshots

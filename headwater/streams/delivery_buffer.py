@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from typing import overload
 
+import pyarrow as pa
+
 from headwater.streams.records import Block, Record
 
 Part = Block | tuple[Record, ...]
@@ -80,13 +82,26 @@ class Buffered(Sequence[Record]):
     def last_sequence(self) -> str:
         return last_sequence(self.parts[-1])
 
-    def lines(self) -> bytes:
+    def lines(self) -> pa.Buffer:
         """The records' data as JSON Lines in one buffer, each record after a line break (and
-        maybe spaces, see :meth:`Block.lines`) when none holds a line break of its own."""
-        return b"".join(
-            part.lines() if isinstance(part, Block) else b"".join(b"\n" + r.data for r in part)
+        maybe spaces, see :meth:`Block.blank`) when none holds a line break of its own.
+
+        The buffer is the largest object of a flush: it is taken from Arrow's memory pool, which
+        the worker hands back after each flush, not from the heap, where buffers of varying size
+        allocated and freed by a long-running worker leave it fragmented and growing."""
+        raws = [
+            part.frames if isinstance(part, Block) else b"".join(b"\n" + r.data for r in part)
             for part in self.parts
-        )
+        ]
+        out = pa.allocate_buffer(sum(len(raw) for raw in raws))
+        with memoryview(out).cast("B") as view:
+            at = 0
+            for part, raw in zip(self.parts, raws, strict=True):
+                view[at : at + len(raw)] = raw
+                if isinstance(part, Block):
+                    part.blank(view, at)
+                at += len(raw)
+        return out
 
     def __len__(self) -> int:
         return self._ends[-1] if self._ends else 0

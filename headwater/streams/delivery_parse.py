@@ -8,13 +8,13 @@ objects, or that do not fit the schema (pyarrow again, one record at a time).
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from headwater.streams.delivery_buffer import Buffered
@@ -44,11 +44,12 @@ def parse(
     (``records`` itself when every one parsed), and the records that failed."""
     if not records:
         return pa.table({}), [], []
+    blob: bytes | pa.Buffer
     if isinstance(records, Buffered):
-        blob, breaks = records.lines(), len(records)  # each record ends with a line break
+        blob, breaks = records.lines(), len(records)  # each record after a line break
     else:
         blob, breaks = b"\n".join(r.data for r in records), len(records) - 1
-    if blob.count(b"\n") == breaks:  # no record holds a line break of its own
+    if _breaks(blob) == breaks:  # no record holds a line break of its own
         try:
             table = _read(blob, schema, unexpected)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
@@ -60,13 +61,21 @@ def parse(
     return _one_by_one(records, schema, unexpected)
 
 
-def _read(blob: bytes, schema: pa.Schema | None, unexpected: Unexpected) -> pa.Table:
+def _breaks(blob: bytes | pa.Buffer) -> int:
+    """The line breaks in ``blob``, counted where it is (a buffer is not copied)."""
+    if isinstance(blob, bytes):
+        return blob.count(b"\n")
+    octets = pa.Array.from_buffers(pa.uint8(), blob.size, [None, blob])
+    return int(pc.equal(octets, pa.scalar(ord("\n"), pa.uint8())).true_count)
+
+
+def _read(blob: bytes | pa.Buffer, schema: pa.Schema | None, unexpected: Unexpected) -> pa.Table:
     options = pajson.ParseOptions(
         explicit_schema=schema,
         unexpected_field_behavior=unexpected if schema is not None else "infer",
     )
     return pajson.read_json(
-        io.BytesIO(blob),
+        pa.BufferReader(pa.py_buffer(blob)),  # the reader reads the buffer, never a copy
         read_options=pajson.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
         parse_options=options,
     )

@@ -19,6 +19,7 @@ tail) and cuts it off before appending, so it never reaches a reader.
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -114,17 +115,9 @@ class _ShardFiles:
         path = self.path(last)
         size = path.stat().st_size
         if size != tail.offset:
-            with open(path, "rb") as f:
-                f.seek(tail.offset)
-                data = f.read(size - tail.offset)
-            offset = 0
-            for seq, arrived, _key, rid, _data, end in _frames(data, tail.next, strict=False):
-                if rid:
-                    _remember(tail.ids, rid, seq)
-                tail.next, tail.last_ms, offset = seq + 1, arrived, end
-            if tail.offset + offset < size:
-                os.truncate(path, tail.offset + offset)  # a torn record of a killed writer
-            tail.offset += offset
+            _advance(tail, path)
+            if tail.offset < size:
+                os.truncate(path, tail.offset)  # a torn record of a killed writer
         self.tail = tail
         return tail
 
@@ -190,7 +183,9 @@ class _ShardFiles:
         (sequence, arrived ms, key, data) each, and the sequence to read next."""
         out: list[tuple[int, int, str, bytes]] = []
 
-        def take(data: bytes, expected: int, start: int, room: int) -> tuple[int, int, int, int]:
+        def take(
+            data: memoryview, expected: int, start: int, room: int
+        ) -> tuple[int, int, int, int]:
             used, taken, last = 0, 0, -1
             for seq, arrived, key, _rid, payload, end in _frames(data, expected, strict=True):
                 used, expected = end, seq + 1
@@ -229,7 +224,7 @@ class _ShardFiles:
             with open(self.path(segment), "rb") as f:
                 while count < limit:
                     f.seek(offset)
-                    data = f.read(READ_BYTES)
+                    data = _read_into(f)
                     if not data:
                         break
                     used, seq_at_offset, taken, last = take(
@@ -270,15 +265,7 @@ class _ShardFiles:
         tail = self.tail
         if tail is None or tail.segment != last:
             tail = _Tail(segment=last, offset=0, next=last, last_ms=0)
-        with open(self.path(last), "rb") as f:
-            f.seek(tail.offset)
-            data = f.read()
-        offset = 0
-        for seq, arrived, _key, rid, _data, end in _frames(data, tail.next, strict=False):
-            if rid:
-                _remember(tail.ids, rid, seq)
-            tail.next, tail.last_ms, offset = seq + 1, arrived, end
-        tail.offset += offset
+        _advance(tail, self.path(last))
         self.tail = tail
         return tail
 
@@ -298,7 +285,7 @@ class _ShardFiles:
 # feeds a reader's collector the bytes read from a segment: (bytes, sequence expected first,
 # sequence to take from, records still wanted) → (bytes used, sequence expected next,
 # records taken, last sequence taken)
-_Take = Callable[[bytes, int, int, int], tuple[int, int, int, int]]
+_Take = Callable[[memoryview, int, int, int], tuple[int, int, int, int]]
 
 
 class _Gathered:
@@ -314,7 +301,9 @@ class _Gathered:
     def __len__(self) -> int:
         return len(self.starts)
 
-    def take(self, data: bytes, expected: int, start: int, room: int) -> tuple[int, int, int, int]:
+    def take(
+        self, data: memoryview, expected: int, start: int, room: int
+    ) -> tuple[int, int, int, int]:
         """The walk of :func:`_frames` (same checks, same stops) keeping the frames' bytes
         whole and two numbers per record: the one per-record Python of a delivery from the
         embedded log (a header to unpack, a checksum to check)."""
@@ -346,7 +335,7 @@ class _Gathered:
             if taken == room:
                 break
         if taken:
-            self.chunks.append(data[first:offset])
+            self.chunks.append(bytes(data[first:offset]))
             self.size += offset - first
             self.data_bytes += payload
         return offset, expected, taken, last
@@ -371,6 +360,36 @@ def _damaged(offset: int) -> StreamError:
     )
 
 
+_reading = threading.local()
+
+
+def _read_into(f: io.BufferedReader) -> memoryview:
+    """Up to ``READ_BYTES`` from ``f`` into this thread's read buffer, reused from read to read:
+    a reader never allocates (and frees) megabytes per read, which would leave a long-running
+    reader's heap fragmented and its memory growing (what is kept is copied out)."""
+    buffer = getattr(_reading, "buffer", None)
+    if buffer is None:
+        buffer = _reading.buffer = memoryview(bytearray(READ_BYTES))
+    return buffer[: f.readinto(buffer)]
+
+
+def _advance(tail: _Tail, path: Path) -> None:
+    """Move ``tail`` past the whole, valid records after it in segment ``path`` (remembering
+    their ids), a buffer at a time; it stops before a torn or damaged end."""
+    with open(path, "rb") as f:
+        while True:
+            f.seek(tail.offset)
+            data = _read_into(f)
+            used = 0
+            for seq, arrived, _key, rid, _data, end in _frames(data, tail.next, strict=False):
+                if rid:
+                    _remember(tail.ids, rid, seq)
+                tail.next, tail.last_ms, used = seq + 1, arrived, end
+            if not used:
+                return
+            tail.offset += used
+
+
 def _remember(ids: OrderedDict[str, int], rid: str, seq: int) -> None:
     ids[rid] = seq
     if len(ids) > IDS_KEPT:
@@ -389,7 +408,7 @@ def _floor(values: list[int], target: int) -> int:
 
 
 def _frames(
-    data: bytes, expected: int, *, strict: bool
+    data: bytes | memoryview, expected: int, *, strict: bool
 ) -> Iterator[tuple[int, int, str, str, bytes, int]]:
     """(sequence, arrived ms, key, id, data, end offset) of each whole, valid record in
     ``data``. Stops at an incomplete record; a bad CRC stops too, and raises when ``strict``
