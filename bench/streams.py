@@ -1,6 +1,7 @@
 """Streams: producer → embedded log → delivery → committed Iceberg rows, 200-byte JSON events.
 
     .venv/bin/python bench/streams.py [--events 200000] [--latency-seconds 20]
+    .venv/bin/python bench/streams.py --backend redis|nats [--events 200000]
 
 Three measurements, each in a fresh project under bench/.work/streams:
 
@@ -11,6 +12,12 @@ Three measurements, each in a fresh project under bench/.work/streams:
 3. latency: a delivery with a 1 s buffer interval runs (one core) while a producer puts 500
    events a second stamped with their put time; the bench watches the table's snapshots and
    takes, per event, the time from its put to the first snapshot holding it (p50, p99).
+
+With ``--backend redis`` or ``nats`` the stream lives on the local broker (Redis at
+127.0.0.1:6379, NATS JetStream at 127.0.0.1:4222, declared through a connection), and the
+delivery is compared in the same run with a raw consume-only loop of the same client over the
+same records — redis-py ``XRANGE`` pages, a nats-py pull consumer's ``fetch`` — pinned to the
+same core and timed as a whole process too; the target is a delivery at ≥ 0.5× the raw loop.
 """
 
 from __future__ import annotations
@@ -41,16 +48,26 @@ HEADWATER = REPO / ".venv" / "bin" / "headwater"
 PAD = "x" * 120
 
 
-def project(name: str, seconds: float, mb: float = 16) -> Path:
+BROKERS = {"redis": "redis://127.0.0.1:6379/0", "nats": "nats://127.0.0.1:4222"}
+READ = 10_000  # records a raw loop asks for at once: what a delivery asks a shard for
+
+
+def project(
+    name: str, seconds: float, mb: float = 16, backend: str = "embedded", stream: str = "events"
+) -> Path:
     root = WORK / name
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    config = {
-        "name": "bench_streams",
-        "streams": {"events": {"shards": 4}},
+    declared: dict[str, object] = {"shards": 4}
+    config: dict[str, object] = {"name": "bench_streams"}
+    if backend != "embedded":
+        config["connections"] = {"bus": {"type": backend, "url": BROKERS[backend]}}
+        declared["connection"] = "bus"
+    config |= {
+        "streams": {stream: declared},
         "deliveries": {
             "d": {
-                "stream": "events",
+                "stream": stream,
                 "table": "raw.events",
                 "buffer": {"seconds": seconds, "mb": mb},
             }
@@ -66,7 +83,7 @@ def event(i: int, ts: float = 0.0) -> bytes:
     return data.encode()
 
 
-def produce(root: Path, events: int) -> float:
+def produce(root: Path, events: int, stream: str = "events") -> float:
     """Put ``events`` events; returns the seconds it took."""
     started = time.perf_counter()
     with Workspace.open(root) as ws:
@@ -75,7 +92,7 @@ def produce(root: Path, events: int) -> float:
                 Entry(event(i), partition_key=str(i))
                 for i in range(first, min(events, first + 5000))
             ]
-            ws.streams.put("events", batch)
+            ws.streams.put(stream, batch)
     return time.perf_counter() - started
 
 
@@ -118,6 +135,101 @@ def throughput(events: int) -> dict[str, float]:
         "deliver_s": deliver_s,
         "deliver_eps": events / deliver_s,
         "end_to_end_eps": events / (put_s + deliver_s),
+        "peak_rss_mb": peak / 2**20,
+    }
+
+
+def raw_redis(stream: str, shards: int) -> int:
+    """Every record of the stream's shards, read with redis-py ``XRANGE`` pages."""
+    import redis
+
+    client = redis.Redis.from_url(BROKERS["redis"])
+    n = 0
+    for index in range(shards):
+        key, start = f"hw:stream:{stream}:{index}", "-"
+        while rows := client.xrange(key, start, "+", count=READ):
+            n += len(rows)
+            start = "(" + rows[-1][0].decode()
+    client.close()
+    return n
+
+
+def raw_nats(stream: str, counts: list[int]) -> int:
+    """Every record of the stream's shards, fetched by a nats-py pull consumer per shard."""
+    import asyncio
+
+    import nats
+    from nats.js import api
+
+    from headwater.streams.nats_log import stream_name, subject
+
+    async def consume() -> int:
+        nc = await nats.connect(BROKERS["nats"])
+        js = nc.jetstream()
+        n = 0
+        for index, count in enumerate(counts):
+            config = api.ConsumerConfig(
+                ack_policy=api.AckPolicy.NONE,
+                deliver_policy=api.DeliverPolicy.ALL,
+                mem_storage=True,
+                inactive_threshold=30,
+            )
+            sub = await js.pull_subscribe(
+                subject(stream, index), stream=stream_name(stream), config=config
+            )
+            got = 0
+            while got < count:
+                got += len(await sub.fetch(min(READ, count - got), timeout=10))
+            await sub.unsubscribe()
+            n += got
+        await nc.close()
+        return n
+
+    return asyncio.run(consume())
+
+
+def consume_raw(backend: str, stream: str, counts: list[int]) -> tuple[float, int]:
+    """The raw loop in its own process on core 0, timed as a whole: (seconds, records)."""
+    cmd = ["taskset", "-c", "0", sys.executable, __file__, "--raw", backend, stream]
+    cmd += [str(c) for c in counts]
+    started = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return time.perf_counter() - started, int(out.split()[0])
+
+
+def broker(backend: str, events: int) -> dict[str, float | str]:
+    """Put ``events`` on the broker; time the raw loop, then the delivery, over them."""
+    stream = f"bench_{os.getpid()}_{events}"
+    root = project(f"{backend}-{events}", seconds=60, mb=16, backend=backend, stream=stream)
+    try:
+        put_s = produce(root, events, stream)
+        with Workspace.open(root) as ws:
+            counts = [s.records or 0 for s in ws.streams.describe(stream).shards]
+        if backend == "redis":  # the shards' counts as Redis holds them (XLEN)
+            import redis
+
+            client = redis.Redis.from_url(BROKERS["redis"])
+            counts = [client.xlen(f"hw:stream:{stream}:{i}") for i in range(len(counts))]
+            client.close()
+        assert sum(counts) == events, (counts, events)
+        raw_s, raw_n = consume_raw(backend, stream, counts)
+        assert raw_n == events, (raw_n, events)
+        deliver_s, peak, _ = deliver(root)
+        count, distinct = rows(root)
+        assert count == distinct == events, (count, distinct, events)
+    finally:
+        with Workspace.open(root) as ws:
+            ws.streams.delete(stream)
+    return {
+        "backend": backend,
+        "events": events,
+        "produce_s": put_s,
+        "produce_eps": events / put_s,
+        "raw_s": raw_s,
+        "raw_eps": events / raw_s,
+        "deliver_s": deliver_s,
+        "deliver_eps": events / deliver_s,
+        "ratio": raw_s / deliver_s,
         "peak_rss_mb": peak / 2**20,
     }
 
@@ -185,7 +297,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--latency-seconds", type=float, default=20)
+    parser.add_argument("--backend", choices=["embedded", "redis", "nats"], default="embedded")
+    parser.add_argument("--raw", nargs="+", help=argparse.SUPPRESS)  # backend stream counts…
     args = parser.parse_args()
+    if args.raw:  # the raw consume-only loop, in the process `consume_raw` starts
+        backend, stream, *counts = args.raw
+        shards = [int(c) for c in counts]
+        n = raw_redis(stream, len(shards)) if backend == "redis" else raw_nats(stream, shards)
+        print(n)
+        return
     WORK.mkdir(parents=True, exist_ok=True)
     cpu = next(
         (
@@ -196,6 +316,10 @@ def main() -> None:
         platform.processor(),
     )
     print(f"machine: {os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {cpu}")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.backend != "embedded":
+        print("broker", json.dumps(broker(args.backend, args.events)))
+        return
     for n in (args.events, args.events * 10):
         print("throughput", json.dumps(throughput(n)))
     print("latency", json.dumps(latency(args.latency_seconds)))
