@@ -14,6 +14,12 @@ the process being killed at any moment (``fsync: true`` in the stream's settings
 a power cut, at the disk's speed). A writer killed in the middle of its ``write`` leaves a
 torn record at the end of the segment; the next writer finds it (bad length or CRC at the
 tail) and cuts it off before appending, so it never reaches a reader.
+
+Readers read a segment a buffer at a time into one buffer per thread, reused. ``read`` makes a
+:class:`~headwater.streams.records.Record` of each record; ``read_block``, what a delivery
+uses, keeps the frames as they are with two offsets per record (a
+:class:`~headwater.streams.records.Block`): measured, making the records cost a delivery more
+than parsing, writing and committing them.
 """
 
 from __future__ import annotations
