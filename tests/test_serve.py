@@ -383,7 +383,8 @@ def test_sigterm_stops_the_server_while_a_query_runs(root: Path) -> None:
     assert answers[0].json()["error"]["message"] == "the server is stopping"
     assert (
         f"note: no token is asked for; anyone who reaches 127.0.0.1:{port} can read every "
-        "table, queue pipeline runs and change tables through the Iceberg catalog"
+        "table, queue pipeline runs, change tables through the Iceberg catalog, and put into, "
+        "read and delete streams"
     ) in " ".join(stderr.split())
     assert "Traceback" not in stderr
 

@@ -73,7 +73,8 @@ def serve(
         level = "note" if loopback else "[bold red]warning[/bold red]"
         advice = escape(
             f"no token is asked for; anyone who reaches {host}:{port} can read every table, "
-            "queue pipeline runs and change tables through the Iceberg catalog — "
+            "queue pipeline runs, change tables through the Iceberg catalog, and put into, "
+            "read and delete streams — "
             'set `serve: {tokens: ["${var.api_token}"]}` in headwater.yaml'
         )
         err.print(f"{level}: {advice}", highlight=False)
