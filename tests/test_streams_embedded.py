@@ -248,3 +248,37 @@ def test_the_stream_commands(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "deleted stream orders" in result.stdout
     result = invoke("stream", "describe", "orders")
     assert result.exit_code == 1 and "no stream `orders`" in result.stderr
+
+
+def test_a_put_the_disk_refuses_keeps_nothing_and_a_retry_puts_it_once(tmp_path: Path) -> None:
+    # a file size limit stands in for a full disk: write(2) fails part-way with EFBIG
+    code = (
+        "import resource, signal, sys; from pathlib import Path\n"
+        "from headwater.errors import StreamError\n"
+        "from headwater.streams.embedded import EmbeddedLog\n"
+        "from headwater.streams.log import Retention\n"
+        "from headwater.streams.records import Entry, TRIM_HORIZON\n"
+        "log = EmbeddedLog(Path(sys.argv[1]))\n"
+        "log.create('s', 1, Retention())\n"
+        "log.put('s', [Entry(b'first', 'k', id='a')])\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "batch = [Entry(b'x' * 1000, 'k', id=f'b{i}') for i in range(50)]\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, resource.RLIM_INFINITY))\n"
+        "try:\n"
+        "    log.put('s', batch)\n"
+        "except StreamError as exc:\n"
+        "    print(exc.message.split(': ', 1)[1])\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)\n"
+        "again = log.put('s', batch)\n"
+        "print(sum(p.duplicate for p in again))\n"
+        "got = log.read('s', 'shardId-000000000000', TRIM_HORIZON, 1000).records\n"
+        "print(len(got), len({r.data + r.sequence.encode() for r in got}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    refused, duplicates, counts = done.stdout.splitlines()
+    assert refused == "File too large"
+    assert duplicates == "0"  # the failed put left no id behind to drop the retry as a duplicate
+    assert counts == "51 51"  # the first record and the batch once: nothing of the failed put

@@ -137,10 +137,11 @@ class _ShardFiles:
             tail = self.refresh_tail()
         out: list[tuple[int, int, bool]] = []
         parts: list[bytes] = []
+        fresh: dict[str, int] = {}  # ids of this put: remembered once it is written
         seq = tail.next
         for index, entry in routed:
-            if entry.id is not None and entry.id in tail.ids:
-                out.append((index, tail.ids[entry.id], True))
+            if entry.id is not None and (entry.id in tail.ids or entry.id in fresh):
+                out.append((index, fresh.get(entry.id, tail.ids.get(entry.id, seq)), True))
                 continue
             key = entry.partition_key.encode()
             rid = entry.id.encode() if entry.id is not None else b""
@@ -148,22 +149,34 @@ class _ShardFiles:
             crc = zlib.crc32(entry.data, zlib.crc32(rid, zlib.crc32(key, zlib.crc32(body))))
             parts += (struct.pack("<I", crc), body, key, rid, entry.data)
             if entry.id is not None:
-                _remember(tail.ids, entry.id, seq)
+                fresh[entry.id] = seq
             out.append((index, seq, False))
             seq += 1
         if seq != tail.next:
             blob = b"".join(parts)
-            fd = os.open(self.path(tail.segment), os.O_WRONLY | os.O_APPEND)
+            path = self.path(tail.segment)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
             try:
                 written = os.write(fd, blob)
                 while written < len(blob):
                     written += os.write(fd, blob[written:])
                 if self.fsync:
                     os.fsync(fd)
+            except OSError as exc:
+                # all of this shard's part of the put, or none of it: a retry adds it once
+                os.ftruncate(fd, tail.offset)
+                raise StreamError(
+                    f"cannot append to {path}: {exc.strerror or exc}",
+                    stream=self.folder.parent.name,
+                    hint="free space on that disk (or move the project), then put again: "
+                    "nothing of this put was kept in that shard",
+                ) from exc
             finally:
                 os.close(fd)
             tail.offset += len(blob)
             tail.next, tail.last_ms = seq, now_ms
+            for known, number in fresh.items():
+                _remember(tail.ids, known, number)
         return out
 
     def apply_retention(self, retention: Retention, now_ms: int) -> None:
