@@ -52,3 +52,27 @@ def test_released_shards_are_free_at_once(store: Store) -> None:
     assert sorted(store.claim_shards("etl", "clicks", SHARDS, "w2", ttl=30)) == SHARDS
     store.forget_consumer("etl")
     assert store.checkpoints("etl") == []
+
+
+def test_workers_that_come_and_go_leave_no_rows_behind(store: Store) -> None:
+    import sqlalchemy as sa
+
+    from headwater.state import schema
+
+    for run in range(5):  # a scheduled delivery: a new owner at each run
+        store.claim_shards("etl", "clicks", SHARDS, f"run-{run}", ttl=30)
+        store.release_shards("etl", "clicks", f"run-{run}")
+    store.claim_shards("etl", "clicks", SHARDS, "dead", ttl=0.1)  # never released
+    time.sleep(0.3)
+    store.claim_shards("etl", "clicks", SHARDS, "last", ttl=30)
+    with store.engine.connect() as conn:
+        members = (
+            conn.execute(
+                sa.select(schema.stream_leases.c.shard).where(
+                    schema.stream_leases.c.shard.startswith("@")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert members == ["@last"]

@@ -103,3 +103,24 @@ def test_files_on_s3(tmp_path: Path, s3_bucket: str, s3_server: S3Server) -> Non
     assert sorted(ids) == list(range(500)) and report.records_written == 500
     assert any("/USA/" in k for k in data) and any("/France/" in k for k in data)
     assert pafs  # the S3 file system is pyarrow's
+
+
+def test_a_place_that_cannot_be_written_fails_clearly_and_a_rerun_delivers_once(
+    tmp_path: Path,
+) -> None:
+    import pytest
+
+    from headwater.errors import StreamError
+
+    root = make_project(tmp_path / "p", {"d": files("out")}, shards=1)
+    (root / "out").write_text("a file where the delivery's folder should be")
+    with Workspace.open(root) as ws:
+        put_events(ws, (event(i) for i in range(50)))
+        with pytest.raises(StreamError, match=r"delivery `d` cannot write .*out/"):
+            ws.run_delivery("d")
+        (root / "out").unlink()
+        report = ws.run_delivery("d")
+    written = read_jsonl(sorted((root / "out" / "firehose").rglob("*.jsonl.gz")))
+    assert report.records_written == 50
+    assert sorted(r["id"] for r in written) == list(range(50))
+    assert not list((root / "out").rglob("*.tmp"))

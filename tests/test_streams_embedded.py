@@ -240,6 +240,14 @@ def test_the_stream_commands(tmp_path: Path) -> None:
     bad.write_text('{"user": "a"}\n{"id": 2}\n')
     result = invoke("stream", "put", "clicks", "--key", "user", "--file", str(bad))
     assert result.exit_code == 1 and f"{bad}:2: the record has no `user`" in result.stderr
+    late = tmp_path / "late.jsonl"  # a bad line after a first batch was put
+    late.write_text("".join(json.dumps({"user": "a"}) + "\n" for _ in range(600)) + "{}\n")
+    result = invoke("stream", "put", "clicks", "--key", "user", "--file", str(late))
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())
+    assert f"{late}:601: the record has no `user`" in said
+    assert f"the first 500 records of {late} were put into clicks before it" in said
+    assert "put only the records after the first 500 again" in said
     result = invoke("stream", "create", "orders", "--shards", "3", "--retention", "2h")
     assert "created stream orders on the embedded backend: 3 shards, records kept 2 h" in (
         result.stdout
@@ -282,3 +290,24 @@ def test_a_put_the_disk_refuses_keeps_nothing_and_a_retry_puts_it_once(tmp_path:
     assert refused == "File too large"
     assert duplicates == "0"  # the failed put left no id behind to drop the retry as a duplicate
     assert counts == "51 51"  # the first record and the batch once: nothing of the failed put
+
+
+def test_fsync_is_taken_from_each_streams_settings_and_a_damaged_manifest_is_named(
+    tmp_path: Path,
+) -> None:
+    from headwater import Workspace
+
+    (tmp_path / "headwater.yaml").write_text(
+        "name: p\nstreams:\n  safe: {fsync: true}\n  quick: {}\n"
+    )
+    with Workspace.open(tmp_path) as ws:
+        for name in ("safe", "quick"):
+            ws.streams.put(name, [Entry(b"x", "k")])
+        log = ws.streams.backend("safe")
+        assert isinstance(log, EmbeddedLog)
+        synced = {n: log._files(n, "shardId-000000000000").fsync for n in ("safe", "quick")}
+        assert synced == {"safe": True, "quick": False}
+    manifest = tmp_path / ".headwater" / "streams" / "quick" / "stream.json"
+    manifest.write_text('{"shards": [')  # cut short
+    with pytest.raises(StreamError, match=r"quick/stream.json is damaged .*cannot be read"):
+        EmbeddedLog(tmp_path / ".headwater" / "streams").put("quick", [Entry(b"x", "k")])

@@ -189,13 +189,24 @@ def put(
         lines, source = iter(sys.stdin.buffer), "stdin"
     total = 0
     batch: list[Entry] = []
-    for entry in entries_from_lines(lines, key, source):
-        batch.append(entry)
-        if len(batch) >= PUT_BATCH:
+    try:
+        for entry in entries_from_lines(lines, key, source):
+            batch.append(entry)
+            if len(batch) >= PUT_BATCH:
+                total += _put(streams, name, batch)
+                batch = []
+        if batch:
             total += _put(streams, name, batch)
-            batch = []
-    if batch:
-        total += _put(streams, name, batch)
+    except HeadwaterError as exc:
+        if not total:
+            raise
+        # what went in stays in: running the whole input again would put it twice
+        raise HeadwaterError(
+            f"{exc.message} — the first {counted(total, 'record')} of {source} were put "
+            f"into {name} before it",
+            hint=f"{exc.hint + '; ' if exc.hint else ''}put only the records after the "
+            f"first {total:,} again, or they are in the stream twice",
+        ) from exc
     out.print(f"put {counted(total, 'record')} into {name}", highlight=False)
 
 
@@ -211,7 +222,7 @@ def _put(streams: Streams, name: str, batch: list[Entry]) -> int:
         raise HeadwaterError(
             f"{counted(len(failed), 'record')} of a batch of {len(batch):,} were not taken: "
             f"{failed[0].error}: {failed[0].message}",
-            hint="records before this batch were put; run the command again for the rest",
+            hint="records the server refused can be put again; check the stream's broker",
         )
     return len(results)
 

@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,6 +25,21 @@ def one_or_many(value: Any) -> Any:
 
 # names given as a list, or as one name alone
 Names = Annotated[tuple[str, ...], BeforeValidator(one_or_many)]
+
+
+def _duration_text(value: str) -> str:
+    from headwater.durations import parse_duration
+    from headwater.errors import ProjectError
+
+    try:
+        parse_duration(value)
+    except ProjectError as exc:  # reported at its key and line of headwater.yaml
+        raise ValueError(f"{exc.message}; {exc.hint}") from None
+    return value
+
+
+# a duration as users write it (90s, 24h, 7d, PT2H), checked, and kept as written
+DurationText = Annotated[str, AfterValidator(_duration_text)]
 
 
 class Strict(BaseModel):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from headwater.project.base import Strict
+from headwater.project.base import DurationText, Strict
 
 TOPIC_KEY = "topic"
 
@@ -69,7 +69,7 @@ class FeedConfig(Strict):
         "publishers that never send the same payload twice on a topic (a timestamp, counter "
         "or event id in every message)",
     )
-    session_expiry: str = Field(
+    session_expiry: DurationText = Field(
         default="7d",
         description="how long the broker keeps the feed's session and its queued messages "
         "while the feed is stopped",
@@ -89,14 +89,6 @@ class FeedConfig(Strict):
     def _filters(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for topic in value:
             check_topic_filter(topic)
-        return value
-
-    @field_validator("session_expiry")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        from headwater.durations import parse_duration
-
-        parse_duration(value)
         return value
 
     @field_validator("key")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
-from headwater.project.base import Strict
+from headwater.project.base import DurationText, Strict
 
 
 class NatsConnection(Strict):
@@ -15,7 +15,7 @@ class NatsConnection(Strict):
 
     type: Literal["nats"] = "nats"
     url: str = Field(description="nats://host:port (several, comma-separated, for a cluster)")
-    dedup_window: str = Field(
+    dedup_window: DurationText = Field(
         default="2m",
         description="how long JetStream remembers a message id to drop a second put of it",
     )
@@ -55,7 +55,9 @@ class StreamConfig(Strict):
         ".headwater/streams",
     )
     shards: int = Field(default=1, ge=1, le=1024, description="shards (partitions) to create")
-    retention: str = Field(default="24h", description="how long records are kept (90m, 24h, 7d)")
+    retention: DurationText = Field(
+        default="24h", description="how long records are kept (90m, 24h, 7d)"
+    )
     retention_mb: int | None = Field(
         default=None, gt=0, description="the most a shard keeps, oldest dropped first"
     )
@@ -64,11 +66,3 @@ class StreamConfig(Strict):
         description="embedded log: sync each put to disk (survives a power cut, not only a "
         "killed process), at the disk's speed",
     )
-
-    @field_validator("retention")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        from headwater.durations import parse_duration
-
-        parse_duration(value)
-        return value

@@ -59,6 +59,15 @@ class ConsumerState:
         leases = schema.stream_leases
         now = time.time()
         with self._write, self.engine.begin() as conn:
+            # the member rows of workers that died without releasing (see release_shards)
+            conn.execute(
+                sa.delete(leases).where(
+                    leases.c.consumer == consumer,
+                    leases.c.stream == stream,
+                    leases.c.shard.startswith("@"),
+                    leases.c.expires_at < now,
+                )
+            )
             rows = conn.execute(
                 sa.select(
                     leases.c.shard, leases.c.owner, leases.c.expires_at, leases.c.epoch
@@ -168,6 +177,15 @@ class ConsumerState:
                     leases.c.owner == owner,
                 )
                 .values(expires_at=0.0)
+            )
+            # a worker's member row goes with it: owners are new at each start, so kept rows
+            # would pile up with every run of a scheduled delivery or processor
+            conn.execute(
+                sa.delete(leases).where(
+                    leases.c.consumer == consumer,
+                    leases.c.stream == stream,
+                    leases.c.shard == f"@{owner}",
+                )
             )
 
     def save_checkpoint(

@@ -20,7 +20,12 @@ def open_backend(project: Project, connection: str | None) -> StreamLog:
     if connection is None:
         from headwater.streams.embedded import EmbeddedLog
 
-        return EmbeddedLog(project.state_dir / "streams")
+        synced = frozenset(
+            name
+            for name, stream in project.config.streams.items()
+            if stream.connection is None and stream.fsync
+        )
+        return EmbeddedLog(project.state_dir / "streams", fsync_streams=synced)
     config = project.config.connections.get(connection)
     if config is None:
         raise StreamError(

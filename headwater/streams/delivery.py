@@ -45,6 +45,7 @@ from headwater.streams.delivery_buffer import (
     sequence_key,
     upto,
 )
+from headwater.streams.delivery_lag import ERRORS
 from headwater.streams.delivery_table import Flushed, TableSink
 from headwater.streams.records import LATEST, TRIM_HORIZON, Batch, Block, Position
 
@@ -266,7 +267,7 @@ class DeliveryWorker:
                 )
                 if errors:
                     self.store.save_checkpoint(
-                        f"{self.consumer}/errors",
+                        f"{self.consumer}{ERRORS}",
                         self.stream,
                         shard,
                         records.last_sequence,

@@ -12,6 +12,7 @@ again under the same names: a crash between the files and the position duplicate
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -83,11 +84,20 @@ class FilesSink:
 
     def pending(self, shard: str) -> tuple[str, str] | None:
         """The range of the last flush begun for ``shard`` (it may not have finished)."""
+        marker = self._marker(shard)
         try:
-            with self.fs.open_input_stream(self._marker(shard), compression=None) as f:
+            with self.fs.open_input_stream(marker, compression=None) as f:
                 value = json.loads(f.read())
-        except (FileNotFoundError, OSError):
-            return None
+        except OSError as exc:
+            if self.fs.get_file_info(marker).type == pafs.FileType.NotFound:
+                return None  # no flush begun yet
+            # a marker that cannot be read must not be taken for none: the range it holds
+            # would be written again under other names
+            raise StreamError(
+                f"delivery `{self.name}` cannot read {marker}: {exc}",
+                stream=self.config.stream,
+                hint="check access to that place and run the delivery again",
+            ) from exc
         return str(value["first"]), str(value["last"])
 
     def flush(self, buffered: Mapping[str, Sequence[Record]]) -> Flushed:
@@ -172,17 +182,27 @@ class FilesSink:
     def _put(self, path: str, body: bytes) -> None:
         """Write ``path`` whole or not at all."""
         folder = path.rsplit("/", 1)[0]
-        if not self.local:
-            with self.fs.open_output_stream(
-                path, compression=None
-            ) as f:  # one object, visible once complete
+        temporary = None
+        try:
+            if not self.local:  # one object, visible once complete
+                with self.fs.open_output_stream(path, compression=None) as f:
+                    f.write(body)
+                return
+            self.fs.create_dir(folder, recursive=True)
+            temporary = f"{folder}/.{uuid.uuid4().hex}.tmp"
+            with self.fs.open_output_stream(temporary, compression=None) as f:
                 f.write(body)
-            return
-        self.fs.create_dir(folder, recursive=True)
-        temporary = f"{folder}/.{uuid.uuid4().hex}.tmp"
-        with self.fs.open_output_stream(temporary, compression=None) as f:
-            f.write(body)
-        self.fs.move(temporary, path)
+            self.fs.move(temporary, path)
+        except OSError as exc:
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    self.fs.delete_file(temporary)
+            raise StreamError(
+                f"delivery `{self.name}` cannot write {path}: {exc}",
+                stream=self.config.stream,
+                hint="check that its folder exists, is writable and has space; the records "
+                "are delivered when the delivery runs again",
+            ) from exc
 
 
 def _line(data: bytes) -> bytes:

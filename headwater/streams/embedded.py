@@ -463,9 +463,17 @@ class EmbeddedLog:
 
     kind = "embedded"
 
-    def __init__(self, root: Path, *, fsync: bool = False, segment_bytes: int = SEGMENT_BYTES):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        fsync: bool = False,
+        fsync_streams: frozenset[str] = frozenset(),
+        segment_bytes: int = SEGMENT_BYTES,
+    ):
         self.root = root
-        self.fsync = fsync
+        self.fsync = fsync  # every stream; or only those in ``fsync_streams``
+        self.fsync_streams = fsync_streams
         self.segment_bytes = segment_bytes
         self._shards: dict[tuple[str, str], _ShardFiles] = {}
         self._manifests: dict[str, tuple[float, dict[str, object]]] = {}
@@ -645,7 +653,17 @@ class EmbeddedLog:
             ) from None
         cached = self._manifests.get(name)
         if cached is None or cached[0] != mtime:
-            cached = (mtime, json.loads(path.read_text()))
+            try:
+                manifest = json.loads(path.read_text())
+                self._layout(manifest)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StreamError(
+                    f"{path} is damaged ({exc}): the stream's shards cannot be read",
+                    stream=name,
+                    hint="restore the file from a copy, or delete the stream's folder and "
+                    f"create it again with `headwater stream create {name}`",
+                ) from None
+            cached = (mtime, manifest)
             self._manifests[name] = cached
         return cached[1]
 
@@ -664,7 +682,9 @@ class EmbeddedLog:
                 folder = self.root / name / shard
                 if not folder.is_dir():
                     raise StreamNotFound(f"stream `{name}` was deleted", stream=name)
-                files = self._shards[key] = _ShardFiles(folder, self.fsync)
+                files = self._shards[key] = _ShardFiles(
+                    folder, self.fsync or name in self.fsync_streams
+                )
             return files
 
 

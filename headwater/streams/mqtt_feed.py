@@ -610,11 +610,17 @@ def run_feeds(
     threads = [
         threading.Thread(target=work, args=(feed,), name=f"feed-{feed.name}") for feed in feeds
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(IDLE_WAIT)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(IDLE_WAIT)
+    finally:  # an interrupt here must not leave the feeds running with no one to stop them
+        stop.set()
+        for thread in threads:
+            if thread.is_alive():
+                thread.join()
     if failures:
         raise failures[0]
     return [reports[feed.name] for feed in feeds]
