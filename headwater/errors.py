@@ -34,6 +34,9 @@ retried or not, exactly as in this process.
     │   ├── StreamExists
     │   ├── RecordRefused            a record the log does not take (too big, no key)
     │   └── StreamUnavailable        TransientError too: the broker did not answer
+    ├── CdcError                     change data capture cannot do what was asked
+    │   ├── CdcSetupError            the source server or table is not set up for capture
+    │   └── CdcSlotBusy              another process reads the same slot / capture
     ├── TaskTimedOut                 TransientError too: a task outlived its timeout
     └── RunFailed                    a pipeline run finished with failed tasks
 """
@@ -290,6 +293,34 @@ class StreamUnavailable(StreamError, TransientError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, stream=stream, hint=hint)
+
+
+class CdcError(HeadwaterError):
+    """Change data capture cannot do what was asked."""
+
+    def __init__(self, message: str, *, source: str = "", hint: str | None = None) -> None:
+        self.source = source
+        super().__init__(message, hint=hint)
+
+
+class CdcSetupError(CdcError):
+    """The source server or table is not set up for capture (``wal_level``, privileges,
+    ``binlog_format``, a table without a primary key); the hint says how to fix it."""
+
+
+class CdcSlotBusy(CdcError, TransientError):
+    """Another process reads the same replication slot or capture; it may end."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str = "",
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, source=source, hint=hint)
 
 
 class TaskTimedOut(TransientError):

@@ -27,6 +27,7 @@ LAYERS: list[set[str]] = [
     {"sql"},
     {"ingest", "quality"},
     {"streams"},
+    {"cdc"},
     {"orchestrate"},
     {"workspace", "tasks", "checks"},
     {"web"},

@@ -63,6 +63,7 @@ SAMPLES: dict[str, Any] = {
     "kind": "psycopg.OperationalError",
     "retryable": True,
     "stream": "clicks",
+    "source": "shop",
     "location": "trips/a.csv:3",
     "reason": "cast: could not convert string \"x\" to 'BIGINT'",
     "count": 2,
