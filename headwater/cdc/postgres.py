@@ -279,7 +279,7 @@ class PostgresCapture:
             while batch := cursor.fetchmany(_FETCH_ROWS):
                 rows += len(batch)
                 for (data,) in batch:
-                    collector.feed(decode(data))
+                    collector.feed_bytes(data)
                     if collector.count >= max_changes and not collector.in_transaction:
                         return rows_limit  # stopped early: not exhausted
         if collector.in_transaction:

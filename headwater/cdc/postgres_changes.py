@@ -8,6 +8,7 @@ segment with the new columns, so a block may hold a table more than once.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,10 +28,15 @@ from headwater.cdc.pgoutput import (
     TypeInfo,
     Update,
     Values,
+    decode,
     lsn_text,
 )
 from headwater.cdc.postgres_types import arrow_type, to_arrow, type_name
 from headwater.errors import CdcError
+
+_INT16 = struct.Struct("!h")
+_INT32 = struct.Struct("!i")
+_UINT32 = struct.Struct("!I")
 
 
 def signature(relation: Relation) -> tuple[tuple[str, int, int], ...]:
@@ -44,7 +50,8 @@ class _Segment:
     relation: Relation
     types: tuple[pa.DataType, ...]
     first_seq: int
-    columns: list[list[bytes | None]] = field(default_factory=list)
+    #: every row's values one after another (row-major: column i is values[i::width])
+    values: list[bytes | None] = field(default_factory=list)
     ops: list[str] = field(default_factory=list)
     seqs: list[int] = field(default_factory=list)
     transactions: list[int] = field(default_factory=list)
@@ -52,32 +59,73 @@ class _Segment:
     unchanged_values: list[str] = field(default_factory=list)
     unchanged_ends: list[int] = field(default_factory=lambda: [0])
 
-    def __post_init__(self) -> None:
-        self.columns = [[] for _ in self.relation.columns]
+    @property
+    def width(self) -> int:
+        return len(self.relation.columns)
 
     def add(self, op: str, values: Values | None, seq: int, transaction: int) -> None:
         self.ops.append(op)
         self.seqs.append(seq)
         self.transactions.append(transaction)
         if values is None:  # a truncate: no values
-            for column in self.columns:
-                column.append(None)
+            self.values.extend([None] * self.width)
         else:
             for index, value in enumerate(values):
                 if value is UNCHANGED:
-                    self.columns[index].append(None)
+                    self.values.append(None)
                     self.unchanged_values.append(self.relation.columns[index].name)
                 else:
-                    self.columns[index].append(value)
+                    self.values.append(value)
         self.unchanged_ends.append(len(self.unchanged_values))
+
+    def add_tuple(self, op: str, data: bytes, pos: int, seq: int, transaction: int) -> None:
+        """Add the TupleData at ``pos`` of a message: :meth:`add` without building the list
+        of values first (the hot path: most changes go through here)."""
+        self.ops.append(op)
+        self.seqs.append(seq)
+        self.transactions.append(transaction)
+        (count,) = _INT16.unpack_from(data, pos)
+        if count != self.width:
+            raise CdcError(
+                f"pgoutput sent {count} values for the {self.width} columns of "
+                f"`{self.relation.table}`"
+            )
+        pos += 2
+        unpack = _INT32.unpack_from
+        append = self.values.append
+        for _ in range(count):
+            kind = data[pos]
+            if kind == 116:  # 't' text, by far the most common
+                (length,) = unpack(data, pos + 1)
+                pos += 5
+                end = pos + length
+                append(data[pos:end])
+                pos = end
+            else:
+                pos = self._other_value(kind, data, pos)
+        self.unchanged_ends.append(len(self.unchanged_values))
+
+    def _other_value(self, kind: int, data: bytes, pos: int) -> int:
+        if kind == 110:  # 'n' null
+            self.values.append(None)
+            return pos + 1
+        if kind == 117:  # 'u' unchanged TOASTed value, not sent
+            index = len(self.values) % self.width
+            self.values.append(None)
+            self.unchanged_values.append(self.relation.columns[index].name)
+            return pos + 1
+        if kind == 98:  # 'b' binary
+            (length,) = _INT32.unpack_from(data, pos + 1)
+            self.values.append(data[pos + 5 : pos + 5 + length])
+            return pos + 5 + length
+        raise CdcError(f"pgoutput sent a tuple value of unknown kind {chr(kind)!r}")
 
     def __len__(self) -> int:
         return len(self.ops)
 
     def truncate_to(self, rows: int) -> None:
         """Forget the rows after the first ``rows`` (an unfinished transaction's)."""
-        for column in self.columns:
-            del column[rows:]
+        del self.values[rows * self.width :]
         del self.ops[rows:], self.seqs[rows:], self.transactions[rows:]
         del self.unchanged_ends[rows + 1 :]
         del self.unchanged_values[self.unchanged_ends[-1] :]
@@ -88,8 +136,9 @@ class _Segment:
         relation = self.relation
         arrays: list[pa.Array] = []
         fields: list[pa.Field] = []
-        for column, values, target in zip(relation.columns, self.columns, self.types, strict=True):
-            text = pa.array(values, pa.binary()).cast(pa.string())
+        width = self.width
+        for index, (column, target) in enumerate(zip(relation.columns, self.types, strict=True)):
+            text = pa.array(self.values[index::width], pa.binary()).cast(pa.string())
             where = f"column `{column.name}` of `{relation.table}`"
             arrays.append(to_arrow(text, target, where))
             fields.append(pa.field(column.name, target))
@@ -141,6 +190,26 @@ class Collector:
     @property
     def in_transaction(self) -> bool:
         return self._open is not None
+
+    def feed_bytes(self, data: bytes) -> None:
+        """Take one message as the server sent it. Inserts, deletes and updates that carry
+        no old row go straight into their segment's columns; the rest through
+        :func:`~headwater.cdc.pgoutput.decode`."""
+        kind = data[0]
+        # 'I' insert, 'D' delete: relid, a tuple marker, the tuple; 'U' update with 'N' only
+        if kind == 73 or kind == 68 or (kind == 85 and data[5] == 78):
+            if self._skipping:
+                return
+            (relid,) = _UINT32.unpack_from(data, 1)
+            segment = self._current.get(relid)
+            if segment is None:
+                segment = self._segment(relid)
+            if segment is not None:
+                op = "c" if kind == 73 else "d" if kind == 68 else "u"
+                segment.add_tuple(op, data, 6, self.count, len(self._positions))
+                self.count += 1
+            return
+        self.feed(decode(data))
 
     def feed(self, message: Decoded) -> None:
         if isinstance(message, Insert):
