@@ -14,11 +14,17 @@ lets every contender drain its own slot, in an order that rotates from round to 
   SQL interface): ``pg_logical_slot_get_binary_changes`` in bounded calls, rows fetched
   through a server-side cursor and dropped;
 - ``sql-decode``: the same loop, each message decoded by headwater.cdc.pgoutput (no Arrow);
+- ``psycopg-stream``: the consume-only loop of the same client on the streaming replication
+  protocol: ``START_REPLICATION`` on a replication connection (psycopg 3.3 runs it; the
+  stream is read with libpq's ``PQgetCopyData`` through ``psycopg.pq``), messages counted
+  and dropped;
 - ``pg_recvlogical``: PostgreSQL's own C client on the streaming replication protocol, to
   ``/dev/null``, up to the position after the changes (``--endpos``), timed as a process.
 
 In-process contenders are timed warm (one untimed round first); the process is timed whole.
-Medians of changes per second are reported, with the ratio to ``sql-consume``.
+Medians of changes per second are reported, with the ratio to ``sql-consume``, and the
+client's CPU time per change (this process's, or pg_recvlogical's), which a machine shared
+with other work disturbs less than the wall clock.
 
     .venv/bin/python bench/cdc.py
     .venv/bin/python bench/cdc.py --changes 200000 --rounds 3
@@ -29,6 +35,7 @@ Not a test: nothing asserts on timings.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -113,7 +120,32 @@ def sql_loop(conninfo: str, slot: str, decode_each: bool) -> int:
                 return count
 
 
-def recvlogical(port: int, database: str, slot: str, endpos: str) -> float:
+def stream_loop(conninfo: str, slot: str, changes: int) -> int:
+    """Changes read from ``slot`` over the streaming protocol, stopping at ``changes``."""
+    count = 0
+    # closed, not left by `with`: its exit would send COMMIT into the open stream
+    conn = psycopg.connect(conninfo, replication="database", autocommit=True)
+    try:
+        conn.execute(
+            f"START_REPLICATION SLOT {slot} LOGICAL 0/0 "
+            f"(proto_version '1', publication_names '{PUBLICATION}')"
+        )
+        pgconn = conn.pgconn
+        while count < changes:
+            size, data = pgconn.get_copy_data(0)  # blocks until a message arrives
+            if size < 0:
+                raise RuntimeError(f"the stream ended after {count} changes")
+            # XLogData: 'w', three 8-byte positions and times, then one pgoutput message
+            if data[0] == 119 and data[25] in (73, 85, 68):  # I, U, D
+                count += 1
+    finally:
+        conn.close()
+    return count
+
+
+def recvlogical(port: int, database: str, slot: str, endpos: str) -> tuple[float, float]:
+    """Seconds, and CPU seconds of the process."""
+    cpu = _children_cpu()
     started = time.perf_counter()
     subprocess.run(
         [
@@ -125,7 +157,12 @@ def recvlogical(port: int, database: str, slot: str, endpos: str) -> float:
         ],
         check=True,
     )
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _children_cpu() - cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -155,8 +192,9 @@ def run(server: PrivatePostgres, args: argparse.Namespace) -> None:
         "status varchar(16), updated_at timestamp, note text)"
     )
     conn.execute(f"CREATE PUBLICATION {PUBLICATION} FOR TABLE events")
-    names = ["headwater", "sql-consume", "sql-decode", "pg_recvlogical"]
+    names = ["headwater", "sql-consume", "sql-decode", "psycopg-stream", "pg_recvlogical"]
     rates: dict[str, list[float]] = {name: [] for name in names}
+    cpus: dict[str, list[float]] = {name: [] for name in names}
     next_id = 1
     for round_ in range(args.rounds + 1):  # round 0 warms up, untimed
         capture = PostgresCapture(server.url(database), ["public.events"], "hw_slot", PUBLICATION)
@@ -170,11 +208,15 @@ def run(server: PrivatePostgres, args: argparse.Namespace) -> None:
         endpos = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]  # type: ignore[index]
         order = names[round_ % len(names) :] + names[: round_ % len(names)]
         for name in order:
-            count, seconds = contend(name, capture, args, server, endpos)
+            count, seconds, cpu = contend(name, capture, args, server, endpos)
             assert count == args.changes, (name, count)
             if round_:
                 rates[name].append(count / seconds)
-                print(f"round {round_} {name:15} {seconds:7.3f} s {count / seconds:10,.0f}/s")
+                cpus[name].append(cpu / count * 1e6)
+                print(
+                    f"round {round_} {name:15} {seconds:7.3f} s {count / seconds:10,.0f}/s "
+                    f"{cpu / count * 1e6:6.2f} µs CPU/change"
+                )
         capture.drop()
         capture.close()
         for name in names[1:]:
@@ -182,11 +224,12 @@ def run(server: PrivatePostgres, args: argparse.Namespace) -> None:
         conn.execute("TRUNCATE events")
     base = statistics.median(rates["sql-consume"])
     print(f"\n{args.changes:,} changes, transactions of {args.txn:,}, median of {args.rounds}")
-    print("| contender | changes/s | ratio to sql-consume |")
-    print("|---|---:|---:|")
+    print("| contender | changes/s | ratio to sql-consume | client CPU µs/change |")
+    print("|---|---:|---:|---:|")
     for name in names:
         rate = statistics.median(rates[name])
-        print(f"| {name} | {rate:,.0f} | {rate / base:.2f} |")
+        cpu = statistics.median(cpus[name])
+        print(f"| {name} | {rate:,.0f} | {rate / base:.2f} | {cpu:.1f} |")
     conn.close()
 
 
@@ -196,20 +239,22 @@ def contend(
     args: argparse.Namespace,
     server: PrivatePostgres,
     endpos: str,
-) -> tuple[int, float]:
-    """Changes the contender read, and its seconds."""
+) -> tuple[int, float, float]:
+    """Changes the contender read, its seconds and its CPU seconds."""
     if name == "pg_recvlogical":
-        return args.changes, recvlogical(server.port, DATABASE, "pg_recvlogical", endpos)
+        return args.changes, *recvlogical(server.port, DATABASE, "pg_recvlogical", endpos)
     if name == "headwater":
         return _timed(lambda: headwater(capture, args.block))
     conninfo = server.conninfo(DATABASE)
+    if name == "psycopg-stream":
+        return _timed(lambda: stream_loop(conninfo, "psycopg_stream", args.changes))
     return _timed(lambda: sql_loop(conninfo, name.replace("-", "_"), name == "sql-decode"))
 
 
-def _timed(work: Callable[[], int]) -> tuple[int, float]:
-    started = time.perf_counter()
+def _timed(work: Callable[[], int]) -> tuple[int, float, float]:
+    cpu, started = time.process_time(), time.perf_counter()
     count = work()
-    return count, time.perf_counter() - started
+    return count, time.perf_counter() - started, time.process_time() - cpu
 
 
 if __name__ == "__main__":

@@ -66,6 +66,8 @@ HEARTBEAT_PREFIX = "headwater"
 _FETCH_ROWS = 2_000
 _POLL_FIRST = 0.05
 _POLL_MOST = 0.5
+# how much WAL past the acknowledged position status() decodes to find the lag in seconds
+_LAG_SCAN_BYTES = 64 << 20
 
 
 def conninfo(url: sa.URL) -> str:
@@ -256,26 +258,32 @@ class PostgresCapture:
         return lsn_value(found.confirmed or "0/0")
 
     def _peek_sql(self, messages: bool = False) -> sql.Composed:
+        """The peek, with two parameters: the LSN to stop before (or None) and the rows to
+        stop after."""
         options = sql.SQL(", 'messages', 'true'") if messages else sql.SQL("")
         return sql.SQL(
-            "SELECT data FROM pg_logical_slot_peek_binary_changes({}, NULL, {}, "
+            "SELECT data FROM pg_logical_slot_peek_binary_changes({}, {}::pg_lsn, {}, "
             "'proto_version', '1', 'publication_names', {}{})"
         ).format(
             sql.Literal(self.slot),
+            sql.Placeholder(),
             sql.Placeholder(),
             sql.Literal(sql.Identifier(self.publication).as_string(self.conn)),
             options,
         )
 
-    def _peek(self, collector: Collector, rows_limit: int, max_changes: int) -> int:
+    def _peek(
+        self, collector: Collector, rows_limit: int, max_changes: int, upto: str | None = None
+    ) -> int:
         """Feed ``collector`` from the slot; stop at the first transaction end past
-        ``max_changes``. The rows the server returned (or more)."""
+        ``max_changes`` (or before the first committed at ``upto``). The rows the server
+        returned (or more)."""
         rows = 0
         with (
             self.conn.transaction(),
             self.conn.cursor(name=f"headwater_peek_{id(collector)}", binary=True) as cursor,
         ):
-            cursor.execute(self._peek_sql(), (rows_limit,))
+            cursor.execute(self._peek_sql(), (upto, rows_limit))
             while batch := cursor.fetchmany(_FETCH_ROWS):
                 rows += len(batch)
                 for (data,) in batch:
@@ -336,7 +344,7 @@ class PostgresCapture:
             self.conn.transaction(),
             self.conn.cursor(name="headwater_heartbeat", binary=True) as cursor,
         ):
-            cursor.execute(self._peek_sql(messages), (256,))
+            cursor.execute(self._peek_sql(messages), (None, 256))
             for (data,) in cursor:
                 message = decode(data)
                 if isinstance(message, Relation):
@@ -397,9 +405,12 @@ class PostgresCapture:
             )
 
     def _oldest_pending(self) -> datetime | None:
-        """Commit time of the first transaction of the captured tables not acknowledged."""
-        collector = Collector(frozenset(self.tables), self._confirmed())
-        self._peek(collector, 16, 1)
+        """Commit time of the first transaction of the captured tables not acknowledged,
+        when it commits within :data:`_LAG_SCAN_BYTES` of WAL after the acknowledged
+        position (None beyond: the server would decode all of it to find out)."""
+        confirmed = self._confirmed()
+        collector = Collector(frozenset(self.tables), confirmed)
+        self._peek(collector, 16, 1, upto=lsn_text(confirmed + _LAG_SCAN_BYTES))
         return collector.end_commit_time if collector.count else None
 
     def drop(self) -> None:
