@@ -16,9 +16,14 @@ the streaming replication protocol:
 - the server stops a peek at the first transaction end past ``upto_nchanges`` rows, so a
   read is bounded by whole transactions, as a block must be.
 
+- it is faster: measured (bench/cdc.py, docs/benchmarks.md), psycopg drains a slot about 3×
+  faster through ``pg_logical_slot_get_binary_changes`` than over the streaming protocol,
+  where the server's WAL sender sending one message at a time is the limit, and PostgreSQL's
+  own ``pg_recvlogical`` is no faster; the capture, decoding into typed Arrow, keeps pace
+  with both streaming consumers.
+
 The price is latency (a poll every 50 to 500 ms while idle) and the decoding a peek repeats
-of what is pending and not yet acknowledged; bench/cdc.py measures it against
-``pg_recvlogical`` on the streaming protocol (docs/benchmarks.md).
+of what is pending and not yet acknowledged (the apply step acknowledges every block).
 
 Positions are LSNs as PostgreSQL writes them (``0/16B3748``): the end of a transaction's
 commit record, where the next read starts.
