@@ -24,8 +24,9 @@ from typing import Literal, Protocol
 import pyarrow as pa
 
 #: Debezium's letters: ``r`` a row of the initial snapshot, ``c`` insert, ``u`` update,
-#: ``d`` delete
-Op = Literal["r", "c", "u", "d"]
+#: ``d`` delete, ``t`` the table was emptied (PostgreSQL's TRUNCATE: one row, every column
+#: null; the rows before it in the block apply first, then the table is emptied)
+Op = Literal["r", "c", "u", "d", "t"]
 
 #: the change's kind (:data:`Op`), as ``string``
 OP = "_op"
