@@ -27,7 +27,8 @@ syntax, unknown database/table/column, schema and contract errors, ``QualityFail
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -298,6 +299,34 @@ class RetryPolicy:
         if not retrying.retry(state) or retrying.stop(state):
             return None
         return float(retrying.wait(state))
+
+
+#: how a long-running worker (a delivery, a feed, a capture) waits for a server that went away
+OUTAGE = RetryPolicy(delay=0.5, backoff=2.0, max_delay=30.0)
+
+
+def until_stopped(
+    stop: threading.Event,
+    on: type[BaseException] | tuple[type[BaseException], ...],
+    waiting: Callable[[BaseException | None, float], None],
+    policy: RetryPolicy = OUTAGE,
+) -> Retrying:
+    """``policy``'s backoff, retrying failures of type ``on`` without end until ``stop`` is
+    set (the wait ends early then, and the last failure is raised); ``waiting`` is told each
+    failure and the seconds until the next attempt."""
+    from tenacity import retry_if_exception_type, stop_when_event_set
+
+    def before_sleep(state: Any) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        waiting(error, float(state.upcoming_sleep))
+
+    return policy.retrying().copy(
+        stop=stop_when_event_set(stop),
+        sleep=stop.wait,
+        retry=retry_if_exception_type(on),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
 
 
 class _AtLeastRetryAfter:

@@ -138,3 +138,19 @@ def test_an_update_without_its_toasted_value_stops_with_the_fix(lake: Lake) -> N
     with pytest.raises(CdcSetupError, match="REPLICA IDENTITY FULL"):
         apply_changes(lake, "raw.items", block, "0/110")
     assert committed_position(lake, "raw.items") == "0/100"
+
+
+def test_a_truncate_empties_the_table_and_what_follows_it_stays(lake: Lake) -> None:
+    snapshot(lake)
+    block = changes(
+        [
+            ("u", "0/110", {"id": 1, "name": "a2", "qty": 10}),
+            ("t", "0/120", {}),  # TRUNCATE: every column null
+            ("c", "0/130", {"id": 7, "name": "g", "qty": 7}),
+            ("c", "0/130", {"id": 8, "name": "h", "qty": 8}),
+            ("d", "0/140", {"id": 8}),
+        ]
+    )
+    apply_changes(lake, "raw.items", block, "0/140")
+    assert rows(lake) == [(7, "g", 7)]
+    assert committed_position(lake, "raw.items") == "0/140"

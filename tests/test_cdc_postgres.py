@@ -277,6 +277,23 @@ def test_unchanged_toasted_values_are_null_and_named(db: Database) -> None:
     assert rows == [("u", "uno", None, ["body"]), ("u", "uno", big + "!", [])]
 
 
+def test_replica_identity_full_fills_in_the_unchanged_toasted_values(db: Database) -> None:
+    big = _noise(20_000)
+    db.run("CREATE TABLE docs (id int PRIMARY KEY, title text, body text)")
+    db.run("ALTER TABLE docs REPLICA IDENTITY FULL")
+    db.conn.execute("INSERT INTO docs VALUES (1, 'one', %s)", (big,))
+    capture = db.capture("public.docs")
+    started(capture)
+    db.run("UPDATE docs SET title = 'uno' WHERE id = 1")
+    block = capture.read(None, max_changes=100, wait=5)
+    (part,) = block.changes
+    rows = [(r["_op"], r["title"], r["body"], r["_unchanged"]) for r in part.rows.to_pylist()]
+    # the whole row is the replica identity: a delete of the old row, then the new one, whose
+    # body comes from the old row
+    assert rows[-1] == ("u", "uno", big, [])
+    assert [op for op, *_ in rows] in (["u"], ["d", "u"])
+
+
 def test_schema_changes_start_a_new_part_with_the_new_columns(db: Database) -> None:
     db.run("CREATE TABLE t (id int PRIMARY KEY, n int, gone text)")
     capture = db.capture("public.t")

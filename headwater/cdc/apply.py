@@ -99,14 +99,28 @@ def apply_changes(
     rows = _newer(changes.rows, after)
     if rows.num_rows == 0:
         return None
+    rows, emptied = _after_truncate(rows)
     _require_sent(changes.table, rows)
     collapsed = _last_per_key(rows, changes.key)
+    if emptied:  # the table is what the changes after the truncate made
+        collapsed = collapsed.filter(pc.invert(collapsed.column(DELETED))).drop_columns(DELETED)
+        settings = Load(strategy="full", primary_key=changes.key, contract=contract)
+    else:
+        settings = Load(
+            strategy="merge", primary_key=changes.key, delete_column=DELETED, contract=contract
+        )
     reader = pa.RecordBatchReader.from_batches(collapsed.schema, collapsed.to_batches())
     resource = _Rows(changes.table, (reader,), {STATE_KEY: end}, complete=False)
-    settings = Load(
-        strategy="merge", primary_key=changes.key, delete_column=DELETED, contract=contract
-    )
     return load(lake, target, resource, settings, properties=properties)
+
+
+def _after_truncate(rows: pa.Table) -> tuple[pa.Table, bool]:
+    """The changes after the last truncate among ``rows``, and whether there was one."""
+    truncates = pc.equal(rows.column(OP), "t")
+    if not pc.any(truncates).as_py():
+        return rows, False
+    last = pc.max(pc.filter(rows.column(SEQ), truncates)).as_py()
+    return rows.filter(pc.greater(rows.column(SEQ), last)), True
 
 
 def _newer(rows: pa.Table, after: str | None) -> pa.Table:

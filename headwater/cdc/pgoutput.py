@@ -116,6 +116,8 @@ class Update:
     #: None when the server sent neither (the key did not change)
     old: Values | None
     new: Values
+    #: ``old`` is the whole old row (``O``), not its key alone
+    whole: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +241,11 @@ def _update(data: bytes) -> Update:
     (relid,) = _UINT32.unpack_from(data, 1)
     old: Values | None = None
     pos = 5
+    whole = data[pos] == 79
     if data[pos] in (75, 79):  # 'K' old key, 'O' old row
         old, pos = tuple_values(data, pos + 1)
     new, _ = tuple_values(data, pos + 1)  # after the 'N' marker
-    return Update(relid, old, new)
+    return Update(relid, old, new, whole)
 
 
 def _delete(data: bytes) -> Delete:

@@ -308,14 +308,17 @@ class Collector:
         segment = self._segment(update.relid)
         if segment is None:
             return
+        new = update.new
+        if update.whole and update.old is not None and any(v is UNCHANGED for v in new):
+            # REPLICA IDENTITY FULL: the old row holds the TOASTed values the update left
+            new = [o if n is UNCHANGED else n for o, n in zip(update.old, new, strict=True)]
         if update.old is not None:
             keys = [i for i, c in enumerate(segment.relation.columns) if c.key]
             # an unchanged TOASTed value is no change of the key
-            new = update.new
             if any(new[i] is not UNCHANGED and update.old[i] != new[i] for i in keys):
                 segment.add("d", update.old, self.count, len(self._positions))
                 self.count += 1
-        segment.add("u", update.new, self.count, len(self._positions))
+        segment.add("u", new, self.count, len(self._positions))
         self.count += 1
 
     def changes(self, keys: Callable[[Relation], tuple[str, ...]]) -> list[TableChanges]:

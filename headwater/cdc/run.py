@@ -14,17 +14,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 
 from headwater.cdc.apply import apply_changes, apply_snapshot, committed_position
 from headwater.cdc.capture import POSITION, Capture, ChangeBlock, TableChanges
 from headwater.cdc.positions import sort_key
+from headwater.errors import TransientError
 from headwater.lake import Lake
 from headwater.project.base import Contract
 from headwater.state import Store
+
+if TYPE_CHECKING:
+    from headwater.connect.sql.databases import Databases
+    from headwater.project import Project
 
 log = logging.getLogger("headwater.cdc")
 
@@ -128,18 +135,49 @@ class CaptureRun:
                     self.report.tables.get(target, 0) + changes.rows.num_rows
                 )
 
-    def run(self, *, once: bool = False, stop: threading.Event | None = None) -> CaptureReport:
+    def run(
+        self,
+        *,
+        once: bool = False,
+        stop: threading.Event | None = None,
+        progress: Callable[[CaptureReport], None] | None = None,
+    ) -> CaptureReport:
         """Snapshot if needed, then apply changes until ``stop`` (``once``: until a read
         returns nothing)."""
         stop = stop or threading.Event()
         started = self.clock()
         self.start()
+        step = self.step if once else self._waiting_out_outages(stop)
         while not stop.is_set():
-            read = self.step()
+            try:
+                read = step()
+            except TransientError:
+                if not stop.is_set():
+                    raise
+                break  # stopped while the source was away
+            self.report.seconds = self.clock() - started
+            if progress is not None:
+                progress(self.report)
             if once and read == 0:
                 break
         self.report.seconds = self.clock() - started
         return self.report
+
+    def _waiting_out_outages(self, stop: threading.Event) -> Callable[[], int]:
+        """:meth:`step`, tried again with backoff while the source (or the lake) fails in a
+        way that may pass: a block applied in part is applied again without doubling
+        anything, since each table drops the changes it holds."""
+        from headwater.retry import until_stopped
+
+        def waiting(error: BaseException | None, seconds: float) -> None:
+            log.warning("capture %s: %s; trying again in %.1f s", self.source, error, seconds)
+
+        retrying = until_stopped(stop, TransientError, waiting)
+        return lambda: retrying(self.step)
+
+    def forget(self) -> None:
+        """Drop the saved position (after the source's slot is dropped)."""
+        self.store.forget_consumer(self.consumer)
 
     def _saved(self) -> str | None:
         points = self.store.checkpoints(self.consumer, self.source)
@@ -148,6 +186,38 @@ class CaptureRun:
     def _save(self, position: str) -> None:
         self.store.save_checkpoint(self.consumer, self.source, POSITION_SHARD, position)
         self._position = position
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def capture_run(
+    project: Project, lake: Lake, store: Store, databases: Databases, source: str
+) -> Iterator[CaptureRun]:
+    """The capture of ``source``, open (and held by this process alone) while the block runs:
+    the ingest tasks of one source's tables, run side by side, take it in turn."""
+    from headwater.cdc.sources import capture_spec, captured_source, open_capture
+
+    db = databases.get(captured_source(project, source).connection)
+    spec = capture_spec(project, source, db)
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(f"{project.root}/{source}", threading.Lock())
+    with lock:
+        capture = open_capture(spec)
+        try:
+            yield CaptureRun(
+                source,
+                capture,
+                lake,
+                store,
+                spec.targets,
+                max_changes=spec.max_changes,
+                interval=spec.interval,
+            )
+        finally:
+            capture.close()
 
 
 def _newest(changes: TableChanges) -> str:

@@ -612,6 +612,7 @@ def _size(n: int) -> str:
 
 # the other command modules register themselves on `app`
 from headwater.cli import (  # noqa: E402, F401
+    cdc_commands,
     crawl_commands,
     guide_commands,
     maintain_commands,

@@ -46,6 +46,8 @@ def run_ingest(
     entry = next(t for t in source.tables if t.name == spec.table)
     settings = source.load_for(entry)
     target = f"{source.namespace}.{entry.name}"
+    if settings.strategy == "cdc":
+        return _capture(scope, spec.source, target)
     before = _schema_or_none(scope.lake, target)
     resource = resource_for(project, scope.databases, spec.source, entry.name)
     audit = _auditor(scope, target, run_id)
@@ -102,6 +104,28 @@ def run_ingest(
         details["quarantine"] = quarantine_name(target)
     return TaskOutcome(
         rows=result.rows, bytes=result.bytes, snapshot_id=result.snapshot_id, details=details
+    )
+
+
+def _capture(scope: Scope, source: str, target: str) -> TaskOutcome:
+    """A table under ``load: cdc``: its source's capture applies what is pending (into every
+    table of the source: the first of them to run brings them all up to date)."""
+    from headwater.cdc.run import capture_run
+
+    with capture_run(scope.project, scope.lake, scope.store, scope.databases, source) as run:
+        report = run.run(once=True)
+    snapshots = scope.lake.snapshots(target) if scope.lake.exists(target) else []
+    return TaskOutcome(
+        rows=report.tables.get(target, 0),
+        bytes=0,
+        snapshot_id=snapshots[-1].snapshot_id if snapshots else None,
+        details={
+            "strategy": "cdc",
+            "changed": target in report.tables or report.snapshot_rows > 0,
+            "position": report.position,
+            "changes": report.changes,
+            "snapshot_rows": report.snapshot_rows,
+        },
     )
 
 

@@ -59,7 +59,7 @@ def identifier(value: str, what: str) -> str:
     return value
 
 
-Strategy = Literal["full", "append", "incremental", "merge", "scd2"]
+Strategy = Literal["full", "append", "incremental", "merge", "scd2", "cdc"]
 Contract = Literal["evolve", "freeze", "discard_row", "discard_value"]
 
 
@@ -67,7 +67,9 @@ class Load(Strict):
     """How extracted rows become the table's rows; set on a source, overridden per table."""
 
     strategy: Strategy = Field(
-        default="full", description="full | append | incremental | merge | scd2"
+        default="full",
+        description="full | append | incremental | merge | scd2 | cdc (change data capture: "
+        "a mirror kept by the source's change log)",
     )
     cursor: str | None = Field(
         default=None, description="column (or record field) whose maximum is the watermark"
@@ -129,6 +131,10 @@ class Load(Strict):
             out.append(
                 "strategy `full` replaces the table with what is read, and a `cursor` would "
                 "make that only the new rows; use `append` or `incremental` with a cursor"
+            )
+        if self.strategy == "cdc" and self.cursor:
+            out.append(
+                "strategy `cdc` reads the source's change log, not a cursor column; remove `cursor`"
             )
         if self.lag is not None and not self.cursor:
             out.append("`lag` needs a `cursor`")

@@ -13,6 +13,7 @@ from pydantic import Discriminator, Field, SecretStr, Tag, field_validator, mode
 
 from headwater.project.base import (
     Contract,
+    DurationText,
     Load,
     SourceBase,
     Strategy,
@@ -176,6 +177,32 @@ def _tables_shorthand(value: Any) -> Any:
     return value
 
 
+class CdcSettings(Strict):
+    """How a source's tables under ``load: cdc`` follow the source's change log."""
+
+    slot: str | None = Field(
+        default=None,
+        description="PostgreSQL: the replication slot (default hw_<project>_<source>)",
+    )
+    publication: str | None = Field(
+        default=None,
+        description="PostgreSQL: the publication (default hw_<project>_<source>)",
+    )
+    server_id: int | None = Field(
+        default=None,
+        ge=1,
+        lt=2**32,
+        description="MySQL/MariaDB: the replica server id the capture reads the binary log as "
+        "(default: derived from the project and source names)",
+    )
+    interval: DurationText = Field(
+        default="1s", description="longest wait for changes before committing what was read"
+    )
+    max_changes: int = Field(
+        default=50_000, gt=0, description="changes read before a commit (whole transactions)"
+    )
+
+
 class SqlSource(SourceBase):
     """Tables or queries of a SQL database connection."""
 
@@ -183,6 +210,9 @@ class SqlSource(SourceBase):
     tables: tuple[SourceTable, ...] = Field(min_length=1)
     reader: Reader = "auto"
     batch_rows: int = Field(default=100_000, gt=0, description="rows per Arrow record batch")
+    cdc: CdcSettings = Field(
+        default_factory=CdcSettings, description="change data capture, for `load: cdc`"
+    )
 
     @field_validator("tables", mode="before")
     @classmethod
@@ -370,6 +400,24 @@ class ProjectConfig(Strict):
                     (path, f"table `{table.name}`: {problem}")
                     for problem in settings.problems(source.STATEFUL)
                 )
+                if settings.strategy == "cdc" and source.type != "sql":
+                    out.append(
+                        (
+                            path,
+                            f"table `{table.name}`: strategy `cdc` follows a database's change "
+                            f"log (PostgreSQL, MySQL, MariaDB), which a {source.type} source "
+                            "does not have; use `merge` or `incremental`",
+                        )
+                    )
+                elif settings.strategy == "cdc" and getattr(table, "query", None):
+                    out.append(
+                        (
+                            ("sources", name, "tables", index),
+                            f"table `{table.name}`: strategy `cdc` follows a table's changes, "
+                            "not a query's; name the table with `table:`, or use another "
+                            "strategy",
+                        )
+                    )
                 if getattr(table, "incremental_param", None) and not settings.cursor:
                     out.append(
                         (

@@ -29,13 +29,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from headwater.errors import StreamError, StreamUnavailable
 from headwater.project.deliveries import DeliveryConfig
-from headwater.retry import RetryPolicy
 from headwater.state.consumers import LeaseLost
 from headwater.streams.delivery_buffer import (
     Buffered,
@@ -60,7 +59,6 @@ log = logging.getLogger("headwater.streams")
 
 READ_LIMIT = 10_000  # records asked for in one read of a shard
 IDLE = 0.05  # seconds a worker waits when no shard had anything new
-OUTAGE = RetryPolicy(delay=0.5, backoff=2.0, max_delay=30.0)  # waits while the broker is away
 
 
 def consumer_id(delivery: str) -> str:
@@ -298,21 +296,12 @@ class DeliveryWorker:
         """:meth:`_step`, tried again with backoff while the broker is unavailable (until
         ``stop``). A failed step changed nothing that a later one relies on: a shard's position
         moves with its records, and a flush starts after the broker calls it makes."""
-        from tenacity import retry_if_exception_type, stop_when_event_set
+        from headwater.retry import until_stopped
 
-        def waiting(state: Any) -> None:
-            error = state.outcome.exception() if state.outcome is not None else None
-            log.warning(
-                "delivery %s: %s; trying again in %.1f s", self.name, error, state.upcoming_sleep
-            )
+        def waiting(error: BaseException | None, seconds: float) -> None:
+            log.warning("delivery %s: %s; trying again in %.1f s", self.name, error, seconds)
 
-        retrying = OUTAGE.retrying().copy(
-            stop=stop_when_event_set(stop),
-            sleep=stop.wait,
-            retry=retry_if_exception_type(StreamUnavailable),
-            before_sleep=waiting,
-            reraise=True,
-        )
+        retrying = until_stopped(stop, StreamUnavailable, waiting)
         return lambda: retrying(self._step)
 
     def run(

@@ -435,31 +435,21 @@ class MqttFeed:
     def _reconnect(self, stop: threading.Event) -> None:
         """Connect again after the broker went away, with backoff, until it answers or the
         feed is stopped."""
-        from tenacity import stop_when_event_set
-
-        from headwater.retry import RetryPolicy
+        from headwater.retry import until_stopped
 
         self._abandon()
         log.warning("feed %s lost the MQTT broker at %s; reconnecting", self.name, self.address)
 
-        def waiting(state: Any) -> None:
-            error = state.outcome.exception() if state.outcome is not None else None
+        def waiting(error: BaseException | None, seconds: float) -> None:
             log.warning(
-                "feed %s: reconnect attempt %d to %s failed (%s); next in %.1f s",
+                "feed %s: reconnecting to %s failed (%s); next attempt in %.1f s",
                 self.name,
-                state.attempt_number,
                 self.address,
                 error,
-                state.upcoming_sleep,
+                seconds,
             )
 
-        policy = RetryPolicy(retries=0, delay=0.5, backoff=2.0, max_delay=30.0)
-        retrying = policy.retrying().copy(
-            stop=stop_when_event_set(stop),
-            sleep=stop.wait,
-            before_sleep=waiting,
-            reraise=True,
-        )
+        retrying = until_stopped(stop, SourceUnreachable, waiting)
         try:
             retrying(self._connect)
         except SourceUnreachable:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 # The heavy parts (pyiceberg, SQLAlchemy, DuckDB, the ingest machinery) are imported where they
 # are used: `headwater runs`, `logs` or a Python-only pipeline never pay for them.
+from headwater.workspace.captures import Captures
 from headwater.workspace.pipelines import Pipelines
 from headwater.workspace.processors import Processors
 
@@ -49,7 +50,7 @@ class TableDetails:
     checks: list[dict[str, Any]] = field(default_factory=list)  # latest result of each check
 
 
-class Workspace(Pipelines, Processors):
+class Workspace(Pipelines, Processors, Captures):
     """A loaded project with its lake, metadata store and connections; its pipelines' methods
     (run, plan, trigger, backfill, cancel, logs…) are in :class:`Pipelines`, its stream
     processors' in :class:`Processors`."""
