@@ -147,6 +147,11 @@ class Capture(Protocol):
     def acknowledge(self, position: str) -> None:
         """Tell the source that everything up to ``position`` is committed to the lake."""
 
+    def position_key(self, position: str) -> tuple[int, ...]:
+        """A sort key for one of this capture's positions: positions compare in source-commit
+        order by it (as text they need not: ``mysql-bin.000003:10000`` after ``…:4521``, an
+        LSN ``0/A0`` after ``0/9F``)."""
+
     def heartbeat(self) -> None:
         """Keep an idle capture's position moving so the source does not hold its log."""
 
