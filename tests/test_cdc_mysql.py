@@ -251,6 +251,36 @@ def test_snapshot_then_changes_in_commit_order_with_their_types(source: Source) 
     assert all(abs(t - block.end_commit_time) < dt.timedelta(minutes=5) for t in commit_times)
 
 
+def test_snapshot_reads_every_table_in_bounded_batches(source: Source) -> None:
+    source.run(
+        "CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(5))",
+        "CREATE TABLE b (x INT, y INT, PRIMARY KEY (y, x))",
+        "INSERT INTO a VALUES (1, 'p'), (2, 'q'), (3, 'r'), (4, 's'), (5, 't')",
+        "INSERT INTO b VALUES (1, 10), (2, 20), (3, 30)",
+    )
+    capture = MysqlCapture(source.url, ["a", "b"], server_id=107, batch_rows=2)
+    with capture.snapshot() as snapshot:
+        source.run("INSERT INTO b VALUES (4, 40)")  # after the snapshot began: not in it
+        tables = snapshot.tables()
+        a = next(tables)
+        first = next(a.batches)  # the rest of `a` is left unread: taking `b` ends it
+        b = next(tables)
+        b_batches = list(b.batches)
+        assert next(tables, None) is None
+    assert first.to_pylist() == [{"id": 1, "v": "p"}, {"id": 2, "v": "q"}]
+    assert b.key == ("y", "x")  # the key's own order
+    assert [batch.num_rows for batch in b_batches] == [2, 1]
+    assert [r["y"] for batch in b_batches for r in batch.to_pylist()] == [10, 20, 30]
+
+    with capture.snapshot() as later:
+        tables = later.tables()
+        ids = [r["id"] for batch in next(tables).batches for r in batch.to_pylist()]
+        ys = [r["y"] for batch in next(tables).batches for r in batch.to_pylist()]
+    assert ids == [1, 2, 3, 4, 5]
+    assert ys == [10, 20, 30, 40]
+    assert BinlogPosition.parse(later.position) > BinlogPosition.parse(snapshot.position)
+
+
 def test_schema_changes_follow_the_binary_log_not_the_table_now(source: Source) -> None:
     source.run("CREATE TABLE t (id INT PRIMARY KEY, a INT, b VARCHAR(10))")
     capture = source.capture("t")

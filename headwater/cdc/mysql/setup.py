@@ -50,7 +50,7 @@ def check_server(conn: Any, db: SqlDatabase, server_id: int) -> None:
             source=db.address,
             hint="start the server with the binary log: under [mysqld] set log_bin = mysql-bin, "
             "server_id = 1, binlog_format = ROW, binlog_row_image = FULL, binlog_row_metadata "
-            "= FULL, then restart it (see docs/cdc.md)",
+            "= FULL, then restart it (headwater guide cdc mysql-and-mariadb)",
         )
     for name, wanted, why in _SETTINGS:
         value = server.variable(conn, name)

@@ -13,7 +13,7 @@ TIMESTAMP values arrive in UTC, as the binary log has them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -29,8 +29,8 @@ from headwater.errors import CdcSetupError
 
 
 class MysqlSnapshot:
-    """The captured tables as of :attr:`position`; read each table's batches before the
-    next table's (they share the snapshot's one connection)."""
+    """The captured tables as of :attr:`position`. They share the snapshot's one
+    connection: a table's batches end when the next table is taken."""
 
     def __init__(self, db: SqlDatabase, conn: Any, tables: Sequence[str], batch_rows: int) -> None:
         self._db = db
@@ -40,7 +40,10 @@ class MysqlSnapshot:
         self.position = str(_begin(conn, db))
 
     def tables(self) -> Iterator[SnapshotTable]:
+        previous: Generator[pa.RecordBatch, None, None] | None = None
         for table in self._tables:
+            if previous is not None:  # its cursor holds the connection: end it (and its rows)
+                previous.close()
             described = server.describe(self._conn, table)
             if described is None:
                 raise CdcSetupError(
@@ -59,16 +62,12 @@ class MysqlSnapshot:
             schema = pa.schema(fields)
             select = ", ".join(server.quote(n) for n in described.names)
             sql = f"SELECT {select} FROM {server.qualified(table)}"
-            yield SnapshotTable(
-                table=table,
-                key=described.key,
-                schema=schema,
-                batches=self._batches(table, sql, schema, converters),
-            )
+            previous = self._batches(table, sql, schema, converters)
+            yield SnapshotTable(table=table, key=described.key, schema=schema, batches=previous)
 
     def _batches(
         self, table: str, sql: str, schema: pa.Schema, converters: list[Convert]
-    ) -> Iterator[pa.RecordBatch]:
+    ) -> Generator[pa.RecordBatch, None, None]:
         read = 0
         try:
             with self._conn.cursor(pymysql.cursors.SSCursor) as cursor:
@@ -102,7 +101,7 @@ def _begin(conn: Any, db: SqlDatabase) -> BinlogPosition:
         f"the binary log is off on {db.dialect} at {db.address}: a snapshot has no position "
         "to continue from",
         source=db.address,
-        hint="start the server with the binary log (see docs/cdc.md)",
+        hint="start the server with the binary log (headwater guide cdc mysql-and-mariadb)",
     )
 
 

@@ -104,8 +104,8 @@ class ColumnType:
             return _TEMPORAL[name]
         raise CdcError(
             f"column type `{name}` cannot be captured",
-            hint="capture tables whose columns have the types listed in docs/cdc.md "
-            "(MySQL and MariaDB), or leave this table out",
+            hint="leave this table out, or change the column to a type in "
+            "`headwater guide cdc mysql-and-mariadb`",
         )
 
 
