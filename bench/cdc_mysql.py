@@ -6,7 +6,7 @@ A private MariaDB with a row-based binary log (tests/private_mariadb.py) gets a 
 rows, then an update of every row (its before and after image) and a delete of every tenth:
 ``rows × 2.1`` changes in all. Each contender then reads all of them from that position, in
 its own fresh process, timed from before its first connect to its last change (imports
-excluded):
+excluded), and by the CPU time its process used (less swayed by other work on the machine):
 
 - ``raw``: ``BinLogStreamReader`` (non-blocking) over the row events of the table, touching
   every row's values (``event.rows``) and counting them: the least a consumer of the client
@@ -94,7 +94,7 @@ def child_raw(port: int, position: str, expected: int) -> dict[str, float]:
     from headwater.cdc.mysql import server
 
     name, _, offset = position.rpartition(":")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     stream = BinLogStreamReader(
         connection_settings={"host": "127.0.0.1", "port": port, "user": "root"},
         server_id=201,
@@ -115,13 +115,17 @@ def child_raw(port: int, position: str, expected: int) -> dict[str, float]:
         if changes >= expected:
             break
     stream.close()
-    return {"seconds": time.perf_counter() - started, "changes": changes}
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu": time.process_time() - cpu,
+        "changes": changes,
+    }
 
 
 def child_headwater(port: int, position: str, expected: int, block: int) -> dict[str, float]:
     from headwater.cdc.mysql import MysqlCapture
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     capture = MysqlCapture(f"mysql+pymysql://root@127.0.0.1:{port}/bench", ["events"], 202)
     changes, after, blocks = 0, position, 0
     while changes < expected:
@@ -130,7 +134,12 @@ def child_headwater(port: int, position: str, expected: int, block: int) -> dict
         blocks += 1
         after = got.end
     capture.close()
-    return {"seconds": time.perf_counter() - started, "changes": changes, "blocks": blocks}
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu": time.process_time() - cpu,
+        "changes": changes,
+        "blocks": blocks,
+    }
 
 
 def latency(port: int, seconds: float) -> dict[str, float]:
@@ -242,14 +251,24 @@ def main() -> None:
                 f"{args.rows:,} rows in transactions of {args.txn_rows}, "
                 f"{expected:,} changes, median of {args.repeat}"
             )
-            print("| contender | seconds (median) | changes/s | vs raw |")
-            print("|---|---:|---:|---:|")
+            cpu_rates = {
+                kind: statistics.median(expected / r["cpu"] for r in runs)
+                for kind, runs in results.items()
+            }
+            print(
+                "| contender | seconds (median) | changes/s | vs raw | client CPU s | "
+                "changes per CPU s | vs raw |"
+            )
+            print("|---|---:|---:|---:|---:|---:|---:|")
             for kind, runs in results.items():
                 seconds = statistics.median(r["seconds"] for r in runs)
+                cpu = statistics.median(r["cpu"] for r in runs)
                 print(
                     f"| {kind} | {seconds:.2f} | {rates[kind]:,.0f} | "
-                    f"{rates[kind] / rates['raw']:.2f}× |"
+                    f"{rates[kind] / rates['raw']:.2f}× | {cpu:.2f} | {cpu_rates[kind]:,.0f} | "
+                    f"{cpu_rates[kind] / cpu_rates['raw']:.2f}× |"
                 )
+            print("load average after:", os.getloadavg())
             if args.latency_seconds:
                 found = latency(mariadb.port, args.latency_seconds)
                 print(

@@ -40,7 +40,8 @@ class MysqlCapture:
 
     A capture restarted with a committed position says so with :meth:`acknowledge` before
     :meth:`ensure`; ``heartbeat`` is how often an idle server says it is there (so an empty
-    :meth:`read` returns that long after its ``wait`` at most).
+    :meth:`read` returns that long after its ``wait`` at most); ``name`` is the connection's,
+    for messages. Not for use from several threads at once.
     """
 
     def __init__(
@@ -51,9 +52,14 @@ class MysqlCapture:
         *,
         batch_rows: int = 50_000,
         heartbeat: float = 0.1,
+        name: str = "cdc source",
     ) -> None:
-        self.db = SqlDatabase(url, name="cdc source")
+        self.db = SqlDatabase(url, name=name)
         self.tables = tuple(_qualify(t, self.db.url.database) for t in tables)
+        if not self.tables:
+            raise CdcError(
+                f"connection `{name}`: no tables to capture", hint="name at least one table"
+            )
         self.server_id = server_id
         self.batch_rows = batch_rows
         self.heartbeat_seconds = heartbeat
