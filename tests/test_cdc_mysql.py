@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from headwater.cdc.capture import CHANGE_COLUMNS, ChangeBlock
 from headwater.cdc.mysql import BinlogPosition, MysqlCapture
+from headwater.cdc.positions import sort_key
 from headwater.errors import CdcError, CdcSetupError, CdcSlotBusy, SourceUnreachable
 from tests.private_mariadb import PrivateMariaDB, require_binaries
 from tests.services import MYSQL_ADMIN_URL, require_service
@@ -191,7 +192,7 @@ def test_snapshot_then_changes_in_commit_order_with_their_types(source: Source) 
     source.run("INSERT INTO items (id, tags) VALUES (2, '')")
     capture = source.capture("items")
     capture.check()
-    assert capture.ensure() is True  # nothing acknowledged: a snapshot comes first
+    assert capture.ensure() is False  # nothing to create on the server
 
     with capture.snapshot() as snapshot:
         position = snapshot.position
@@ -399,7 +400,7 @@ def test_positions_order_across_binary_log_files(source: Source) -> None:
     assert [r[1] for b in blocks for r in rows(b)] == [1, 2, 3, 4, 5, 6]
     ends = [BinlogPosition.parse(b.end) for b in blocks]
     assert len({e.file for e in ends}) == 3  # three files, and still in order
-    assert ends == sorted(ends, key=lambda e: capture.position_key(str(e)))
+    assert ends == sorted(ends, key=lambda e: sort_key(str(e)))
     assert all(a < b for a, b in itertools.pairwise(ends))
 
     # after the last transaction of a file, the next read starts in the next file
@@ -415,7 +416,6 @@ def test_positions_order_across_binary_log_files(source: Source) -> None:
     capture.acknowledge(status.current or "")
     caught_up = capture.status()
     assert caught_up.lag_bytes == 0 and caught_up.lag_seconds == 0.0
-    assert capture.ensure() is False  # a position is known
     capture.close()
 
 
@@ -430,7 +430,8 @@ def test_position_order_is_by_file_index_then_offset() -> None:
     parsed = [BinlogPosition.parse(p) for p in ordered]
     assert sorted(reversed(parsed)) == parsed
     assert [str(p) for p in parsed] == ordered
-    with pytest.raises(CdcError, match="not a binary log position"):
+    assert [sort_key(p) for p in ordered] == [p.key() for p in parsed]
+    with pytest.raises(CdcError, match="not a binary-log position"):
         BinlogPosition.parse("0/16B3748")
 
 
@@ -471,16 +472,31 @@ def test_a_server_restart_mid_stream_loses_nothing(source: Source) -> None:
     capture.close()
 
 
-def test_truncate_of_a_captured_table_is_an_error(source: Source) -> None:
-    source.run("CREATE TABLE t (id INT PRIMARY KEY)", "CREATE TABLE other (id INT PRIMARY KEY)")
+def test_a_truncate_of_a_captured_table_is_a_change_in_its_place(source: Source) -> None:
+    source.run(
+        "CREATE TABLE t (id INT PRIMARY KEY, v INT)", "CREATE TABLE other (id INT PRIMARY KEY)"
+    )
     capture = source.capture("t")
     with capture.snapshot() as snapshot:
         position = snapshot.position
-    source.run("INSERT INTO t VALUES (1)", "TRUNCATE TABLE other")  # not captured: fine
-    assert rows(capture.read(position, max_changes=1, wait=30)) == [("c", 1)]
-    source.run("TRUNCATE TABLE t")
-    with pytest.raises(CdcError, match=r"`shop_\w+\.t` was truncated.*new snapshot"):
-        capture.read(position, max_changes=100, wait=0.3)
+    source.run("INSERT INTO t VALUES (1, 1)", "TRUNCATE TABLE other")  # not captured
+    source.run("INSERT INTO t VALUES (2, 2)")
+    with source.conn.cursor() as cursor:
+        cursor.execute("SHOW MASTER STATUS")
+        name, offset = cursor.fetchone()[:2]
+    source.run(f"TRUNCATE TABLE {source.name}.t", "INSERT INTO t VALUES (3, 3)")
+    block = capture.read(position, max_changes=4, wait=30)
+    assert rows(block) == [("c", 1, 1), ("c", 2, 2), ("t", None, None), ("c", 3, 3)]
+    [change] = block.changes
+    ends = change.rows.column("_position").to_pylist()
+    assert sort_key(ends[1]) < sort_key(ends[2]) < sort_key(ends[3])  # its own transaction
+
+    # read from just before it, the table's rows unseen: its columns come from the catalog
+    fresh = source.capture("t", server_id=108)
+    alone = fresh.read(f"{name}:{offset}", max_changes=2, wait=30)
+    assert rows(alone) == [("t", None, None), ("c", 3, 3)]
+    assert alone.changes[0].rows.schema == change.rows.schema
+    fresh.close()
     capture.close()
 
 

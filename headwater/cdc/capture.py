@@ -24,8 +24,9 @@ from typing import Literal, Protocol
 import pyarrow as pa
 
 #: Debezium's letters: ``r`` a row of the initial snapshot, ``c`` insert, ``u`` update,
-#: ``d`` delete
-Op = Literal["r", "c", "u", "d"]
+#: ``d`` delete, ``t`` the table was emptied (PostgreSQL's TRUNCATE: one row, every column
+#: null; the rows before it in the block apply first, then the table is emptied)
+Op = Literal["r", "c", "u", "d", "t"]
 
 #: the change's kind (:data:`Op`), as ``string``
 OP = "_op"
@@ -146,11 +147,6 @@ class Capture(Protocol):
 
     def acknowledge(self, position: str) -> None:
         """Tell the source that everything up to ``position`` is committed to the lake."""
-
-    def position_key(self, position: str) -> tuple[int, ...]:
-        """A sort key for one of this capture's positions: positions compare in source-commit
-        order by it (as text they need not: ``mysql-bin.000003:10000`` after ``…:4521``, an
-        LSN ``0/A0`` after ``0/9F``)."""
 
     def heartbeat(self) -> None:
         """Keep an idle capture's position moving so the source does not hold its log."""

@@ -8,7 +8,12 @@ outputs it took already (their ids are the same). A checkpoint is saved only und
 it was read under (fenced by its epoch): a worker that was too slow to renew, and whose shard
 another worker took over, loses the shard instead of moving the other one's position. A
 failure the broker may recover from (:class:`~headwater.errors.TransientError`) sends the
-shard back to its checkpoint, and the batch is tried again after a pause.
+shard back to its checkpoint, and the batch is tried again after a pause. A running worker
+waits out a broker outage: the shard's state is read again from the broker only when its
+pause is over, and while the broker is still away the pause grows (up to
+``MAX_RETRY_PAUSE``); a lease renewal the broker does not answer is tried again after a
+pause too. With ``once`` (a pipeline step that drains what is pending) the outage fails the
+step instead, and the step's own retries decide.
 
 A windowed processor checkpoints the sequence just before its oldest open window's records,
 not the batch's last one, so the replay after a restart rebuilds the open windows
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("headwater.streams.processor")
 
 RETRY_PAUSE = 1.0  # seconds before a shard whose batch failed transiently is read again
+MAX_RETRY_PAUSE = 30.0  # the longest pause while the broker stays away (doubling from above)
 
 
 def new_owner() -> str:
@@ -56,6 +62,8 @@ class _Shard:
     until: int | None = None  # --once: the newest sequence when the shard was taken
     done: bool = False  # --once: read up to ``until``
     paused_until: float = 0.0
+    failures: int = 0  # transient failures in a row
+    stale: bool = False  # its state must be read again from the broker before the next batch
 
 
 @dataclass
@@ -131,26 +139,61 @@ class Worker:
         """Renew the leases when due, then one micro-batch of each held shard; returns the
         records read."""
         if self.clock() - self._claimed_at >= self.ttl / 3:
-            self.claim()
+            self._renew()
         read = 0
         for shard in list(self.held):
             mine = self.held.get(shard)
             if mine is None or mine.done or mine.paused_until > self.clock():
                 continue
             try:
+                if mine.stale:
+                    mine = self._retaken(shard, mine)
                 read += self._batch(shard, mine)
+                mine.failures = 0
             except LeaseLost:
                 log.info("%s: shard %s was taken over", self.processor.name, shard)
                 self.held.pop(shard, None)
                 self.processor.forget(shard)
                 self.report.lost_leases += 1
             except TransientError as exc:
-                log.warning("%s: shard %s: %s; trying again", self.processor.name, shard, exc)
-                self.held[shard] = self._taken(shard, mine.epoch)
-                self.held[shard].paused_until = self.clock() + RETRY_PAUSE
+                self._failed(shard, mine, exc)
         self.report.seconds = self.clock() - self._started
         self.report.shards = tuple(sorted(self.held))
         return read
+
+    def _renew(self) -> None:
+        try:
+            self.claim()
+        except TransientError as exc:
+            if self.once:
+                raise
+            log.warning(
+                "%s: renewing the leases: %s; trying again in %.1f s",
+                self.processor.name,
+                exc,
+                RETRY_PAUSE,
+            )
+            self._claimed_at = self.clock() - self.ttl / 3 + RETRY_PAUSE
+
+    def _retaken(self, shard: str, mine: _Shard) -> _Shard:
+        """The shard from its checkpoint again, after a failed batch."""
+        again = self._taken(shard, mine.epoch)
+        again.failures = mine.failures
+        self.held[shard] = again
+        return again
+
+    def _failed(self, shard: str, mine: _Shard, exc: TransientError) -> None:
+        """Back to the checkpoint after a pause (growing while the broker stays away)."""
+        mine.failures += 1
+        pause = min(RETRY_PAUSE * 2 ** (mine.failures - 1), MAX_RETRY_PAUSE)
+        log.warning(
+            "%s: shard %s: %s; trying again in %.1f s", self.processor.name, shard, exc, pause
+        )
+        if self.once:  # fail the step now if the broker is away (its retries decide)
+            mine = self._retaken(shard, mine)
+        else:
+            mine.stale = True
+        mine.paused_until = self.clock() + pause
 
     def _batch(self, shard: str, mine: _Shard) -> int:
         p = self.processor

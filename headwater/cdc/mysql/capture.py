@@ -79,9 +79,9 @@ class MysqlCapture:
                 setup.check_busy(conn, self.db, self.server_id)
 
     def ensure(self) -> bool:
-        """Nothing to create: True when no position is known (nothing acknowledged), so a
-        snapshot must come first."""
-        return self._acknowledged is None
+        """Nothing to create, so False: whether a snapshot is needed is the caller's to tell
+        from its committed positions (a position whose file expired fails :meth:`read`)."""
+        return False
 
     def drop(self) -> None:
         """Nothing to remove: the server keeps no state for a reader of its binary log."""
@@ -139,9 +139,6 @@ class MysqlCapture:
     def acknowledge(self, position: str) -> None:
         self._acknowledged = BinlogPosition.parse(position)
 
-    def position_key(self, position: str) -> tuple[int, ...]:
-        return BinlogPosition.parse(position).key()
-
     # -- state -----------------------------------------------------------------------------
 
     def status(self) -> CaptureStatus:
@@ -184,9 +181,21 @@ class MysqlCapture:
             self.tables,
             start,
             heartbeat=self.heartbeat_seconds,
+            describe=self._describe,
         )
         self._streamed = True
         return self._stream
+
+    def _describe(self, table: str) -> server.TableColumns:
+        with contextlib.closing(server.connect(self.db)) as conn:
+            described = server.describe(conn, table)
+        if described is None:
+            raise CdcError(
+                f"table `{table}` is gone from {self.db.dialect} at {self.db.address}",
+                source=self.db.address,
+                hint="leave it out of the capture, or create it again and take a new snapshot",
+            )
+        return described
 
     def _close_stream(self) -> None:
         if self._stream is not None:

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from headwater.cdc.capture import CHANGE_FIELDS, TableChanges
+from headwater.cdc.mysql.server import TableColumns
 from headwater.cdc.mysql.types import ColumnType, Convert, binlog_column_type, binlog_converter
 from headwater.errors import CdcError, CdcSetupError
 
@@ -67,6 +68,21 @@ class TablePlan:
                 for c, t in zip(columns, types, strict=True)
             ),
             sets=tuple(i for i, t in enumerate(types) if t.name == "set"),
+        )
+
+    @classmethod
+    def from_catalog(cls, columns: TableColumns) -> TablePlan:
+        """The table as the catalog has it now: for a ``t`` change of a table whose rows the
+        stream has not met (its values are all null, so only the schema matters)."""
+        return cls(
+            table=columns.table,
+            names=columns.names,
+            key=columns.key,
+            schema=pa.schema(
+                [pa.field(n, t.arrow()) for n, t in zip(columns.names, columns.types, strict=True)]
+            ),
+            converters=tuple(None for _ in columns.names),
+            sets=(),
         )
 
     def same_shape(self, other: TablePlan) -> bool:
@@ -123,17 +139,22 @@ class BlockBuilder:
 
     def add(self, plan: TablePlan, event: Any, kind: str) -> None:
         """The rows of one write, update or delete rows event of a captured table."""
-        if not self._open:
-            self._seq_at_begin = self._seq
-        segment = self._segment(plan)
-        if id(segment) not in self._open:
-            self._open[id(segment)] = (segment, len(segment.ops))
+        segment = self._opened(plan)
         if kind == "update":
             self._updates(segment, event.rows)
         else:
             op = "c" if kind == "write" else "d"
             for row in event.rows:
                 self._append(segment, op, row["values"], row["none_sources"])
+
+    def truncate(self, plan: TablePlan) -> None:
+        """The table was emptied: one ``t`` change, every column null, in its place."""
+        segment = self._opened(plan)
+        for column in segment.columns:
+            column.append(None)
+        segment.ops.append("t")
+        segment.seqs.append(self._seq)
+        self._seq += 1
 
     def commit(self, position: str, timestamp: int) -> None:
         """The open transaction committed at ``position`` (where the next one starts)."""
@@ -161,6 +182,15 @@ class BlockBuilder:
 
     def changes(self) -> list[TableChanges]:
         return [segment.build() for segment in self.segments if segment.ops]
+
+    def _opened(self, plan: TablePlan) -> _Segment:
+        """``plan``'s segment, noted as written by the open transaction."""
+        if not self._open:
+            self._seq_at_begin = self._seq
+        segment = self._segment(plan)
+        if id(segment) not in self._open:
+            self._open[id(segment)] = (segment, len(segment.ops))
+        return segment
 
     def _segment(self, plan: TablePlan) -> _Segment:
         segment = self._current.get(plan.table)

@@ -2,7 +2,8 @@
 server writes it: by the file's index, then by the offset within the file.
 
 As text the two do not sort (``…:10000`` before ``…:4521``; an index past 999999 grows a
-digit), so positions are compared through :meth:`BinlogPosition.key`.
+digit), so positions are compared through :meth:`BinlogPosition.key`, which is
+:func:`headwater.cdc.positions.sort_key`'s order for them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import total_ordering
 
-from headwater.errors import CdcError
+from headwater.cdc.positions import binlog_parts
 
 
 @total_ordering
@@ -21,15 +22,8 @@ class BinlogPosition:
 
     @classmethod
     def parse(cls, text: str) -> BinlogPosition:
-        name, sep, offset = text.rpartition(":")
-        index = name.rpartition(".")[2]
-        if not sep or not name or not offset.isdigit() or not index.isdigit():
-            raise CdcError(
-                f"`{text}` is not a binary log position",
-                hint="a MySQL/MariaDB position is the binary log file and the offset in it, "
-                "as SHOW MASTER STATUS shows them: mysql-bin.000003:4521",
-            )
-        return cls(name, int(offset))
+        _, _, offset = binlog_parts(text)
+        return cls(text.rpartition(":")[0], offset)
 
     @property
     def index(self) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymysqlreplication import BinLogStreamReader
@@ -37,7 +37,7 @@ from pymysqlreplication.row_event import (
 from headwater.cdc.mysql import server
 from headwater.cdc.mysql.changes import BlockBuilder, TablePlan
 from headwater.cdc.mysql.position import BinlogPosition
-from headwater.errors import CdcError
+from headwater.cdc.mysql.server import TableColumns
 
 _EVENTS = [
     GtidEvent,
@@ -69,11 +69,14 @@ class BinlogStream:
         start: BinlogPosition,
         *,
         heartbeat: float,
+        describe: Callable[[str], TableColumns],
     ) -> None:
         self.tables = frozenset(tables)
+        self._describe_table = describe
         #: where the next transaction starts: the reader's place between reads
         self.position = start
         self._plans: dict[int, TablePlan] = {}
+        self._latest: dict[str, TablePlan] = {}  # each table's newest plan
         self._shapes: dict[tuple[Any, ...], TablePlan] = {}
         self._open = False
         self._reader = BinLogStreamReader(
@@ -172,6 +175,7 @@ class BinlogStream:
                 self._shapes.clear()
             self._shapes[shape] = plan
         self._plans[event.table_id] = plan
+        self._latest[table] = plan
 
     def _query(self, event: Any, builder: BlockBuilder) -> bool:
         """Whether the query event ends a transaction (or is one)."""
@@ -191,14 +195,14 @@ class BinlogStream:
             return True
         # a statement (DDL): its own transaction, ending any open one
         truncated = self._truncated(event, text)
-        if truncated is not None:
-            raise CdcError(
-                f"table `{truncated}` was truncated at {self.position}: the binary log holds "
-                "no row changes for that",
-                hint="take a new snapshot of the capture's tables; TRUNCATE cannot be captured "
-                "(DELETE FROM can)",
-            )
+        if truncated is not None:  # no row events for it: the statement is the change
+            builder.truncate(self._latest.get(truncated) or self._describe(truncated))
         return True
+
+    def _describe(self, table: str) -> TablePlan:
+        plan = TablePlan.from_catalog(self._describe_table(table))
+        self._latest[table] = plan
+        return plan
 
     def _truncated(self, event: Any, text: str) -> str | None:
         found = _TRUNCATE.match(text)
