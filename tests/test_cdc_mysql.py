@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -20,7 +21,10 @@ import sqlalchemy as sa
 from headwater.cdc.capture import CHANGE_COLUMNS, ChangeBlock
 from headwater.cdc.mysql import BinlogPosition, MysqlCapture
 from headwater.cdc.positions import sort_key
+from headwater.cdc.run import CaptureReport, CaptureRun
 from headwater.errors import CdcError, CdcSetupError, CdcSlotBusy, SourceUnreachable
+from headwater.lake import Lake
+from headwater.state import Store
 from tests.private_mariadb import PrivateMariaDB, require_binaries
 from tests.services import MYSQL_ADMIN_URL, require_service
 
@@ -385,6 +389,46 @@ def test_blocks_hold_whole_transactions_and_read_again_the_same(source: Source) 
     assert idle.count == 0 and idle.changes == [] and idle.end == blocks[-1].end
     assert idle.end_commit_time is None
     capture.close()
+
+
+def test_applied_by_the_capture_run_the_lake_table_equals_the_source(
+    source: Source, tmp_path: Path
+) -> None:
+    source.run(
+        "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(10), amount DECIMAL(8, 2))",
+        "INSERT INTO t VALUES (1, 'a', 1.50), (2, 'b', 2.50), (3, 'c', 3.50)",
+    )
+    lake = Lake.local(tmp_path / ".headwater")
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+
+    def run() -> CaptureReport:
+        capture = source.capture("t")
+        try:
+            return CaptureRun(
+                "shop", capture, lake, store, {f"{source.name}.t": "raw.t"}, interval=0.2
+            ).run(once=True)
+        finally:
+            capture.close()
+
+    def lake_rows() -> list[tuple[Any, ...]]:
+        table = lake.table("raw.t").scan().to_arrow().sort_by("id")
+        return [(r["id"], r["name"], r.get("amount"), r.get("note")) for r in table.to_pylist()]
+
+    first = run()
+    assert first.snapshot_rows == 3
+    source.run("UPDATE t SET name = 'A' WHERE id = 1", "DELETE FROM t WHERE id = 2")
+    source.transaction("UPDATE t SET id = 30 WHERE id = 3", "INSERT INTO t VALUES (4, 'd', 4)")
+    source.run("ALTER TABLE t ADD COLUMN note VARCHAR(10)", "UPDATE t SET note = 'n' WHERE id = 4")
+    second = run()  # a restart: a new capture, the same lake and store
+    assert second.snapshot_rows == 0 and second.changes == 6
+    assert lake_rows() == [
+        (1, "A", Decimal("1.50"), None),
+        (4, "d", Decimal("4.00"), "n"),
+        (30, "c", Decimal("3.50"), None),
+    ]
+    third = run()  # nothing new: nothing applied twice
+    assert third.changes == 0 and third.commits == 0
+    assert len(lake_rows()) == 3
 
 
 def test_positions_order_across_binary_log_files(source: Source) -> None:
