@@ -1,5 +1,6 @@
 """A private MariaDB server in a temporary folder, on a free port, that a test may stop and
-start again (the shared server on 3306 is never restarted)."""
+start again (the shared server on 3306 is never restarted), optionally with the binary log
+that change data capture reads."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -33,11 +35,35 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class PrivateMariaDB:
-    """``mariadbd`` on ``datadir``, listening on 127.0.0.1:``port`` (no grant tables: root
-    without a password)."""
+#: a row-based binary log as change data capture needs it (docs/cdc.md)
+BINLOG_OPTIONS = (
+    "--log-bin=mysql-bin",
+    "--binlog-format=ROW",
+    "--binlog-row-image=FULL",
+    "--binlog-row-metadata=FULL",
+    "--server-id=1",
+)
 
-    def __init__(self, folder: Path) -> None:
+
+class PrivateMariaDB:
+    """``mariadbd`` on ``datadir``, listening on 127.0.0.1:``port``: root without a password,
+    and without grant tables unless ``grants`` (then users and privileges are checked).
+
+    ``binlog`` writes the row-based binary log (:data:`BINLOG_OPTIONS`); ``options`` are more
+    server options.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        binlog: bool = False,
+        grants: bool = False,
+        options: Sequence[str] = (),
+    ) -> None:
+        self.options = [*(BINLOG_OPTIONS if binlog else ()), *options]
+        if not grants:
+            self.options.append("--skip-grant-tables")
         self.datadir = folder / "data"
         self.log = folder / "server.log"
         self.port = _free_port()
@@ -72,9 +98,9 @@ class PrivateMariaDB:
                     f"--socket={self.datadir / 'mysqld.sock'}",
                     f"--pid-file={self.datadir / 'mysqld.pid'}",
                     "--user=root",
-                    "--skip-grant-tables",
                     "--innodb-buffer-pool-size=32M",
                     "--innodb-log-file-size=16M",
+                    *self.options,
                 ],
                 stdout=log,
                 stderr=log,
