@@ -180,6 +180,9 @@ class DeliveryWorker:
         for shard in sorted(self.held):
             if self.buffered_bytes >= limit_bytes and not self.cut:
                 return read, False
+            self._renew()  # reads of a busy broker can outlast a lease
+            if shard not in self.held:
+                continue  # lost to another worker meanwhile
             cut = self.cut.get(shard)
             if cut is not None and shard in self.buffer and self.buffer[shard].last_sequence == cut:
                 continue  # the range to redo is in: it is flushed on its own
@@ -285,12 +288,17 @@ class DeliveryWorker:
 
     def _step(self) -> tuple[int, bool]:
         """Renew the leases when due, read each shard once, flush when due."""
-        if time.monotonic() - self.claimed_at > self.lease_seconds / 3:
-            self.claim()
+        self._renew()
         read, caught_up = self.read_round()
         if self.due():
+            self._renew()  # a slow round must not let the leases lapse before the flush
             self.flush()
         return read, caught_up
+
+    def _renew(self) -> None:
+        """Renew the leases when a third of their time has passed since the last renewal."""
+        if time.monotonic() - self.claimed_at > self.lease_seconds / 3:
+            self.claim()
 
     def _waiting_out_outages(self, stop: threading.Event) -> Callable[[], tuple[int, bool]]:
         """:meth:`_step`, tried again with backoff while the broker is unavailable (until

@@ -680,7 +680,11 @@ async def _take(reader: _Reader, limit: int, wait: float, timeout: float) -> lis
             raise _ReaderLost  # records wait, yet none came
     if not msgs and wait > 0:
         msgs = await _fetch(reader, 1, wait)
-        if msgs and limit > 1 and msgs[0].metadata.num_pending:
+        if not msgs:
+            # nothing came: the next read asks the server again, which also finds a consumer
+            # the server lost (restarted) rather than waiting on it for ever
+            reader.pending = None
+        elif limit > 1 and msgs[0].metadata.num_pending:
             msgs += await _fetch(reader, limit - 1, timeout)
     return msgs
 
