@@ -43,7 +43,7 @@ def _chosen(ws: Workspace, names: list[str] | None) -> list[str]:
     if not chosen:
         raise HeadwaterError(
             "no source in headwater.yaml has tables under `load: cdc`",
-            hint="set `load: cdc` on a PostgreSQL or MySQL source (see docs/cdc.md)",
+            hint="set `load: cdc` on a PostgreSQL or MySQL source (see `headwater guide cdc`)",
         )
     return chosen
 
