@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/streams.py [--events 200000] [--latency-seconds 20]
     .venv/bin/python bench/streams.py --backend redis|nats [--events 200000]
+    .venv/bin/python bench/streams.py --concurrent [--producers 1] [--events 1000000] [--runs 3]
 
 Three measurements, each in a fresh project under bench/.work/streams:
 
@@ -18,6 +19,21 @@ With ``--backend redis`` or ``nats`` the stream lives on the local broker (Redis
 delivery is compared in the same run with a raw consume-only loop of the same client over the
 same records — redis-py ``XRANGE`` pages, a nats-py pull consumer's ``fetch`` — pinned to the
 same core and timed as a whole process too; the target is a delivery at ≥ 0.5× the raw loop.
+
+With ``--concurrent`` the whole path runs at once, end to end: a delivery (``headwater stream
+run d``, 16 MB / 1 s buffer) runs on core 0 and holds its shards; then N producer processes
+on core 1 (each a long-running application: started, workspace open, then released together)
+put N-th shares of the events, each serialising its events with ``json.dumps`` and putting
+batches of 5,000. The clock runs from the first put to the moment the table's current snapshot
+holds every event (the bench, on core 1, reads the catalog every 100 ms while the producers
+put, every 20 ms after); then the delivery is stopped and the table's row count and distinct
+ids are checked. Beside it, from the same run: the same producers alone (no delivery running),
+and the delivery alone over what they put (``--once`` on core 0; its rate is given as a whole
+process, and from the moment it holds its shards, which leaves out the interpreter's start as
+the concurrent delivery's start is). Each side's CPU per event is reported too, and how many
+cores other work kept busy meanwhile (from ``/proc/stat``): on a shared machine a pinned
+process gets only part of its core.
+Cores are pinned with ``os.sched_setaffinity``.
 """
 
 from __future__ import annotations
@@ -26,12 +42,14 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -45,7 +63,8 @@ from headwater.workspace import Workspace  # noqa: E402
 
 WORK = REPO / "bench" / ".work" / "streams"
 HEADWATER = REPO / ".venv" / "bin" / "headwater"
-PAD = "x" * 120
+PAD = "x" * 200
+BATCH = 5000  # events a producer puts at once
 
 
 BROKERS = {"redis": "redis://127.0.0.1:6379/0", "nats": "nats://127.0.0.1:4222"}
@@ -78,9 +97,11 @@ def project(
 
 
 def event(i: int, ts: float = 0.0) -> bytes:
-    body = {"id": i, "user": f"u{i % 9973}", "country": "USA" if i % 3 else "FR", "ts": ts}
-    data = json.dumps({**body, "pad": PAD[: max(0, 200 - len(json.dumps(body)) - 10)]})
-    return data.encode()
+    """About 200 bytes of JSON, serialised once (as a producer does): the padding is spliced
+    into the closing quote of an empty ``pad``."""
+    country = "USA" if i % 3 else "FR"
+    text = json.dumps({"id": i, "user": f"u{i % 9973}", "country": country, "ts": ts, "pad": ""})
+    return (text[:-2] + PAD[: max(0, 200 - len(text))] + '"}').encode()
 
 
 def produce(root: Path, events: int, stream: str = "events") -> float:
@@ -136,6 +157,181 @@ def throughput(events: int) -> dict[str, float]:
         "deliver_eps": events / deliver_s,
         "end_to_end_eps": events / (put_s + deliver_s),
         "peak_rss_mb": peak / 2**20,
+    }
+
+
+def pinned(core: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that pins the child (and every thread it starts) to ``core``."""
+    return lambda: os.sched_setaffinity(0, {core})
+
+
+def producer(root: Path, stream: str, first: int, count: int, core: int) -> None:
+    """One producer process (``--produce``): pinned to ``core``, workspace open, it says
+    ``ready`` and waits for a line on stdin; then it puts events ``first`` … ``first+count-1``
+    in batches and prints when it began and ended and the CPU seconds it spent between."""
+    os.sched_setaffinity(0, {core})
+    with Workspace.open(root) as ws:
+        ws.streams.describe(stream)  # the backend open, the stream found: what a warm app has
+        print("ready", flush=True)
+        sys.stdin.readline()
+        cpu, began = time.process_time(), time.monotonic()
+        for at in range(first, first + count, BATCH):
+            batch = [Entry(event(i), str(i)) for i in range(at, min(first + count, at + BATCH))]
+            ws.streams.put(stream, batch)
+        ended, cpu = time.monotonic(), time.process_time() - cpu
+    print(json.dumps({"began": began, "ended": ended, "cpu": cpu}))
+
+
+def producers(root: Path, events: int, n: int, core: int = 1) -> list[subprocess.Popen[str]]:
+    """``n`` producer processes of ``events`` between them, each ready and waiting for go."""
+    procs = []
+    for k in range(n):
+        first, last = events * k // n, events * (k + 1) // n
+        cmd = [sys.executable, __file__, "--produce", str(root), "events"]
+        cmd += [str(first), str(last - first), str(core)]
+        procs.append(
+            subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        )
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return procs
+
+
+def go(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+
+
+def finished(procs: list[subprocess.Popen[str]]) -> tuple[float, float, float]:
+    """(first put began, last put ended, CPU seconds) over the producers, once they exited."""
+    done = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            raise SystemExit(f"a producer failed ({proc.returncode})")
+        done.append(json.loads(out.strip().splitlines()[-1]))
+    return (
+        min(d["began"] for d in done),
+        max(d["ended"] for d in done),
+        sum(d["cpu"] for d in done),
+    )
+
+
+def leased(ws: Workspace) -> int:
+    """Shards the delivery holds now, as the store has its leases."""
+    import sqlalchemy as sa
+
+    from headwater.state import schema
+
+    leases = schema.stream_leases
+    query = sa.select(sa.func.count()).where(
+        leases.c.consumer == "delivery:d", ~leases.c.shard.startswith("@")
+    )
+    with ws.store.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def committed(ws: Workspace) -> int:
+    """Rows in the table's current snapshot (0 before the first commit)."""
+    current = ws.lake.current_metadata("raw.events")
+    return int(current.summary.get("total-records", 0)) if current is not None else 0
+
+
+def busy() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process) so far."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def end_to_end(events: int, n: int, seconds: float) -> dict[str, float]:
+    """Producers and the delivery at once, and each alone, on the same events (see above).
+
+    Besides the wall-clock rates, the CPU seconds each side spent per event: on a machine
+    shared with other work a pinned process gets only part of its core, and the CPU per event
+    says what each side would do with its core to itself."""
+    os.sched_setaffinity(0, {1})  # this process polls beside the producers, not the delivery
+    # alone: the producers with no delivery running, then the delivery over what they put
+    root = project(f"alone-{events}", seconds=seconds, mb=16)
+    with Workspace.open(root) as ws:
+        ws.streams.create("events")
+    procs = producers(root, events, n)
+    go(procs)
+    began, ended, alone_producer_cpu = finished(procs)
+    produce_s = ended - began
+    cmd = [str(HEADWATER), "stream", "run", "d", "--once", "-p", str(root)]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with Workspace.open(root) as ws:
+        started = time.monotonic()
+        delivery = subprocess.Popen(cmd, stdout=subprocess.PIPE, preexec_fn=pinned(0), text=True)
+        holding = None
+        while delivery.poll() is None:
+            if holding is None and leased(ws) == 4:
+                holding = time.monotonic()
+            time.sleep(0.05)
+        finished_at = time.monotonic()
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    alone_delivery_cpu = used.ru_utime + used.ru_stime - children.ru_utime - children.ru_stime
+    if delivery.returncode != 0:
+        raise SystemExit("the delivery failed")
+    assert rows(root) == (events, events)
+    deliver_s = finished_at - started
+    deliver_work_s = finished_at - (holding or started)
+    shutil.rmtree(root)
+
+    # together: the delivery holds its shards, then the producers go
+    root = project(f"e2e-{events}", seconds=seconds, mb=16)
+    with Workspace.open(root) as ws:
+        ws.streams.create("events")
+        cmd = [str(HEADWATER), "stream", "run", "d", "-p", str(root)]
+        delivery = psutil.Popen(cmd, stdout=subprocess.PIPE, preexec_fn=pinned(0), text=True)
+        while leased(ws) < 4:
+            if delivery.poll() is not None:
+                raise SystemExit("the delivery stopped")
+            time.sleep(0.05)
+        procs = producers(root, events, n)
+        delivery_cpu = sum(delivery.cpu_times()[:2])
+        machine, mine = busy(), time.process_time()
+        go(procs)
+        while committed(ws) < events:
+            if delivery.poll() is not None:
+                raise SystemExit("the delivery stopped")
+            # a look costs about half a millisecond of the producers' core: seldom while
+            # they put, often once they are done (the tail is what is measured then)
+            time.sleep(0.1 if any(p.poll() is None for p in procs) else 0.02)
+        visible = time.monotonic()
+        delivery_cpu = sum(delivery.cpu_times()[:2]) - delivery_cpu
+        machine, mine = busy() - machine, time.process_time() - mine
+    delivery.terminate()
+    delivery.communicate(timeout=120)
+    if delivery.returncode != 0:
+        raise SystemExit(f"the delivery failed on stopping ({delivery.returncode})")
+    began, ended, producer_cpu = finished(procs)
+    count, distinct = rows(root)
+    assert count == distinct == events, (count, distinct, events)
+    elapsed = visible - began
+    shutil.rmtree(root)
+    us = 1e6 / events
+    return {
+        "events": events,
+        "producers": n,
+        "end_to_end_s": elapsed,
+        "end_to_end_eps": events / elapsed,
+        "concurrent_produce_eps": events / (ended - began),
+        "tail_s": visible - ended,  # the last put to the last row queryable
+        "producer_cpu_us": producer_cpu * us,  # CPU per event, all producers together
+        "delivery_cpu_us": delivery_cpu * us,  # CPU per event, from the first put to the end
+        "producer_core_share": producer_cpu / (ended - began),  # of core 1 while they put
+        "delivery_core_share": delivery_cpu / elapsed,  # of core 0 over the run
+        # cores busy with other work over the run (of 2): what the pinned processes shared
+        "others_cores": (machine - delivery_cpu - producer_cpu - mine) / elapsed,
+        "alone_produce_eps": events / produce_s,
+        "alone_producer_cpu_us": alone_producer_cpu * us,
+        "alone_deliver_eps": events / deliver_s,  # the whole process, start included
+        "alone_deliver_work_eps": events / deliver_work_s,  # from holding its shards
+        "alone_delivery_cpu_us": alone_delivery_cpu * us,  # the whole process
     }
 
 
@@ -298,8 +494,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--latency-seconds", type=float, default=20)
     parser.add_argument("--backend", choices=["embedded", "redis", "nats"], default="embedded")
+    parser.add_argument("--concurrent", action="store_true", help="producers and delivery at once")
+    parser.add_argument("--producers", type=int, default=1, help="producer processes (core 1)")
+    parser.add_argument("--runs", type=int, default=3, help="--concurrent: runs, median kept")
+    parser.add_argument("--buffer-seconds", type=float, default=1.0, help="--concurrent")
     parser.add_argument("--raw", nargs="+", help=argparse.SUPPRESS)  # backend stream counts…
+    parser.add_argument("--produce", nargs=5, help=argparse.SUPPRESS)  # root stream first n core
     args = parser.parse_args()
+    if args.produce:  # one producer, in the process `producers` starts
+        root, stream, first, count, core = args.produce
+        producer(Path(root), stream, int(first), int(count), int(core))
+        return
     if args.raw:  # the raw consume-only loop, in the process `consume_raw` starts
         backend, stream, *counts = args.raw
         shards = [int(c) for c in counts]
@@ -319,6 +524,15 @@ def main() -> None:
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.backend != "embedded":
         print("broker", json.dumps(broker(args.backend, args.events)))
+        return
+    if args.concurrent:
+        runs = []
+        for _ in range(args.runs):
+            runs.append(end_to_end(args.events, args.producers, args.buffer_seconds))
+            print("end_to_end", json.dumps(runs[-1]), flush=True)
+            print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+        median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        print("median", json.dumps(median))
         return
     for n in (args.events, args.events * 10):
         print("throughput", json.dumps(throughput(n)))

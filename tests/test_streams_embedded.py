@@ -61,6 +61,98 @@ def test_shards_split_the_md5_hash_space_as_kinesis_does() -> None:
     assert router.shard_for("x", explicit_hash_key=HASH_MAX).id == "shardId-000000000003"
 
 
+@pytest.mark.parametrize("count", [1, 3, 4, 7])
+def test_a_batch_is_split_over_the_shards_as_each_record_is_routed(count: int) -> None:
+    shards = even_shards(count)
+    bounds = [h for s in shards for h in (s.start_hash, s.end_hash)] + [0, HASH_MAX]
+    entries = [Entry(b"x", f"user-{i}") for i in range(500)]
+    entries += [Entry(b"x", "k", explicit_hash_key=h) for h in bounds]
+    entries += [Entry(b"x", "\u00e9t\u00e9-\U0001f600")]  # a key of several UTF-8 bytes
+    router = Router(shards)
+    split = router.split(entries)
+    picked = [router.shard_for(e.partition_key, e.explicit_hash_key) for e in entries]
+    expected = {shard: [i for i, p in enumerate(picked) if p == shard] for shard in shards}
+    assert split == [(shard, expected[shard]) for shard in shards if expected[shard]]
+    plain = [e for e in entries if e.explicit_hash_key is None]
+    assert router.split(plain) == [
+        (shard, [i for i, e in enumerate(plain) if router.shard_for(e.partition_key) == shard])
+        for shard in shards
+        if any(router.shard_for(e.partition_key) == shard for e in plain)
+    ]
+    assert router.split([]) == []
+    with pytest.raises(ValueError, match=r"hash key -1 is outside 0"):
+        router.split([Entry(b"x", "k"), Entry(b"x", "k", explicit_hash_key=-1)])
+
+
+def test_a_put_mixing_ids_and_none_over_shards_answers_in_the_order_put(
+    log: EmbeddedLog,
+) -> None:
+    log.create("s", 3, Retention())
+    earlier = log.put("s", [Entry(b"e", "k0", id="early")])[0]
+    entries = [
+        Entry(f"r{i}".encode(), f"key-{i % 7}", id=None if i % 3 else f"id-{i}") for i in range(60)
+    ]
+    entries.insert(10, Entry(b"again", "k0", id="early"))  # put before: dropped
+    entries.insert(40, Entry(b"twice", "key-3", id="id-3"))  # earlier in this put: dropped
+    puts = log.put("s", entries)
+    router = Router(even_shards(3))
+    assert [p.duplicate for p in puts] == [i in (10, 40) for i in range(len(entries))]
+    assert puts[10] == earlier._replace(duplicate=True)
+    first = puts[entries.index(Entry(b"r3", "key-3", id="id-3"))]
+    assert puts[40] == first._replace(duplicate=True)
+    kept = [(e, p) for e, p in zip(entries, puts, strict=True) if not p.duplicate]
+    for shard in even_shards(3):
+        mine = [(e, p) for e, p in kept if router.shard_for(e.partition_key) == shard]
+        records = read_all(log, "s", shard.id)
+        if shard.id == earlier.shard:
+            records = records[1:]
+        assert [r.data for r in records] == [e.data for e, _ in mine]
+        assert [r.sequence for r in records] == [p.sequence for _, p in mine]
+        assert all(p.shard == shard.id for _, p in mine)
+
+
+def test_a_record_is_framed_on_disk_as_the_module_docstring_says(log: EmbeddedLog) -> None:
+    import struct
+    import zlib
+
+    from headwater.streams.records import FRAME
+
+    log.create("s", 1, Retention())
+    log.put("s", [Entry(b'{"a": 1}', "key", id="rid"), Entry(b"xy", "k")])
+    raw = next((log.root / "s" / "shardId-000000000000").glob("*.log")).read_bytes()
+    frames, at = [], 0
+    while at < len(raw):
+        crc, length, seq, _arrived, klen, ilen = FRAME.unpack_from(raw, at)
+        end = at + FRAME.size + klen + ilen + length
+        assert crc == zlib.crc32(raw[at + 4 : end])  # the CRC covers all after it
+        key = raw[at + FRAME.size : at + FRAME.size + klen]
+        frames.append((seq, key, raw[end - length - ilen : end - length], raw[end - length : end]))
+        at = end
+    assert frames == [(0, b"key", b"rid", b'{"a": 1}'), (1, b"k", b"", b"xy")]
+    assert struct.calcsize(FRAME.format) == 28
+
+
+def test_what_is_put_and_what_a_put_answers_are_values(log: EmbeddedLog) -> None:
+    import pickle
+
+    log.create("s", 1, Retention())
+    entry = Entry(b"x", "k", id="i")
+    (put,) = log.put("s", [entry])
+    assert (put.shard, put.sequence, put.ok, put.duplicate) == (
+        "shardId-000000000000",
+        "0",
+        True,
+        False,
+    )
+    for value in (entry, put):
+        assert pickle.loads(pickle.dumps(value)) == value
+        assert hash(value) == hash(pickle.loads(pickle.dumps(value)))
+    with pytest.raises(AttributeError, match="can't set attribute"):
+        put.sequence = "1"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="can't set attribute"):
+        entry.data = b"y"  # type: ignore[misc]
+
+
 def test_records_keep_their_order_per_shard_and_go_where_their_key_says(log: EmbeddedLog) -> None:
     log.create("clicks", 3, Retention())
     entries = [Entry(json.dumps({"id": i}).encode(), f"user-{i % 300}") for i in range(3000)]

@@ -13,7 +13,9 @@ put returns after ``write(2)``: the bytes are in the operating system's cache, s
 the process being killed at any moment (``fsync: true`` in the stream's settings also survives
 a power cut, at the disk's speed). A writer killed in the middle of its ``write`` leaves a
 torn record at the end of the segment; the next writer finds it (bad length or CRC at the
-tail) and cuts it off before appending, so it never reaches a reader.
+tail) and cuts it off before appending, so it never reaches a reader. The work of a put for
+each record is its shard (an MD5 of its key), its frame and the frame's CRC; each shard's part
+of a put goes out in one ``write``.
 
 Readers read a segment a buffer at a time into one buffer per thread, reused. ``read`` makes a
 :class:`~headwater.streams.records.Record` of each record; ``read_block``, what a delivery
@@ -45,9 +47,11 @@ from headwater.errors import StreamError, StreamExists, StreamNotFound
 from headwater.streams.log import Retention, ShardState, StreamInfo
 from headwater.streams.records import FRAME, Batch, Block, Entry, Position, Put, Record, Start
 from headwater.streams.sharding import Router, Shard, even_shards
-from headwater.streams.validate import check_entry, check_name, parse_sequence
+from headwater.streams.validate import check_entries, check_name, parse_sequence
 
 HEADER = FRAME  # crc, data length, sequence, arrived ms, key length, id length
+_CRC = struct.Struct(HEADER.format[:2])  # a header is the CRC, then
+_BODY = struct.Struct(HEADER.format[0] + HEADER.format[2:])  # the rest of it, which the CRC covers
 SEGMENT_BYTES = 32 << 20  # a segment is closed and a new one begun past this size
 READ_BYTES = 4 << 20  # read at most this much of a segment at once
 IDS_KEPT = 200_000  # de-duplication ids remembered per shard (the newest)
@@ -56,6 +60,7 @@ RETENTION_EVERY = 5.0  # seconds between a writer's looks at old segments
 MANIFEST = "stream.json"
 
 _Rows = TypeVar("_Rows", bound=Sized)  # what one read of a shard gathered
+_UNSET = Put()  # a put's result before its record is appended
 
 
 @dataclass
@@ -128,29 +133,40 @@ class _ShardFiles:
         return tail
 
     def append(
-        self, routed: list[tuple[int, Entry]], now_ms: int, segment_bytes: int
-    ) -> list[tuple[int, int, bool]]:
-        """Append entries (index, entry); returns (index, sequence, duplicate) for each."""
+        self, entries: Sequence[Entry], indexes: list[int], now_ms: int, segment_bytes: int
+    ) -> tuple[list[int], list[int]]:
+        """Append ``entries[i]`` for each ``i`` of ``indexes``, in that order; returns the
+        sequence of each, and the places in ``indexes`` of those dropped as duplicates (their
+        sequence is the first put's)."""
         tail = self.refresh_tail()
         if tail.offset >= segment_bytes:
             self.path(tail.next).touch()
             tail = self.refresh_tail()
-        out: list[tuple[int, int, bool]] = []
+        sequences: list[int] = []
+        duplicates: list[int] = []
         parts: list[bytes] = []
         fresh: dict[str, int] = {}  # ids of this put: remembered once it is written
+        known = tail.ids
         seq = tail.next
-        for index, entry in routed:
-            if entry.id is not None and (entry.id in tail.ids or entry.id in fresh):
-                out.append((index, fresh.get(entry.id, tail.ids.get(entry.id, seq)), True))
+        pack, pack_crc, crc32 = _BODY.pack, _CRC.pack, zlib.crc32
+        numbered, framed = sequences.append, parts.extend
+        for index in indexes:
+            entry = entries[index]
+            rid = entry.id
+            if rid is None:
+                ident = b""
+            elif rid in fresh or rid in known:
+                duplicates.append(len(sequences))
+                numbered(fresh[rid] if rid in fresh else known[rid])
                 continue
-            key = entry.partition_key.encode()
-            rid = entry.id.encode() if entry.id is not None else b""
-            body = HEADER.pack(0, len(entry.data), seq, now_ms, len(key), len(rid))[4:]
-            crc = zlib.crc32(entry.data, zlib.crc32(rid, zlib.crc32(key, zlib.crc32(body))))
-            parts += (struct.pack("<I", crc), body, key, rid, entry.data)
-            if entry.id is not None:
-                fresh[entry.id] = seq
-            out.append((index, seq, False))
+            else:
+                fresh[rid] = seq
+                ident = rid.encode()
+            key, data = entry.partition_key.encode(), entry.data
+            # one frame: the CRC of the rest, then the rest (the header, key, id and data)
+            rest = pack(len(data), seq, now_ms, len(key), len(ident)) + key + ident + data
+            framed((pack_crc(crc32(rest)), rest))
+            numbered(seq)
             seq += 1
         if seq != tail.next:
             blob = b"".join(parts)
@@ -175,9 +191,9 @@ class _ShardFiles:
                 os.close(fd)
             tail.offset += len(blob)
             tail.next, tail.last_ms = seq, now_ms
-            for known, number in fresh.items():
-                _remember(tail.ids, known, number)
-        return out
+            for rid, number in fresh.items():
+                _remember(known, rid, number)
+        return sequences, duplicates
 
     def apply_retention(self, retention: Retention, now_ms: int) -> None:
         """Drop the oldest segments past the stream's retention (never the one being written).
@@ -476,7 +492,7 @@ class EmbeddedLog:
         self.fsync_streams = fsync_streams
         self.segment_bytes = segment_bytes
         self._shards: dict[tuple[str, str], _ShardFiles] = {}
-        self._manifests: dict[str, tuple[float, dict[str, object]]] = {}
+        self._manifests: dict[str, tuple[float, dict[str, object], Router]] = {}
         self._lock = threading.Lock()
 
     # -- streams ------------------------------------------------------------------------
@@ -547,23 +563,21 @@ class EmbeddedLog:
     # -- records ------------------------------------------------------------------------
 
     def put(self, name: str, entries: Sequence[Entry]) -> list[Put]:
-        manifest = self._manifest(name)
-        router = Router(self._layout(manifest))
-        by_shard: dict[str, list[tuple[int, Entry]]] = {}
-        for index, entry in enumerate(entries):
-            check_entry(entry, name)
-            shard = router.shard_for(entry.partition_key, entry.explicit_hash_key)
-            by_shard.setdefault(shard.id, []).append((index, entry))
-        results: list[Put] = [Put()] * len(entries)
+        manifest, router = self._router(name)
+        check_entries(entries, name)
+        results: list[Put] = [_UNSET] * len(entries)
         now_ms = int(time.time() * 1000)
-        for shard_id, routed in by_shard.items():
-            files = self._files(name, shard_id)
+        for shard, indexes in router.split(entries):
+            files = self._files(name, shard.id)
             with files.locked(exclusive=True):
-                for index, seq, duplicate in files.append(routed, now_ms, self.segment_bytes):
-                    results[index] = Put(shard=shard_id, sequence=str(seq), duplicate=duplicate)
+                sequences, duplicates = files.append(entries, indexes, now_ms, self.segment_bytes)
                 if time.monotonic() - files.checked_retention > RETENTION_EVERY:
                     files.checked_retention = time.monotonic()
                     files.apply_retention(_retention(manifest), now_ms)
+            for index, seq in zip(indexes, sequences, strict=True):
+                results[index] = Put(shard.id, str(seq))
+            for at in duplicates:
+                results[indexes[at]] = Put(shard.id, str(sequences[at]), duplicate=True)
         return results
 
     def read(
@@ -641,6 +655,10 @@ class EmbeddedLog:
         return seq + 1 if position.start is Start.AFTER_SEQUENCE_NUMBER else seq
 
     def _manifest(self, name: str) -> dict[str, object]:
+        return self._router(name)[0]
+
+    def _router(self, name: str) -> tuple[dict[str, object], Router]:
+        """The stream's manifest and the router of its shards, read again when it changed."""
         path = self.root / name / MANIFEST
         try:
             mtime = path.stat().st_mtime
@@ -655,7 +673,7 @@ class EmbeddedLog:
         if cached is None or cached[0] != mtime:
             try:
                 manifest = json.loads(path.read_text())
-                self._layout(manifest)
+                router = Router(self._layout(manifest))
             except (ValueError, KeyError, TypeError) as exc:
                 raise StreamError(
                     f"{path} is damaged ({exc}): the stream's shards cannot be read",
@@ -663,9 +681,9 @@ class EmbeddedLog:
                     hint="restore the file from a copy, or delete the stream's folder and "
                     f"create it again with `headwater stream create {name}`",
                 ) from None
-            cached = (mtime, manifest)
+            cached = (mtime, manifest, router)
             self._manifests[name] = cached
-        return cached[1]
+        return cached[1], cached[2]
 
     @staticmethod
     def _layout(manifest: dict[str, object]) -> tuple[Shard, ...]:

@@ -4,6 +4,7 @@ explicit hash keys outside the 128-bit hash space."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from headwater.errors import RecordRefused, StreamError
 from headwater.streams.records import MAX_KEY_CHARS, MAX_RECORD_BYTES, Entry
@@ -44,6 +45,20 @@ def check_entry(entry: Entry, stream: str) -> None:
             hint="leave explicit_hash_key out to hash the partition key, or give a number in "
             "a shard's hash-key range (`headwater stream describe` shows them)",
         )
+
+
+def check_entries(entries: Iterable[Entry], stream: str) -> None:
+    """:func:`check_entry` of each entry, raising for the first refused one: the common case
+    (a key, data under the limit, no explicit hash key) is told apart without a call."""
+    for entry in entries:
+        key = entry.partition_key
+        if (
+            not key
+            or len(key) > MAX_KEY_CHARS
+            or len(entry.data) > MAX_RECORD_BYTES
+            or entry.explicit_hash_key is not None
+        ):
+            check_entry(entry, stream)
 
 
 def parse_sequence(text: str | None, backend: str, stream: str = "") -> int:
