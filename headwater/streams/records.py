@@ -107,7 +107,7 @@ class Block:
     the records as the backend holds or received them, in a few buffers and arrays — not one
     :class:`Record` each, so a delivery hands their data to the JSON reader without making an
     object per record. Each backend that reads so has its own shape of block: the embedded
-    log's :class:`FrameBlock`, Redis Streams' columns (:mod:`headwater.streams.redis_log`).
+    log's :class:`FrameBlock`, Redis Streams' columns (:mod:`headwater.streams.redis_entries`).
 
     ``frames`` is what a delivery copies into its JSON Lines buffer; after :meth:`blank` of
     that copy, it holds each record's data after a line break (and maybe spaces)."""

@@ -12,8 +12,8 @@ Why the collector is paused while a reply is read (:func:`collector_paused`): th
 read of 10,000 entries is 20,000 lists, none of them in a cycle, all alive until the read
 ends; CPython's cyclic garbage collector runs about thirty times while they are made, moves
 them into its older generations, and so sets off passes over the whole heap of the process —
-measured, more time than making the records. Freed when the read ends, they leave nothing for
-the collector to do.
+measured in a delivery of 200,000 events, about as much time as making a record of each
+entry. Freed before the collector runs again, they leave it nothing to do.
 """
 
 from __future__ import annotations
