@@ -200,7 +200,7 @@ class RedisLog:
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 0),  # one retry policy, above this layer
         )
-        for command in ("XRANGE", "XREVRANGE", "XREAD"):  # entries as sent: see _columns
+        for command in ("XRANGE", "XREVRANGE", "XREAD"):  # see redis_entries.columns
             self.client.set_response_callback(command, as_sent)
         kwargs = self.client.connection_pool.connection_kwargs
         self.address = f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
