@@ -34,6 +34,14 @@ the concurrent delivery's start is). Each side's CPU per event is reported too, 
 cores other work kept busy meanwhile (from ``/proc/stat``): on a shared machine a pinned
 process gets only part of its core.
 Cores are pinned with ``os.sched_setaffinity``.
+
+Both run in this environment, so with the same client library and the same reply parser
+(redis-py takes hiredis, a dependency of Headwater, wherever it is installed; the raw loop
+reports the parser it used). The raw loop reads as a user of redis-py does (``xrange``, its
+reply parsed into an id and a dict per entry); the delivery asks for replies as Redis sent
+them and pauses the garbage collector while it reads one (see
+``headwater/streams/redis_entries.py``). Each side's CPU seconds are reported beside its wall
+time: on a machine shared with other work they say what waiting for a core hides.
 """
 
 from __future__ import annotations
@@ -335,8 +343,9 @@ def end_to_end(events: int, n: int, seconds: float) -> dict[str, float]:
     }
 
 
-def raw_redis(stream: str, shards: int) -> int:
-    """Every record of the stream's shards, read with redis-py ``XRANGE`` pages."""
+def raw_redis(stream: str, shards: int) -> tuple[int, str]:
+    """Every record of the stream's shards, read with redis-py ``XRANGE`` pages, as a user
+    of redis-py reads them; with the reply parser redis-py used (hiredis when installed)."""
     import redis
 
     client = redis.Redis.from_url(BROKERS["redis"])
@@ -346,8 +355,11 @@ def raw_redis(stream: str, shards: int) -> int:
         while rows := client.xrange(key, start, "+", count=READ):
             n += len(rows)
             start = "(" + rows[-1][0].decode()
+    connection = client.connection_pool.get_connection()
+    parser = type(getattr(connection, "_parser", None)).__name__
+    client.connection_pool.release(connection)
     client.close()
-    return n
+    return n, parser
 
 
 def raw_nats(stream: str, counts: list[int]) -> int:
@@ -384,13 +396,23 @@ def raw_nats(stream: str, counts: list[int]) -> int:
     return asyncio.run(consume())
 
 
-def consume_raw(backend: str, stream: str, counts: list[int]) -> tuple[float, int]:
-    """The raw loop in its own process on core 0, timed as a whole: (seconds, records)."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the child processes waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def consume_raw(backend: str, stream: str, counts: list[int]) -> tuple[float, float, int, str]:
+    """The raw loop in its own process on core 0, timed as a whole: (seconds, CPU seconds,
+    records, the client's reply parser)."""
     cmd = ["taskset", "-c", "0", sys.executable, __file__, "--raw", backend, stream]
     cmd += [str(c) for c in counts]
+    cpu = children_cpu()
     started = time.perf_counter()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return time.perf_counter() - started, int(out.split()[0])
+    elapsed = time.perf_counter() - started
+    n, _, parser = out.strip().partition(" ")
+    return elapsed, children_cpu() - cpu, int(n), parser
 
 
 def broker(backend: str, events: int) -> dict[str, float | str]:
@@ -408,9 +430,11 @@ def broker(backend: str, events: int) -> dict[str, float | str]:
             counts = [client.xlen(f"hw:stream:{stream}:{i}") for i in range(len(counts))]
             client.close()
         assert sum(counts) == events, (counts, events)
-        raw_s, raw_n = consume_raw(backend, stream, counts)
+        raw_s, raw_cpu, raw_n, parser = consume_raw(backend, stream, counts)
         assert raw_n == events, (raw_n, events)
+        cpu = children_cpu()
         deliver_s, peak, _ = deliver(root)
+        deliver_cpu = children_cpu() - cpu
         count, distinct = rows(root)
         assert count == distinct == events, (count, distinct, events)
     finally:
@@ -423,10 +447,14 @@ def broker(backend: str, events: int) -> dict[str, float | str]:
         "produce_eps": events / put_s,
         "raw_s": raw_s,
         "raw_eps": events / raw_s,
+        "raw_cpu_s": raw_cpu,
         "deliver_s": deliver_s,
         "deliver_eps": events / deliver_s,
+        "deliver_cpu_s": deliver_cpu,
         "ratio": raw_s / deliver_s,
+        "cpu_ratio": raw_cpu / deliver_cpu,
         "peak_rss_mb": peak / 2**20,
+        "parser": parser,  # the raw loop's; the delivery runs in the same environment
     }
 
 
@@ -508,8 +536,10 @@ def main() -> None:
     if args.raw:  # the raw consume-only loop, in the process `consume_raw` starts
         backend, stream, *counts = args.raw
         shards = [int(c) for c in counts]
-        n = raw_redis(stream, len(shards)) if backend == "redis" else raw_nats(stream, shards)
-        print(n)
+        if backend == "redis":
+            print(*raw_redis(stream, len(shards)))
+        else:
+            print(raw_nats(stream, shards), "nats-py")
         return
     WORK.mkdir(parents=True, exist_ok=True)
     cpu = next(

@@ -41,6 +41,7 @@ from tests import services
 from tests.stream_support import BACKENDS, open_log
 
 SHARD0 = "shardId-000000000000"
+BLOCK_READS = {"embedded", "redis"}  # the backends with a batch-shaped read (``read_block``)
 
 
 @dataclass(frozen=True)
@@ -348,6 +349,63 @@ def test_a_waiting_read_returns_a_record_put_meanwhile(
     assert data(batch.records) == [b"meanwhile"]
     assert batch.behind_ms == 0
     assert time.monotonic() - started < 5
+
+
+def test_a_block_read_returns_what_a_read_does(
+    backend: Backend, new_stream: Callable[..., str]
+) -> None:
+    """``read_block``, what a delivery reads where a backend has it (tests/test_streams_block.py
+    has more): the records ``read`` returns, from each kind of position, a page at a time."""
+    log, name = backend.log, new_stream()
+    read_block = getattr(log, "read_block", None)
+    assert (read_block is not None) == (backend.kind in BLOCK_READS)
+    if read_block is None:
+        pytest.skip(f"the {backend.kind} backend reads records only")
+    first = log.put(name, [Entry(f"a{i}".encode(), f"k{i}") for i in range(4)])
+    boundary = next_second()
+    second = log.put(name, [Entry(f"b{i}".encode(), f"key {i}") for i in range(3)])
+    at = lambda ms: Position(Start.AT_TIMESTAMP, timestamp_ms=ms)  # noqa: E731
+    positions = {
+        "trim horizon": (TRIM_HORIZON, 0),
+        "at a1": (Position.at(first[1].sequence), 1),
+        "after a1": (Position.after(first[1].sequence), 2),
+        "at b2": (Position.at(second[-1].sequence), 6),
+        "after b2": (Position.after(second[-1].sequence), 7),
+        "at the boundary": (at(boundary), 4),
+        "at 0": (at(0), 0),
+        "in a minute": (at(now_ms() + 60_000), 7),
+    }
+    everything = read_all(log, name, SHARD0)
+    assert data(everything) == [f"a{i}".encode() for i in range(4)] + [
+        f"b{i}".encode() for i in range(3)
+    ]
+    for label, (position, skipped) in positions.items():
+        for limit in (1, 2, 100):
+            got: list[Record] = []
+            start = position
+            while True:
+                block = read_block(name, SHARD0, start, limit)
+                assert block.next.start is not Start.LATEST, label
+                assert len(block) <= limit and block.behind_ms >= 0, label
+                assert block.data_bytes == sum(len(r.data) for r in block.records()), label
+                if not len(block):
+                    break
+                got += block.records()
+                start = block.next
+            assert got == everything[skipped:], (label, limit)
+
+    latest = read_block(name, SHARD0, LATEST, 10)
+    assert len(latest) == 0 and latest.behind_ms == 0
+    putter = threading.Timer(0.3, lambda: log.put(name, [Entry(b"meanwhile", "late")]))
+    putter.start()
+    try:
+        waited = read_block(name, SHARD0, latest.next, 10, wait=10)
+    finally:
+        putter.join()
+    [record] = waited.records()
+    assert (record.data, record.partition_key, record.shard) == (b"meanwhile", "late", SHARD0)
+    assert int(record.sequence) > int(second[-1].sequence)
+    assert waited.behind_ms == 0
 
 
 # -- de-duplication -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ deleted afterwards), and against a private server restarted mid-stream."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 import threading
 import time
@@ -13,7 +14,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from headwater.errors import RecordRefused, StreamExists, StreamNotFound, StreamUnavailable
+from headwater.errors import (
+    RecordRefused,
+    StreamError,
+    StreamExists,
+    StreamNotFound,
+    StreamUnavailable,
+)
 from headwater.project import load_project
 from headwater.streams.backends import open_backend
 from headwater.streams.hub import Streams
@@ -22,6 +29,7 @@ from headwater.streams.records import (
     LATEST,
     MAX_RECORD_BYTES,
     TRIM_HORIZON,
+    Batch,
     Entry,
     Position,
     Put,
@@ -244,6 +252,103 @@ def test_a_waiting_read_longer_than_the_socket_timeout_still_gets_the_record(
         assert [r.data for r in batch.records] == [b"late"]
     finally:
         log.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_both_protocols_read_the_same_records_and_blocks(prefix: str, protocol: int) -> None:
+    # RESP2 and RESP3 shape an XREAD reply differently (a list of streams, a map)
+    url = f"{services.REDIS_URL}{'&' if '?' in services.REDIS_URL else '?'}protocol={protocol}"
+    log = RedisLog(url, prefix=prefix)
+    shard = "shardId-000000000000"
+    try:
+        log.create("resp", 1, Retention())
+        puts = log.put("resp", [Entry(f"r{i}".encode(), f"key-{i}") for i in range(5)])
+        batch = log.read("resp", shard, TRIM_HORIZON, 3)
+        block = log.read_block("resp", shard, TRIM_HORIZON, 3)
+        assert [r.data for r in batch.records] == [b"r0", b"r1", b"r2"]
+        assert block.records() == batch.records
+        assert [r.sequence for r in block.records()] == [p.sequence for p in puts[:3]]
+        assert block.behind_ms == batch.behind_ms >= 0
+        for read in (log.read, log.read_block):
+            waiting = read("resp", shard, Position.after(puts[-1].sequence), 10, wait=0.2)
+            timer = threading.Timer(0.3, lambda: log.put("resp", [Entry(b"late", "k")]))
+            timer.start()
+            try:
+                late = read("resp", shard, waiting.next, 10, wait=10)
+            finally:
+                timer.join()
+            got = late.records if isinstance(late, Batch) else late.records()
+            assert [(r.data, r.partition_key) for r in got] == [(b"late", "k")]
+    finally:
+        log.delete("resp")
+        log.close()
+
+
+def test_entries_added_by_another_writer_are_read_by_field_name(log: RedisLog, prefix: str) -> None:
+    log.create("foreign", 1, Retention())
+    shard = "shardId-000000000000"
+    [ours] = log.put("foreign", [Entry(b'{"n": 1}', "k1")])
+    client = redis.Redis.from_url(services.REDIS_URL)
+    try:
+        key = f"{prefix}stream:foreign:0"
+        # the fields in another order, one more, the key left out: taken by name
+        client.xadd(key, {"key": "k2", "extra": "x", "data": b'{"n": 2}'})
+        client.xadd(key, {"data": b'{"n": 3}', "source": "elsewhere"})
+        expected = [(b'{"n": 1}', "k1"), (b'{"n": 2}', "k2"), (b'{"n": 3}', "")]
+        batch = log.read("foreign", shard, TRIM_HORIZON, 10)
+        assert [(r.data, r.partition_key) for r in batch.records] == expected
+        block = log.read_block("foreign", shard, TRIM_HORIZON, 10)
+        assert block.records() == batch.records
+        assert block.records()[0].sequence == ours.sequence
+        assert block.frames == b'\n{"n": 1}\n{"n": 2}\n{"n": 3}'
+        # no data at all: not a record of a stream
+        stray = client.xadd(key, {"payload": "?"}).decode()
+        after = Position.after(batch.records[-1].sequence)
+        for read in (log.read, log.read_block):
+            with pytest.raises(StreamError, match=f"entry {stray} of shard {shard} has no `data`"):
+                read("foreign", shard, after, 10)
+    finally:
+        client.close()
+
+
+def test_a_read_does_not_set_off_the_garbage_collector(log: RedisLog) -> None:
+    # a reply of many entries is many lists: made while the collector runs, they set it off
+    # time and again (see headwater.streams.redis_entries)
+    log.create("collected", 1, Retention())
+    for start in range(0, 20_000, 5_000):
+        log.put("collected", [Entry(b"{}", f"k{i}") for i in range(start, start + 5_000)])
+    shard = "shardId-000000000000"
+    runs: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            runs.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        block = log.read_block("collected", shard, TRIM_HORIZON, 20_000)
+        assert gc.isenabled()
+        paused = len(runs)
+        gc.disable()  # a process that switched the collector off keeps it off
+        try:
+            batch = log.read("collected", shard, TRIM_HORIZON, 20_000)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        gc.callbacks.remove(count)
+    assert len(block) == len(batch.records) == 20_000
+    assert paused == 0, runs
+    # the same reply, taken by redis-py's client as it comes: the collector runs meanwhile
+    client = redis.Redis.from_url(services.REDIS_URL)
+    gc.callbacks.append(count)
+    try:
+        rows = client.xrange(f"{log.prefix}stream:collected:0", "-", "+", count=20_000)
+    finally:
+        gc.callbacks.remove(count)
+        client.close()
+    assert len(rows) == 20_000 and len(runs) > 0
 
 
 def test_retention_by_size_trims_the_oldest_records(log: RedisLog) -> None:

@@ -212,7 +212,8 @@ class DeliveryWorker:
         return read, caught_up
 
     def _read(self, shard: str) -> tuple[Part, Position, int]:
-        """One read of ``shard``: batch-shaped where the backend reads so (the embedded log)."""
+        """One read of ``shard``: batch-shaped where the backend reads so (the embedded log,
+        Redis Streams)."""
         backend = self.streams.ensure(self.stream)
         position = self.position[shard]
         read_block = getattr(backend, "read_block", None)

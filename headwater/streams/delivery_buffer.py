@@ -1,5 +1,6 @@
 """What a delivery worker holds between flushes: each shard's records as the backend read
-them — batch-shaped blocks from a backend that reads so (the embedded log), records otherwise.
+them — batch-shaped blocks from a backend that reads so (the embedded log, Redis Streams),
+records otherwise.
 
 Why not a list of records: made one object each, the records cost more Python than the JSON
 reader, the Parquet writer and the commit together (measured in ``bench/streams.py``, see

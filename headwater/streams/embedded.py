@@ -20,8 +20,8 @@ of a put goes out in one ``write``.
 Readers read a segment a buffer at a time into one buffer per thread, reused. ``read`` makes a
 :class:`~headwater.streams.records.Record` of each record; ``read_block``, what a delivery
 uses, keeps the frames as they are with two offsets per record (a
-:class:`~headwater.streams.records.Block`): measured, making the records cost a delivery more
-than parsing, writing and committing them.
+:class:`~headwater.streams.records.FrameBlock`): measured, making the records cost a delivery
+more than parsing, writing and committing them.
 """
 
 from __future__ import annotations
@@ -45,7 +45,16 @@ from typing import TypeVar
 
 from headwater.errors import StreamError, StreamExists, StreamNotFound
 from headwater.streams.log import Retention, ShardState, StreamInfo
-from headwater.streams.records import FRAME, Batch, Block, Entry, Position, Put, Record, Start
+from headwater.streams.records import (
+    FRAME,
+    Batch,
+    Entry,
+    FrameBlock,
+    Position,
+    Put,
+    Record,
+    Start,
+)
 from headwater.streams.sharding import Router, Shard, even_shards
 from headwater.streams.validate import check_entries, check_name, parse_sequence
 
@@ -237,7 +246,7 @@ class _ShardFiles:
     def read_block(self, start: int, limit: int) -> tuple[_Gathered, int]:
         """As :meth:`read`, gathered batch-shaped (data and keys in buffers, numbers in
         arrays): the frames are walked once, no object made per record but a view of its
-        data and key (see :class:`~headwater.streams.records.Block`)."""
+        data and key (see :class:`~headwater.streams.records.FrameBlock`)."""
         got = _Gathered()
         following = self._scan(start, limit, got.take)
         return got, following
@@ -375,8 +384,8 @@ class _Gathered:
             self.data_bytes += payload
         return offset, expected, taken, last
 
-    def block(self, shard: str, following: int, behind_ms: int) -> Block:
-        return Block(
+    def block(self, shard: str, following: int, behind_ms: int) -> FrameBlock:
+        return FrameBlock(
             shard=shard,
             frames=self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks),
             starts=array("q", self.starts),
@@ -594,7 +603,7 @@ class EmbeddedLog:
 
     def read_block(
         self, name: str, shard: str, position: Position, limit: int, wait: float = 0.0
-    ) -> Block:
+    ) -> FrameBlock:
         """As :meth:`read`, batch-shaped: the records' data in one buffer and the rest in
         arrays (see :class:`~headwater.streams.records.Block`); what a delivery reads."""
         files = self._shard_files(name, shard)

@@ -106,22 +106,66 @@ FRAME = struct.Struct("<IIQqHH")  # a record's header in the embedded log (see i
 _BLANK = b"\n" + b" " * (FRAME.size + 4 * MAX_KEY_CHARS + 0xFFFF)
 
 
-@dataclass(frozen=True, slots=True)
 class Block:
     """What one batch-shaped read of a shard returned (a backend's optional ``read_block``):
-    the records as the embedded log stores them, one buffer of frames, with each record's
-    place in it — not one :class:`Record` each, so a delivery hands their data to the JSON
-    reader without making an object per record.
+    the records as the backend holds or received them, in a few buffers and arrays — not one
+    :class:`Record` each, so a delivery hands their data to the JSON reader without making an
+    object per record. Each backend that reads so has its own shape of block: the embedded
+    log's :class:`FrameBlock`, Redis Streams' columns (:mod:`headwater.streams.redis_entries`).
 
-    ``frames`` holds the records' frames as they are on disk (a header, the key, the id, the
-    data; see :mod:`headwater.streams.embedded`); record ``i``'s frame begins at
-    ``starts[i]`` and its data at ``bodies[i]``, and ends where the next frame begins."""
+    ``frames`` is what a delivery copies into its JSON Lines buffer; after :meth:`blank` of
+    that copy, it holds each record's data after a line break (and maybe spaces)."""
+
+    __slots__ = ()
+    shard: str
+    frames: bytes
+    data_bytes: int  # the records' data, in bytes
+    next: Position
+    behind_ms: int
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def sequence(self, i: int) -> int:
+        """Record ``i``'s sequence number (a block's sequences are decimal numbers)."""
+        raise NotImplementedError
+
+    def record(self, i: int) -> Record:
+        raise NotImplementedError
+
+    def head(self, n: int) -> Block:
+        """The first ``n`` records (all of them when ``n`` is not less)."""
+        raise NotImplementedError
+
+    @property
+    def last_arrived_ms(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def last_sequence(self) -> str:
+        return str(self.sequence(len(self) - 1))
+
+    def records(self) -> tuple[Record, ...]:
+        return tuple(self.record(i) for i in range(len(self)))
+
+    def blank(self, into: memoryview, at: int = 0) -> None:
+        """Turn a copy of ``frames`` placed at ``at`` of ``into`` into the records' data as
+        JSON Lines (when no record holds a line break of its own); nothing to do where the
+        frames are that already."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameBlock(Block):
+    """The embedded log's block: ``frames`` holds the records' frames as they are on disk (a
+    header, the key, the id, the data; see :mod:`headwater.streams.embedded`); record ``i``'s
+    frame begins at ``starts[i]`` and its data at ``bodies[i]``, and ends where the next frame
+    begins."""
 
     shard: str
     frames: bytes
     starts: array[int]
     bodies: array[int]
-    data_bytes: int  # the records' data, in bytes
+    data_bytes: int
     next: Position
     behind_ms: int
 
@@ -133,10 +177,6 @@ class Block:
 
     def sequence(self, i: int) -> int:
         return int(FRAME.unpack_from(self.frames, self.starts[i])[2])
-
-    @property
-    def last_sequence(self) -> str:
-        return str(self.sequence(len(self) - 1))
 
     @property
     def last_arrived_ms(self) -> int:
@@ -154,19 +194,13 @@ class Block:
             shard=self.shard,
         )
 
-    def records(self) -> tuple[Record, ...]:
-        return tuple(self.record(i) for i in range(len(self)))
-
     def blank(self, into: memoryview, at: int = 0) -> None:
-        """Turn a copy of ``frames`` placed at ``at`` of ``into`` into the records' data as
-        JSON Lines (when no record holds a line break of its own): each frame's header, key
-        and id become a line break and spaces, which the JSON reader skips — one assignment
-        per record, no object."""
+        """Each frame's header, key and id become a line break and spaces, which the JSON
+        reader skips — one assignment per record, no object."""
         for start, body in zip(self.starts, self.bodies, strict=True):
             into[at + start : at + body] = _BLANK[: body - start]
 
-    def head(self, n: int) -> Block:
-        """The first ``n`` records (all of them when ``n`` is not less)."""
+    def head(self, n: int) -> FrameBlock:
         if n >= len(self):
             return self
         size = self.starts[n] if n else 0

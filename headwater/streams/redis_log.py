@@ -30,6 +30,12 @@ unseen, it ``XADD``\\s the record and sets the id key with the window as its TTL
 atomically and its effects reach the append-only file together, so a retried put after a
 server restart adds each record once, provided the retry comes within the window.
 
+Reading. One pipeline per read: the layout's generation, ``XRANGE`` from the position
+(``COUNT`` the limit) and the shard's newest entry (``XREVRANGE … COUNT 1``, for how far
+behind the read is); ``XREAD BLOCK`` when a read waits and nothing was there. The client hands
+these replies over as Redis sent them, and ``read_block`` — what a delivery uses — keeps the
+entries as a few columns, not a record each (:mod:`headwater.streams.redis_entries`).
+
 Retention, approximately, as Redis trims whole nodes of a stream (``~``): after each put the
 shard is trimmed with ``XTRIM MINID ~ <now - retention>`` (the server's clock), and with
 ``retention_bytes`` also ``XTRIM MAXLEN ~ <retention_bytes / mean record size>``, the mean
@@ -58,12 +64,23 @@ from redis.retry import Retry
 
 from headwater.errors import StreamError, StreamExists, StreamNotFound, StreamUnavailable
 from headwater.streams.log import Retention, ShardState, StreamInfo
-from headwater.streams.records import Batch, Entry, Position, Put, Record, Start
+from headwater.streams.records import Batch, Entry, Position, Put, Start
+from headwater.streams.redis_entries import (
+    SEQ_BITS,
+    SEQ_LIMIT,
+    Columns,
+    EntryBlock,
+    as_sent,
+    behind,
+    collector_paused,
+    columns,
+    records,
+    to_entry_id,
+    to_sequence,
+)
 from headwater.streams.sharding import Router, Shard, even_shards
 from headwater.streams.validate import check_entry, check_name, parse_sequence
 
-SEQ_BITS = 20  # bits of a sequence number that hold the ``seq`` part of an entry id
-SEQ_LIMIT = 1 << SEQ_BITS
 ENTRY_OVERHEAD = 16  # bytes counted per record beside its data, key and id (MAXLEN estimate)
 CHUNK_RECORDS = 1000  # records per script call: a call blocks the server while it runs
 CHUNK_BYTES = 4 << 20
@@ -149,18 +166,6 @@ return 1
 """
 
 
-def to_sequence(entry_id: bytes | str) -> int:
-    """The sequence number of a Redis entry id ``ms-seq`` (see the module docstring)."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, seq = text.partition("-")
-    return (int(ms) << SEQ_BITS) + int(seq or 0)
-
-
-def to_entry_id(sequence: int) -> str:
-    """The Redis entry id of a sequence number."""
-    return f"{sequence >> SEQ_BITS}-{sequence & (SEQ_LIMIT - 1)}"
-
-
 @dataclass(frozen=True, slots=True)
 class _Layout:
     shards: tuple[Shard, ...]
@@ -195,6 +200,8 @@ class RedisLog:
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 0),  # one retry policy, above this layer
         )
+        for command in ("XRANGE", "XREVRANGE", "XREAD"):  # see redis_entries.columns
+            self.client.set_response_callback(command, as_sent)
         kwargs = self.client.connection_pool.connection_kwargs
         self.address = f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
         self.prefix = prefix
@@ -385,6 +392,34 @@ class RedisLog:
     def read(
         self, name: str, shard: str, position: Position, limit: int, wait: float = 0.0
     ) -> Batch:
+        got, start, tip = self._fetch(name, shard, position, limit, wait)
+        if not got[0]:
+            return Batch(records=(), next=Position.at(str(start)), behind_ms=0)
+        last = to_sequence(got[0][-1])
+        return Batch(
+            records=records(got, shard),
+            next=Position.after(str(last)),
+            behind_ms=behind(last, tip),
+        )
+
+    def read_block(
+        self, name: str, shard: str, position: Position, limit: int, wait: float = 0.0
+    ) -> EntryBlock:
+        """As :meth:`read`, batch-shaped: the entries' data in one buffer, their ids and keys
+        as Redis sent them (see :class:`~headwater.streams.redis_entries.EntryBlock`); what a
+        delivery reads."""
+        got, start, tip = self._fetch(name, shard, position, limit, wait)
+        if not got[0]:
+            return EntryBlock.of(got, shard, Position.at(str(start)), 0)
+        last = to_sequence(got[0][-1])
+        return EntryBlock.of(got, shard, Position.after(str(last)), behind(last, tip))
+
+    def _fetch(
+        self, name: str, shard: str, position: Position, limit: int, wait: float
+    ) -> tuple[Columns, int, list[Any]]:
+        """Up to ``limit`` entries of ``shard`` from ``position`` (waiting up to ``wait``
+        seconds for a first one) as columns; with the sequence number they were read from
+        and the shard's newest entry (an ``XREVRANGE … COUNT 1`` reply)."""
         layout = self._layout(name)
         index = layout.index(shard)
         if index < 0:
@@ -401,43 +436,46 @@ class RedisLog:
         deadline = time.monotonic() + wait
         limit = max(1, limit)
 
-        def look() -> list[Any]:
+        def look() -> tuple[Any, Columns, list[Any]]:
             pipe = self.client.pipeline(transaction=False)
             pipe.hget(self._layout_key(name), "generation")
             pipe.xrange(key, to_entry_id(start), "+", count=limit)
             pipe.xrevrange(key, "+", "-", count=1)
-            return pipe.execute()
+            with collector_paused():
+                generation, rows, tip = pipe.execute()
+                got = columns(rows, shard)
+                del rows  # freed before the collector runs again
+            return generation, got, tip
 
-        generation, rows, tip = self._call(look)
+        generation, got, tip = self._call(look)
         # deleted (StreamNotFound), or deleted and created again: entry ids still grow with
         # time, so the position stays meaningful if the shard is still there
         changed = generation is None or generation.decode() != layout.generation
         if changed and self._layout(name, refresh=True).index(shard) != index:
             raise self._not_found(name)
-        while not rows and time.monotonic() < deadline:
-            rows, tip = self._block(key, start, limit, deadline - time.monotonic())
-        records = tuple(_record(row, shard) for row in rows)
-        if not records:
-            return Batch(records=(), next=Position.at(str(start)), behind_ms=0)
-        last = int(records[-1].sequence)
-        tip_seq = to_sequence(tip[0][0]) if tip else last
-        behind = 0 if last >= tip_seq else max(0, (tip_seq >> SEQ_BITS) - records[-1].arrived_ms)
-        return Batch(records=records, next=Position.after(str(last)), behind_ms=behind)
+        while not got[0] and time.monotonic() < deadline:
+            got, tip = self._block(key, shard, start, limit, deadline - time.monotonic())
+        return got, start, tip
 
-    def _block(self, key: str, start: int, limit: int, left: float) -> tuple[list[Any], Any]:
-        """Wait up to ``left`` seconds for entries from ``start``: (rows, the newest entry)."""
+    def _block(
+        self, key: str, shard: str, start: int, limit: int, left: float
+    ) -> tuple[Columns, list[Any]]:
+        """Wait up to ``left`` seconds for entries from ``start``: (them, the newest entry)."""
         block_ms = max(1, int(min(left, max(0.1, self.timeout - BLOCK_SLACK)) * 1000))
         after = to_entry_id(start - 1) if start > 0 else "0-0"
 
-        def xread() -> Any:
+        def xread() -> Any:  # replies as sent (see __init__), not as redis-py types them
             return self.client.xread({key: after}, count=limit, block=block_ms)
+
+        def newest() -> Any:
+            return self.client.xrevrange(key, "+", "-", count=1)
 
         reply = self._call(xread)
         if not reply:
-            return [], []
-        rows = reply[0][1]
-        tip = self._call(lambda: self.client.xrevrange(key, "+", "-", count=1))
-        return rows, tip
+            return ([], [], []), []
+        # RESP3 sends a map of stream to entries, RESP2 a list of [stream, entries]
+        rows = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
+        return columns(rows, shard), self._call(newest)
 
     def close(self) -> None:
         self.client.close()
@@ -579,18 +617,6 @@ def _maxlen(retention: Retention, entries: list[Entry]) -> int:
         len(e.data) + len(e.partition_key) + len(e.id or "") + ENTRY_OVERHEAD for e in entries
     )
     return max(1, retention.bytes * len(entries) // total)
-
-
-def _record(row: Any, shard: str) -> Record:
-    entry_id, fields = row
-    ms, _, seq = entry_id.partition(b"-")
-    return Record(
-        data=fields[b"data"],
-        partition_key=fields[b"key"].decode(),
-        sequence=str((int(ms) << SEQ_BITS) + int(seq)),
-        arrived_ms=int(ms),
-        shard=shard,
-    )
 
 
 def _text(value: bytes | str) -> str:
