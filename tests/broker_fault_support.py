@@ -5,9 +5,12 @@ de-duplicates)."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +105,60 @@ class Producer(threading.Thread):
                 pass
             self.failed_puts += 1
             time.sleep(0.2)
+
+
+@dataclass
+class Outages:
+    """What :func:`kill_twice_under` saw: (acknowledged, consumed) when the broker died, the
+    puts the producer had to make again, and the consumer's stderr."""
+
+    kills: list[tuple[int, int]]
+    failed_puts: int
+    stderr: str
+
+
+def kill_twice_under(
+    broker: Broker, consumer: subprocess.Popen[str], consumed: Callable[[], int]
+) -> Outages:
+    """A producer puts EVENTS into `events` while ``consumer`` (a `headwater` command) runs;
+    the broker is killed at each of KILLS_AT and started again after OUTAGE. Waits until the
+    consumer has taken every event (``consumed``), checks that it outlived both outages, and
+    stops it with SIGTERM, which must end it cleanly."""
+    log = producer_log(broker)
+    producer = Producer(log)
+    kills: list[tuple[int, int]] = []
+    try:
+        producer.start()
+        for fraction in KILLS_AT:
+            deadline = time.monotonic() + 60
+            while producer.acked < EVENTS * fraction or consumed() == 0:
+                assert producer.is_alive(), producer.error
+                assert consumer.poll() is None, consumer.communicate()
+                assert time.monotonic() < deadline, "the producer or the consumer stalled"
+                time.sleep(0.05)
+            broker.kill()
+            kills.append((producer.acked, consumed()))
+            time.sleep(OUTAGE)
+            broker.start()
+        producer.join(120)
+        assert not producer.is_alive() and producer.error is None, producer.error
+        assert producer.acked == EVENTS
+
+        deadline = time.monotonic() + 120
+        while (done := consumed()) < EVENTS:  # the consumer catches up
+            assert consumer.poll() is None, consumer.communicate()
+            assert time.monotonic() < deadline, f"{done:,} of {EVENTS:,} taken"
+            time.sleep(0.2)
+        assert consumer.poll() is None, consumer.communicate()  # it outlived both outages
+        consumer.send_signal(signal.SIGTERM)
+        out, err = consumer.communicate(timeout=60)
+        assert consumer.returncode == 0, out + err
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()
+            consumer.communicate(timeout=30)
+        producer.join(120)
+        log.close()
+    assert len(kills) == len(KILLS_AT)
+    assert all(0 < acked < EVENTS and 0 < done < EVENTS for acked, done in kills), kills
+    return Outages(kills, producer.failed_puts, err)

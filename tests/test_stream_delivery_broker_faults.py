@@ -9,8 +9,6 @@ the same ids, which the backend de-duplicates. The delivery is `headwater stream
 
 from __future__ import annotations
 
-import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -18,13 +16,10 @@ import pytest
 from headwater.workspace import Workspace
 from tests.broker_fault_support import (  # noqa: F401 (private_broker: the `broker` fixture)
     EVENTS,
-    KILLS_AT,
-    OUTAGE,
     Broker,
-    Producer,
     connection,
+    kill_twice_under,
     private_broker,
-    producer_log,
 )
 from tests.delivery_support import make_project, table_ids
 from tests.fault_support import cli
@@ -50,46 +45,8 @@ def test_broker_killed_twice_under_a_running_delivery_loses_and_duplicates_nothi
     root = make_project(tmp_path / "p", {"d": DELIVERY}, shards=4, connection=connection(broker))
     with Workspace.open(root) as ws:
         ws.streams.describe("events")  # created as declared, before either side starts
-    log = producer_log(broker)
-    producer = Producer(log)
-    delivery = cli(root, "stream", "run", "d")
-    kills: list[tuple[int, int]] = []  # (acknowledged, delivered) when the broker died
-    try:
-        producer.start()
-        for fraction in KILLS_AT:
-            deadline = time.monotonic() + 60
-            while producer.acked < EVENTS * fraction or delivered(root) == 0:
-                assert producer.is_alive(), producer.error
-                assert delivery.poll() is None, delivery.communicate()
-                assert time.monotonic() < deadline, "the producer or the delivery stalled"
-                time.sleep(0.05)
-            broker.kill()
-            kills.append((producer.acked, delivered(root)))
-            time.sleep(OUTAGE)
-            broker.start()
-        producer.join(120)
-        assert not producer.is_alive() and producer.error is None, producer.error
-        assert producer.acked == EVENTS
-
-        deadline = time.monotonic() + 120
-        while (done := delivered(root)) < EVENTS:  # the delivery catches up
-            assert delivery.poll() is None, delivery.communicate()
-            assert time.monotonic() < deadline, f"{done:,} of {EVENTS:,} delivered"
-            time.sleep(0.2)
-        assert delivery.poll() is None, delivery.communicate()  # it outlived both outages
-        delivery.send_signal(signal.SIGTERM)
-        out, err = delivery.communicate(timeout=60)
-        assert delivery.returncode == 0, out + err
-    finally:
-        if delivery.poll() is None:
-            delivery.kill()
-            delivery.communicate(timeout=30)
-        producer.join(120)
-        log.close()
-
-    assert len(kills) == len(KILLS_AT)
-    assert all(0 < acked < EVENTS and 0 < done < EVENTS for acked, done in kills), kills
-    assert producer.failed_puts > 0  # the outages outlasted a put: batches were put again
+    outages = kill_twice_under(broker, cli(root, "stream", "run", "d"), lambda: delivered(root))
+    assert outages.failed_puts > 0  # the outages outlasted a put: batches were put again
     with Workspace.open(root) as ws:
         ids = table_ids(ws, "raw.events")
     assert len(set(ids)) == EVENTS  # 0 lost

@@ -11,8 +11,6 @@ same ids the second time, which the backend drops.
 from __future__ import annotations
 
 import json
-import signal
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,13 +20,10 @@ import yaml
 from headwater.workspace import Workspace
 from tests.broker_fault_support import (  # noqa: F401 (private_broker: the `broker` fixture)
     EVENTS,
-    KILLS_AT,
-    OUTAGE,
     Broker,
-    Producer,
     connection,
+    kill_twice_under,
     private_broker,
-    producer_log,
 )
 from tests.fault_support import cli
 from tests.processor_support import read_all
@@ -73,47 +68,11 @@ def test_broker_killed_twice_under_a_running_processor_loses_and_duplicates_noth
     with Workspace.open(root) as ws:
         for stream in ("events", "usa", "other"):
             ws.streams.describe(stream)  # created as declared, before either side starts
-    log = producer_log(broker)
-    producer = Producer(log)
-    processor = cli(root, "stream", "process", "etl")
-    kills: list[tuple[int, int]] = []  # (acknowledged, processed) when the broker died
-    try:
-        producer.start()
-        for fraction in KILLS_AT:
-            deadline = time.monotonic() + 60
-            while producer.acked < EVENTS * fraction or processed(root) == 0:
-                assert producer.is_alive(), producer.error
-                assert processor.poll() is None, processor.communicate()
-                assert time.monotonic() < deadline, "the producer or the processor stalled"
-                time.sleep(0.05)
-            broker.kill()
-            kills.append((producer.acked, processed(root)))
-            time.sleep(OUTAGE)
-            broker.start()
-        producer.join(120)
-        assert not producer.is_alive() and producer.error is None, producer.error
-        assert producer.acked == EVENTS
-
-        deadline = time.monotonic() + 120
-        while (done := processed(root)) < EVENTS:  # the processor catches up
-            assert processor.poll() is None, processor.communicate()
-            assert time.monotonic() < deadline, f"{done:,} of {EVENTS:,} processed"
-            time.sleep(0.2)
-        assert processor.poll() is None, processor.communicate()  # it outlived both outages
-        processor.send_signal(signal.SIGTERM)
-        out, err = processor.communicate(timeout=60)
-        assert processor.returncode == 0, out + err
-    finally:
-        if processor.poll() is None:
-            processor.kill()
-            processor.communicate(timeout=30)
-        producer.join(120)
-        log.close()
-
-    assert len(kills) == len(KILLS_AT)
-    assert all(0 < acked < EVENTS and 0 < done < EVENTS for acked, done in kills), kills
+    outages = kill_twice_under(
+        broker, cli(root, "stream", "process", "etl"), lambda: processed(root)
+    )
     if connection(broker)["type"] == "redis":  # nats-py rides out a short outage by itself
-        assert "trying again in" in err  # the processor saw the outages, and waited
+        assert "trying again in" in outages.stderr  # the processor saw the outages, and waited
     found: Counter[int] = Counter()
     with Workspace.open(root) as ws:
         for stream in ("usa", "other"):
