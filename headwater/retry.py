@@ -307,23 +307,25 @@ OUTAGE = RetryPolicy(delay=0.5, backoff=2.0, max_delay=30.0)
 
 def until_stopped(
     stop: threading.Event,
-    on: type[BaseException] | tuple[type[BaseException], ...],
+    on: type[BaseException] | tuple[type[BaseException], ...] | None,
     waiting: Callable[[BaseException | None, float], None],
     policy: RetryPolicy = OUTAGE,
 ) -> Retrying:
-    """``policy``'s backoff, retrying failures of type ``on`` without end until ``stop`` is
-    set (the wait ends early then, and the last failure is raised); ``waiting`` is told each
-    failure and the seconds until the next attempt."""
+    """``policy``'s backoff, retrying failures of type ``on`` (None: every failure the
+    policy retries, see :func:`retryable`) without end until ``stop`` is set (the wait ends
+    early then, and the last failure is raised); ``waiting`` is told each failure and the
+    seconds until the next attempt."""
     from tenacity import retry_if_exception_type, stop_when_event_set
 
     def before_sleep(state: Any) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
         waiting(error, float(state.upcoming_sleep))
 
-    return policy.retrying().copy(
+    retrying = policy.retrying()
+    return retrying.copy(
         stop=stop_when_event_set(stop),
         sleep=stop.wait,
-        retry=retry_if_exception_type(on),
+        retry=retrying.retry if on is None else retry_if_exception_type(on),
         before_sleep=before_sleep,
         reraise=True,
     )

@@ -264,9 +264,10 @@ def test_broker_restarted_mid_feed_loses_nothing(tmp_path: Path, deduplicate: bo
         assert duplicates == 0
     else:
         # at least once: only what was in flight, unacknowledged, when the broker went away
-        # comes twice (the feed's receive window, and the publisher's own resends)
+        # comes again (the feed's receive window, and the publisher's own resends); a message
+        # the publisher resent while its first copy was in the feed's window comes three times
         assert duplicates <= 2 * 500 + 20
-        assert max(ids.values()) <= 2
+        assert max(ids.values()) <= 3
 
 
 def _distinct(ws: Workspace) -> int:

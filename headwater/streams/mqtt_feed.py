@@ -449,7 +449,7 @@ class MqttFeed:
                 seconds,
             )
 
-        retrying = until_stopped(stop, SourceUnreachable, waiting)
+        retrying = until_stopped(stop, None, waiting)  # whatever a reconnect may outlive
         try:
             retrying(self._connect)
         except SourceUnreachable:
