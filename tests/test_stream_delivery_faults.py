@@ -48,8 +48,14 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -
     seen = []
     try:
         for _ in range(3):
+            before = delivered(root)
             process = cli(root, "stream", "run", "d")
-            time.sleep(rng.uniform(1.5, 3.5))
+            deadline = time.monotonic() + 60
+            while delivered(root) == before:  # killed after it committed, at a random moment
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "the delivery committed nothing in 60 s"
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 1.5))
             assert process.poll() is None, process.communicate()
             process.kill()
             process.communicate(timeout=30)
